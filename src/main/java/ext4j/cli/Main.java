@@ -1,2 +1,51 @@
 package ext4j.cli;
-public class Main { public static void main(String[] a) { System.out.println("hi"); } }
+
+import ext4j.fs.Errno;
+import ext4j.fs.FsException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.NoSuchFileException;
+
+/** The ext4j command line. Exit codes: 0 success, 1 error (bad image, I/O), 2 usage error or missing path. */
+@Command(name = "ext4j", mixinStandardHelpOptions = true, version = "ext4j 0.1.0",
+        description = "Read ext2/ext3/ext4 images and block devices.",
+        subcommands = {InfoCommand.class, LsCommand.class, StatCommand.class, CatCommand.class, GetCommand.class,
+                DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    public static final int EXIT_ERROR = 1, EXIT_NOT_FOUND = 2;
+
+    @Override public void run() { new CommandLine(this).usage(System.out); }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs a command line with the given streams; returns the exit code. Used by tests too. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out).setErr(err);
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            err.println("ext4j: " + message(ex));
+            err.flush();
+            return exitCode(ex);
+        });
+        return cl.execute(args);
+    }
+
+    static String message(Throwable ex) {
+        if (ex instanceof NoSuchFileException n) return n.getFile() + ": No such file or directory";
+        if (ex instanceof OutOfMemoryError) return "out of memory";
+        if (ex instanceof StackOverflowError) return "internal error: stack overflow";
+        String m = ex.getMessage();
+        return m == null ? ex.toString() : m;
+    }
+
+    static int exitCode(Throwable ex) {
+        if (ex instanceof FsException f && f.errno() == Errno.ENOENT) return EXIT_NOT_FOUND;
+        if (ex instanceof IOException || ex instanceof RuntimeException || ex instanceof Error) return EXIT_ERROR;
+        return EXIT_ERROR;
+    }
+}

@@ -1,0 +1,28 @@
+package ext4j.block;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A byte-addressed device: an image file, a /dev node, or a test double.
+ * Offsets are absolute bytes; the filesystem above decides the block size.
+ */
+public interface BlockDevice extends Closeable {
+    /** Size in bytes. */
+    long size() throws IOException;
+
+    /** Fills dst completely from offset, or throws EOFException naming the offset if the device ends first. */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** Writes all of src at offset. */
+    void write(long offset, ByteBuffer src) throws IOException;
+
+    /** Makes every completed write durable (a disk cache flush). */
+    void flush() throws IOException;
+
+    boolean isReadOnly();
+
+    /** A name for messages: the image path or device node. */
+    String name();
+}

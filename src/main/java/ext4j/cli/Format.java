@@ -1,0 +1,65 @@
+package ext4j.cli;
+
+import ext4j.ondisk.Inode;
+
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+
+/** Text forms shared by the commands: mode strings like ls, timestamps, type names. */
+final class Format {
+    private static final DateTimeFormatter LS_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm").withZone(ZoneId.systemDefault());
+
+    private Format() {}
+
+    /** "-rw-r--r--" as ls prints it, including setuid/setgid/sticky letters. */
+    static String modeString(int mode) {
+        char t = switch (mode & Inode.S_IFMT) {
+            case Inode.S_IFDIR -> 'd';
+            case Inode.S_IFLNK -> 'l';
+            case Inode.S_IFCHR -> 'c';
+            case Inode.S_IFBLK -> 'b';
+            case Inode.S_IFIFO -> 'p';
+            case Inode.S_IFSOCK -> 's';
+            case Inode.S_IFREG -> '-';
+            default -> '?';
+        };
+        char[] s = {t, '-', '-', '-', '-', '-', '-', '-', '-', '-'};
+        String rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) if ((mode & (1 << (8 - i))) != 0) s[i + 1] = rwx.charAt(i);
+        if ((mode & 04000) != 0) s[3] = s[3] == 'x' ? 's' : 'S';
+        if ((mode & 02000) != 0) s[6] = s[6] == 'x' ? 's' : 'S';
+        if ((mode & 01000) != 0) s[9] = s[9] == 'x' ? 't' : 'T';
+        return new String(s);
+    }
+
+    static String typeName(int mode) {
+        return switch (mode & Inode.S_IFMT) {
+            case Inode.S_IFDIR -> "directory";
+            case Inode.S_IFLNK -> "symlink";
+            case Inode.S_IFCHR -> "character device";
+            case Inode.S_IFBLK -> "block device";
+            case Inode.S_IFIFO -> "fifo";
+            case Inode.S_IFSOCK -> "socket";
+            case Inode.S_IFREG -> "regular";
+            default -> "unknown";
+        };
+    }
+
+    static String lsTime(Inode.Timestamp t) { return LS_TIME.format(Instant.ofEpochSecond(t.seconds())); }
+
+    /** "1700000000.123456789 (2023-11-14T22:13:20.123456789Z)". */
+    static String fullTime(Inode.Timestamp t) {
+        return String.format("%d.%09d (%s)", t.seconds(), t.nanos(), t.toInstant());
+    }
+
+    /** Device numbers from i_block: old 16-bit encoding in word 0, new 32-bit encoding in word 1. */
+    static long[] deviceNumbers(Inode inode) {
+        var b = inode.iBlock();
+        int old = b.getInt(0), neu = b.getInt(4);
+        if (old != 0) return new long[]{(old >>> 8) & 0xFF, old & 0xFF};
+        long major = (neu & 0xFFF00) >>> 8;
+        long minor = (neu & 0xFF) | ((neu >>> 12) & 0xFFF00);
+        return new long[]{major, minor};
+    }
+}

@@ -1,0 +1,66 @@
+package ext4j.cli;
+
+import ext4j.dir.DirEntry;
+import ext4j.fs.Errno;
+import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.FsException;
+import ext4j.ondisk.Inode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "get", description = {"Extract a file or (with -r) a tree from the image.",
+        "If DEST is an existing directory the item is placed inside it, otherwise it is created as DEST.",
+        "Keeps mode, owner (when run as root), times, symlinks, hard links, holes and xattrs."})
+final class GetCommand implements Callable<Integer> {
+    @Mixin ImageOptions img;
+    @Parameters(index = "1", paramLabel = "PATH", description = "absolute path inside the image") String path;
+    @Parameters(index = "2", paramLabel = "DEST", description = "where to write on the host") Path dest;
+    @Option(names = {"-r", "-R", "--recursive"}, description = "copy directories recursively") boolean recursive;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        try (Ext4FileSystem fs = img.open(err)) {
+            Inode inode = fs.resolve(path, false);
+            if (inode.isDir() && !recursive) throw new FsException(Errno.EISDIR, path + " (use -r)");
+            Path target = dest;
+            String base = baseName(path);
+            if (Files.isDirectory(dest) && !base.isEmpty()) {
+                if (!Extractor.safeName(base)) throw new FsException(Errno.EINVAL, path);
+                target = dest.resolve(base);
+            }
+            boolean tty = ProgressBar.onTerminal();
+            ProgressBar bar = new ProgressBar(err, tty ? totalBytes(fs, inode, 0) : 0, tty);
+            Extractor x = new Extractor(fs, err, Posix.isRoot(), bar);
+            x.extract(inode, path, target);
+            bar.finish();
+            return x.errors() == 0 ? 0 : Main.EXIT_ERROR;
+        }
+    }
+
+    static String baseName(String p) {
+        String s = p.replaceAll("/+$", "");
+        return s.substring(s.lastIndexOf('/') + 1);
+    }
+
+    /** Bytes a tree's regular files hold, for the progress bar's total; bounded like the extraction walk. */
+    private static long totalBytes(Ext4FileSystem fs, Inode i, int depth) throws IOException {
+        if (i.isRegular()) return i.size();
+        if (!i.isDir() || depth > 64) return 0;
+        long sum = 0;
+        for (DirEntry e : fs.list(i)) if (!e.isDotOrDotDot()) sum += totalBytes(fs, fs.inode(e.inode()), depth + 1);
+        return sum;
+    }
+}

@@ -1,0 +1,100 @@
+package ext4j.cli;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The few libc calls the JDK does not offer, through the FFM API: metadata that extraction must
+ * restore exactly (any xattr namespace, owner and times of symlinks, full mode bits, device nodes).
+ * Every call works on the path itself and never follows a final symlink.
+ */
+public final class Posix {
+    private static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final MemoryLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final MethodHandle LSETXATTR = fn("lsetxattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle LCHOWN = fn("lchown", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CHMOD = fn("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle UTIMENSAT = fn("utimensat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle MKNOD = fn("mknod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle GETEUID = LINKER.downcallHandle(LINKER.defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+
+    private Posix() {}
+
+    private static MethodHandle fn(String name, FunctionDescriptor d) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d, Linker.Option.captureCallState("errno"));
+    }
+
+    public static boolean isRoot() {
+        try { return (int) GETEUID.invokeExact() == 0; } catch (Throwable t) { return false; }
+    }
+
+    public static void lsetxattr(Path p, String name, byte[] value) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(Math.max(1, value.length));
+            MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
+            MemorySegment st = a.allocate(CAPTURE);
+            int rc = (int) LSETXATTR.invokeExact(st, str(a, p), a.allocateFrom(name), v, (long) value.length, 0);
+            check(rc, st, "setxattr " + name, p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    public static void lchown(Path p, long uid, long gid) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            check((int) LCHOWN.invokeExact(st, str(a, p), (int) uid, (int) gid), st, "chown", p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    /** chmod with all 12 permission bits (setuid, setgid, sticky included); not for symlinks. */
+    public static void chmod(Path p, int mode) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            check((int) CHMOD.invokeExact(st, str(a, p), mode & 07777), st, "chmod", p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    /** Sets atime and mtime with nanoseconds, on the link itself for symlinks. */
+    public static void utimes(Path p, long aSec, int aNsec, long mSec, int mNsec) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ts = a.allocate(JAVA_LONG, 4);
+            ts.setAtIndex(JAVA_LONG, 0, aSec);
+            ts.setAtIndex(JAVA_LONG, 1, aNsec);
+            ts.setAtIndex(JAVA_LONG, 2, mSec);
+            ts.setAtIndex(JAVA_LONG, 3, mNsec);
+            MemorySegment st = a.allocate(CAPTURE);
+            check((int) UTIMENSAT.invokeExact(st, AT_FDCWD, str(a, p), ts, AT_SYMLINK_NOFOLLOW), st, "utimensat", p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    /** Creates a device node, fifo or socket file (mode includes the S_IF type bits). */
+    public static void mknod(Path p, int mode, long major, long minor) throws IOException {
+        long dev = ((major & 0xFFFFF000L) << 32) | ((major & 0xFFFL) << 8) | ((minor & 0xFFFFFF00L) << 12) | (minor & 0xFFL);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            check((int) MKNOD.invokeExact(st, str(a, p), mode, dev), st, "mknod", p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    private static MemorySegment str(Arena a, Path p) { return a.allocateFrom(p.toString()); }
+
+    private static void check(int rc, MemorySegment st, String op, Path p) throws IOException {
+        if (rc == 0) return;
+        int errno = (int) ERRNO.get(st, 0L);
+        throw new IOException(p + ": " + op + " failed: errno " + errno);
+    }
+}

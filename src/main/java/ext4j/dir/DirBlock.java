@@ -1,0 +1,59 @@
+package ext4j.dir;
+
+import ext4j.ondisk.CorruptException;
+
+import java.nio.ByteBuffer;
+import java.util.function.Consumer;
+
+/**
+ * Parses the linear entries of a directory region: a leaf block, or the inline-data areas.
+ * Entry: inode u32, rec_len u16, name_len u8 (u16 without filetype), file_type u8, name.
+ * Every rec_len is checked to stay 4-aligned, cover its name and end inside the region, so the
+ * walk always advances and ends.
+ */
+public final class DirBlock {
+    public static final int HEADER = 8, TAIL_SIZE = 12, TAIL_FT = 0xDE;
+
+    private DirBlock() {}
+
+    /** Decodes rec_len: the value 0 or 65535 means a whole 64 KiB block. */
+    public static int recLen(ByteBuffer b, int off, int blockSize) {
+        int v = b.getShort(off + 4) & 0xFFFF;
+        if (blockSize >= 65536 && (v == 65535 || v == 0)) return blockSize;
+        return (v & 65532) | ((v & 3) << 16);
+    }
+
+    /**
+     * Calls sink for every live entry (inode != 0) of b[start, end).
+     * @param where names the region in messages, e.g. "directory inode 12 block 3 (physical 1234)"
+     */
+    public static void parse(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
+                             String where, Consumer<DirEntry> sink) throws CorruptException {
+        int off = start;
+        while (off < end) {
+            if (end - off < HEADER) throw new CorruptException(where + ": directory entry at offset " + off + " truncated (" + (end - off) + " bytes left)");
+            long ino = Integer.toUnsignedLong(b.getInt(off));
+            int rec = recLen(b, off, blockSize);
+            int nameLen = filetype ? b.get(off + 6) & 0xFF : b.getShort(off + 6) & 0xFFFF;
+            int type = filetype ? b.get(off + 7) & 0xFF : 0;
+            if (rec < HEADER || (rec & 3) != 0 || off + rec > end)
+                throw new CorruptException(where + ": directory entry at offset " + off + " has bad rec_len " + rec);
+            if (ino != 0) {
+                if (HEADER + nameLen > rec || nameLen == 0 || nameLen > 255)
+                    throw new CorruptException(where + ": directory entry at offset " + off + " has name_len " + nameLen + " for rec_len " + rec);
+                if (ino > maxInode)
+                    throw new CorruptException(where + ": directory entry at offset " + off + " points to inode " + ino + " beyond the inode count " + maxInode);
+                byte[] name = new byte[nameLen];
+                b.get(off + HEADER, name);
+                sink.accept(new DirEntry(ino, name, type));
+            }
+            off += rec;
+        }
+    }
+
+    /** True if the block ends with the 12-byte metadata_csum tail (fake entry: inode 0, rec_len 12, type 0xDE). */
+    public static boolean hasTail(ByteBuffer b, int blockSize) {
+        int t = blockSize - TAIL_SIZE;
+        return b.getInt(t) == 0 && (b.getShort(t + 4) & 0xFFFF) == TAIL_SIZE && b.get(t + 6) == 0 && (b.get(t + 7) & 0xFF) == TAIL_FT;
+    }
+}

@@ -1,0 +1,31 @@
+package ext4j.fs;
+
+/** POSIX error numbers (Linux values) with their strerror(3) text. */
+public enum Errno {
+    EPERM(1, "Operation not permitted"),
+    ENOENT(2, "No such file or directory"),
+    EIO(5, "Input/output error"),
+    EACCES(13, "Permission denied"),
+    EEXIST(17, "File exists"),
+    EXDEV(18, "Invalid cross-device link"),
+    ENOTDIR(20, "Not a directory"),
+    EISDIR(21, "Is a directory"),
+    EINVAL(22, "Invalid argument"),
+    EFBIG(27, "File too large"),
+    ENOSPC(28, "No space left on device"),
+    EROFS(30, "Read-only file system"),
+    EMLINK(31, "Too many links"),
+    ENAMETOOLONG(36, "File name too long"),
+    ENOTEMPTY(39, "Directory not empty"),
+    ELOOP(40, "Too many levels of symbolic links"),
+    ENODATA(61, "No data available"),
+    EOPNOTSUPP(95, "Operation not supported");
+
+    public final int code;
+    public final String message;
+
+    Errno(int code, String message) {
+        this.code = code;
+        this.message = message;
+    }
+}

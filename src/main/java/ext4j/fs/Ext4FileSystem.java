@@ -1,0 +1,322 @@
+package ext4j.fs;
+
+import ext4j.block.BlockDevice;
+import ext4j.block.FileBlockDevice;
+import ext4j.dir.DirEntry;
+import ext4j.dir.Directory;
+import ext4j.extent.BlockMap;
+import ext4j.extent.ExtentMap;
+import ext4j.extent.FileMap;
+import ext4j.extent.Run;
+import ext4j.journal.JournalSuperblock;
+import ext4j.ondisk.CorruptException;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.UnsupportedFeatureException;
+import ext4j.ondisk.Volume;
+import ext4j.xattr.Xattr;
+import ext4j.xattr.XattrReader;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The filesystem-operations layer: opens an image with the feature policy, resolves absolute
+ * paths, and reads directories, files, symlinks and xattrs. The one place that speaks POSIX
+ * (errno) rather than on-disk structures.
+ */
+public final class Ext4FileSystem implements Closeable {
+    private static final int MAX_SYMLINK_FOLLOWS = 40;
+    private static final int MAX_PATH_COMPONENTS = 4096;
+
+    private final Volume vol;
+    private final Superblock sb;
+    private final List<String> warnings;
+
+    private Ext4FileSystem(Volume vol, List<String> warnings) {
+        this.vol = vol;
+        this.sb = vol.superblock();
+        this.warnings = warnings;
+    }
+
+    /** Opens an image or device read-only, applying the feature policy. */
+    public static Ext4FileSystem openReadOnly(Path image) throws IOException {
+        BlockDevice dev = FileBlockDevice.open(image, true);
+        try {
+            return open(dev);
+        } catch (IOException | RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+    }
+
+    public static Ext4FileSystem open(BlockDevice dev) throws IOException {
+        Volume vol = Volume.open(dev);
+        Superblock sb = vol.superblock();
+        List<String> warnings = new ArrayList<>();
+        checkFeatures(sb, dev.name(), warnings);
+        Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
+        if (sb.hasIncompat(Features.INCOMPAT_RECOVER)) {
+            JournalSuperblock j = fs.journalSuperblock();
+            if (j != null && !j.isClean())
+                warnings.add("needs_recovery is set and the journal holds transactions: opened read-only without replaying them (what you see is the last checkpointed state)");
+        }
+        return fs;
+    }
+
+    private static void checkFeatures(Superblock sb, String name, List<String> warnings) throws UnsupportedFeatureException {
+        if (sb.hasIncompat(Features.INCOMPAT_JOURNAL_DEV))
+            throw new UnsupportedFeatureException(name + ": is an external journal device, not a filesystem");
+        int unsupported = sb.featureIncompat() & ~Features.INCOMPAT_READ_SUPPORTED;
+        if (unsupported != 0)
+            throw new UnsupportedFeatureException(name + ": unsupported incompat feature(s): " + String.join(", ", Features.incompatNames(unsupported)) + "; refusing to open");
+        int unknownRo = sb.featureRoCompat() & ~Features.RO_COMPAT_KNOWN;
+        if (unknownRo != 0)
+            warnings.add("unknown ro_compat feature(s) " + String.join(", ", Features.roCompatNames(unknownRo)) + ": the filesystem can only be opened read-only");
+    }
+
+    public Superblock superblock() { return sb; }
+    public Volume volume() { return vol; }
+    /** Messages the caller should show: why the filesystem is read-only or may look stale. */
+    public List<String> warnings() { return Collections.unmodifiableList(warnings); }
+
+    public Inode inode(long ino) throws IOException { return vol.readInode(ino); }
+
+    // ---- paths ----
+
+    /** Resolves an absolute path; symlinks in the middle are followed, the last one only if followLast. */
+    public Inode resolve(String path, boolean followLast) throws IOException {
+        if (!path.startsWith("/")) throw new FsException(Errno.EINVAL, path);
+        return walk(path, path, inode(Inode.ROOT), followLast, new int[]{0});
+    }
+
+    private Inode walk(String path, String shown, Inode start, boolean followLast, int[] follows) throws IOException {
+        Inode cur = path.startsWith("/") ? inode(Inode.ROOT) : start;
+        List<Inode> stack = new ArrayList<>();
+        String[] parts = path.split("/+");
+        if (parts.length > MAX_PATH_COMPONENTS) throw new FsException(Errno.ENAMETOOLONG, shown);
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i];
+            if (p.isEmpty() || p.equals(".")) continue;
+            if (!cur.isDir()) throw new FsException(Errno.ENOTDIR, shown);
+            byte[] name = p.getBytes(StandardCharsets.UTF_8);
+            if (name.length > 255) throw new FsException(Errno.ENAMETOOLONG, shown);
+            DirEntry e = directory(cur).lookup(name);
+            if (e == null) throw new FsException(Errno.ENOENT, shown);
+            Inode next = inode(e.inode());
+            boolean last = isLastComponent(parts, i);
+            if (next.isSymlink() && (!last || followLast)) {
+                if (++follows[0] > MAX_SYMLINK_FOLLOWS) throw new FsException(Errno.ELOOP, shown);
+                String target = new String(readlink(next), StandardCharsets.UTF_8);
+                next = walk(target, shown, cur, true, follows);
+            }
+            stack.add(cur);
+            cur = next;
+        }
+        return cur;
+    }
+
+    private static boolean isLastComponent(String[] parts, int i) {
+        for (int k = i + 1; k < parts.length; k++) if (!parts[k].isEmpty() && !parts[k].equals(".")) return false;
+        return true;
+    }
+
+    // ---- directories ----
+
+    public Directory directory(Inode dir) throws IOException {
+        if (!dir.isDir()) throw new FsException(Errno.ENOTDIR, "inode " + dir.number());
+        if (dir.hasFlag(Inode.FL_INLINE_DATA)) return new Directory(vol, dir, null, inlineData(dir));
+        return new Directory(vol, dir, fileMap(dir), null);
+    }
+
+    public List<DirEntry> list(Inode dir) throws IOException { return directory(dir).list(); }
+
+    // ---- file data ----
+
+    /** The block mapping of an inode: extent tree or ext2/3 block map. */
+    public FileMap fileMap(Inode inode) throws IOException {
+        if (inode.hasFlag(Inode.FL_EXTENTS)) {
+            return new ExtentMap(vol, inode.number(), inode.iBlock(), sb.hasMetadataCsum() ? inode.checksumSeed(sb) : null);
+        }
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) throw new IllegalArgumentException("inode " + inode.number() + " holds inline data, not blocks");
+        return new BlockMap(vol, inode.number(), inode.iBlock());
+    }
+
+    /** Inline file or directory bytes: the 60 bytes of i_block then the system.data xattr value, cut to i_size for files. */
+    public byte[] inlineData(Inode inode) throws IOException {
+        byte[] extra = new byte[0];
+        for (Xattr x : inInodeXattrs(inode)) if (x.name().equals("system.data")) extra = x.value();
+        byte[] all = new byte[Inode.I_BLOCK_SIZE + extra.length];
+        inode.iBlock().get(0, all, 0, Inode.I_BLOCK_SIZE);
+        System.arraycopy(extra, 0, all, Inode.I_BLOCK_SIZE, extra.length);
+        if (!inode.isDir()) {
+            if (inode.size() > all.length) throw new CorruptException("inode " + inode.number() + ": inline data is " + all.length + " bytes but i_size is " + inode.size());
+            return java.util.Arrays.copyOf(all, (int) inode.size());
+        }
+        return all;
+    }
+
+    /**
+     * Reads up to dst.remaining() bytes at pos; returns the count, or -1 at end of file.
+     * Holes and unwritten extents read as zeros without device I/O.
+     */
+    public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
+        long size = inode.size();
+        if (pos >= size) return -1;
+        int want = (int) Math.min(dst.remaining(), size - pos);
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
+            dst.put(inlineData(inode), (int) pos, want);
+            return want;
+        }
+        FileMap map = fileMap(inode);
+        int bs = vol.blockSize();
+        int done = 0;
+        while (done < want) {
+            long p = pos + done;
+            long lblk = p / bs;
+            Run r = map.find(lblk);
+            int inRun = (int) Math.min(want - done, r.end() * bs - p);
+            if (r.hasData()) {
+                int skip = (int) (p - lblk * bs);
+                ByteBuffer slice = dst.slice(dst.position() + done, inRun);
+                vol.device().read((r.physical()) * bs + skip, slice);
+            } else {
+                for (int i = 0; i < inRun; i++) dst.put(dst.position() + done + i, (byte) 0);
+            }
+            done += inRun;
+        }
+        dst.position(dst.position() + done);
+        return done;
+    }
+
+    /** Listener for long copies: bytes done so far. */
+    public interface Progress { void advance(long bytes); }
+
+    /**
+     * Copies a regular file's contents into out at the same offsets, writing only mapped data:
+     * holes and unwritten ranges stay holes in out. Sets out's size to the file size.
+     */
+    public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException {
+        long size = inode.size();
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
+            out.write(ByteBuffer.wrap(inlineData(inode)), 0);
+            progress.advance(size);
+        } else {
+            FileMap map = fileMap(inode);
+            int bs = vol.blockSize();
+            long blocks = (size + bs - 1) / bs;
+            FileChannel src = vol.device() instanceof FileBlockDevice f ? f.channel() : null;
+            for (long l = 0; l < blocks; ) {
+                Run r = map.find(l);
+                long end = Math.min(r.end(), blocks);
+                if (r.hasData()) {
+                    long from = l * bs, len = Math.min(end * bs, size) - from;
+                    copyRange(src, r.physical() * bs, len, out, from);
+                    progress.advance(len);
+                }
+                l = end;
+            }
+        }
+        if (out.size() < size) {
+            // Extend to the full size without writing data, so trailing holes stay holes.
+            out.write(ByteBuffer.allocate(0), size);
+            if (out.size() < size) out.position(size - 1).write(ByteBuffer.allocate(1));
+        }
+    }
+
+    private void copyRange(FileChannel src, long devOff, long len, FileChannel out, long outOff) throws IOException {
+        if (src != null) {
+            long done = 0;
+            while (done < len) {
+                out.position(outOff + done);
+                long n = src.transferTo(devOff + done, len - done, out);
+                if (n <= 0) throw new java.io.EOFException(vol.device().name() + ": short read at byte " + (devOff + done));
+                done += n;
+            }
+            return;
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(len, 1 << 20));
+        for (long done = 0; done < len; ) {
+            buf.clear().limit((int) Math.min(buf.capacity(), len - done));
+            vol.device().read(devOff + done, buf);
+            buf.flip();
+            while (buf.hasRemaining()) done += out.write(buf, outOff + done);
+        }
+    }
+
+    // ---- symlinks ----
+
+    /** The target of a symlink: fast (in i_block), inline, or in data blocks. */
+    public byte[] readlink(Inode inode) throws IOException {
+        if (!inode.isSymlink()) throw new FsException(Errno.EINVAL, "inode " + inode.number());
+        long size = inode.size();
+        if (size > vol.blockSize() || size >= 4096) throw new CorruptException("inode " + inode.number() + ": symlink length " + size + " too long");
+        byte[] target = new byte[(int) size];
+        if (isFastSymlink(inode)) {
+            if (size >= Inode.I_BLOCK_SIZE) throw new CorruptException("inode " + inode.number() + ": fast symlink length " + size + " does not fit in i_block");
+            inode.iBlock().get(0, target);
+        } else {
+            ByteBuffer b = ByteBuffer.wrap(target);
+            while (b.hasRemaining()) if (read(inode, b.position(), b) < 0) break;
+        }
+        return target;
+    }
+
+    private boolean isFastSymlink(Inode inode) {
+        if (inode.hasFlag(Inode.FL_EXTENTS) || inode.hasFlag(Inode.FL_INLINE_DATA)) return false;
+        long eaBlocks = inode.fileAcl() != 0 ? vol.blockSize() / 512 : 0;
+        return inode.blocks512(vol.blockSize()) - eaBlocks == 0;
+    }
+
+    // ---- xattrs ----
+
+    private List<Xattr> inInodeXattrs(Inode inode) throws IOException {
+        List<Xattr> out = new ArrayList<>();
+        XattrReader.readInInode(inode.inlineXattrArea(), inode.number(), this::eaInodeValue, out);
+        return out;
+    }
+
+    /** Every extended attribute of the inode: in-inode first, then the xattr block. system.data is internal and left out. */
+    public List<Xattr> xattrs(Inode inode) throws IOException {
+        List<Xattr> out = inInodeXattrs(inode);
+        long blk = inode.fileAcl();
+        if (blk != 0) {
+            ByteBuffer b = vol.readMetaBlock(blk, "inode " + inode.number() + " xattr block");
+            XattrReader.readBlock(b, blk, sb.hasMetadataCsum() ? sb.checksumSeed() : null, inode.number(), this::eaInodeValue, out);
+        }
+        out.removeIf(x -> x.name().equals("system.data"));
+        return out;
+    }
+
+    private byte[] eaInodeValue(long ino, int size) throws IOException {
+        Inode ea = inode(ino);
+        if (!ea.hasFlag(Inode.FL_EA_INODE) || ea.size() != size)
+            throw new CorruptException("xattr value inode " + ino + ": not an EA inode of size " + size);
+        byte[] v = new byte[size];
+        ByteBuffer b = ByteBuffer.wrap(v);
+        while (b.hasRemaining()) if (read(ea, b.position(), b) < 0) break;
+        return v;
+    }
+
+    // ---- journal ----
+
+    /** The internal journal's superblock, or null when the filesystem has no internal journal. */
+    public JournalSuperblock journalSuperblock() throws IOException {
+        if (!sb.hasCompat(Features.COMPAT_HAS_JOURNAL) || sb.journalInode() == 0) return null;
+        Inode j = inode(Integer.toUnsignedLong(sb.journalInode()));
+        Run first = fileMap(j).find(0);
+        if (first.kind() != Run.Kind.MAPPED) throw new CorruptException("journal inode " + j.number() + ": first block is not mapped");
+        ByteBuffer b = vol.readMetaBlock(first.physical(), "journal superblock");
+        return JournalSuperblock.parse(b, "journal inode " + j.number() + " block " + first.physical());
+    }
+
+    @Override public void close() throws IOException { vol.close(); }
+}

@@ -1,0 +1,18 @@
+package ext4j.fs;
+
+import java.io.IOException;
+
+/** A POSIX-level failure on a path: "PATH: strerror". */
+public class FsException extends IOException {
+    private final Errno errno;
+    private final String path;
+
+    public FsException(Errno errno, String path) {
+        super(path + ": " + errno.message);
+        this.errno = errno;
+        this.path = path;
+    }
+
+    public Errno errno() { return errno; }
+    public String path() { return path; }
+}

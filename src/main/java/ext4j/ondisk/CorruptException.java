@@ -1,0 +1,8 @@
+package ext4j.ondisk;
+
+import java.io.IOException;
+
+/** On-disk metadata failed a sanity or checksum check. The message names the structure and where it is. */
+public class CorruptException extends IOException {
+    public CorruptException(String message) { super(message); }
+}

@@ -1,0 +1,168 @@
+package ext4j.ondisk;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Immutable view of one on-disk inode (s_inode_size bytes: 128, or larger with i_extra_isize).
+ * Offsets follow Documentation/filesystems/ext4/inodes.rst.
+ */
+public final class Inode {
+    public static final int ROOT = 2, JOURNAL = 8, RESIZE = 7, LOST_FOUND_DEFAULT = 11;
+    public static final int I_BLOCK = 0x28, I_BLOCK_SIZE = 60, GOOD_OLD_SIZE = 128;
+
+    // i_mode file types
+    public static final int S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFLNK = 0xA000, S_IFREG = 0x8000,
+            S_IFBLK = 0x6000, S_IFDIR = 0x4000, S_IFCHR = 0x2000, S_IFIFO = 0x1000;
+
+    // i_flags
+    public static final int FL_SECRM = 0x1, FL_UNRM = 0x2, FL_COMPR = 0x4, FL_SYNC = 0x8, FL_IMMUTABLE = 0x10,
+            FL_APPEND = 0x20, FL_NODUMP = 0x40, FL_NOATIME = 0x80, FL_ENCRYPT = 0x800, FL_INDEX = 0x1000,
+            FL_IMAGIC = 0x2000, FL_JOURNAL_DATA = 0x4000, FL_NOTAIL = 0x8000, FL_DIRSYNC = 0x10000,
+            FL_TOPDIR = 0x20000, FL_HUGE_FILE = 0x40000, FL_EXTENTS = 0x80000, FL_VERITY = 0x100000,
+            FL_EA_INODE = 0x200000, FL_INLINE_DATA = 0x10000000, FL_PROJINHERIT = 0x20000000,
+            FL_CASEFOLD = 0x40000000;
+
+    private final long ino;
+    private final ByteBuffer b;
+    private final boolean hugeFileFeature;
+
+    private Inode(long ino, ByteBuffer b, boolean hugeFileFeature) {
+        this.ino = ino;
+        this.b = b;
+        this.hugeFileFeature = hugeFileFeature;
+    }
+
+    /**
+     * Copies the inode bytes at src's position, checks extra_isize and, with metadata_csum, the checksum.
+     * {@code where} names the inode table block for messages.
+     */
+    public static Inode parse(long ino, ByteBuffer src, Superblock sb, String where) throws CorruptException {
+        int size = sb.inodeSize();
+        ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(src.duplicate().limit(src.position() + size)).flip();
+        Inode inode = new Inode(ino, b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN), sb.hasRoCompat(Features.RO_HUGE_FILE));
+        if (size > GOOD_OLD_SIZE) {
+            int extra = inode.extraIsize();
+            if (extra != 0 && (GOOD_OLD_SIZE + extra > size || (extra & 3) != 0)) {
+                throw new CorruptException("inode " + ino + ": i_extra_isize " + extra + " exceeds inode size " + size + " at " + where);
+            }
+        }
+        if (sb.hasMetadataCsum() && !inode.isAllZero()) {
+            int want = inode.computeChecksum(sb);
+            int have = inode.storedChecksum();
+            if (!inode.hasChecksumHi()) want &= 0xFFFF;
+            if (want != have) {
+                throw new CorruptException(String.format("inode %d: checksum mismatch: stored 0x%08x, computed 0x%08x at %s", ino, have, want, where));
+            }
+        }
+        return inode;
+    }
+
+    private boolean isAllZero() {
+        for (int i = 0; i < b.capacity(); i += 4) if (b.getInt(i) != 0) return false;
+        return true;
+    }
+
+    private boolean hasChecksumHi() { return b.capacity() > GOOD_OLD_SIZE && extraIsize() >= 4; }
+
+    private int storedChecksum() {
+        int lo = b.getShort(0x7C) & 0xFFFF;
+        return hasChecksumHi() ? lo | (b.getShort(0x82) & 0xFFFF) << 16 : lo;
+    }
+
+    /** crc32c(seed, inum, generation, inode with both checksum fields zeroed). */
+    public int computeChecksum(Superblock sb) {
+        int c = Crc32c.updateInt(sb.checksumSeed(), (int) ino);
+        c = Crc32c.updateInt(c, generation());
+        return Crc32c.update(c, zeroedChecksum());
+    }
+
+    /** The per-inode checksum seed, used by extent, directory and htree block checksums. */
+    public int checksumSeed(Superblock sb) {
+        int c = Crc32c.updateInt(sb.checksumSeed(), (int) ino);
+        return Crc32c.updateInt(c, generation());
+    }
+
+    private byte[] zeroedChecksum() {
+        byte[] d = new byte[b.capacity()];
+        b.get(0, d);
+        d[0x7C] = 0;
+        d[0x7D] = 0;
+        if (hasChecksumHi()) { d[0x82] = 0; d[0x83] = 0; }
+        return d;
+    }
+
+    private int u16(int off) { return b.getShort(off) & 0xFFFF; }
+    private long u32(int off) { return Integer.toUnsignedLong(b.getInt(off)); }
+    /** Extra fields exist only when i_extra_isize covers them. */
+    private boolean hasExtra(int off, int len) {
+        return b.capacity() > GOOD_OLD_SIZE && off + len <= GOOD_OLD_SIZE + extraIsize();
+    }
+
+    public long number() { return ino; }
+    public int mode() { return u16(0x0); }
+    public int type() { return mode() & S_IFMT; }
+    public int permissions() { return mode() & 07777; }
+    public boolean isDir() { return type() == S_IFDIR; }
+    public boolean isRegular() { return type() == S_IFREG; }
+    public boolean isSymlink() { return type() == S_IFLNK; }
+    public long uid() { return u16(0x2) | (long) u16(0x78) << 16; }
+    public long gid() { return u16(0x18) | (long) u16(0x7A) << 16; }
+    public long size() { return u32(0x4) | u32(0x6C) << 32; }
+    public int linksCount() { return u16(0x1A); }
+    public int flags() { return b.getInt(0x20); }
+    public boolean hasFlag(int f) { return (flags() & f) != 0; }
+    public int generation() { return b.getInt(0x64); }
+    public long fileAcl() { return u32(0x68) | (long) u16(0x76) << 32; }
+    public long dtime() { return u32(0x14); }
+    public int extraIsize() { return b.capacity() > GOOD_OLD_SIZE ? u16(0x80) : 0; }
+    public long projectId() { return hasExtra(0x9C, 4) ? u32(0x9C) : 0; }
+    public long version() { return u32(0x24) | (hasExtra(0x98, 4) ? u32(0x98) << 32 : 0); }
+
+    /** Raw i_blocks in its stored unit; see {@link #blocks512()}. */
+    public long blocks512(int blockSize) {
+        long v = u32(0x1C);
+        if (hugeFileFeature) v |= (long) u16(0x74) << 32;
+        if (hugeFileFeature && hasFlag(FL_HUGE_FILE)) v *= blockSize / 512;
+        return v;
+    }
+
+    public Timestamp atime() { return time(0x8, 0x8C); }
+    public Timestamp ctime() { return time(0xC, 0x84); }
+    public Timestamp mtime() { return time(0x10, 0x88); }
+    /** Creation time, or null when the inode has no room for it. */
+    public Timestamp crtime() { return hasExtra(0x90, 8) ? time(0x90, 0x94) : null; }
+
+    /** Base seconds are signed 32-bit; the extra word carries 2 epoch bits and 30 nanosecond bits. */
+    private Timestamp time(int off, int extraOff) {
+        long sec = b.getInt(off);
+        int nsec = 0;
+        if (hasExtra(extraOff, 4)) {
+            int extra = b.getInt(extraOff);
+            sec += (long) (extra & 3) << 32;
+            nsec = extra >>> 2;
+            if (nsec > 999_999_999) nsec = 0;
+        }
+        return new Timestamp(sec, nsec);
+    }
+
+    /** The 60 bytes of i_block: extent root, block map, inline data or fast symlink target. */
+    public ByteBuffer iBlock() {
+        return b.duplicate().position(I_BLOCK).limit(I_BLOCK + I_BLOCK_SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** In-inode extended attribute area (after i_extra_isize), possibly empty. */
+    public ByteBuffer inlineXattrArea() {
+        if (b.capacity() <= GOOD_OLD_SIZE) return ByteBuffer.allocate(0);
+        int start = GOOD_OLD_SIZE + extraIsize();
+        return b.duplicate().position(start).limit(b.capacity()).slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    public int rawSize() { return b.capacity(); }
+
+    /** Seconds since the epoch (may be negative or past 2038) plus nanoseconds. */
+    public record Timestamp(long seconds, int nanos) {
+        public java.time.Instant toInstant() { return java.time.Instant.ofEpochSecond(seconds, nanos); }
+    }
+}

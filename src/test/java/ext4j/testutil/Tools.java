@@ -1,0 +1,120 @@
+package ext4j.testutil;
+
+import org.junit.jupiter.api.Assumptions;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the external oracles (mke2fs, debugfs, e2fsck, mount) for tests, skipping cleanly where absent. */
+public final class Tools {
+    private Tools() {}
+
+    public record Result(int exit, String out) {}
+
+    public static Result run(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(10, TimeUnit.MINUTES)) { p.destroyForcibly(); throw new IOException("timed out: " + cmd); }
+        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    public static Result run(String... cmd) throws IOException, InterruptedException { return run(List.of(cmd)); }
+
+    /** Runs and requires exit 0, returning the output. */
+    public static String ok(String... cmd) throws IOException, InterruptedException {
+        Result r = run(cmd);
+        if (r.exit != 0) throw new AssertionError(String.join(" ", cmd) + " exited " + r.exit + ":\n" + r.out);
+        return r.out;
+    }
+
+    /** Every xattr of every file under root (all namespaces, hex values), as getfattr prints it with relative paths. */
+    public static String allXattrs(Path root) throws IOException, InterruptedException {
+        requireTool("getfattr");
+        Process p = new ProcessBuilder("getfattr", "-R", "-d", "-h", "-m", "-", "-e", "hex", ".").directory(root.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        // getfattr lists files in directory order, which differs between trees: sort the per-file blocks
+        List<String> blocks = new ArrayList<>(List.of(out.split("\n\n")));
+        blocks.replaceAll(String::strip);
+        blocks.removeIf(String::isEmpty);
+        java.util.Collections.sort(blocks);
+        return String.join("\n\n", blocks);
+    }
+
+    public static void requireTool(String name) {
+        boolean found = false;
+        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) found |= Files.isExecutable(Path.of(dir, name));
+        Assumptions.assumeTrue(found, name + " is not installed: install e2fsprogs (see .ci/run)");
+    }
+
+    /** mke2fs with extra options, populated from src (may be null), size like "64M". */
+    public static void mke2fs(Path image, Path src, String size, String... opts) throws IOException, InterruptedException {
+        requireTool("mke2fs");
+        List<String> cmd = new ArrayList<>(List.of("mke2fs", "-q", "-F"));
+        cmd.addAll(List.of(opts));
+        if (src != null) cmd.addAll(List.of("-d", src.toString()));
+        cmd.add(image.toString());
+        cmd.add(size);
+        Result r = run(cmd);
+        if (r.exit != 0) throw new AssertionError(cmd + " failed:\n" + r.out);
+    }
+
+    public static String debugfs(Path image, String request) throws IOException, InterruptedException {
+        return ok("debugfs", "-R", request, image.toString());
+    }
+
+    /** e2fsck -fn must exit 0. */
+    public static void assertFsckClean(Path image) throws IOException, InterruptedException {
+        Result r = run("e2fsck", "-fn", image.toString());
+        if (r.exit != 0) throw new AssertionError("e2fsck -fn " + image + " exited " + r.exit + ":\n" + r.out);
+    }
+
+    private static Boolean canMount;
+
+    /** True if we are root and a loop mount of a fresh ext4 image works here. */
+    public static synchronized boolean canMount() {
+        if (canMount != null) return canMount;
+        canMount = false;
+        try {
+            if (!"root".equals(System.getProperty("user.name"))) return false;
+            Path dir = Files.createTempDirectory("ext4j-mnt-probe");
+            Path img = dir.resolve("probe.img");
+            mke2fs(img, null, "8M", "-t", "ext4");
+            Path mnt = Files.createDirectory(dir.resolve("m"));
+            if (run("mount", "-o", "loop", img.toString(), mnt.toString()).exit == 0) {
+                run("umount", mnt.toString());
+                canMount = true;
+            }
+            Files.deleteIfExists(img);
+            Files.deleteIfExists(mnt);
+            Files.deleteIfExists(dir);
+        } catch (Exception e) {
+            canMount = false;
+        }
+        return canMount;
+    }
+
+    public static void requireMount() {
+        Assumptions.assumeTrue(canMount(), "kernel loop mount of ext4 is not possible here (needs root and loop devices): skipping the kernel cross-check");
+    }
+
+    public static void mount(Path image, Path mnt, String opts) throws IOException, InterruptedException {
+        ok("mount", "-o", "loop" + (opts.isEmpty() ? "" : "," + opts), image.toString(), mnt.toString());
+    }
+
+    public static void umount(Path mnt) {
+        try { run("umount", mnt.toString()); } catch (Exception ignored) { }
+    }
+
+    public static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) return;
+        try (var w = Files.walk(root)) {
+            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}
