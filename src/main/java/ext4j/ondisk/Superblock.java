@@ -39,7 +39,7 @@ public final class Superblock {
         int log = b.getInt(0x18);
         if (log < 0 || log > 6) throw new CorruptException("superblock: block size 2^(10+" + log + ") out of range" + at);
         if (revLevel() > 1) throw new CorruptException("superblock: unknown revision level " + revLevel() + at);
-        if (blocksPerGroup() <= 0 || blocksPerGroup() > 8L * blockSize()) throw new CorruptException("superblock: blocks per group " + Integer.toUnsignedString(blocksPerGroup()) + " impossible for block size " + blockSize() + at);
+        if (clustersPerGroup() <= 0 || clustersPerGroup() > 8L * blockSize() || blocksPerGroup() <= 0) throw new CorruptException("superblock: " + Integer.toUnsignedString(clustersPerGroup()) + " clusters per group impossible for block size " + blockSize() + at);
         if (inodesPerGroup() <= 0 || inodesPerGroup() > 8L * blockSize()) throw new CorruptException("superblock: inodes per group " + Integer.toUnsignedString(inodesPerGroup()) + " impossible for block size " + blockSize() + at);
         int isz = inodeSize();
         if (isz < 128 || isz > blockSize() || Integer.bitCount(isz) != 1) throw new CorruptException("superblock: inode size " + isz + " invalid" + at);

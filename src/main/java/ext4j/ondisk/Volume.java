@@ -71,12 +71,16 @@ public final class Volume implements Closeable {
         return out;
     }
 
-    /** Block holding the i-th block of descriptors: contiguous after the superblock, or per metagroup with meta_bg. */
+    /**
+     * Block holding the i-th block of descriptors: right after the superblock's block, or with
+     * meta_bg, in the first group of each metagroup (after its superblock backup, if any).
+     */
     private static long descBlock(Superblock sb, long i) {
-        if (!sb.hasIncompat(Features.INCOMPAT_META_BG) || i < sb.firstMetaBg()) return sb.firstDataBlock() + 1 + i;
-        long perBlock = sb.blockSize() / sb.descSize();
-        long g = i * perBlock;
-        return sb.firstDataBlock() + g * Integer.toUnsignedLong(sb.blocksPerGroup()) + (sb.groupHasSuper(g) ? 1 : 0);
+        long sbBlock = Superblock.OFFSET / sb.blockSize(); // 1 for 1 KiB blocks (even with bigalloc's first block 0), else 0
+        if (!sb.hasIncompat(Features.INCOMPAT_META_BG) || i < sb.firstMetaBg()) return sbBlock + 1 + i;
+        long g = i * (sb.blockSize() / sb.descSize());
+        long b = sb.firstDataBlock() + g * Integer.toUnsignedLong(sb.blocksPerGroup()) + (sb.groupHasSuper(g) ? 1 : 0);
+        return g == 0 && b <= sbBlock ? sbBlock + 1 : b;
     }
 
     private static void checkDesc(Superblock sb, GroupDesc gd, long block) throws CorruptException {

@@ -67,7 +67,7 @@ public final class XattrReader {
             int valueOffs = r.getShort(off + 2) & 0xFFFF;
             long valueInum = Integer.toUnsignedLong(r.getInt(off + 4));
             long valueSize = Integer.toUnsignedLong(r.getInt(off + 8));
-            if (nameLen == 0 || off + ENTRY_HEADER + nameLen > end) throw new CorruptException(at + ": entry at offset " + off + " has bad name length " + nameLen);
+            if (off + ENTRY_HEADER + nameLen > end) throw new CorruptException(at + ": entry at offset " + off + " has bad name length " + nameLen);
             byte[] nameBytes = new byte[nameLen];
             r.get(off + ENTRY_HEADER, nameBytes);
             String prefix = index < PREFIX.length ? PREFIX[index] : null;

@@ -39,7 +39,7 @@ class MkfsImagesTest {
             "-t ext4 -O meta_bg,^resize_inode",
             "-t ext4 -E root_owner=1234:5678",
             "-t ext4 -O bigalloc -C 16384",
-            "-t ext4 -b 65536",
+            "-t ext4 -b 65536 -N 4096 -O ^has_journal",
             "-t ext4 -O metadata_csum_seed,ea_inode",
             "-t ext4 -I 128",
     })
@@ -49,7 +49,7 @@ class MkfsImagesTest {
         System.out.println("MkfsImagesTest [" + opts + "] seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Path src = Files.createDirectory(work.resolve("src"));
         SampleTree.generate(src, seed, 150, 400_000);
-        addSpecialFiles(src);
+        addSpecialFiles(src, opts.contains("ea_inode") ? 20_000 : 600);
         if (opts.contains("root_owner=1234:5678")) Tools.ok("chown", "1234:5678", src.toString()); // the image root must carry it
         Path img = work.resolve("fs.img");
         Tools.mke2fs(img, src, "96M", opts.split(" "));
@@ -68,7 +68,7 @@ class MkfsImagesTest {
     }
 
     /** Things SampleTree cannot make as a plain user: every xattr namespace, ACLs, devices, fifos, a big htree directory. */
-    static void addSpecialFiles(Path src) throws Exception {
+    static void addSpecialFiles(Path src, int bigXattr) throws Exception {
         Path f = src.resolve("acl-file");
         Files.writeString(f, "acl");
         if (Tools.run("setfacl", "-m", "u:1000:r,g:2000:rw,m::rw", f.toString()).exit() == 0) {
@@ -76,7 +76,7 @@ class MkfsImagesTest {
         }
         Tools.run("setfattr", "-n", "trusted.t", "-v", "trusted-value", f.toString());
         Tools.run("setfattr", "-n", "security.s", "-v", "security-value", f.toString());
-        Tools.run("setfattr", "-n", "user.big", "-v", "0x" + "ab".repeat(3000), f.toString());
+        Tools.run("setfattr", "-n", "user.big", "-v", "0x" + "ab".repeat(bigXattr), f.toString());
         Tools.run("mknod", src.resolve("chr").toString(), "c", "1", "7");
         Tools.run("mknod", src.resolve("blk").toString(), "b", "259", "300000");
         Tools.run("mkfifo", src.resolve("fifo").toString());

@@ -72,7 +72,9 @@ public final class TreeDiff {
                 String ga = linkGroupA.putIfAbsent(sa.get("ino"), rel), gb = linkGroupB.putIfAbsent(sb.get("ino"), rel);
                 if (ga != null || gb != null) { if (ga == null || !ga.equals(gb)) bad.add(rel + ": hard link grouping differs (" + ga + " vs " + gb + ")"); }
             }
-            if (o.xattrs && !la) {
+            if (!la && !dir && !Files.isRegularFile(pa, LinkOption.NOFOLLOW_LINKS) && !sa.get("rdev").equals(sb.get("rdev")))
+                bad.add(rel + ": device number " + sa.get("rdev") + " vs " + sb.get("rdev"));
+            if (o.xattrs && (dir || Files.isRegularFile(pa, LinkOption.NOFOLLOW_LINKS))) { // opening a device node to list xattrs would open the device
                 Map<String, String> xa = userXattrs(pa), xb = userXattrs(pb);
                 if (!xa.equals(xb)) bad.add(rel + ": user xattrs " + xa + " vs " + xb);
             }
