@@ -1,5 +1,7 @@
 package ext4j.cli;
 
+import ext4j.fs.Ext4FileSystem;
+import ext4j.testutil.DebugfsStat;
 import ext4j.testutil.Tools;
 import ext4j.testutil.TreeDiff;
 import org.junit.jupiter.api.AfterEach;
@@ -65,6 +67,16 @@ class MkfsImagesTest {
         List<String> diffs = TreeDiff.diff(src, out, o);
         assertTrue(diffs.isEmpty(), "seed " + seed + " [" + opts + "]: " + diffs.size() + " differences:\n" + String.join("\n", diffs.subList(0, Math.min(30, diffs.size()))));
         assertEquals(Tools.allXattrs(src), Tools.allXattrs(out), "xattrs differ, seed " + seed);
+
+        // stat fields of a sample of paths against debugfs
+        List<String> paths;
+        try (var w = Files.walk(src)) { paths = w.map(p -> "/" + src.relativize(p)).filter(p -> !p.equals("/") && !p.contains("\"")).toList(); }
+        java.util.Random pick = new java.util.Random(seed);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            for (int k = 0; k < 15; k++) DebugfsStat.assertMatches(img, fs, paths.get(pick.nextInt(paths.size())));
+            DebugfsStat.assertMatches(img, fs, "/acl-file");
+            DebugfsStat.assertMatches(img, fs, "/bigdir");
+        }
     }
 
     /** Things SampleTree cannot make as a plain user: every xattr namespace, ACLs, devices, fifos, a big htree directory. */
