@@ -27,6 +27,7 @@ final class GetCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "PATH", description = "absolute path inside the image") String path;
     @Parameters(index = "2", paramLabel = "DEST", description = "where to write on the host") Path dest;
     @Option(names = {"-r", "-R", "--recursive"}, description = "copy directories recursively") boolean recursive;
+    @Option(names = "--threads", defaultValue = "4", description = "files copied in parallel (default ${DEFAULT-VALUE})") int threads;
     @Spec CommandSpec spec;
 
     @Override
@@ -43,7 +44,7 @@ final class GetCommand implements Callable<Integer> {
             }
             boolean tty = ProgressBar.onTerminal();
             ProgressBar bar = new ProgressBar(err, tty ? totalBytes(fs, inode, 0) : 0, tty);
-            Extractor x = new Extractor(fs, err, Posix.isRoot(), bar);
+            Extractor x = new Extractor(fs, err, Posix.isRoot(), bar, threads);
             x.extract(inode, path, target);
             bar.finish();
             return x.errors() == 0 ? 0 : Main.EXIT_ERROR;

@@ -95,6 +95,7 @@ public final class Posix {
     private static void check(int rc, MemorySegment st, String op, Path p) throws IOException {
         if (rc == 0) return;
         int errno = (int) ERRNO.get(st, 0L);
+        if (errno == 17) throw new java.nio.file.FileAlreadyExistsException(p.toString());
         throw new IOException(p + ": " + op + " failed: errno " + errno);
     }
 }

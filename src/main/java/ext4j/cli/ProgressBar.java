@@ -25,8 +25,8 @@ final class ProgressBar {
         return c != null && c.isTerminal();
     }
 
-    void advance(long bytes) { done += bytes; maybeDraw(); }
-    void fileDone() { files++; maybeDraw(); }
+    synchronized void advance(long bytes) { done += bytes; maybeDraw(); }
+    synchronized void fileDone() { files++; maybeDraw(); }
 
     private void maybeDraw() {
         if (!enabled) return;
@@ -49,7 +49,7 @@ final class ProgressBar {
         drawn = true;
     }
 
-    void finish() {
+    synchronized void finish() {
         if (!drawn) return;
         draw(System.nanoTime());
         err.println();

@@ -100,7 +100,6 @@ public final class Ext4FileSystem implements Closeable {
 
     private Inode walk(String path, String shown, Inode start, boolean followLast, int[] follows) throws IOException {
         Inode cur = path.startsWith("/") ? inode(Inode.ROOT) : start;
-        List<Inode> stack = new ArrayList<>();
         String[] parts = path.split("/+");
         if (parts.length > MAX_PATH_COMPONENTS) throw new FsException(Errno.ENAMETOOLONG, shown);
         for (int i = 0; i < parts.length; i++) {
@@ -118,7 +117,6 @@ public final class Ext4FileSystem implements Closeable {
                 String target = new String(readlink(next), StandardCharsets.UTF_8);
                 next = walk(target, shown, cur, true, follows);
             }
-            stack.add(cur);
             cur = next;
         }
         return cur;
@@ -201,43 +199,42 @@ public final class Ext4FileSystem implements Closeable {
     public interface Progress { void advance(long bytes); }
 
     /**
-     * Copies a regular file's contents into out at the same offsets, writing only mapped data:
-     * holes and unwritten ranges stay holes in out. Sets out's size to the file size.
+     * Copies a regular file's contents into out (a new, empty file) at the same offsets, writing
+     * only mapped data: holes and unwritten ranges stay holes in out. Sets out's size to the file size.
      */
     public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException {
         long size = inode.size();
+        long written = 0; // out's position: the end of the last byte written
         if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
             out.write(ByteBuffer.wrap(inlineData(inode)), 0);
+            written = size;
             progress.advance(size);
         } else {
             FileMap map = fileMap(inode);
             int bs = vol.blockSize();
             long blocks = (size + bs - 1) / bs;
-            FileChannel src = vol.device() instanceof FileBlockDevice f ? f.channel() : null;
             for (long l = 0; l < blocks; ) {
                 Run r = map.find(l);
                 long end = Math.min(r.end(), blocks);
                 if (r.hasData()) {
                     long from = l * bs, len = Math.min(end * bs, size) - from;
-                    copyRange(src, r.physical() * bs, len, out, from);
+                    if (written != from) out.position(from); // skip a hole; the channel tracks its own position otherwise
+                    copyRange(r.physical() * bs, len, out);
+                    written = from + len;
                     progress.advance(len);
                 }
                 l = end;
             }
         }
-        if (out.size() < size) {
-            // Extend to the full size without writing data, so trailing holes stay holes.
-            out.write(ByteBuffer.allocate(0), size);
-            if (out.size() < size) out.position(size - 1).write(ByteBuffer.allocate(1));
-        }
+        // a trailing hole: extend to the full size by writing the last byte, which reads as zero anyway
+        if (written < size) out.write(ByteBuffer.allocate(1), size - 1);
     }
 
-    private void copyRange(FileChannel src, long devOff, long len, FileChannel out, long outOff) throws IOException {
-        if (src != null) {
-            long done = 0;
-            while (done < len) {
-                out.position(outOff + done);
-                long n = src.transferTo(devOff + done, len - done, out);
+    /** Appends len bytes of the device at devOff to out at its current position: zero-copy from an image file. */
+    private void copyRange(long devOff, long len, FileChannel out) throws IOException {
+        if (vol.device() instanceof FileBlockDevice f) {
+            for (long done = 0; done < len; ) {
+                long n = f.channel().transferTo(devOff + done, len - done, out);
                 if (n <= 0) throw new java.io.EOFException(vol.device().name() + ": short read at byte " + (devOff + done));
                 done += n;
             }
@@ -247,8 +244,9 @@ public final class Ext4FileSystem implements Closeable {
         for (long done = 0; done < len; ) {
             buf.clear().limit((int) Math.min(buf.capacity(), len - done));
             vol.device().read(devOff + done, buf);
+            done += buf.position();
             buf.flip();
-            while (buf.hasRemaining()) done += out.write(buf, outOff + done);
+            while (buf.hasRemaining()) out.write(buf);
         }
     }
 
