@@ -268,9 +268,14 @@ public final class Ext4FileSystem implements Closeable {
         return target;
     }
 
+    /**
+     * Whether the target lives in i_block. As the kernel decides it: with ea_inode any target under
+     * 60 bytes; otherwise an inode that owns no blocks besides its xattr block (one cluster).
+     */
     private boolean isFastSymlink(Inode inode) {
-        if (inode.hasFlag(Inode.FL_EXTENTS) || inode.hasFlag(Inode.FL_INLINE_DATA)) return false;
-        long eaBlocks = inode.fileAcl() != 0 ? vol.blockSize() / 512 : 0;
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) return false;
+        if (sb.hasIncompat(Features.INCOMPAT_EA_INODE)) return inode.size() > 0 && inode.size() < Inode.I_BLOCK_SIZE;
+        long eaBlocks = inode.fileAcl() != 0 ? sb.clusterSize() / 512 : 0;
         return inode.blocks512(vol.blockSize()) - eaBlocks == 0;
     }
 

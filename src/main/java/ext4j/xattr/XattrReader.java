@@ -19,7 +19,11 @@ public final class XattrReader {
     public static final int MAGIC = 0xEA020000;
     public static final int BLOCK_HEADER = 32, ENTRY_HEADER = 16;
 
-    /** Name prefixes by e_name_index; indexes 2 and 3 are whole names. */
+    /**
+     * Name prefixes by e_name_index; indexes 2 and 3 are whole names. Other indexes (5 Lustre,
+     * 9 encryption context, 10 Hurd, and anything newer) are filesystem-private: the kernel does
+     * not list them, and neither does ext4j.
+     */
     private static final String[] PREFIX = {"", "user.", "system.posix_acl_access", "system.posix_acl_default",
             "trusted.", null, "security.", "system.", "system.richacl"};
 
@@ -71,7 +75,10 @@ public final class XattrReader {
             byte[] nameBytes = new byte[nameLen];
             r.get(off + ENTRY_HEADER, nameBytes);
             String prefix = index < PREFIX.length ? PREFIX[index] : null;
-            if (prefix == null) throw new CorruptException(at + ": entry at offset " + off + " has unknown name index " + index);
+            if (prefix == null) { // private namespace: skip the entry, still bounded by the region
+                off += (ENTRY_HEADER + nameLen + 3) & ~3;
+                continue;
+            }
             String name = prefix + new String(nameBytes, StandardCharsets.UTF_8);
             byte[] value;
             if (valueInum != 0) {

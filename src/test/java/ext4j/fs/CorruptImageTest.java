@@ -9,6 +9,7 @@ import ext4j.extent.Run;
 import ext4j.ondisk.GroupDesc;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;
+import ext4j.testutil.ImageWalker;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,17 +27,10 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Bad input: real images with metadata bytes flipped, blocks zeroed, or the file cut short.
@@ -45,7 +39,6 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class CorruptImageTest {
     private static Path work;
-    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> { Thread t = new Thread(r); t.setDaemon(true); return t; });
 
     @BeforeAll static void setUp() throws Exception { work = Files.createTempDirectory("ext4j-corrupt"); }
     @AfterAll static void tearDown() throws Exception { Tools.deleteTree(work); }
@@ -86,7 +79,7 @@ class CorruptImageTest {
             }
             Files.write(bad, b);
             String what = "seed " + seed + " round " + round;
-            Throwable t = walkWithTimeout(bad, what);
+            Throwable t = ImageWalker.walkWithTimeout(bad, what, 60);
             if (t == null) clean++;
             else {
                 errors++;
@@ -203,53 +196,6 @@ class CorruptImageTest {
     }
 
     // ---- helpers ----
-
-    /** Walks the whole tree, reading every file, link and xattr; returns the failure or null. Times out at 60 s. */
-    private static Throwable walkWithTimeout(Path img, String what) throws Exception {
-        Future<?> f = POOL.submit(() -> { walk(img); return null; });
-        try {
-            f.get(60, TimeUnit.SECONDS);
-            return null;
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException) return c;
-            AssertionError ae = new AssertionError(what + ": unexpected " + c, c);
-            throw ae;
-        } catch (TimeoutException e) {
-            f.cancel(true);
-            fail(what + ": walk did not finish in 60 s (hang?)");
-            return null;
-        }
-    }
-
-    static void walk(Path img) throws IOException {
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
-            fs.volume().verifyBitmaps();
-            fs.journalSuperblock();
-            Set<Long> seen = new HashSet<>();
-            walkDir(fs, fs.inode(Inode.ROOT), seen);
-        }
-    }
-
-    private static void walkDir(Ext4FileSystem fs, Inode dir, Set<Long> seen) throws IOException {
-        if (!seen.add(dir.number())) return;
-        for (DirEntry e : fs.list(dir)) {
-            if (e.isDotOrDotDot()) continue;
-            fs.directory(dir).lookup(e.nameBytes());
-            Inode i = fs.inode(e.inode());
-            fs.xattrs(i);
-            if (i.isDir()) walkDir(fs, i, seen);
-            else if (i.isSymlink()) fs.readlink(i);
-            else if (i.isRegular() && seen.add(i.number())) {
-                ByteBuffer b = ByteBuffer.allocate(1 << 16);
-                for (long pos = 0; pos < Math.min(i.size(), 64L << 20); pos += b.capacity()) {
-                    b.clear();
-                    if (fs.read(i, pos, b) < 0) break;
-                }
-                if (!i.hasFlag(Inode.FL_INLINE_DATA)) fs.fileMap(i).runs();
-            }
-        }
-    }
 
     /** Byte ranges [offset, length] of metadata: superblock, descriptors, used inode tables, directory and extent blocks. */
     private static List<long[]> metadataRanges(Path img) throws IOException {

@@ -1,0 +1,68 @@
+package ext4j.fs;
+
+import ext4j.testutil.ImageWalker;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPInputStream;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/**
+ * e2fsprogs' own regression images (src/test/resources/e2fsprogs): 200-odd small filesystems, most
+ * deliberately damaged. Every one must be read fully or refused with a clean IOException, never a
+ * crash or hang; the ones e2fsck passes without a single complaint ("clean" in MANIFEST) must read
+ * with no error at all, unless they use a feature ext4j refuses by design.
+ */
+class E2fsprogsCorpusTest {
+    private static Path work;
+
+    @BeforeAll static void setUp() throws IOException { work = Files.createTempDirectory("ext4j-corpus"); }
+    private static int readFully, refused;
+
+    @AfterAll static void tearDown() throws IOException {
+        System.out.println("E2fsprogsCorpusTest: " + readFully + " images read completely, " + refused + " refused with a clean error");
+        ext4j.testutil.Tools.deleteTree(work);
+    }
+
+    @TestFactory
+    List<DynamicTest> everyImage() throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        String manifest;
+        try (InputStream in = getClass().getResourceAsStream("/e2fsprogs/MANIFEST")) {
+            manifest = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        for (String line : manifest.split("\n")) {
+            String[] f = line.split("\t", 3);
+            String name = f[0], status = f[1], desc = f.length > 2 ? f[2] : "";
+            tests.add(DynamicTest.dynamicTest(name + " (e2fsck " + status + "): " + desc, () -> check(name, status)));
+        }
+        return tests;
+    }
+
+    private void check(String name, String status) throws Exception {
+        Path img = work.resolve(name + ".img");
+        try (InputStream in = new GZIPInputStream(getClass().getResourceAsStream("/e2fsprogs/" + name + ".img.gz"))) {
+            Files.copy(in, img, StandardCopyOption.REPLACE_EXISTING);
+        }
+        try {
+            IOException e = ImageWalker.walkWithTimeout(img, name, 30);
+            synchronized (E2fsprogsCorpusTest.class) { if (e == null) readFully++; else refused++; }
+            if (status.equals("clean") && !(e instanceof ext4j.ondisk.UnsupportedFeatureException)) {
+                assertNull(e, name + " passes e2fsck untouched, but ext4j failed: " + (e == null ? "" : e.getMessage()));
+            }
+        } finally {
+            Files.deleteIfExists(img);
+        }
+    }
+}
