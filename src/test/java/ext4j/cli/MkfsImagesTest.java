@@ -76,6 +76,21 @@ class MkfsImagesTest {
             for (int k = 0; k < 15; k++) DebugfsStat.assertMatches(img, fs, paths.get(pick.nextInt(paths.size())));
             DebugfsStat.assertMatches(img, fs, "/acl-file");
             DebugfsStat.assertMatches(img, fs, "/bigdir");
+            if (opts.contains("inline_data")) {
+                // the layout under test really has inline files and directories
+                int[] inline = new int[2];
+                countInline(fs, fs.resolve("/", true), inline, 0);
+                assertTrue(inline[0] > 0 && inline[1] > 0, "inline files " + inline[0] + ", inline directories " + inline[1]);
+            }
+        }
+    }
+
+    private static void countInline(Ext4FileSystem fs, ext4j.ondisk.Inode dir, int[] counts, int depth) throws Exception {
+        for (var e : fs.list(dir)) {
+            if (e.isDotOrDotDot()) continue;
+            var i = fs.inode(e.inode());
+            if (i.hasFlag(ext4j.ondisk.Inode.FL_INLINE_DATA)) counts[i.isDir() ? 1 : 0]++;
+            if (i.isDir() && depth < 10) countInline(fs, i, counts, depth + 1);
         }
     }
 
