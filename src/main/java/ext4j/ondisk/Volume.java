@@ -37,13 +37,13 @@ public final class Volume implements Closeable {
     /** Reads and checks the superblock and every group descriptor. */
     public static Volume open(BlockDevice dev) throws IOException {
         if (dev.size() < Superblock.OFFSET + Superblock.SIZE)
-            throw new CorruptException(dev.name() + ": too small for an ext2/3/4 filesystem (" + dev.size() + " bytes)");
+            throw new CorruptException("too small for an ext2/3/4 filesystem (" + dev.size() + " bytes)");
         ByteBuffer raw = ByteBuffer.allocate(Superblock.SIZE);
         dev.read(Superblock.OFFSET, raw);
         Superblock sb = Superblock.parse(raw.flip(), dev.name());
         long fsBytes = sb.blocksCount() * sb.blockSize();
         if (fsBytes / sb.blockSize() != sb.blocksCount() || fsBytes > dev.size())
-            throw new CorruptException(dev.name() + ": filesystem is " + sb.blocksCount() + " blocks of " + sb.blockSize()
+            throw new CorruptException("filesystem is " + sb.blocksCount() + " blocks of " + sb.blockSize()
                     + " bytes but the device has only " + dev.size() + " bytes (truncated image?)");
         return new Volume(dev, sb, readGroupDescs(dev, sb));
     }
