@@ -74,4 +74,48 @@ public final class GroupDesc {
         }
         return -1;
     }
+
+    /**
+     * Changes one descriptor in place inside its descriptor-table block (obtained through a journal
+     * handle). The caller recomputes the checksum with {@link #seal} when done.
+     */
+    public static final class Editor {
+        private final ByteBuffer b; // slice of exactly descSize bytes
+        private final boolean wide;
+
+        public Editor(ByteBuffer slice) {
+            this.b = slice.order(ByteOrder.LITTLE_ENDIAN);
+            this.wide = slice.capacity() >= 64;
+        }
+
+        private void lohi(int lo, int hi, long v) {
+            b.putInt(lo, (int) v);
+            if (wide) b.putInt(hi, (int) (v >>> 32));
+            else if (v >>> 32 != 0) throw new IllegalArgumentException("value " + v + " needs 64-bit descriptors");
+        }
+
+        private void lohi16(int lo, int hi, long v) {
+            b.putShort(lo, (short) v);
+            if (wide) b.putShort(hi, (short) (v >>> 16));
+        }
+
+        public Editor blockBitmap(long v) { lohi(0x0, 0x20, v); return this; }
+        public Editor inodeBitmap(long v) { lohi(0x4, 0x24, v); return this; }
+        public Editor inodeTable(long v) { lohi(0x8, 0x28, v); return this; }
+        public Editor freeBlocks(long v) { lohi16(0xC, 0x2C, v); return this; }
+        public Editor freeInodes(long v) { lohi16(0xE, 0x2E, v); return this; }
+        public Editor usedDirs(long v) { lohi16(0x10, 0x30, v); return this; }
+        public Editor flags(int v) { b.putShort(0x12, (short) v); return this; }
+        public Editor itableUnused(long v) { lohi16(0x1C, 0x32, v); return this; }
+        public Editor blockBitmapCsum(int v) { lohi16(0x18, 0x38, v & 0xFFFFFFFFL); return this; }
+        public Editor inodeBitmapCsum(int v) { lohi16(0x1A, 0x3A, v & 0xFFFFFFFFL); return this; }
+
+        /** Stores the descriptor checksum (if the filesystem has one) and returns the new view. */
+        public GroupDesc seal(Superblock sb, long group) {
+            GroupDesc gd = GroupDesc.of(b.duplicate().clear(), b.capacity(), group);
+            int c = gd.computeChecksum(sb);
+            if (c >= 0) b.putShort(CHECKSUM_OFFSET, (short) c);
+            return GroupDesc.of(b.duplicate().clear(), b.capacity(), group);
+        }
+    }
 }

@@ -165,4 +165,115 @@ public final class Inode {
     public record Timestamp(long seconds, int nanos) {
         public java.time.Instant toInstant() { return java.time.Instant.ofEpochSecond(seconds, nanos); }
     }
+
+    /** A mutable copy of this inode, to change and store back through a journal handle. */
+    public Editor edit() {
+        byte[] d = new byte[b.capacity()];
+        b.get(0, d);
+        return new Editor(ino, d);
+    }
+
+    /**
+     * Builds inode bytes field by field (offsets as in the getters above). {@link #seal} stores the
+     * checksum and returns the immutable view; the caller writes {@link #bytes} into the table.
+     */
+    public static final class Editor {
+        private final long ino;
+        private final ByteBuffer b;
+
+        Editor(long ino, byte[] raw) {
+            this.ino = ino;
+            this.b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        /** An all-zero inode of the filesystem's inode size, with i_extra_isize set as Linux does. */
+        public static Editor blank(long ino, Superblock sb) {
+            Editor e = new Editor(ino, new byte[sb.inodeSize()]);
+            if (sb.inodeSize() > GOOD_OLD_SIZE) e.b.putShort(0x80, (short) Math.max(32, sb.wantExtraIsize()));
+            return e;
+        }
+
+        public long number() { return ino; }
+        private int extraIsize() { return b.capacity() > GOOD_OLD_SIZE ? b.getShort(0x80) & 0xFFFF : 0; }
+        private boolean hasExtra(int off, int len) { return b.capacity() > GOOD_OLD_SIZE && off + len <= GOOD_OLD_SIZE + extraIsize(); }
+
+        public Editor mode(int v) { b.putShort(0x0, (short) v); return this; }
+        public int mode() { return b.getShort(0x0) & 0xFFFF; }
+        public Editor uid(long v) { b.putShort(0x2, (short) v); b.putShort(0x78, (short) (v >>> 16)); return this; }
+        public Editor gid(long v) { b.putShort(0x18, (short) v); b.putShort(0x7A, (short) (v >>> 16)); return this; }
+        public Editor size(long v) { b.putInt(0x4, (int) v); b.putInt(0x6C, (int) (v >>> 32)); return this; }
+        public long size() { return Integer.toUnsignedLong(b.getInt(0x4)) | Integer.toUnsignedLong(b.getInt(0x6C)) << 32; }
+        public Editor links(int v) { b.putShort(0x1A, (short) v); return this; }
+        public int links() { return b.getShort(0x1A) & 0xFFFF; }
+        public Editor flags(int v) { b.putInt(0x20, v); return this; }
+        public int flags() { return b.getInt(0x20); }
+        public Editor generation(int v) { b.putInt(0x64, v); return this; }
+        public Editor fileAcl(long v) { b.putInt(0x68, (int) v); b.putShort(0x76, (short) (v >>> 32)); return this; }
+        public long fileAcl() { return Integer.toUnsignedLong(b.getInt(0x68)) | (long) (b.getShort(0x76) & 0xFFFF) << 32; }
+        public Editor dtime(long v) { b.putInt(0x14, (int) v); return this; }
+
+        public Editor atime(Timestamp t) { return time(0x8, 0x8C, t); }
+        public Editor ctime(Timestamp t) { return time(0xC, 0x84, t); }
+        public Editor mtime(Timestamp t) { return time(0x10, 0x88, t); }
+        public Editor crtime(Timestamp t) { if (hasExtra(0x90, 8)) time(0x90, 0x94, t); return this; }
+
+        /** Low 32 bits of seconds in the base field; epoch bits and nanoseconds in the extra field when present. */
+        private Editor time(int off, int extraOff, Timestamp t) {
+            long sec = t.seconds();
+            b.putInt(off, (int) sec);
+            if (hasExtra(extraOff, 4)) {
+                long epoch = ((sec - (int) sec) >> 32) & 3;
+                b.putInt(extraOff, (int) epoch | t.nanos() << 2);
+            }
+            return this;
+        }
+
+        /** i_blocks in 512-byte units: 32 bits, 48 with huge_file, in filesystem blocks beyond that. */
+        public Editor blocks512(long v, Superblock sb) {
+            boolean huge = sb.hasRoCompat(Features.RO_HUGE_FILE);
+            int f = flags() & ~FL_HUGE_FILE;
+            if (v >>> 32 != 0 && !huge) throw new IllegalArgumentException("inode " + ino + ": " + v + " sectors need huge_file");
+            if (v >>> 48 != 0) { v /= sb.blockSize() / 512; f |= FL_HUGE_FILE; }
+            flags(f);
+            b.putInt(0x1C, (int) v);
+            b.putShort(0x74, (short) (v >>> 32));
+            return this;
+        }
+
+        /** Replaces the 60 bytes of i_block. */
+        public Editor iBlock(ByteBuffer src) {
+            byte[] d = new byte[I_BLOCK_SIZE];
+            src.duplicate().get(d, 0, Math.min(I_BLOCK_SIZE, src.remaining()));
+            b.put(I_BLOCK, d);
+            return this;
+        }
+
+        /** Writable view of i_block (60 bytes). */
+        public ByteBuffer iBlock() {
+            return b.duplicate().position(I_BLOCK).limit(I_BLOCK + I_BLOCK_SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        /** Writable view of the in-inode xattr area (after i_extra_isize); empty for 128-byte inodes. */
+        public ByteBuffer xattrArea() {
+            if (b.capacity() <= GOOD_OLD_SIZE) return ByteBuffer.allocate(0);
+            return b.duplicate().position(GOOD_OLD_SIZE + extraIsize()).limit(b.capacity()).slice().order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        /** Computes the checksum (metadata_csum) and returns the sealed view. */
+        public Inode seal(Superblock sb) throws CorruptException {
+            b.putShort(0x7C, (short) 0);
+            boolean hi = b.capacity() > GOOD_OLD_SIZE && extraIsize() >= 4;
+            if (hi) b.putShort(0x82, (short) 0);
+            Inode view = new Inode(ino, b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN), sb.hasRoCompat(Features.RO_HUGE_FILE));
+            if (sb.hasMetadataCsum()) {
+                int c = view.computeChecksum(sb);
+                b.putShort(0x7C, (short) c);
+                if (hi) b.putShort(0x82, (short) (c >>> 16));
+            }
+            return Inode.parse(ino, b.duplicate().clear(), sb, "inode " + ino + " (being written)");
+        }
+
+        /** The raw bytes (call {@link #seal} first). */
+        public ByteBuffer bytes() { return b.duplicate().clear(); }
+    }
 }

@@ -1,37 +1,42 @@
 package ext4j.ondisk;
 
 import ext4j.block.BlockDevice;
+import ext4j.block.BufferCache;
+import ext4j.journal.Handle;
 
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The metadata layer's entry point: a device plus its superblock and group descriptors.
- * Reads blocks (metadata through a small LRU cache), locates and parses inodes, and checks
- * descriptor and bitmap checksums. Knows nothing of files or directories.
+ * Reads metadata blocks through the {@link BufferCache}, locates and parses inodes, checks
+ * descriptor and bitmap checksums, and applies changes to the superblock, descriptors and inodes
+ * through a journal {@link Handle}. Knows nothing of files or directories.
  */
 public final class Volume implements Closeable {
-    private static final int CACHE_BLOCKS = 4096;
+    private static final int CACHE_BLOCKS = 8192;
 
     private final BlockDevice dev;
-    private final Superblock sb;
+    private final BufferCache cache;
+    private volatile Superblock sb;
     private final GroupDesc[] groups;
     private final int blockSize;
-    private final Map<Long, ByteBuffer> cache = new LinkedHashMap<>(256, 0.75f, true) {
-        @Override protected boolean removeEldestEntry(Map.Entry<Long, ByteBuffer> e) { return size() > CACHE_BLOCKS; }
-    };
+    private final long sbBlock;   // block holding the primary superblock
+    private final int sbOffset;   // its byte offset in that block
 
-    private Volume(BlockDevice dev, Superblock sb, GroupDesc[] groups) {
+    private Volume(BlockDevice dev, BufferCache cache, Superblock sb, GroupDesc[] groups) {
         this.dev = dev;
+        this.cache = cache;
         this.sb = sb;
         this.groups = groups;
         this.blockSize = sb.blockSize();
+        this.sbBlock = Superblock.OFFSET / blockSize;
+        this.sbOffset = Superblock.OFFSET % blockSize;
     }
 
     /** Reads and checks the superblock and every group descriptor. */
@@ -45,23 +50,19 @@ public final class Volume implements Closeable {
         if (fsBytes / sb.blockSize() != sb.blocksCount() || fsBytes > dev.size())
             throw new CorruptException("filesystem is " + sb.blocksCount() + " blocks of " + sb.blockSize()
                     + " bytes but the device has only " + dev.size() + " bytes (truncated image?)");
-        return new Volume(dev, sb, readGroupDescs(dev, sb));
+        BufferCache cache = new BufferCache(dev, sb.blockSize(), CACHE_BLOCKS);
+        return new Volume(dev, cache, sb, readGroupDescs(cache, sb));
     }
 
-    private static GroupDesc[] readGroupDescs(BlockDevice dev, Superblock sb) throws IOException {
+    private static GroupDesc[] readGroupDescs(BufferCache cache, Superblock sb) throws IOException {
         long count = sb.groupCount();
-        int bs = sb.blockSize(), ds = sb.descSize(), perBlock = bs / ds;
+        int ds = sb.descSize(), perBlock = sb.blockSize() / ds;
         GroupDesc[] out = new GroupDesc[Math.toIntExact(count)];
-        ByteBuffer blk = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
-        long loaded = -1;
         for (long g = 0; g < count; g++) {
             long block = descBlock(sb, g / perBlock);
-            if (block != loaded) {
-                if (block >= sb.blocksCount()) throw new CorruptException("group " + g + " descriptor block " + block + " is past the end of the filesystem");
-                dev.read(block * bs, blk.clear());
-                loaded = block;
-            }
-            GroupDesc gd = GroupDesc.of(blk.duplicate().order(ByteOrder.LITTLE_ENDIAN).position((int) (g % perBlock) * ds), ds, g);
+            if (block >= sb.blocksCount()) throw new CorruptException("group " + g + " descriptor block " + block + " is past the end of the filesystem");
+            ByteBuffer blk = cache.read(block);
+            GroupDesc gd = GroupDesc.of(blk.position((int) (g % perBlock) * ds), ds, g);
             int want = gd.computeChecksum(sb);
             if (want >= 0 && want != gd.checksum())
                 throw new CorruptException(String.format("group %d descriptor checksum mismatch: stored 0x%04x, computed 0x%04x (descriptor block %d)", g, gd.checksum(), want, block));
@@ -75,7 +76,7 @@ public final class Volume implements Closeable {
      * Block holding the i-th block of descriptors: right after the superblock's block, or with
      * meta_bg, in the first group of each metagroup (after its superblock backup, if any).
      */
-    private static long descBlock(Superblock sb, long i) {
+    public static long descBlock(Superblock sb, long i) {
         long sbBlock = Superblock.OFFSET / sb.blockSize(); // 1 for 1 KiB blocks (even with bigalloc's first block 0), else 0
         if (!sb.hasIncompat(Features.INCOMPAT_META_BG) || i < sb.firstMetaBg()) return sbBlock + 1 + i;
         long g = i * (sb.blockSize() / sb.descSize());
@@ -97,6 +98,7 @@ public final class Volume implements Closeable {
     public long groupCount() { return groups.length; }
     public GroupDesc group(long g) { return groups[Math.toIntExact(g)]; }
     public BlockDevice device() { return dev; }
+    public BufferCache cache() { return cache; }
 
     /** True if block lies inside the filesystem (and is not block 0 of a 1K filesystem's boot area). */
     public boolean validBlock(long block) { return block >= sb.firstDataBlock() && block < sb.blocksCount(); }
@@ -104,14 +106,7 @@ public final class Volume implements Closeable {
     /** A metadata block, cached. The returned buffer is read-only and positioned at 0. */
     public ByteBuffer readMetaBlock(long block, String what) throws IOException {
         if (!validBlock(block)) throw new CorruptException(what + ": block " + block + " is outside the filesystem (0.." + (sb.blocksCount() - 1) + ")");
-        ByteBuffer hit;
-        synchronized (cache) { hit = cache.get(block); }
-        if (hit != null) return hit.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer b = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
-        dev.read(block * blockSize, b);
-        ByteBuffer ro = b.flip().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        synchronized (cache) { cache.put(block, ro); }
-        return ro.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        return cache.read(block);
     }
 
     /** Reads count data blocks starting at block into dst (uncached; for file contents). */
@@ -122,33 +117,107 @@ public final class Volume implements Closeable {
         dev.read(block * blockSize, dst);
     }
 
+    /** Writes file data blocks directly to the device (data does not go through the journal). */
+    public void writeBlocks(long block, ByteBuffer src) throws IOException {
+        long blocks = (src.remaining() + blockSize - 1L) / blockSize;
+        if (!validBlock(block) || block + blocks > sb.blocksCount())
+            throw new IllegalArgumentException("data blocks " + block + ".." + (block + blocks - 1) + " are outside the filesystem");
+        dev.write(block * blockSize, src);
+    }
+
+    // ---- inodes ----
+
+    private long inodeBlock(long ino) { return groups[(int) ((ino - 1) / sb.inodesPerGroup())].inodeTable() + (((ino - 1) % sb.inodesPerGroup()) * sb.inodeSize()) / blockSize; }
+    private int inodeOffset(long ino) { return (int) ((((ino - 1) % sb.inodesPerGroup()) * sb.inodeSize()) % blockSize); }
+
+    private void checkIno(long ino) throws CorruptException {
+        if (ino < 1 || ino > Integer.toUnsignedLong(sb.inodesCount())) throw new CorruptException("inode " + ino + " is out of range (1.." + Integer.toUnsignedLong(sb.inodesCount()) + ")");
+    }
+
     /** Parses inode number ino (1-based) from its inode table. */
     public Inode readInode(long ino) throws IOException {
-        if (ino < 1 || ino > Integer.toUnsignedLong(sb.inodesCount())) throw new CorruptException("inode " + ino + " is out of range (1.." + Integer.toUnsignedLong(sb.inodesCount()) + ")");
-        long g = (ino - 1) / sb.inodesPerGroup();
-        long idx = (ino - 1) % sb.inodesPerGroup();
-        long byteOff = idx * sb.inodeSize();
-        long block = groups[(int) g].inodeTable() + byteOff / blockSize;
+        checkIno(ino);
+        long block = inodeBlock(ino);
         ByteBuffer b = readMetaBlock(block, "inode " + ino);
-        return Inode.parse(ino, b.position((int) (byteOff % blockSize)), sb, "inode table block " + block);
+        return Inode.parse(ino, b.position(inodeOffset(ino)), sb, "inode table block " + block);
+    }
+
+    /** Seals (checksums) the edited inode and stores it in its inode table block; returns the new view. */
+    public Inode writeInode(Handle h, Inode.Editor e) throws IOException {
+        checkIno(e.number());
+        Inode view = e.seal(sb);
+        ByteBuffer blk = h.getWriteAccess(inodeBlock(e.number()));
+        blk.put(inodeOffset(e.number()), e.bytes(), 0, sb.inodeSize());
+        return view;
+    }
+
+    // ---- superblock and descriptors ----
+
+    /** Applies edit to the primary superblock's 1024 bytes, re-checksums and re-parses it. */
+    public Superblock updateSuperblock(Handle h, Consumer<ByteBuffer> edit) throws IOException {
+        ByteBuffer blk = h.getWriteAccess(sbBlock);
+        ByteBuffer raw = blk.duplicate().position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
+        edit.accept(raw);
+        if (sb.hasMetadataCsum() || (raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0)
+            raw.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        sb = Superblock.parse(raw.duplicate().clear(), dev.name());
+        return sb;
+    }
+
+    /** Adds delta to the superblock's free block (cluster) and free inode counts. */
+    public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
+        updateSuperblock(h, r -> {
+            long fb = Integer.toUnsignedLong(r.getInt(0xC)) | (sb.is64bit() ? Integer.toUnsignedLong(r.getInt(0x158)) << 32 : 0);
+            fb += dBlocks;
+            r.putInt(0xC, (int) fb);
+            if (sb.is64bit()) r.putInt(0x158, (int) (fb >>> 32));
+            r.putInt(0x10, (int) (Integer.toUnsignedLong(r.getInt(0x10)) + dInodes));
+        });
+    }
+
+    /** Edits group g's descriptor in its table block and re-seals its checksum. */
+    public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) throws IOException {
+        int ds = sb.descSize(), perBlock = blockSize / ds;
+        ByteBuffer blk = h.getWriteAccess(descBlock(sb, g / perBlock));
+        int off = (int) (g % perBlock) * ds;
+        GroupDesc.Editor e = new GroupDesc.Editor(blk.duplicate().position(off).limit(off + ds).slice());
+        edit.accept(e);
+        GroupDesc gd = e.seal(sb, g);
+        groups[(int) g] = gd;
+        return gd;
+    }
+
+    /** Re-reads the superblock and descriptors from the cache (after a handle was undone). */
+    public void reloadViews() {
+        try {
+            ByteBuffer blk = cache.read(sbBlock);
+            sb = Superblock.parse(blk.position(sbOffset), dev.name());
+            GroupDesc[] fresh = readGroupDescs(cache, sb);
+            System.arraycopy(fresh, 0, groups, 0, groups.length);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Bitmap checksum over the bytes a group's bitmap covers (16 bits without 64-byte descriptors). */
+    public int bitmapChecksum(ByteBuffer bm, int bytes) {
+        int c = Crc32c.update(sb.checksumSeed(), bm, 0, bytes);
+        return sb.descSize() >= 64 ? c : c & 0xFFFF;
     }
 
     /** Checks the checksums of every initialised block and inode bitmap; returns one message per mismatch. */
     public List<String> verifyBitmaps() throws IOException {
         List<String> bad = new ArrayList<>();
         if (!sb.hasMetadataCsum()) return bad;
-        boolean wide = sb.descSize() >= 64;
         for (GroupDesc gd : groups) {
             if (!gd.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) {
                 ByteBuffer bm = readMetaBlock(gd.blockBitmap(), "group " + gd.group() + " block bitmap");
-                int c = Crc32c.update(sb.checksumSeed(), bm, 0, sb.clustersPerGroup() / 8);
-                if (!wide) c &= 0xFFFF;
+                int c = bitmapChecksum(bm, sb.clustersPerGroup() / 8);
                 if (c != gd.blockBitmapCsum()) bad.add(String.format("group %d block bitmap checksum mismatch: stored 0x%x, computed 0x%x (block %d)", gd.group(), gd.blockBitmapCsum(), c, gd.blockBitmap()));
             }
             if (!gd.hasFlag(GroupDesc.FLAG_INODE_UNINIT)) {
                 ByteBuffer bm = readMetaBlock(gd.inodeBitmap(), "group " + gd.group() + " inode bitmap");
-                int c = Crc32c.update(sb.checksumSeed(), bm, 0, sb.inodesPerGroup() / 8);
-                if (!wide) c &= 0xFFFF;
+                int c = bitmapChecksum(bm, sb.inodesPerGroup() / 8);
                 if (c != gd.inodeBitmapCsum()) bad.add(String.format("group %d inode bitmap checksum mismatch: stored 0x%x, computed 0x%x (block %d)", gd.group(), gd.inodeBitmapCsum(), c, gd.inodeBitmap()));
             }
         }

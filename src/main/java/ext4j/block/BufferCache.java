@@ -1,0 +1,136 @@
+package ext4j.block;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Whole metadata blocks of a device, cached (the buffer-head layer). Readers get read-only views;
+ * the journal hands writable buffers to a handle and marks them dirty. Dirty blocks are pinned
+ * (never evicted) until the journal writes them out. File data does not pass through here.
+ */
+public final class BufferCache {
+    private static final class Buf {
+        final ByteBuffer data;
+        boolean dirty;
+        Buf(ByteBuffer data) { this.data = data; }
+    }
+
+    private final BlockDevice dev;
+    private final int blockSize;
+    private final int capacity;
+    private final LinkedHashMap<Long, Buf> map = new LinkedHashMap<>(1024, 0.75f, true);
+    private int dirtyCount;
+
+    public BufferCache(BlockDevice dev, int blockSize, int capacity) {
+        this.dev = dev;
+        this.blockSize = blockSize;
+        this.capacity = capacity;
+    }
+
+    public int blockSize() { return blockSize; }
+    public BlockDevice device() { return dev; }
+
+    private synchronized Buf load(long block, boolean zero) throws IOException {
+        Buf b = map.get(block);
+        if (b != null) {
+            if (zero) { b.data.clear(); b.data.put(new byte[blockSize]).clear(); }
+            return b;
+        }
+        ByteBuffer d = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
+        if (!zero) { dev.read(block * blockSize, d); d.clear(); }
+        b = new Buf(d);
+        map.put(block, b);
+        trim();
+        return b;
+    }
+
+    /** Evicts clean blocks, least recently used first, down to the capacity. */
+    private void trim() {
+        if (map.size() <= capacity) return;
+        Iterator<Map.Entry<Long, Buf>> it = map.entrySet().iterator();
+        while (map.size() > capacity && it.hasNext()) if (!it.next().getValue().dirty) it.remove();
+    }
+
+    /** A read-only little-endian view of the block, positioned at 0. */
+    public ByteBuffer read(long block) throws IOException {
+        return load(block, false).data.asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The cached writable buffer of the block, marked dirty. For the journal's handles only. */
+    public synchronized ByteBuffer writable(long block, boolean zero) throws IOException {
+        Buf b = load(block, zero);
+        if (!b.dirty) { b.dirty = true; dirtyCount++; }
+        return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Drops a block from the cache, dirty or not: it was freed and may be reused as file data. */
+    public synchronized void forget(long block) {
+        Buf b = map.remove(block);
+        if (b != null && b.dirty) dirtyCount--;
+    }
+
+    /** A copy of the cached bytes of the block, or null if it is not cached. */
+    public synchronized byte[] copyOf(long block) {
+        Buf b = map.get(block);
+        if (b == null) return null;
+        byte[] c = new byte[blockSize];
+        b.data.get(0, c);
+        return c;
+    }
+
+    /** Puts back bytes saved by {@link #copyOf} (a handle being undone). */
+    public synchronized void restore(long block, byte[] bytes) {
+        Buf b = map.get(block);
+        if (b == null) { b = new Buf(ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN)); map.put(block, b); }
+        b.data.put(0, bytes);
+    }
+
+    /** Drops every clean block (e.g. after another writer changed the device). */
+    public synchronized void dropClean() {
+        map.values().removeIf(b -> !b.dirty);
+    }
+
+    public synchronized boolean isDirty(long block) {
+        Buf b = map.get(block);
+        return b != null && b.dirty;
+    }
+
+    public synchronized int dirtyCount() { return dirtyCount; }
+
+    /** Block numbers of the dirty buffers, ascending. */
+    public synchronized List<Long> dirtyBlocks() {
+        List<Long> out = new ArrayList<>(dirtyCount);
+        for (Map.Entry<Long, Buf> e : map.entrySet()) if (e.getValue().dirty) out.add(e.getKey());
+        out.sort(null);
+        return out;
+    }
+
+    /** A private copy of a dirty block's current bytes (for the journal's log). */
+    public synchronized ByteBuffer snapshot(long block) {
+        Buf b = map.get(block);
+        ByteBuffer c = ByteBuffer.allocate(blockSize);
+        c.put(b.data.duplicate().clear()).flip();
+        return c;
+    }
+
+    /** Writes the block to its home location and marks it clean. */
+    public synchronized void writeHome(long block) throws IOException {
+        Buf b = map.get(block);
+        if (b == null || !b.dirty) return;
+        dev.write(block * blockSize, b.data.duplicate().clear());
+        b.dirty = false;
+        dirtyCount--;
+    }
+
+    /** Writes every dirty block home, in block order, then trims the cache. */
+    public synchronized void writeAllHome() throws IOException {
+        for (long blk : dirtyBlocks()) writeHome(blk);
+        trim();
+    }
+}

@@ -1,0 +1,101 @@
+package ext4j.journal;
+
+import ext4j.block.BufferCache;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One atomic metadata update (jbd2's handle). Blocks are changed only through
+ * {@link #getWriteAccess}/{@link #getCreateAccess}; a block freed inside the handle is
+ * {@link #forget forgotten} so a later reuse as file data is not overwritten by stale metadata.
+ */
+public final class Handle implements AutoCloseable {
+    private final HandleOwner owner;
+    private final BufferCache cache;
+    private final String what;
+    private int credits;
+    private int depth = 1;
+    private final Set<Long> touched = new HashSet<>();
+    /** Each touched block's bytes before this handle changed it (null: not cached before, forget on abort). */
+    private final Map<Long, byte[]> before = new HashMap<>();
+    private boolean aborted;
+
+    /** The journal side of a handle: told when the outermost stop happens, or that the handle was undone. */
+    interface HandleOwner {
+        void stopped(Handle h) throws IOException;
+        void aborted(Handle h);
+    }
+
+    Handle(HandleOwner owner, BufferCache cache, String what, int credits) {
+        this.owner = owner;
+        this.cache = cache;
+        this.what = what;
+        this.credits = credits;
+    }
+
+    void nest(int moreCredits) { depth++; credits += moreCredits; }
+
+    public String what() { return what; }
+
+    /** Writable little-endian buffer of an existing metadata block; the block is dirty from now on. */
+    public ByteBuffer getWriteAccess(long block) throws IOException {
+        charge(block);
+        if (!before.containsKey(block)) {
+            cache.read(block); // loads it, so the copy below is the on-disk state
+            before.put(block, cache.copyOf(block));
+        }
+        return cache.writable(block, false);
+    }
+
+    /** A zero-filled writable buffer for a newly allocated metadata block (not read from disk). */
+    public ByteBuffer getCreateAccess(long block) throws IOException {
+        charge(block);
+        if (!before.containsKey(block)) before.put(block, cache.copyOf(block));
+        return cache.writable(block, true);
+    }
+
+    /** The block was freed: drop it from the cache (a real journal also revokes it). */
+    public void forget(long block) {
+        cache.forget(block);
+    }
+
+    /** Asks for more credits when an operation turns out bigger than estimated. */
+    public void extend(int more) { credits += more; }
+
+    private void charge(long block) {
+        if (touched.add(block) && touched.size() > credits)
+            throw new IllegalStateException("handle '" + what + "' dirtied " + touched.size() + " blocks but reserved " + credits + " credits");
+    }
+
+    public int blocksTouched() { return touched.size(); }
+
+    /** Ends the handle; the outermost stop hands its changes to the journal. */
+    public void stop() throws IOException {
+        if (aborted) throw new IllegalStateException("handle '" + what + "' was aborted");
+        if (--depth == 0) owner.stopped(this);
+    }
+
+    /**
+     * Undoes every change made through this handle (all nesting levels) and ends it: the failed
+     * operation leaves the filesystem exactly as it was. Callers then re-read any views they hold.
+     */
+    public void abort() {
+        if (aborted) return;
+        aborted = true;
+        for (Map.Entry<Long, byte[]> e : before.entrySet()) {
+            if (e.getValue() == null) cache.forget(e.getKey());
+            else cache.restore(e.getKey(), e.getValue());
+        }
+        depth = 0;
+        owner.aborted(this);
+    }
+
+    public boolean isAborted() { return aborted; }
+
+    @Override public void close() throws IOException { if (!aborted) stop(); }
+}

@@ -1,0 +1,24 @@
+package ext4j.journal;
+
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * Where every metadata change goes: {@code try (Handle h = journal.start("mkdir", credits)) {...}}.
+ * A handle gets write access to metadata blocks; at {@link #commit} (or when the journal decides)
+ * the changes of finished handles reach the device atomically. Callers never write metadata
+ * blocks to the device themselves.
+ */
+public interface Journal extends Closeable {
+    /** Starts a handle that may dirty up to credits metadata blocks (nested starts join the outer handle). */
+    Handle start(String what, int credits) throws IOException;
+
+    /** Registers a callback run after a handle is aborted (views parsed from metadata are re-read). */
+    void onAbort(Runnable r);
+
+    /** Makes every stopped handle's changes durable (fsync of metadata). */
+    void commit() throws IOException;
+
+    /** Commits and leaves the journal clean. */
+    @Override void close() throws IOException;
+}

@@ -1,0 +1,58 @@
+package ext4j.journal;
+
+import ext4j.block.BufferCache;
+
+import java.io.IOException;
+
+/**
+ * The handle API without a log: when the outermost handle stops, its dirty blocks are written to
+ * their home locations. Not crash-safe (a cut between two block writes can leave them
+ * inconsistent); used for filesystems without has_journal and until the jbd2 log lands.
+ * One handle runs at a time; a nested start joins it.
+ */
+public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
+    private final BufferCache cache;
+    private Handle running;
+    private Thread owner;
+
+    public WriteThroughJournal(BufferCache cache) { this.cache = cache; }
+
+    @Override
+    public synchronized Handle start(String what, int credits) {
+        if (running != null) {
+            if (owner != Thread.currentThread()) throw new IllegalStateException("handle '" + running.what() + "' is running in another thread");
+            running.nest(credits);
+            return running;
+        }
+        running = new Handle(this, cache, what, credits);
+        owner = Thread.currentThread();
+        return running;
+    }
+
+    @Override
+    public synchronized void stopped(Handle h) throws IOException {
+        running = null;
+        owner = null;
+        cache.writeAllHome();
+    }
+
+    @Override
+    public synchronized void aborted(Handle h) {
+        running = null;
+        owner = null;
+        for (Runnable r : abortListeners) r.run();
+    }
+
+    private final java.util.List<Runnable> abortListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Called after a handle is undone, so holders of parsed views re-read them. */
+    @Override public void onAbort(Runnable r) { abortListeners.add(r); }
+
+    @Override
+    public synchronized void commit() throws IOException {
+        cache.writeAllHome();
+        cache.device().flush();
+    }
+
+    @Override public void close() throws IOException { commit(); }
+}
