@@ -38,12 +38,11 @@ public final class Ext4FileSystem implements Closeable {
     private static final int MAX_PATH_COMPONENTS = 4096;
 
     private final Volume vol;
-    private final Superblock sb;
+    private FsWriter writer; // null when read-only
     private final List<String> warnings;
 
     private Ext4FileSystem(Volume vol, List<String> warnings) {
         this.vol = vol;
-        this.sb = vol.superblock();
         this.warnings = warnings;
     }
 
@@ -57,6 +56,113 @@ public final class Ext4FileSystem implements Closeable {
             throw e;
         }
     }
+
+    /**
+     * Opens an image or device for writing. Refused (EROFS, with the reason) when the filesystem
+     * uses a feature ext4j cannot write, has a journal that needs recovery, was marked with errors,
+     * or has metadata that fails a checksum, unless force is set.
+     */
+    public static Ext4FileSystem openReadWrite(Path image, boolean force) throws IOException {
+        BlockDevice dev = FileBlockDevice.open(image, false);
+        try {
+            Ext4FileSystem fs = open(dev);
+            fs.enableWrites(force);
+            return fs;
+        } catch (IOException | RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+    }
+
+    private void enableWrites(boolean force) throws IOException {
+        Superblock s = sb();
+        String name = vol.device().name();
+        int unwritable = s.featureIncompat() & ~Features.INCOMPAT_WRITE_SUPPORTED;
+        if (unwritable != 0) throw refuse(name, "incompat feature(s) " + String.join(", ", Features.incompatNames(unwritable)) + " cannot be written by ext4j");
+        int roUnwritable = s.featureRoCompat() & ~Features.RO_COMPAT_WRITE_SUPPORTED;
+        if (roUnwritable != 0) throw refuse(name, "ro_compat feature(s) " + String.join(", ", Features.roCompatNames(roUnwritable)) + " cannot be written by ext4j");
+        if (s.hasIncompat(Features.INCOMPAT_RECOVER)) {
+            JournalSuperblock j = journalSuperblock();
+            if (j != null && !j.isClean()) throw refuse(name, "the journal needs recovery (run e2fsck, or mount it once with Linux)");
+        }
+        if (!force) {
+            if ((s.state() & Superblock.STATE_ERROR) != 0) throw refuse(name, "the filesystem is marked with errors (run e2fsck -f first, or force)");
+            List<String> bad = vol.verifyBitmaps();
+            if (!bad.isEmpty()) throw refuse(name, bad.get(0));
+        }
+        writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache()));
+        // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
+        writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
+        vol.device().flush();
+    }
+
+    private static FsException refuse(String name, String why) {
+        return new FsException(Errno.EROFS, name + ": refusing to write: " + why) {
+            @Override public String getMessage() { return name + ": refusing to write: " + why; }
+        };
+    }
+
+    public boolean isWritable() { return writer != null; }
+
+    private FsWriter w() throws FsException {
+        if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
+        return writer;
+    }
+
+    // ---- writing (each call is one atomic handle; failures change nothing) ----
+
+    public synchronized Inode mkdir(String path, int perm, long uid, long gid) throws IOException {
+        return w().create(path, new FsWriter.NewInode(Inode.S_IFDIR | (perm & 07777), uid, gid, 0, null));
+    }
+
+    public synchronized Inode createFile(String path, int perm, long uid, long gid) throws IOException {
+        return w().create(path, new FsWriter.NewInode(Inode.S_IFREG | (perm & 07777), uid, gid, 0, null));
+    }
+
+    /** Creates a device, fifo or socket node; mode carries the type bits. */
+    public synchronized Inode mknod(String path, int mode, long rdev, long uid, long gid) throws IOException {
+        int type = mode & Inode.S_IFMT;
+        if (type != Inode.S_IFCHR && type != Inode.S_IFBLK && type != Inode.S_IFIFO && type != Inode.S_IFSOCK && type != Inode.S_IFREG)
+            throw new FsException(Errno.EINVAL, path);
+        return w().create(path, new FsWriter.NewInode(mode, uid, gid, rdev, null));
+    }
+
+    public synchronized Inode symlink(String path, byte[] target, long uid, long gid) throws IOException {
+        return w().create(path, new FsWriter.NewInode(Inode.S_IFLNK | 0777, uid, gid, 0, target));
+    }
+
+    public synchronized void link(String existing, String newPath) throws IOException { w().link(existing, newPath); }
+    public synchronized void unlink(String path) throws IOException { w().unlink(path); }
+    public synchronized void rmdir(String path) throws IOException { w().rmdir(path); }
+    public synchronized void rename(String from, String to) throws IOException { w().rename(from, to); }
+
+    public synchronized void chmod(String path, int perm) throws IOException {
+        w().setattr(path, true, e -> e.mode((e.mode() & Inode.S_IFMT) | (perm & 07777)).ctime(FsWriter.now()));
+    }
+
+    public synchronized void chown(String path, long uid, long gid, boolean follow) throws IOException {
+        w().setattr(path, follow, e -> { if (uid >= 0) e.uid(uid); if (gid >= 0) e.gid(gid); e.ctime(FsWriter.now()); });
+    }
+
+    /** Sets atime and mtime (null leaves one unchanged); ctime becomes now. */
+    public synchronized void utimens(String path, Inode.Timestamp atime, Inode.Timestamp mtime, boolean follow) throws IOException {
+        w().setattr(path, follow, e -> { if (atime != null) e.atime(atime); if (mtime != null) e.mtime(mtime); e.ctime(FsWriter.now()); });
+    }
+
+    /** Writes src at pos; returns the bytes written (all of them). */
+    public synchronized int write(String path, long pos, ByteBuffer src) throws IOException {
+        int n = src.remaining();
+        w().write(resolve(path, true), pos, src);
+        return n;
+    }
+
+    public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException { w().write(file, pos, src); }
+    public synchronized void truncate(String path, long size) throws IOException { w().truncate(resolve(path, true), size); }
+    public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException { w().fallocate(resolve(path, true), off, len, keepSize); }
+    public synchronized void punchHole(String path, long off, long len) throws IOException { w().punch(resolve(path, true), off, len); }
+
+    /** Makes everything written so far durable. */
+    public synchronized void sync() throws IOException { if (writer != null) writer.sync(); }
 
     public static Ext4FileSystem open(BlockDevice dev) throws IOException {
         Volume vol = Volume.open(dev);
@@ -83,7 +189,8 @@ public final class Ext4FileSystem implements Closeable {
             warnings.add("unknown ro_compat feature(s) " + String.join(", ", Features.roCompatNames(unknownRo)) + ": the filesystem can only be opened read-only");
     }
 
-    public Superblock superblock() { return sb; }
+    public Superblock superblock() { return vol.superblock(); }
+    private Superblock sb() { return vol.superblock(); }
     public Volume volume() { return vol; }
     /** Messages the caller should show: why the filesystem is read-only or may look stale. */
     public List<String> warnings() { return Collections.unmodifiableList(warnings); }
@@ -142,7 +249,7 @@ public final class Ext4FileSystem implements Closeable {
     /** The block mapping of an inode: extent tree or ext2/3 block map. */
     public FileMap fileMap(Inode inode) throws IOException {
         if (inode.hasFlag(Inode.FL_EXTENTS)) {
-            return new ExtentMap(vol, inode.number(), inode.iBlock(), sb.hasMetadataCsum() ? inode.checksumSeed(sb) : null);
+            return new ExtentMap(vol, inode.number(), inode.iBlock(), sb().hasMetadataCsum() ? inode.checksumSeed(sb()) : null);
         }
         if (inode.hasFlag(Inode.FL_INLINE_DATA)) throw new IllegalArgumentException("inode " + inode.number() + " holds inline data, not blocks");
         return new BlockMap(vol, inode.number(), inode.iBlock());
@@ -274,8 +381,8 @@ public final class Ext4FileSystem implements Closeable {
      */
     private boolean isFastSymlink(Inode inode) {
         if (inode.hasFlag(Inode.FL_INLINE_DATA)) return false;
-        if (sb.hasIncompat(Features.INCOMPAT_EA_INODE)) return inode.size() > 0 && inode.size() < Inode.I_BLOCK_SIZE;
-        long eaBlocks = inode.fileAcl() != 0 ? sb.clusterSize() / 512 : 0;
+        if (sb().hasIncompat(Features.INCOMPAT_EA_INODE)) return inode.size() > 0 && inode.size() < Inode.I_BLOCK_SIZE;
+        long eaBlocks = inode.fileAcl() != 0 ? sb().clusterSize() / 512 : 0;
         return inode.blocks512(vol.blockSize()) - eaBlocks == 0;
     }
 
@@ -293,7 +400,7 @@ public final class Ext4FileSystem implements Closeable {
         long blk = inode.fileAcl();
         if (blk != 0) {
             ByteBuffer b = vol.readMetaBlock(blk, "inode " + inode.number() + " xattr block");
-            XattrReader.readBlock(b, blk, sb.hasMetadataCsum() ? sb.checksumSeed() : null, inode.number(), this::eaInodeValue, out);
+            XattrReader.readBlock(b, blk, sb().hasMetadataCsum() ? sb().checksumSeed() : null, inode.number(), this::eaInodeValue, out);
         }
         out.removeIf(x -> x.name().equals("system.data"));
         return out;
@@ -313,13 +420,28 @@ public final class Ext4FileSystem implements Closeable {
 
     /** The internal journal's superblock, or null when the filesystem has no internal journal. */
     public JournalSuperblock journalSuperblock() throws IOException {
-        if (!sb.hasCompat(Features.COMPAT_HAS_JOURNAL) || sb.journalInode() == 0) return null;
-        Inode j = inode(Integer.toUnsignedLong(sb.journalInode()));
+        if (!sb().hasCompat(Features.COMPAT_HAS_JOURNAL) || sb().journalInode() == 0) return null;
+        Inode j = inode(Integer.toUnsignedLong(sb().journalInode()));
         Run first = fileMap(j).find(0);
         if (first.kind() != Run.Kind.MAPPED) throw new CorruptException("journal inode " + j.number() + ": first block is not mapped");
         ByteBuffer b = vol.readMetaBlock(first.physical(), "journal superblock");
         return JournalSuperblock.parse(b, "journal inode " + j.number() + " block " + first.physical());
     }
 
-    @Override public void close() throws IOException { vol.close(); }
+    @Override
+    public synchronized void close() throws IOException {
+        try {
+            if (writer != null) {
+                Inode.Timestamp now = FsWriter.now();
+                writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
+                    r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
+                    r.putInt(0x30, (int) now.seconds());
+                }));
+                writer.journal().close();
+                writer = null;
+            }
+        } finally {
+            vol.close();
+        }
+    }
 }

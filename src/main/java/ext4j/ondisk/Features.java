@@ -28,6 +28,12 @@ public final class Features {
     public static final int INCOMPAT_READ_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_META_BG
             | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_MMP | INCOMPAT_FLEX_BG | INCOMPAT_EA_INODE
             | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA;
+    /** incompat features ext4j can write (extent files; no meta_bg, inline-data writes are limited). */
+    public static final int INCOMPAT_WRITE_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS
+            | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA;
+    /** ro_compat features ext4j can keep consistent while writing. */
+    public static final int RO_COMPAT_WRITE_SUPPORTED = RO_SPARSE_SUPER | RO_LARGE_FILE | RO_HUGE_FILE | RO_GDT_CSUM
+            | RO_DIR_NLINK | RO_EXTRA_ISIZE | RO_METADATA_CSUM;
     /** ro_compat features ext4j knows; an unknown one means: read-only. */
     public static final int RO_COMPAT_KNOWN = 0x1FFFF;
 

@@ -1,0 +1,141 @@
+package ext4j.alloc;
+
+import ext4j.fs.Errno;
+import ext4j.fs.FsException;
+import ext4j.journal.Handle;
+import ext4j.ondisk.CorruptException;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.GroupDesc;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Allocates and frees blocks in the block bitmaps, keeping descriptor and superblock free counts
+ * and bitmap checksums exact. Allocation looks for a free run starting at the goal block, in the
+ * goal's group first, then the following groups, and returns the longest contiguous run there up
+ * to the requested length (so sequential files get long extents).
+ */
+public final class BlockAllocator {
+    private final Volume vol;
+
+    public BlockAllocator(Volume vol) {
+        this.vol = vol;
+        if (vol.superblock().hasRoCompat(Features.RO_BIGALLOC)) throw new UnsupportedOperationException("bigalloc: writing is not supported");
+    }
+
+    /** A run of physical blocks. */
+    public record Range(long start, int length) {
+        public long end() { return start + length; }
+    }
+
+    public long freeBlocks() { return vol.superblock().freeBlocksCount(); }
+
+    /**
+     * Allocates between 1 and max contiguous blocks, as close after goal as possible.
+     * @throws FsException ENOSPC when no block is free
+     */
+    public Range allocate(Handle h, long goal, int max) throws IOException {
+        Superblock sb = vol.superblock();
+        if (max <= 0) throw new IllegalArgumentException("max " + max);
+        if (goal < sb.firstDataBlock() || goal >= sb.blocksCount()) goal = sb.firstDataBlock();
+        long groups = vol.groupCount();
+        long g0 = (goal - sb.firstDataBlock()) / Integer.toUnsignedLong(sb.blocksPerGroup());
+        // first pass: a run of the whole length; second pass: anything
+        for (int pass = 0; pass < 2; pass++) {
+            for (long i = 0; i <= groups; i++) {
+                long g = (g0 + i) % groups;
+                GroupDesc gd = vol.group(g);
+                if (gd.freeBlocks() == 0) continue;
+                if (pass == 0 && gd.freeBlocks() < Math.min(max, 8)) continue;
+                long from = (i == 0) ? goal - GroupLayout.firstBlock(sb, g) : 0;
+                if (i == groups) from = 0; // wrapped around to the goal group: search its start too
+                Range r = allocateInGroup(h, g, from, max, pass == 0 ? Math.min(max, 8) : 1);
+                if (r != null) return r;
+            }
+        }
+        throw new FsException(Errno.ENOSPC, vol.device().name());
+    }
+
+    private byte[] bitmap(long g) throws IOException {
+        GroupDesc gd = vol.group(g);
+        byte[] bm = new byte[vol.blockSize()];
+        if (gd.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) GroupLayout.initBlockBitmap(vol, g, bm);
+        else vol.readMetaBlock(gd.blockBitmap(), "group " + g + " block bitmap").get(0, bm);
+        return bm;
+    }
+
+    /** Finds a free run of at least minLen starting at or after bit from; takes up to max blocks. */
+    private Range allocateInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
+        Superblock sb = vol.superblock();
+        int n = GroupLayout.blocksInGroup(sb, g);
+        byte[] bm = bitmap(g);
+        long bit = Math.max(0, from);
+        while (bit < n) {
+            while (bit < n && GroupLayout.test(bm, bit)) bit++;
+            if (bit >= n) break;
+            long end = bit;
+            while (end < n && end - bit < max && !GroupLayout.test(bm, end)) end++;
+            if (end - bit >= minLen) {
+                for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
+                long start = GroupLayout.firstBlock(sb, g) + bit;
+                store(h, g, bm, -(end - bit), start);
+                return new Range(start, (int) (end - bit));
+            }
+            bit = end;
+        }
+        return null;
+    }
+
+    /** Marks a specific range as used (for callers that must place blocks exactly, e.g. tests). */
+    public void markUsed(Handle h, long start, int len) throws IOException {
+        changeRange(h, start, len, true);
+    }
+
+    /** Frees blocks [start, start+len), which may span groups. Freed metadata blocks must also be forgotten by the caller. */
+    public void free(Handle h, long start, long len) throws IOException {
+        changeRange(h, start, len, false);
+    }
+
+    private void changeRange(Handle h, long start, long len, boolean use) throws IOException {
+        Superblock sb = vol.superblock();
+        if (start < sb.firstDataBlock() || start + len > sb.blocksCount() || len < 0)
+            throw new CorruptException("freeing blocks " + start + "+" + len + " outside the filesystem");
+        long bpg = Integer.toUnsignedLong(sb.blocksPerGroup());
+        long b = start;
+        while (b < start + len) {
+            long g = (b - sb.firstDataBlock()) / bpg;
+            long gStart = GroupLayout.firstBlock(sb, g);
+            long end = Math.min(start + len, gStart + GroupLayout.blocksInGroup(sb, g));
+            byte[] bm = bitmap(g);
+            for (long x = b; x < end; x++) {
+                boolean was = GroupLayout.test(bm, x - gStart);
+                if (was == use)
+                    throw new CorruptException("block " + x + " is already " + (use ? "in use" : "free") + " in group " + g + "'s bitmap (double " + (use ? "allocation" : "free") + ")");
+                if (use) GroupLayout.set(bm, x - gStart); else GroupLayout.clear(bm, x - gStart);
+            }
+            store(h, g, bm, use ? -(end - b) : end - b, b);
+            b = end;
+        }
+    }
+
+    /** Writes the bitmap back, fixes its checksum, the group's free count and flags, and the superblock count. */
+    private void store(Handle h, long g, byte[] bm, long delta, long near) throws IOException {
+        Superblock sb = vol.superblock();
+        GroupDesc gd = vol.group(g);
+        ByteBuffer blk = h.getWriteAccess(gd.blockBitmap());
+        blk.put(0, bm);
+        boolean csum = sb.hasMetadataCsum();
+        int c = csum ? vol.bitmapChecksum(blk, sb.clustersPerGroup() / 8) : 0;
+        long free = gd.freeBlocks() + delta;
+        if (free < 0 || free > GroupLayout.blocksInGroup(sb, g))
+            throw new CorruptException("group " + g + " free block count would become " + free + " (block " + near + ")");
+        vol.updateGroup(h, g, e -> {
+            e.freeBlocks(free).flags(gd.flags() & ~GroupDesc.FLAG_BLOCK_UNINIT);
+            if (csum) e.blockBitmapCsum(c);
+        });
+        vol.adjustFreeCounts(h, delta, 0);
+    }
+}

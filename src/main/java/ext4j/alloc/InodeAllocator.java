@@ -1,0 +1,129 @@
+package ext4j.alloc;
+
+import ext4j.fs.Errno;
+import ext4j.fs.FsException;
+import ext4j.journal.Handle;
+import ext4j.ondisk.CorruptException;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.GroupDesc;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Allocates and frees inode numbers in the inode bitmaps, keeping free and directory counts,
+ * INODE_UNINIT and itable_unused the way e2fsck expects. Placement follows the spirit of Linux's
+ * Orlov allocator: a new directory under the root goes to the flex group with the most free inodes
+ * and blocks (spreading top-level trees), other directories and files stay in their parent's flex
+ * group while it has room.
+ */
+public final class InodeAllocator {
+    private final Volume vol;
+
+    public InodeAllocator(Volume vol) { this.vol = vol; }
+
+    private boolean groupCsum() {
+        Superblock sb = vol.superblock();
+        return sb.hasMetadataCsum() || sb.hasRoCompat(Features.RO_GDT_CSUM);
+    }
+
+    private long flexSize() {
+        Superblock sb = vol.superblock();
+        return sb.hasIncompat(Features.INCOMPAT_FLEX_BG) ? 1L << sb.logGroupsPerFlex() : 1;
+    }
+
+    /** Picks a group and allocates the lowest free inode in it. */
+    public long allocate(Handle h, long parentIno, boolean dir) throws IOException {
+        Superblock sb = vol.superblock();
+        long groups = vol.groupCount();
+        long parentGroup = (parentIno - 1) / sb.inodesPerGroup();
+        long start = dir && parentIno == ext4j.ondisk.Inode.ROOT ? spreadGroup() : parentGroup;
+        for (long i = 0; i < groups; i++) {
+            long g = (start + i) % groups;
+            if (vol.group(g).freeInodes() == 0) continue;
+            long ino = allocateInGroup(h, g, dir);
+            if (ino > 0) return ino;
+        }
+        throw new FsException(Errno.ENOSPC, vol.device().name());
+    }
+
+    /** The first group of the flex group with the most free inodes among those with at least average free blocks. */
+    private long spreadGroup() {
+        long groups = vol.groupCount(), flex = flexSize();
+        long flexes = (groups + flex - 1) / flex;
+        long totalBlocks = 0;
+        for (long g = 0; g < groups; g++) totalBlocks += vol.group(g).freeBlocks();
+        long avgBlocks = totalBlocks / flexes;
+        long best = 0, bestInodes = -1, bestDirs = Long.MAX_VALUE;
+        for (long f = 0; f < flexes; f++) {
+            long inodes = 0, blocks = 0, dirs = 0;
+            for (long g = f * flex; g < Math.min(groups, (f + 1) * flex); g++) {
+                GroupDesc d = vol.group(g);
+                inodes += d.freeInodes();
+                blocks += d.freeBlocks();
+                dirs += d.usedDirs();
+            }
+            if (inodes == 0 || blocks < avgBlocks) continue;
+            if (dirs < bestDirs || (dirs == bestDirs && inodes > bestInodes)) { best = f; bestInodes = inodes; bestDirs = dirs; }
+        }
+        return best * flex;
+    }
+
+    private byte[] bitmap(long g) throws IOException {
+        GroupDesc gd = vol.group(g);
+        byte[] bm = new byte[vol.blockSize()];
+        if (gd.hasFlag(GroupDesc.FLAG_INODE_UNINIT)) {
+            for (long i = vol.superblock().inodesPerGroup(); i < (long) vol.blockSize() * 8; i++) GroupLayout.set(bm, i);
+        } else {
+            vol.readMetaBlock(gd.inodeBitmap(), "group " + g + " inode bitmap").get(0, bm);
+        }
+        return bm;
+    }
+
+    private long allocateInGroup(Handle h, long g, boolean dir) throws IOException {
+        Superblock sb = vol.superblock();
+        int ipg = sb.inodesPerGroup();
+        byte[] bm = bitmap(g);
+        long first = g == 0 ? sb.firstInode() - 1 : 0; // reserved inodes 1..first_ino-1 are never handed out
+        for (long i = first; i < ipg; i++) {
+            if (GroupLayout.test(bm, i)) continue;
+            GroupLayout.set(bm, i);
+            GroupDesc gd = vol.group(g);
+            long unused = gd.itableUnused();
+            long newUnused = groupCsum() && i >= ipg - unused ? ipg - i - 1 : unused;
+            store(h, g, bm, -1, dir ? 1 : 0, newUnused);
+            return g * ipg + i + 1;
+        }
+        return 0;
+    }
+
+    /** Frees inode ino (its bitmap bit); the caller has already released its blocks and set dtime. */
+    public void free(Handle h, long ino, boolean dir) throws IOException {
+        Superblock sb = vol.superblock();
+        int ipg = sb.inodesPerGroup();
+        long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
+        byte[] bm = bitmap(g);
+        if (!GroupLayout.test(bm, i)) throw new CorruptException("inode " + ino + " is already free in group " + g + "'s inode bitmap (double free)");
+        GroupLayout.clear(bm, i);
+        store(h, g, bm, 1, dir ? -1 : 0, vol.group(g).itableUnused());
+    }
+
+    private void store(Handle h, long g, byte[] bm, long dFree, long dDirs, long itableUnused) throws IOException {
+        Superblock sb = vol.superblock();
+        GroupDesc gd = vol.group(g);
+        ByteBuffer blk = h.getWriteAccess(gd.inodeBitmap());
+        blk.put(0, bm);
+        boolean csum = sb.hasMetadataCsum();
+        int c = csum ? vol.bitmapChecksum(blk, sb.inodesPerGroup() / 8) : 0;
+        long free = gd.freeInodes() + dFree, dirs = gd.usedDirs() + dDirs;
+        if (free < 0 || free > sb.inodesPerGroup() || dirs < 0) throw new CorruptException("group " + g + " inode counts would become free " + free + ", dirs " + dirs);
+        vol.updateGroup(h, g, e -> {
+            e.freeInodes(free).usedDirs(dirs).flags(gd.flags() & ~GroupDesc.FLAG_INODE_UNINIT);
+            if (groupCsum()) e.itableUnused(itableUnused);
+            if (csum) e.inodeBitmapCsum(c);
+        });
+        vol.adjustFreeCounts(h, 0, dFree);
+    }
+}

@@ -1,0 +1,561 @@
+package ext4j.fs;
+
+import ext4j.alloc.BlockAllocator;
+import ext4j.alloc.InodeAllocator;
+import ext4j.dir.DirEntry;
+import ext4j.dir.SimpleDirEditor;
+import ext4j.extent.ExtentTree;
+import ext4j.journal.Handle;
+import ext4j.journal.Journal;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The write half of the filesystem-operations layer: namespace changes, attributes and file data.
+ * Every change runs in one journal handle; a failure aborts the handle, which undoes every block
+ * it touched, so a failed operation changes nothing. One writer at a time (the caller's lock).
+ */
+final class FsWriter {
+    static final int LINK_MAX = 65000;
+    /** Credits for one namespace operation: inodes, bitmaps, descriptors, superblock, a few directory and tree blocks. */
+    private static final int OP_CREDITS = 64;
+
+    private final Ext4FileSystem fs;
+    private final Volume vol;
+    private final Journal journal;
+    private final BlockAllocator balloc;
+    private final InodeAllocator ialloc;
+    private final SecureRandom random = new SecureRandom();
+
+    FsWriter(Ext4FileSystem fs, Volume vol, Journal journal) {
+        this.fs = fs;
+        this.vol = vol;
+        this.journal = journal;
+        this.balloc = new BlockAllocator(vol);
+        this.ialloc = new InodeAllocator(vol);
+        journal.onAbort(vol::reloadViews);
+    }
+
+    Journal journal() { return journal; }
+
+    private Superblock sb() { return vol.superblock(); }
+
+    interface Body<T> { T run(Handle h) throws IOException; }
+
+    /** Runs body in one handle; any failure undoes everything the handle touched. */
+    <T> T txn(String what, int credits, Body<T> body) throws IOException {
+        Handle h = journal.start(what, credits);
+        try {
+            T r = body.run(h);
+            h.stop();
+            return r;
+        } catch (IOException | RuntimeException | Error e) {
+            h.abort();
+            throw e;
+        }
+    }
+
+    static long goalForInode(Volume vol, long ino) {
+        Superblock sb = vol.superblock();
+        long g = (ino - 1) / sb.inodesPerGroup();
+        if (sb.hasIncompat(Features.INCOMPAT_FLEX_BG)) g &= ~((1L << sb.logGroupsPerFlex()) - 1);
+        return sb.firstDataBlock() + g * Integer.toUnsignedLong(sb.blocksPerGroup());
+    }
+
+    static Inode.Timestamp now() {
+        Instant t = Instant.now();
+        return new Inode.Timestamp(t.getEpochSecond(), t.getNano());
+    }
+
+    // ---- names and parents ----
+
+    /** A parent directory and the last name of a path. */
+    record Target(Inode parent, byte[] name, String path) {}
+
+    Target target(String path) throws IOException {
+        if (!path.startsWith("/")) throw new FsException(Errno.EINVAL, path);
+        String trimmed = path.replaceAll("/+$", "");
+        if (trimmed.isEmpty()) throw new FsException(Errno.EEXIST, path); // the root itself
+        int slash = trimmed.lastIndexOf('/');
+        String parentPath = slash == 0 ? "/" : trimmed.substring(0, slash);
+        String last = trimmed.substring(slash + 1);
+        byte[] name = last.getBytes(StandardCharsets.UTF_8);
+        if (name.length > 255) throw new FsException(Errno.ENAMETOOLONG, path);
+        if (last.indexOf('\0') >= 0) throw new FsException(Errno.EINVAL, path);
+        Inode parent = fs.resolve(parentPath, true);
+        if (!parent.isDir()) throw new FsException(Errno.ENOTDIR, path);
+        return new Target(parent, name, path);
+    }
+
+    private static boolean isDot(byte[] n) {
+        return (n.length == 1 && n[0] == '.') || (n.length == 2 && n[0] == '.' && n[1] == '.');
+    }
+
+    private SimpleDirEditor editor(Handle h, InodeUpdate dir) throws IOException {
+        if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0)
+            throw new FsException(Errno.EOPNOTSUPP, "directory inode " + dir.number() + " (inline-data directories are read-only in ext4j for now)");
+        return new SimpleDirEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+    }
+
+    private static int fileType(int mode) {
+        return switch (mode & Inode.S_IFMT) {
+            case Inode.S_IFREG -> 1;
+            case Inode.S_IFDIR -> 2;
+            case Inode.S_IFCHR -> 3;
+            case Inode.S_IFBLK -> 4;
+            case Inode.S_IFIFO -> 5;
+            case Inode.S_IFSOCK -> 6;
+            case Inode.S_IFLNK -> 7;
+            default -> 0;
+        };
+    }
+
+    private int dirEntryType(int mode) { return sb().hasIncompat(Features.INCOMPAT_FILETYPE) ? fileType(mode) : 0; }
+
+    // ---- creating ----
+
+    /** What to create: type bits in mode; rdev for devices; target for symlinks. */
+    record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) {}
+
+    /** Creates a file, directory, device, fifo, socket or symlink at path. */
+    Inode create(String path, NewInode what) throws IOException {
+        Target t = target(path);
+        if (isDot(t.name)) throw new FsException(Errno.EEXIST, path);
+        if (fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, path);
+        boolean isDir = (what.mode & Inode.S_IFMT) == Inode.S_IFDIR;
+        if (what.symlinkTarget != null && (what.symlinkTarget.length == 0 || what.symlinkTarget.length >= vol.blockSize()))
+            throw new FsException(what.symlinkTarget.length == 0 ? Errno.ENOENT : Errno.ENAMETOOLONG, path);
+        return txn("create " + path, OP_CREDITS, h -> {
+            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            long ino = ialloc.allocate(h, parent.number(), isDir);
+            Inode.Timestamp now = now();
+            Inode.Editor e = Inode.Editor.blank(ino, sb())
+                    .mode(what.mode).uid(what.uid).gid(what.gid).links(isDir ? 2 : 1)
+                    .atime(now).ctime(now).mtime(now).crtime(now).generation(random.nextInt());
+            InodeUpdate child = new InodeUpdate(vol, e);
+            int type = what.mode & Inode.S_IFMT;
+            if (type == Inode.S_IFREG || type == Inode.S_IFDIR || (type == Inode.S_IFLNK && what.symlinkTarget.length >= Inode.I_BLOCK_SIZE)) {
+                if (!sb().hasIncompat(Features.INCOMPAT_EXTENTS)) throw new FsException(Errno.EOPNOTSUPP, path + " (filesystem without extents: ext4j writes extent-mapped files only)");
+                e.flags(Inode.FL_EXTENTS);
+                ExtentTree.initEmpty(e);
+            }
+            if (type == Inode.S_IFCHR || type == Inode.S_IFBLK) encodeDevice(e, what.rdev);
+            if (type == Inode.S_IFLNK) {
+                e.size(what.symlinkTarget.length);
+                if (what.symlinkTarget.length < Inode.I_BLOCK_SIZE) e.iBlock(ByteBuffer.wrap(what.symlinkTarget));
+                else writeData(h, child, 0, ByteBuffer.wrap(what.symlinkTarget), false);
+            }
+            if (isDir) {
+                editor(h, child).init(ino, parent.number());
+                incLinks(parent);
+            }
+            editor(h, parent).add(t.name, ino, dirEntryType(what.mode));
+            parent.ed.mtime(now).ctime(now);
+            parent.save(h, balloc);
+            return child.save(h, balloc);
+        });
+    }
+
+    /** Linux's device encoding: the old 16-bit form in i_block[0] when it fits, else the new form in i_block[1]. */
+    private static void encodeDevice(Inode.Editor e, long rdev) {
+        long major = (rdev >>> 8) & 0xFFF | ((rdev >>> 32) & ~0xFFFL), minor = (rdev & 0xFF) | ((rdev >>> 12) & ~0xFFL);
+        ByteBuffer ib = e.iBlock();
+        if (major < 256 && minor < 256) ib.putInt(0, (int) (major << 8 | minor));
+        else ib.putInt(4, (int) ((minor & 0xFF) | (major << 8) | ((minor & ~0xFFL) << 12)));
+    }
+
+    private void incLinks(InodeUpdate dir) throws IOException {
+        int n = dir.ed.links();
+        if (n >= LINK_MAX || n == 1) {
+            if (!sb().hasRoCompat(Features.RO_DIR_NLINK)) {
+                if (n >= LINK_MAX) throw new FsException(Errno.EMLINK, "directory inode " + dir.number());
+            }
+            dir.ed.links(1); // dir_nlink: 1 means "too many to count"
+        } else {
+            dir.ed.links(n + 1);
+        }
+    }
+
+    private static void decDirLinks(InodeUpdate dir) {
+        int n = dir.ed.links();
+        if (n > 2) dir.ed.links(n - 1); // 1 stays 1 (dir_nlink overflow); 2 is the minimum of a directory
+    }
+
+    /** Hard link: newPath names the same inode as existing. */
+    void link(String existing, String newPath) throws IOException {
+        Inode src = fs.resolve(existing, false);
+        if (src.isDir()) throw new FsException(Errno.EPERM, existing);
+        Target t = target(newPath);
+        if (isDot(t.name) || fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, newPath);
+        if (src.linksCount() >= LINK_MAX) throw new FsException(Errno.EMLINK, existing);
+        txn("link " + newPath, OP_CREDITS, h -> {
+            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            InodeUpdate s = new InodeUpdate(vol, fs.inode(src.number()));
+            editor(h, parent).add(t.name, s.number(), dirEntryType(s.ed.mode()));
+            Inode.Timestamp now = now();
+            s.ed.links(s.ed.links() + 1).ctime(now);
+            parent.ed.mtime(now).ctime(now);
+            parent.save(h, balloc);
+            s.save(h, balloc);
+            return null;
+        });
+    }
+
+    // ---- removing ----
+
+    void unlink(String path) throws IOException {
+        Target t = target(path);
+        if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
+        DirEntry de = fs.directory(t.parent).lookup(t.name);
+        if (de == null) throw new FsException(Errno.ENOENT, path);
+        Inode victim = fs.inode(de.inode());
+        if (victim.isDir()) throw new FsException(Errno.EISDIR, path);
+        txn("unlink " + path, OP_CREDITS * 4, h -> {
+            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            editor(h, parent).remove(t.name);
+            Inode.Timestamp now = now();
+            parent.ed.mtime(now).ctime(now);
+            parent.save(h, balloc);
+            dropLink(h, new InodeUpdate(vol, victim), now);
+            return null;
+        });
+    }
+
+    void rmdir(String path) throws IOException {
+        Target t = target(path);
+        if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
+        DirEntry de = fs.directory(t.parent).lookup(t.name);
+        if (de == null) throw new FsException(Errno.ENOENT, path);
+        Inode victim = fs.inode(de.inode());
+        if (!victim.isDir()) throw new FsException(Errno.ENOTDIR, path);
+        txn("rmdir " + path, OP_CREDITS * 4, h -> {
+            InodeUpdate v = new InodeUpdate(vol, victim);
+            if (!editor(h, v).isEmpty()) throw new FsException(Errno.ENOTEMPTY, path);
+            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            editor(h, parent).remove(t.name);
+            Inode.Timestamp now = now();
+            decDirLinks(parent);
+            parent.ed.mtime(now).ctime(now);
+            parent.save(h, balloc);
+            v.ed.links(0);
+            release(h, v, now);
+            return null;
+        });
+    }
+
+    /** Drops one link of a non-directory; frees it at zero. */
+    private void dropLink(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
+        int n = v.ed.links() - 1;
+        v.ed.links(Math.max(0, n)).ctime(now);
+        if (n > 0) v.save(h, balloc);
+        else release(h, v, now);
+    }
+
+    /** Frees an inode whose last link is gone: its blocks, xattr block and bitmap bit. */
+    private void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
+        freeBlocksFrom(h, v, 0);
+        long xblk = v.ed.fileAcl();
+        if (xblk != 0) {
+            releaseXattrBlock(h, xblk);
+            v.ed.fileAcl(0);
+            v.addBlocks(-1);
+        }
+        v.ed.dtime(now.seconds()).size(0);
+        v.save(h, balloc);
+        ialloc.free(h, v.number(), (v.ed.mode() & Inode.S_IFMT) == Inode.S_IFDIR);
+    }
+
+    /** Decrements a shared xattr block's refcount, or frees it at the last user. */
+    private void releaseXattrBlock(Handle h, long blk) throws IOException {
+        ByteBuffer b = h.getWriteAccess(blk);
+        int ref = b.getInt(4);
+        if (ref > 1) {
+            b.putInt(4, ref - 1);
+            XattrBlocks.reseal(vol, b, blk);
+        } else {
+            h.forget(blk);
+            balloc.free(h, blk, 1);
+        }
+    }
+
+    /** Unmaps and frees every block at or after logical block from (extent files; fast symlinks and devices own none). */
+    private void freeBlocksFrom(Handle h, InodeUpdate v, long from) throws IOException {
+        if ((v.ed.flags() & Inode.FL_EXTENTS) == 0) {
+            if ((v.ed.flags() & Inode.FL_INLINE_DATA) != 0) return;
+            if (v.original.blocks512(vol.blockSize()) - (v.ed.fileAcl() != 0 ? vol.blockSize() / 512 : 0) <= 0) return;
+            throw new FsException(Errno.EOPNOTSUPP, "inode " + v.number() + " (freeing block-mapped ext2/ext3 files is not supported yet)");
+        }
+        for (BlockAllocator.Range r : v.tree().remove(from, Long.MAX_VALUE)) {
+            balloc.free(h, r.start(), r.length());
+            v.addBlocks(-r.length());
+        }
+    }
+
+    // ---- rename ----
+
+    void rename(String from, String to) throws IOException {
+        Target src = target(from), dst = target(to);
+        if (isDot(src.name) || isDot(dst.name)) throw new FsException(Errno.EINVAL, from);
+        DirEntry se = fs.directory(src.parent).lookup(src.name);
+        if (se == null) throw new FsException(Errno.ENOENT, from);
+        Inode moving = fs.inode(se.inode());
+        DirEntry de = fs.directory(dst.parent).lookup(dst.name);
+        if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
+        Inode replaced = de == null ? null : fs.inode(de.inode());
+        if (replaced != null) {
+            if (moving.isDir() && !replaced.isDir()) throw new FsException(Errno.ENOTDIR, to);
+            if (!moving.isDir() && replaced.isDir()) throw new FsException(Errno.EISDIR, to);
+        }
+        if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
+        boolean moveDir = moving.isDir() && src.parent.number() != dst.parent.number();
+        txn("rename " + from, OP_CREDITS * 4, h -> {
+            Inode.Timestamp now = now();
+            InodeUpdate sp = new InodeUpdate(vol, fs.inode(src.parent.number()));
+            InodeUpdate dp = src.parent.number() == dst.parent.number() ? sp : new InodeUpdate(vol, fs.inode(dst.parent.number()));
+            InodeUpdate mv = new InodeUpdate(vol, moving);
+            if (replaced != null) {
+                InodeUpdate rep = new InodeUpdate(vol, replaced);
+                if (replaced.isDir()) {
+                    if (!editor(h, rep).isEmpty()) throw new FsException(Errno.ENOTEMPTY, to);
+                    rep.ed.links(0);
+                    decDirLinks(dp);
+                    release(h, rep, now);
+                } else {
+                    dropLink(h, rep, now);
+                }
+                editor(h, dp).setInode(dst.name, mv.number(), dirEntryType(mv.ed.mode()));
+            } else {
+                editor(h, dp).add(dst.name, mv.number(), dirEntryType(mv.ed.mode()));
+            }
+            editor(h, sp).remove(src.name);
+            if (moveDir) {
+                editor(h, mv).setInode("..".getBytes(StandardCharsets.US_ASCII), dp.number(), dirEntryType(Inode.S_IFDIR));
+                decDirLinks(sp);
+                incLinks(dp);
+            }
+            mv.ed.ctime(now);
+            sp.ed.mtime(now).ctime(now);
+            if (dp != sp) { dp.ed.mtime(now).ctime(now); dp.save(h, balloc); }
+            sp.save(h, balloc);
+            mv.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Whether dir is ancestor (or equal) of node, walking ".." up to the root (bounded). */
+    private boolean isAncestorOrSelf(long dir, long node) throws IOException {
+        long cur = node;
+        for (int i = 0; i < 65536; i++) {
+            if (cur == dir) return true;
+            if (cur == Inode.ROOT) return false;
+            DirEntry up = fs.directory(fs.inode(cur)).lookup("..".getBytes(StandardCharsets.US_ASCII));
+            if (up == null || up.inode() == cur) return false;
+            cur = up.inode();
+        }
+        throw new FsException(Errno.ELOOP, "inode " + node);
+    }
+
+    // ---- attributes ----
+
+    void setattr(String path, boolean follow, java.util.function.Consumer<Inode.Editor> change) throws IOException {
+        Inode ino = fs.resolve(path, follow);
+        txn("setattr " + path, 8, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.inode(ino.number()));
+            change.accept(u.ed);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    // ---- file data ----
+
+    /** Writes data at pos into a regular file (or a new symlink's block); allocates holes, fills unwritten ranges. */
+    void write(Inode file, long pos, ByteBuffer data) throws IOException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        if (pos < 0 || pos + data.remaining() > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        // big writes go in chunks so one handle stays bounded
+        final int chunk = 32 << 20;
+        while (data.hasRemaining()) {
+            int n = Math.min(chunk, data.remaining());
+            ByteBuffer part = data.slice(data.position(), n);
+            long at = pos;
+            txn("write inode " + file.number(), OP_CREDITS * 4, h -> {
+                InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                writeData(h, u, at, part, true);
+                u.save(h, balloc);
+                return null;
+            });
+            data.position(data.position() + n);
+            pos += n;
+        }
+    }
+
+    long maxFileSize() { return ((1L << 32) - 1) * vol.blockSize(); }
+
+    /**
+     * Core of a write: for each block run, the data goes to the device first (ordered mode), then
+     * the mapping changes. Partial blocks are read-modify-write on mapped blocks and zero-padded
+     * on new or unwritten ones.
+     */
+    private void writeData(Handle h, InodeUpdate u, long pos, ByteBuffer src, boolean touchTimes) throws IOException {
+        int bs = vol.blockSize();
+        ExtentTree t = u.tree();
+        long end = pos + src.remaining();
+        long lblk = pos / bs;
+        long lastBlk = (end - 1) / bs;
+        int srcPos = src.position();
+        while (lblk <= lastBlk) {
+            ExtentTree.Extent e = t.find(lblk);
+            long runEnd; long pblk; boolean fresh;
+            if (e == null) {
+                ExtentTree.Extent nx = t.next(lblk);
+                long holeEnd = Math.min(lastBlk + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(lblk);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, ExtentTree.MAX_LEN));
+                pblk = r.start();
+                runEnd = lblk + r.length();
+                fresh = true;
+            } else {
+                pblk = e.pblk() + (lblk - e.lblk());
+                runEnd = Math.min(e.end(), lastBlk + 1);
+                fresh = e.unwritten();
+            }
+            long byteStart = Math.max(pos, lblk * bs), byteEnd = Math.min(end, runEnd * bs);
+            int headPad = (int) (byteStart - lblk * bs);
+            int tailPad = (int) (runEnd * bs - byteEnd);
+            ByteBuffer out;
+            if (headPad == 0 && tailPad == 0) {
+                out = src.slice(srcPos + (int) (byteStart - pos), (int) (byteEnd - byteStart));
+            } else {
+                out = ByteBuffer.allocate((int) ((runEnd - lblk) * bs));
+                if (!fresh && headPad > 0) vol.readBlocks(pblk, out.slice(0, bs));
+                if (!fresh && tailPad > 0) vol.readBlocks(runEnd - 1 - lblk + pblk, out.slice(out.capacity() - bs, bs));
+                out.put(headPad, src, srcPos + (int) (byteStart - pos), (int) (byteEnd - byteStart));
+                out.clear();
+            }
+            vol.writeBlocks(pblk, out);
+            if (e == null) {
+                t.insert(lblk, pblk, runEnd - lblk, false);
+                u.addBlocks(runEnd - lblk);
+            } else if (e.unwritten()) {
+                t.markWritten(lblk, runEnd);
+            }
+            lblk = runEnd;
+        }
+        if (end > u.ed.size()) u.ed.size(end);
+        if (touchTimes) { Inode.Timestamp now = now(); u.ed.mtime(now).ctime(now); }
+    }
+
+    /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */
+    void truncate(Inode file, long size) throws IOException {
+        if (file.isDir()) throw new FsException(Errno.EISDIR, "inode " + file.number());
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            long old = u.ed.size();
+            if (size < old) {
+                int bs = vol.blockSize();
+                long keep = (size + bs - 1) / bs;
+                freeBlocksFrom(h, u, keep);
+                zeroTail(u, size);
+            }
+            u.ed.size(size);
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Zeroes bytes [size, end of its block) if that block holds written data. */
+    private void zeroTail(InodeUpdate u, long size) throws IOException {
+        int bs = vol.blockSize();
+        int off = (int) (size % bs);
+        if (off == 0) return;
+        ExtentTree.Extent e = u.tree().find(size / bs);
+        if (e == null || e.unwritten()) return;
+        long p = e.pblk() + (size / bs - e.lblk());
+        vol.device().write(p * bs + off, ByteBuffer.allocate(bs - off));
+    }
+
+    /** Preallocates [off, off+len) as unwritten extents; raises the size unless keepSize. */
+    void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.ENODEV, "inode " + file.number());
+        if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (off + len > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            ExtentTree t = u.tree();
+            int bs = vol.blockSize();
+            long lblk = off / bs, last = (off + len - 1) / bs;
+            while (lblk <= last) {
+                ExtentTree.Extent e = t.find(lblk);
+                if (e != null) { lblk = e.end(); continue; }
+                ExtentTree.Extent nx = t.next(lblk);
+                long holeEnd = Math.min(last + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(lblk);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, ExtentTree.MAX_UNWRITTEN_LEN));
+                t.insert(lblk, r.start(), r.length(), true);
+                u.addBlocks(r.length());
+                lblk += r.length();
+            }
+            if (!keepSize && off + len > u.ed.size()) u.ed.size(off + len);
+            u.ed.ctime(now());
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Deallocates [off, off+len) keeping the size; partial blocks at the edges are zeroed. */
+    void punch(Inode file, long off, long len) throws IOException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            int bs = vol.blockSize();
+            long size = u.ed.size();
+            long end = Math.min(off + len, Math.max(size, off + len));
+            long firstFull = (off + bs - 1) / bs, lastFull = end / bs; // [firstFull, lastFull)
+            zeroRange(u, off, Math.min(end, firstFull * bs));
+            if (lastFull * bs >= off) zeroRange(u, Math.max(off, lastFull * bs), end);
+            if (firstFull < lastFull) {
+                for (BlockAllocator.Range r : u.tree().remove(firstFull, lastFull)) {
+                    balloc.free(h, r.start(), r.length());
+                    u.addBlocks(-r.length());
+                }
+            }
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Writes zeros over [from, to) inside one block where it holds written data. */
+    private void zeroRange(InodeUpdate u, long from, long to) throws IOException {
+        if (to <= from) return;
+        int bs = vol.blockSize();
+        ExtentTree.Extent e = u.tree().find(from / bs);
+        if (e == null || e.unwritten()) return;
+        long p = e.pblk() + (from / bs - e.lblk());
+        vol.device().write(p * bs + from % bs, ByteBuffer.allocate((int) (to - from)));
+    }
+
+    /** Flushes metadata and data to the device. */
+    void sync() throws IOException { journal.commit(); }
+
+    List<Object> unused() { return List.of(); }
+}

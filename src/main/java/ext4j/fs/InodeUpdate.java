@@ -1,0 +1,60 @@
+package ext4j.fs;
+
+import ext4j.alloc.BlockAllocator;
+import ext4j.extent.ExtentTree;
+import ext4j.journal.Handle;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Volume;
+
+import java.io.IOException;
+
+/**
+ * An inode being changed inside one handle: the editable copy, its extent tree when loaded, and
+ * the change in allocated blocks; {@link #save} writes all of it back.
+ */
+final class InodeUpdate {
+    final Inode original;
+    final Inode.Editor ed;
+    private final Volume vol;
+    private ExtentTree tree;
+    private long blockDelta; // filesystem blocks added (+) or released (-), data and tree, not yet in ed
+    private long blocks512;  // i_blocks as stored in ed
+
+    InodeUpdate(Volume vol, Inode inode) {
+        this.vol = vol;
+        this.original = inode;
+        this.ed = inode.edit();
+        this.blocks512 = inode.blocks512(vol.blockSize());
+    }
+
+    InodeUpdate(Volume vol, Inode.Editor fresh) throws IOException {
+        this.vol = vol;
+        this.ed = fresh;
+        this.original = fresh.seal(vol.superblock());
+        this.blocks512 = 0;
+    }
+
+    long number() { return ed.number(); }
+
+    ExtentTree tree() throws IOException {
+        if (tree == null) {
+            if ((ed.flags() & Inode.FL_EXTENTS) == 0)
+                throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " (block-mapped file: ext4j writes extent-mapped files only)");
+            tree = ExtentTree.load(vol, ed, original);
+        }
+        return tree;
+    }
+
+    void addBlocks(long n) { blockDelta += n; }
+
+    /** Stores the extent tree (if touched), fixes i_blocks, seals and writes the inode. */
+    Inode save(Handle h, BlockAllocator alloc) throws IOException {
+        if (tree != null) blockDelta += tree.store(h, alloc);
+        if (blockDelta != 0) {
+            blocks512 += blockDelta * (vol.blockSize() / 512);
+            ed.blocks512(blocks512, vol.superblock());
+            blockDelta = 0;
+        }
+        return vol.writeInode(h, ed);
+    }
+}

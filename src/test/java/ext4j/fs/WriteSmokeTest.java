@@ -1,0 +1,54 @@
+package ext4j.fs;
+
+import ext4j.testutil.Tools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class WriteSmokeTest {
+    @TempDir Path tmp;
+
+    @Test
+    void basicOperationsLeaveACleanImage() throws Exception {
+        for (String bs : new String[]{"4096", "1024"}) {
+            Path img = tmp.resolve("a" + bs + ".img");
+            Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+                fs.mkdir("/d", 0755, 0, 0);
+                fs.mkdir("/d/e", 0700, 1000, 1000);
+                fs.createFile("/d/f", 0644, 0, 0);
+                byte[] data = new byte[300_000];
+                new java.util.Random(1).nextBytes(data);
+                fs.write("/d/f", 0, ByteBuffer.wrap(data));
+                fs.write("/d/f", 1_000_000, ByteBuffer.wrap("tail".getBytes()));
+                fs.symlink("/d/s", "f".getBytes(), 0, 0);
+                fs.symlink("/d/long", "x".repeat(100).getBytes(), 0, 0);
+                fs.link("/d/f", "/hard");
+                fs.rename("/d/e", "/e2");
+                fs.createFile("/gone", 0644, 0, 0);
+                fs.write("/gone", 0, ByteBuffer.wrap(data));
+                fs.unlink("/gone");
+                fs.truncate("/hard", 5000);
+                fs.fallocate("/d/f", 8192, 65536, true);
+                for (int i = 0; i < 300; i++) fs.createFile("/d/e" + i + "_" + "n".repeat(i % 50), 0644, 0, 0);
+                for (int i = 0; i < 300; i += 3) fs.unlink("/d/e" + i + "_" + "n".repeat(i % 50));
+                assertEquals(FsException.class, assertThrows(FsException.class, () -> fs.mkdir("/d", 0755, 0, 0)).getClass());
+            }
+            Tools.Result r = Tools.run("e2fsck", "-fn", img.toString());
+            System.out.println(r.out());
+            assertEquals(0, r.exit(), r.out());
+            String ls = Tools.debugfs(img, "ls -l /d");
+            assertTrue(ls.contains("long"), ls);
+            String cat = Tools.debugfs(img, "cat /d/s");
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+                assertEquals("f", new String(fs.readlink(fs.resolve("/d/s", false)), StandardCharsets.UTF_8));
+                assertEquals(5000, fs.resolve("/hard", true).size());
+            }
+        }
+    }
+}
