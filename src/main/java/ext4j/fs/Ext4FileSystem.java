@@ -161,6 +161,15 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException { w().fallocate(resolve(path, true), off, len, keepSize); }
     public synchronized void punchHole(String path, long off, long len) throws IOException { w().punch(resolve(path, true), off, len); }
 
+    /** setxattr(2): value null removes (removexattr); flags 0, 1 = XATTR_CREATE, 2 = XATTR_REPLACE. ACL values are in the Linux xattr format. */
+    public synchronized void setXattr(String path, String name, byte[] value, int flags, boolean follow) throws IOException {
+        w().setXattr(resolve(path, follow), name, value, flags);
+    }
+
+    public synchronized void removeXattr(String path, String name, boolean follow) throws IOException {
+        w().setXattr(resolve(path, follow), name, null, 0);
+    }
+
     /** Makes everything written so far durable. */
     public synchronized void sync() throws IOException { if (writer != null) writer.sync(); }
 

@@ -554,8 +554,11 @@ final class FsWriter {
         vol.device().write(p * bs + from % bs, ByteBuffer.allocate((int) (to - from)));
     }
 
+    /** Sets (value != null) or removes an extended attribute. */
+    void setXattr(Inode file, String name, byte[] value, int flags) throws IOException {
+        throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (xattr writing lands with the xattr editor)");
+    }
+
     /** Flushes metadata and data to the device. */
     void sync() throws IOException { journal.commit(); }
-
-    List<Object> unused() { return List.of(); }
 }
