@@ -65,7 +65,7 @@ public final class Ext4FileSystem implements Closeable {
     public static Ext4FileSystem openReadWrite(Path image, boolean force) throws IOException {
         BlockDevice dev = FileBlockDevice.open(image, false);
         try {
-            Ext4FileSystem fs = open(dev);
+            Ext4FileSystem fs = open(dev, true);
             fs.enableWrites(force);
             return fs;
         } catch (IOException | RuntimeException e) {
@@ -86,6 +86,7 @@ public final class Ext4FileSystem implements Closeable {
             if (j != null && !j.isClean()) throw refuse(name, "the journal needs recovery (run e2fsck, or mount it once with Linux)");
         }
         if (!force) {
+            if (!vol.problems().isEmpty()) throw refuse(name, vol.problems().get(0));
             if ((s.state() & Superblock.STATE_ERROR) != 0) throw refuse(name, "the filesystem is marked with errors (run e2fsck -f first, or force)");
             List<String> bad = vol.verifyBitmaps();
             if (!bad.isEmpty()) throw refuse(name, bad.get(0));
@@ -94,6 +95,7 @@ public final class Ext4FileSystem implements Closeable {
         // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
         writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
         vol.device().flush();
+        writer.processOrphans();
     }
 
     private static FsException refuse(String name, String why) {
@@ -103,6 +105,9 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     public boolean isWritable() { return writer != null; }
+
+    /** Test hook: drops the filesystem as a power cut would (no close-time writes, nothing flushed beyond what was written). */
+    void abandonForTest() throws IOException { writer = null; vol.close(); }
 
     private FsWriter w() throws FsException {
         if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
@@ -170,14 +175,24 @@ public final class Ext4FileSystem implements Closeable {
         w().setXattr(resolve(path, follow), name, null, 0);
     }
 
+    /**
+     * Marks an inode open (NIO channels, FUSE): if its last link is removed while pinned, it stays
+     * on the orphan list with its blocks until {@link #unpin}.
+     */
+    public synchronized void pin(long ino) throws IOException { w().pin(ino); }
+    public synchronized void unpin(long ino) throws IOException { w().unpin(ino); }
+
     /** Makes everything written so far durable. */
     public synchronized void sync() throws IOException { if (writer != null) writer.sync(); }
 
-    public static Ext4FileSystem open(BlockDevice dev) throws IOException {
-        Volume vol = Volume.open(dev);
+    public static Ext4FileSystem open(BlockDevice dev) throws IOException { return open(dev, false); }
+
+    private static Ext4FileSystem open(BlockDevice dev, boolean lenient) throws IOException {
+        Volume vol = Volume.open(dev, lenient);
         Superblock sb = vol.superblock();
         List<String> warnings = new ArrayList<>();
         checkFeatures(sb, dev.name(), warnings);
+        warnings.addAll(vol.problems());
         Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
         if (sb.hasIncompat(Features.INCOMPAT_RECOVER)) {
             JournalSuperblock j = fs.journalSuperblock();
@@ -441,6 +456,7 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void close() throws IOException {
         try {
             if (writer != null) {
+                writer.unpinAll();
                 Inode.Timestamp now = FsWriter.now();
                 writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
                     r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));

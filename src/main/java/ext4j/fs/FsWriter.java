@@ -228,6 +228,7 @@ final class FsWriter {
             dropLink(h, new InodeUpdate(vol, victim), now);
             return null;
         });
+        finishOrphan(victim.number());
     }
 
     void rmdir(String path) throws IOException {
@@ -252,12 +253,120 @@ final class FsWriter {
         });
     }
 
-    /** Drops one link of a non-directory; frees it at zero. */
+    /**
+     * Drops one link of a non-directory. At zero it is freed now if small and not open; otherwise
+     * it goes on the orphan list and its blocks are freed in later handles (or at the last close).
+     */
     private void dropLink(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
         int n = v.ed.links() - 1;
         v.ed.links(Math.max(0, n)).ctime(now);
         if (n > 0) v.save(h, balloc);
+        else if (pins.containsKey(v.number()) || isBig(v)) { orphanAdd(h, v); v.save(h, balloc); }
         else release(h, v, now);
+    }
+
+    // ---- orphans: inodes whose last link is gone but which are still open, or that are being truncated ----
+
+    /** Extents freed per handle by multi-step truncates and deletes. */
+    static final int EXTENTS_PER_HANDLE = 256;
+    private final java.util.Map<Long, Integer> pins = new java.util.HashMap<>();
+
+    private boolean isBig(InodeUpdate v) throws IOException {
+        return (v.ed.flags() & Inode.FL_EXTENTS) != 0 && v.tree().extents().size() > EXTENTS_PER_HANDLE;
+    }
+
+    /** Links the inode at the head of the superblock's orphan list (i_dtime holds the next one). */
+    private void orphanAdd(Handle h, InodeUpdate v) throws IOException {
+        if (isOrphan(v.number())) return;
+        v.ed.dtime(Integer.toUnsignedLong(sb().lastOrphan()));
+        vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) v.number()));
+    }
+
+    private boolean isOrphan(long ino) throws IOException {
+        long cur = Integer.toUnsignedLong(sb().lastOrphan());
+        for (int i = 0; cur != 0 && i < 1_000_000; i++) {
+            if (cur == ino) return true;
+            cur = fs.inode(cur).dtime();
+        }
+        return false;
+    }
+
+    /** Unlinks the inode from the orphan list (it is u, already loaded for editing). */
+    private void orphanRemove(Handle h, InodeUpdate u) throws IOException {
+        long next = u.ed.dtime();
+        long head = Integer.toUnsignedLong(sb().lastOrphan());
+        if (head == u.number()) {
+            vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) next));
+        } else {
+            long cur = head;
+            for (int i = 0; cur != 0 && i < 1_000_000; i++) {
+                Inode c = fs.inode(cur);
+                if (c.dtime() == u.number()) {
+                    InodeUpdate p = new InodeUpdate(vol, c);
+                    p.ed.dtime(next);
+                    p.save(h, balloc);
+                    break;
+                }
+                cur = c.dtime();
+            }
+        }
+        u.ed.dtime(0);
+    }
+
+    /**
+     * Completes an orphan: frees its blocks past i_size a chunk of extents per handle, then either
+     * releases it (no links left, not open) or takes it off the list.
+     */
+    void finishOrphan(long ino) throws IOException {
+        if (!isOrphan(ino)) return;
+        int bs = vol.blockSize();
+        while (true) {
+            boolean done = txn("orphan " + ino, OP_CREDITS * 8, h -> {
+                InodeUpdate u = new InodeUpdate(vol, fs.inode(ino));
+                boolean unlinked = u.ed.links() == 0;
+                if (unlinked && pins.containsKey(ino)) return true; // still open: the last close finishes it
+                long keep = unlinked ? 0 : (u.ed.size() + bs - 1) / bs;
+                List<ExtentTree.Extent> ext = (u.ed.flags() & Inode.FL_EXTENTS) != 0 ? u.tree().extents() : List.of();
+                long from = keep;
+                int past = 0;
+                for (ExtentTree.Extent e : ext) if (e.end() > keep) past++;
+                if (past > EXTENTS_PER_HANDLE) from = Math.max(keep, ext.get(ext.size() - EXTENTS_PER_HANDLE).lblk());
+                if (past > 0) freeBlocksFrom(h, u, from);
+                if (past > EXTENTS_PER_HANDLE) { u.save(h, balloc); return false; }
+                orphanRemove(h, u);
+                if (unlinked) release(h, u, now());
+                else u.save(h, balloc);
+                return true;
+            });
+            if (done) return;
+        }
+    }
+
+    /** Marks an inode open: unlinking it then defers freeing until {@link #unpin}. */
+    void pin(long ino) { pins.merge(ino, 1, Integer::sum); }
+
+    /** The last close of an unlinked inode frees it. */
+    void unpin(long ino) throws IOException {
+        Integer n = pins.get(ino);
+        if (n == null) return;
+        if (n > 1) { pins.put(ino, n - 1); return; }
+        pins.remove(ino);
+        finishOrphan(ino);
+    }
+
+    /** At close: every open file is closed, so pinned orphans are finished. */
+    void unpinAll() throws IOException {
+        for (Long ino : new java.util.ArrayList<>(pins.keySet())) { pins.remove(ino); finishOrphan(ino); }
+    }
+
+    /** At a read-write open: completes what a crash interrupted (truncates to i_size, frees unlinked inodes). */
+    void processOrphans() throws IOException {
+        for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) {
+            long ino = Integer.toUnsignedLong(sb().lastOrphan());
+            Inode in = fs.inode(ino);
+            if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
+            else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, new InodeUpdate(vol, in)); return null; });
+        }
     }
 
     /** Frees an inode whose last link is gone: its blocks, xattr block and bitmap bit. */
@@ -462,21 +571,24 @@ final class FsWriter {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (size > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
-        txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
+        boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
             long old = u.ed.size();
+            boolean big = false;
             if (size < old) {
                 int bs = vol.blockSize();
                 long keep = (size + bs - 1) / bs;
-                freeBlocksFrom(h, u, keep);
                 zeroTail(u, size);
+                if (isBig(u)) { orphanAdd(h, u); big = true; }  // the blocks go in later handles
+                else freeBlocksFrom(h, u, keep);
             }
             u.ed.size(size);
             Inode.Timestamp now = now();
             u.ed.mtime(now).ctime(now);
             u.save(h, balloc);
-            return null;
+            return big;
         });
+        if (staged) finishOrphan(file.number());
     }
 
     /** Zeroes bytes [size, end of its block) if that block holds written data. */

@@ -211,6 +211,7 @@ public final class Inode {
         public Editor fileAcl(long v) { b.putInt(0x68, (int) v); b.putShort(0x76, (short) (v >>> 32)); return this; }
         public long fileAcl() { return Integer.toUnsignedLong(b.getInt(0x68)) | (long) (b.getShort(0x76) & 0xFFFF) << 32; }
         public Editor dtime(long v) { b.putInt(0x14, (int) v); return this; }
+        public long dtime() { return Integer.toUnsignedLong(b.getInt(0x14)); }
 
         public Editor atime(Timestamp t) { return time(0x8, 0x8C, t); }
         public Editor ctime(Timestamp t) { return time(0xC, 0x84, t); }
@@ -274,6 +275,6 @@ public final class Inode {
         }
 
         /** The raw bytes (call {@link #seal} first). */
-        public ByteBuffer bytes() { return b.duplicate().clear(); }
+        public ByteBuffer bytes() { return b.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN); }
     }
 }

@@ -26,10 +26,12 @@ public final class Volume implements Closeable {
     private volatile Superblock sb;
     private final GroupDesc[] groups;
     private final int blockSize;
+    private final List<String> problems; // checksum mismatches tolerated by a lenient open
     private final long sbBlock;   // block holding the primary superblock
     private final int sbOffset;   // its byte offset in that block
 
-    private Volume(BlockDevice dev, BufferCache cache, Superblock sb, GroupDesc[] groups) {
+    private Volume(BlockDevice dev, BufferCache cache, Superblock sb, GroupDesc[] groups, List<String> problems) {
+        this.problems = problems;
         this.dev = dev;
         this.cache = cache;
         this.sb = sb;
@@ -40,7 +42,13 @@ public final class Volume implements Closeable {
     }
 
     /** Reads and checks the superblock and every group descriptor. */
-    public static Volume open(BlockDevice dev) throws IOException {
+    public static Volume open(BlockDevice dev) throws IOException { return open(dev, false); }
+
+    /**
+     * Opens the volume; with lenient, descriptor checksum mismatches are collected in
+     * {@link #problems()} instead of failing (a forced write rewrites them when it touches them).
+     */
+    public static Volume open(BlockDevice dev, boolean lenient) throws IOException {
         if (dev.size() < Superblock.OFFSET + Superblock.SIZE)
             throw new CorruptException("too small for an ext2/3/4 filesystem (" + dev.size() + " bytes)");
         ByteBuffer raw = ByteBuffer.allocate(Superblock.SIZE);
@@ -51,10 +59,14 @@ public final class Volume implements Closeable {
             throw new CorruptException("filesystem is " + sb.blocksCount() + " blocks of " + sb.blockSize()
                     + " bytes but the device has only " + dev.size() + " bytes (truncated image?)");
         BufferCache cache = new BufferCache(dev, sb.blockSize(), CACHE_BLOCKS);
-        return new Volume(dev, cache, sb, readGroupDescs(cache, sb));
+        List<String> problems = new ArrayList<>();
+        return new Volume(dev, cache, sb, readGroupDescs(cache, sb, lenient ? problems : null), problems);
     }
 
-    private static GroupDesc[] readGroupDescs(BufferCache cache, Superblock sb) throws IOException {
+    /** Problems tolerated at a lenient open (empty otherwise). */
+    public List<String> problems() { return java.util.Collections.unmodifiableList(problems); }
+
+    private static GroupDesc[] readGroupDescs(BufferCache cache, Superblock sb, List<String> tolerated) throws IOException {
         long count = sb.groupCount();
         int ds = sb.descSize(), perBlock = sb.blockSize() / ds;
         GroupDesc[] out = new GroupDesc[Math.toIntExact(count)];
@@ -64,8 +76,11 @@ public final class Volume implements Closeable {
             ByteBuffer blk = cache.read(block);
             GroupDesc gd = GroupDesc.of(blk.position((int) (g % perBlock) * ds), ds, g);
             int want = gd.computeChecksum(sb);
-            if (want >= 0 && want != gd.checksum())
-                throw new CorruptException(String.format("group %d descriptor checksum mismatch: stored 0x%04x, computed 0x%04x (descriptor block %d)", g, gd.checksum(), want, block));
+            if (want >= 0 && want != gd.checksum()) {
+                String msg = String.format("group %d descriptor checksum mismatch: stored 0x%04x, computed 0x%04x (descriptor block %d)", g, gd.checksum(), want, block);
+                if (tolerated == null) throw new CorruptException(msg);
+                tolerated.add(msg);
+            }
             checkDesc(sb, gd, block);
             out[(int) g] = gd;
         }
@@ -192,7 +207,7 @@ public final class Volume implements Closeable {
         try {
             ByteBuffer blk = cache.read(sbBlock);
             sb = Superblock.parse(blk.position(sbOffset), dev.name());
-            GroupDesc[] fresh = readGroupDescs(cache, sb);
+            GroupDesc[] fresh = readGroupDescs(cache, sb, new ArrayList<>());
             System.arraycopy(fresh, 0, groups, 0, groups.length);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
