@@ -15,25 +15,7 @@ mkdir -p "$src" "$out" "$work/mnt"
 is_root=0; [ "$(id -u)" = 0 ] && is_root=1
 
 echo "== generating $files files, ~$total_mb MB"
-python3 - "$src" "$files" "$total_mb" <<'PY'
-import os, random, sys
-src, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) * 1024 * 1024
-rnd = random.Random(1234)
-raw = [rnd.choice([rnd.randint(0, 4096), rnd.randint(4096, 65536), rnd.randint(65536, 1 << 20)]) for _ in range(n)]
-scale = total / sum(raw)
-blob = os.urandom(4 << 20)
-for i, s in enumerate(raw):
-    d = os.path.join(src, "d%03d" % (i % 200), "s%02d" % (i % 7))
-    os.makedirs(d, exist_ok=True)
-    size, off = int(s * scale), rnd.randint(0, len(blob) - 1)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        while size > 0:
-            chunk = blob[off:off + size]
-            if not chunk:
-                off = 0
-                continue
-            f.write(chunk); size -= len(chunk); off = 0
-PY
+python3 "$root/bench/gen-tree.py" "$src" "$files" "$total_mb"
 echo "source: $(du -sh "$src" | cut -f1), $(find "$src" -type f | wc -l) files"
 mke2fs -q -F -t ext4 -d "$src" "$img" "$(( total_mb * 3 ))M"
 "$root/ext4j" info "$img" >/dev/null   # builds the jar outside the timing

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Write benchmark, all figures from one run:
+#  1. `ext4j mkfs -d` vs `mke2fs -t ext4 -d` on the same ~500 MB / ~20,000-file tree, same image size
+#  2. 100,000 empty files through `ext4j put -r` into a fresh image: files per second
+#     (and `mke2fs -d` of the same tree for reference)
+# Usage: bench/mkfs-bench.sh [FILES] [TOTAL_MB] [RUNS]   (default 20000 500 3; medians reported)
+# Images go to a tmpfs as root (the host disk's write speed is not what is compared), else /tmp.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+files=${1:-20000}; total_mb=${2:-500}; runs=${3:-3}; empties=${EMPTIES:-100000}
+work=$(mktemp -d /tmp/ext4j-mkfs-bench.XXXXXX)
+cleanup() { umount "$work/img" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$work/src" "$work/empty" "$work/img"
+size_mb=$(( total_mb * 2 + 256 ))
+if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o size=$(( size_mb + 64 ))m tmpfs "$work/img"; where=tmpfs; else where=disk; fi
+img="$work/img/bench.img"
+
+echo "== generating $files files (~$total_mb MB) and $empties empty files"
+python3 "$root/bench/gen-tree.py" "$work/src" "$files" "$total_mb"
+python3 "$root/bench/gen-tree.py" "$work/empty" "$empties" 0 --empty
+"$root/ext4j" --version >/dev/null   # builds the jar outside the timing
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() {   # measure CMD... : median seconds over RUNS fresh runs (image removed first, page cache warm for the source)
+  local t=()
+  for _ in $(seq "$runs"); do
+    rm -f "$img"; sync
+    local s e; s=$(now); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; "$@" 2>&1 | tail -5 >&2; exit 1; }; e=$(now)
+    t+=("$(echo "$e - $s" | bc)")
+  done
+  printf '%s\n' "${t[@]}" | median
+}
+check() { e2fsck -fn "$img" >/dev/null 2>&1 && echo "  e2fsck -fn clean: $1" || { echo "  e2fsck -fn FAILED: $1"; e2fsck -fn "$img" | head -20; exit 1; }; }
+
+cat "$work/src" -r >/dev/null 2>&1 || true; find "$work/src" -type f -exec cat {} + >/dev/null
+t_mke2fs=$(measure mke2fs -q -F -t ext4 -d "$work/src" "$img" "${size_mb}M"); check "mke2fs -d"
+t_ext4j=$(measure "$root/ext4j" mkfs -t ext4 -d "$work/src" "$img" "${size_mb}M"); check "ext4j mkfs -d"
+rm -rf "$work/out"; "$root/ext4j" get -r "$img" / "$work/out" >/dev/null
+diff -r "$work/src" "$work/out" --exclude=lost+found >/dev/null && echo "  ext4j image read back equals the source" || { echo "  ext4j image DIFFERS from the source"; exit 1; }
+rm -rf "$work/out"
+
+t_put=$(measure bash -c "'$root/ext4j' mkfs -t ext4 '$img' ${size_mb}M && '$root/ext4j' put -r '$img' '$work/empty' /e")
+check "ext4j put -r of $empties empty files"
+t_mkfs_only=$(measure "$root/ext4j" mkfs -t ext4 "$img" "${size_mb}M")
+t_mke2fs_empty=$(measure mke2fs -q -F -t ext4 -d "$work/empty" "$img" "${size_mb}M")
+
+echo "== images on $where, ${size_mb} MiB, median of $runs runs"
+printf '%-34s %7.2f s\n' "mke2fs -t ext4 -d (~$total_mb MB)" "$t_mke2fs"
+printf '%-34s %7.2f s   mke2fs/ext4j = %.2f (goal: at least 1.5)\n' "ext4j mkfs -d" "$t_ext4j" "$(echo "$t_mke2fs / $t_ext4j" | bc -l)"
+t_put_net=$(echo "$t_put - $t_mkfs_only" | bc -l)
+printf '%-34s %7.2f s   (%.2f s without the mkfs) = %.0f files/s\n' "ext4j put -r $empties empty files" "$t_put" "$t_put_net" "$(echo "$empties / $t_put_net" | bc -l)"
+printf '%-34s %7.2f s   = %.0f files/s (reference)\n' "mke2fs -d $empties empty files" "$t_mke2fs_empty" "$(echo "$empties / $t_mke2fs_empty" | bc -l)"
