@@ -91,10 +91,10 @@ public final class Ext4FileSystem implements Closeable {
             List<String> bad = vol.verifyBitmaps();
             if (!bad.isEmpty()) throw refuse(name, bad.get(0));
         }
-        writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache()));
+        writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048));
         // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
         writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
-        vol.device().flush();
+        writer.sync();
         writer.processOrphans();
     }
 

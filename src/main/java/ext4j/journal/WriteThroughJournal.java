@@ -5,17 +5,23 @@ import ext4j.block.BufferCache;
 import java.io.IOException;
 
 /**
- * The handle API without a log: when the outermost handle stops, its dirty blocks are written to
- * their home locations. Not crash-safe (a cut between two block writes can leave them
- * inconsistent); used for filesystems without has_journal and until the jbd2 log lands.
- * One handle runs at a time; a nested start joins it.
+ * The handle API without a log: stopped handles leave their blocks dirty in the cache, and the
+ * blocks are written to their home locations when more than maxDirty are dirty, at
+ * {@link #commit} (fsync) and at close. Not crash-safe (a cut between two block writes can leave
+ * them inconsistent; the superblock says "not clean" meanwhile so e2fsck checks it); used for
+ * filesystems without has_journal and until the jbd2 log lands. File data is written before the
+ * metadata that maps it, as in ordered mode. One handle runs at a time; a nested start joins it.
  */
 public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     private final BufferCache cache;
+    private final int maxDirty;
     private Handle running;
     private Thread owner;
 
-    public WriteThroughJournal(BufferCache cache) { this.cache = cache; }
+    public WriteThroughJournal(BufferCache cache, int maxDirty) {
+        this.cache = cache;
+        this.maxDirty = maxDirty;
+    }
 
     @Override
     public synchronized Handle start(String what, int credits) {
@@ -33,7 +39,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     public synchronized void stopped(Handle h) throws IOException {
         running = null;
         owner = null;
-        cache.writeAllHome();
+        if (cache.dirtyCount() > maxDirty) cache.writeAllHome();
     }
 
     @Override
