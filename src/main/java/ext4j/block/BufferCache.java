@@ -128,6 +128,12 @@ public final class BufferCache {
         dirtyCount--;
     }
 
+    /** Marks a block clean without writing it (the journal wrote its committed copy home). */
+    public synchronized void markClean(long block) {
+        Buf b = map.get(block);
+        if (b != null && b.dirty) { b.dirty = false; dirtyCount--; }
+    }
+
     /** Writes every dirty block home, in block order, then trims the cache. */
     public synchronized void writeAllHome() throws IOException {
         for (long blk : dirtyBlocks()) writeHome(blk);

@@ -91,11 +91,39 @@ public final class Ext4FileSystem implements Closeable {
             List<String> bad = vol.verifyBitmaps();
             if (!bad.isEmpty()) throw refuse(name, bad.get(0));
         }
-        writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048));
-        // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
-        writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
-        writer.sync();
+        if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && !noJournal) {
+            // like a Linux mount: needs_recovery on disk while the journal may hold transactions
+            long[] jmap = journalBlockMap();
+            var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs);
+            vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER));
+            writer = new FsWriter(this, vol, journal);
+        } else {
+            writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048));
+            // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
+            writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
+            writer.sync();
+        }
         writer.processOrphans();
+    }
+
+    /** Journal commit interval for read-write opens (the timer); 0 turns the timer off. */
+    private static final long commitIntervalMs = Long.getLong("ext4j.commitMs", 5000);
+    /** Testing and benchmarks: write without the jbd2 log even when the filesystem has a journal. */
+    private static final boolean noJournal = Boolean.getBoolean("ext4j.noJournal");
+
+    /** Journal logical block -> filesystem block, for the whole internal journal. */
+    private long[] journalBlockMap() throws IOException {
+        Inode j = inode(Integer.toUnsignedLong(sb().journalInode()));
+        long blocks = j.size() / vol.blockSize();
+        if (blocks <= 0 || blocks > (1 << 24)) throw new CorruptException("journal inode " + j.number() + ": size " + j.size() + " is not a journal");
+        long[] m = new long[(int) blocks];
+        FileMap fm = fileMap(j);
+        for (long l = 0; l < blocks; ) {
+            Run r = fm.find(l);
+            if (r.kind() != Run.Kind.MAPPED) throw new CorruptException("journal inode " + j.number() + ": block " + l + " is not mapped");
+            for (long k = 0; k < r.length() && l < blocks; k++, l++) m[(int) l] = r.physical() + k;
+        }
+        return m;
     }
 
     private static FsException refuse(String name, String why) {
@@ -458,11 +486,13 @@ public final class Ext4FileSystem implements Closeable {
             if (writer != null) {
                 writer.unpinAll();
                 Inode.Timestamp now = FsWriter.now();
+                boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
                 writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
                     r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
                     r.putInt(0x30, (int) now.seconds());
                 }));
-                writer.journal().close();
+                writer.journal().close(); // commits and checkpoints: the log is empty now
+                if (logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
                 writer = null;
             }
         } finally {

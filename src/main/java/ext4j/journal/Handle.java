@@ -29,6 +29,8 @@ public final class Handle implements AutoCloseable {
     interface HandleOwner {
         void stopped(Handle h) throws IOException;
         void aborted(Handle h);
+        /** A metadata block was freed inside the handle (the log must not replay older copies of it). */
+        default void revoke(long block) {}
     }
 
     Handle(HandleOwner owner, BufferCache cache, String what, int credits) {
@@ -62,7 +64,11 @@ public final class Handle implements AutoCloseable {
     /** The block was freed: drop it from the cache (a real journal also revokes it). */
     public void forget(long block) {
         cache.forget(block);
+        owner.revoke(block);
     }
+
+    /** Blocks this handle got write access to. */
+    java.util.Set<Long> touched() { return touched; }
 
     /** Asks for more credits when an operation turns out bigger than estimated. */
     public void extend(int more) { credits += more; }

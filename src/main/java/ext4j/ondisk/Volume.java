@@ -179,6 +179,24 @@ public final class Volume implements Closeable {
         return sb;
     }
 
+    /**
+     * Changes the primary superblock outside any handle and writes it home at once (the
+     * needs_recovery flag at open and close). Only valid while no transaction holds the block.
+     */
+    public Superblock updateSuperblockDirect(Consumer<ByteBuffer> edit) throws IOException {
+        if (cache.isDirty(sbBlock)) throw new IllegalStateException("superblock block is part of an uncommitted transaction");
+        cache.read(sbBlock);
+        byte[] blk = cache.copyOf(sbBlock);
+        ByteBuffer raw = ByteBuffer.wrap(blk).order(ByteOrder.LITTLE_ENDIAN).position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
+        edit.accept(raw);
+        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        sb = Superblock.parse(raw.duplicate().clear(), dev.name());
+        cache.restore(sbBlock, blk);
+        dev.write(sbBlock * blockSize, ByteBuffer.wrap(blk));
+        dev.flush();
+        return sb;
+    }
+
     /** Adds delta to the superblock's free block (cluster) and free inode counts. */
     public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
         updateSuperblock(h, r -> {

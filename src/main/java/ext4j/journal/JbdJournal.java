@@ -1,0 +1,331 @@
+package ext4j.journal;
+
+import ext4j.block.BlockDevice;
+import ext4j.block.BufferCache;
+import ext4j.ondisk.Crc32c;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongUnaryOperator;
+
+/**
+ * A jbd2 journal in the internal journal inode (Documentation/filesystems/ext4/journal.rst).
+ * Handles join the running transaction. {@link #commit} writes the transaction to the log —
+ * descriptor blocks with one tag per block (csum v3 tags when the journal has checksums), the
+ * block copies (escaped when they start with the jbd2 magic), revoke blocks for freed metadata —
+ * flushes, then writes the commit block and flushes again. Committed blocks go home only at a
+ * checkpoint, from the copy that was committed, so home locations never see a half transaction.
+ * A checkpoint writes everything home, flushes and marks the log empty; it happens when the log
+ * is half full and at close, so the log never wraps. A timer commits every few seconds.
+ *
+ * Durability order: file data (written by callers before their handle stops) and log blocks are
+ * flushed before the commit block is written; the commit block is flushed before commit returns.
+ */
+public final class JbdJournal implements Journal, Handle.HandleOwner {
+    public static final int MAGIC = 0xC03B3998;
+    private static final int DESCRIPTOR = 1, COMMIT = 2, REVOKE = 5;
+    private static final int TAG_ESCAPE = 1, TAG_SAME_UUID = 2, TAG_LAST = 8;
+    private static final int CSUM_TYPE_CRC32C = 4;
+
+    private final BufferCache cache;
+    private final BlockDevice dev;
+    private final int bs;
+    private final LongUnaryOperator map;       // journal block -> filesystem block
+    private final long jsbBlock;               // physical block of the journal superblock
+    private final ByteBuffer jsb;              // the journal superblock's 1024 bytes, big-endian
+    private final long first, maxLen;
+    private final boolean csumV3, is64;
+    private final int seed;
+    private final int tagSize, tagsPerDescriptor;
+
+    private long nextTid;
+    private long head;                         // next free journal block; == first when the log is empty
+    private boolean logEmpty = true;
+    private final Set<Long> running = new LinkedHashSet<>();
+    private final Set<Long> runningRevokes = new LinkedHashSet<>();
+    private final Map<Long, byte[]> checkpoint = new HashMap<>();   // committed copies not yet home
+    private Handle handle;
+    private Thread handleOwner;
+    private final List<Runnable> abortListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private ScheduledExecutorService timer;
+    private IOException failed;                // a failed commit turns the journal read-only
+
+    // statistics, for info and benchmarks
+    private long commits, loggedBlocks, checkpoints;
+
+    /**
+     * Opens a clean journal for writing. Turns on 64bit and checksum v3 in the journal superblock
+     * when the filesystem has 64bit and metadata_csum (as Linux does at mount).
+     */
+    public JbdJournal(BufferCache cache, LongUnaryOperator map, boolean fs64bit, boolean fsCsum, long commitIntervalMs) throws IOException {
+        this.cache = cache;
+        this.dev = cache.device();
+        this.bs = cache.blockSize();
+        this.map = map;
+        this.jsbBlock = map.applyAsLong(0);
+        ByteBuffer raw = ByteBuffer.allocate(bs);
+        dev.read(jsbBlock * bs, raw);
+        this.jsb = ByteBuffer.allocate(1024).order(ByteOrder.BIG_ENDIAN);
+        jsb.put(0, raw.array(), 0, 1024);
+        JournalSuperblock view = JournalSuperblock.parse(jsb.duplicate(), "journal block " + jsbBlock);
+        if (!view.isClean()) throw new IllegalStateException("journal needs recovery before it can be written");
+        if (view.blockSize() != bs) throw new IOException("journal block size " + view.blockSize() + " differs from the filesystem's " + bs);
+        if (view.blockType() != JournalSuperblock.BLOCKTYPE_SB_V2) jsb.putInt(0x4, JournalSuperblock.BLOCKTYPE_SB_V2);
+        int incompat = view.featureIncompat() & ~(JournalSuperblock.INCOMPAT_ASYNC_COMMIT | JournalSuperblock.INCOMPAT_CSUM_V2);
+        if (fs64bit) incompat |= JournalSuperblock.INCOMPAT_64BIT;
+        if (fsCsum) incompat |= JournalSuperblock.INCOMPAT_CSUM_V3;
+        incompat |= JournalSuperblock.INCOMPAT_REVOKE & view.featureIncompat();
+        jsb.putInt(0x28, incompat);
+        if (fsCsum) jsb.put(0x50, (byte) CSUM_TYPE_CRC32C);
+        this.first = view.first();
+        this.maxLen = view.maxLen();
+        this.csumV3 = (incompat & JournalSuperblock.INCOMPAT_CSUM_V3) != 0;
+        this.is64 = (incompat & JournalSuperblock.INCOMPAT_64BIT) != 0;
+        byte[] uuid = new byte[16];
+        jsb.get(0x30, uuid);
+        this.seed = Crc32c.update(0xFFFFFFFF, uuid);
+        this.tagSize = csumV3 ? 16 : (is64 ? 12 : 8);
+        this.tagsPerDescriptor = (bs - 12 - (csumV3 ? 4 : 0) - 16) / tagSize;
+        this.nextTid = view.sequence();
+        this.head = first;
+        if (maxLen <= first + 64) throw new IOException("journal of " + maxLen + " blocks is too small");
+        writeJsb(0);
+        dev.flush();
+        if (commitIntervalMs > 0) {
+            timer = Executors.newSingleThreadScheduledExecutor(r -> { Thread t = new Thread(r, "ext4j-journal-commit"); t.setDaemon(true); return t; });
+            timer.scheduleWithFixedDelay(this::timedCommit, commitIntervalMs, commitIntervalMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Log blocks a transaction may use: a quarter of the journal, as jbd2 limits it. */
+    private long maxTransaction() { return (maxLen - first) / 4; }
+
+    // ---- handles ----
+
+    @Override
+    public synchronized Handle start(String what, int credits) throws IOException {
+        if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+        if (handle != null && handleOwner == Thread.currentThread()) {
+            handle.nest(credits);
+            return handle;
+        }
+        while (handle != null) {
+            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+        }
+        if (running.size() + credits > maxTransaction()) commitLocked();
+        if (logUsed() + credits + overhead(credits) > (maxLen - first) / 2) { commitLocked(); checkpointLocked(); }
+        handle = new Handle(this, cache, what, credits);
+        handleOwner = Thread.currentThread();
+        return handle;
+    }
+
+    private long logUsed() { return head - first + running.size() + overhead(running.size()); }
+    private long overhead(long blocks) { return blocks / tagsPerDescriptor + 3 + runningRevokes.size() / 100; }
+
+    @Override
+    public synchronized void stopped(Handle h) {
+        running.addAll(h.touched());
+        handle = null;
+        handleOwner = null;
+        notifyAll();
+    }
+
+    @Override
+    public synchronized void aborted(Handle h) {
+        running.addAll(h.touched()); // restored to their previous bytes; logging them again is harmless
+        handle = null;
+        handleOwner = null;
+        for (Runnable r : abortListeners) r.run();
+        notifyAll();
+    }
+
+    @Override
+    public synchronized void revoke(long block) {
+        running.remove(block);
+        if (checkpoint.remove(block) != null) runningRevokes.add(block);
+    }
+
+    @Override public void onAbort(Runnable r) { abortListeners.add(r); }
+
+    // ---- commit ----
+
+    @Override
+    public synchronized void commit() throws IOException {
+        while (handle != null) {
+            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+        }
+        commitLocked();
+        dev.flush();
+    }
+
+    private void timedCommit() {
+        synchronized (this) {
+            if (handle != null || failed != null || (running.isEmpty() && runningRevokes.isEmpty())) return;
+            try { commitLocked(); } catch (IOException e) { failed = e; }
+        }
+    }
+
+    private void commitLocked() throws IOException {
+        if (running.isEmpty() && runningRevokes.isEmpty()) return;
+        try {
+            long tid = nextTid;
+            if (logEmpty) { head = first; writeJsb(first); logEmpty = false; }
+            List<Long> blocks = new ArrayList<>(running);
+            Map<Long, byte[]> copies = new HashMap<>();
+            long pos = head;
+            for (int i = 0; i < blocks.size(); i += tagsPerDescriptor) {
+                List<Long> group = blocks.subList(i, Math.min(blocks.size(), i + tagsPerDescriptor));
+                ByteBuffer desc = header(DESCRIPTOR, tid);
+                int off = 12;
+                long descPos = pos++;
+                for (int k = 0; k < group.size(); k++) {
+                    long blk = group.get(k);
+                    byte[] data = cache.copyOf(blk);
+                    if (data == null) throw new IllegalStateException("journaled block " + blk + " is not in the cache");
+                    copies.put(blk, data);
+                    byte[] logged = data;
+                    int flags = k == 0 ? 0 : TAG_SAME_UUID;
+                    if (ByteBuffer.wrap(data).getInt(0) == MAGIC) { logged = data.clone(); logged[0] = logged[1] = logged[2] = logged[3] = 0; flags |= TAG_ESCAPE; }
+                    if (k == group.size() - 1) flags |= TAG_LAST;
+                    off = putTag(desc, off, blk, flags, tid, logged);
+                    if (k == 0) { desc.put(off, jsbUuid()); off += 16; }
+                    writeLog(pos++, ByteBuffer.wrap(logged));
+                }
+                sealTail(desc);
+                writeLog(descPos, desc);
+            }
+            pos = writeRevokes(pos, tid);
+            dev.flush();                                  // data, log blocks and descriptors before the commit block
+            writeLog(pos++, commitBlock(tid));
+            dev.flush();
+            head = pos;
+            nextTid = (tid + 1) & 0xFFFFFFFFL;
+            checkpoint.putAll(copies);
+            loggedBlocks += blocks.size();
+            commits++;
+            running.clear();
+            runningRevokes.clear();
+        } catch (IOException | RuntimeException e) {
+            failed = e instanceof IOException io ? io : new IOException(e);
+            throw e;
+        }
+    }
+
+    private byte[] jsbUuid() { byte[] u = new byte[16]; jsb.get(0x30, u); return u; }
+
+    private ByteBuffer header(int type, long tid) {
+        ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.BIG_ENDIAN);
+        b.putInt(0, MAGIC).putInt(4, type).putInt(8, (int) tid);
+        return b;
+    }
+
+    /** One block tag: csum v3 (16 bytes) or classic (8, 12 with 64bit). Returns the next offset. */
+    private int putTag(ByteBuffer d, int off, long blk, int flags, long tid, byte[] logged) {
+        int csum = 0;
+        if (csumV3) {
+            int c = Crc32c.update(seed, new byte[]{(byte) (tid >>> 24), (byte) (tid >>> 16), (byte) (tid >>> 8), (byte) tid});
+            csum = Crc32c.update(c, logged);
+        }
+        if (csumV3) {
+            d.putInt(off, (int) blk).putInt(off + 4, flags).putInt(off + 8, (int) (blk >>> 32)).putInt(off + 12, csum);
+            return off + 16;
+        }
+        d.putInt(off, (int) blk).putShort(off + 4, (short) 0).putShort(off + 6, (short) flags);
+        if (is64) { d.putInt(off + 8, (int) (blk >>> 32)); return off + 12; }
+        return off + 8;
+    }
+
+    /** Descriptor and revoke blocks end with a 4-byte checksum of the block when the journal has checksums. */
+    private void sealTail(ByteBuffer b) {
+        if (!csumV3) return;
+        b.putInt(bs - 4, 0);
+        b.putInt(bs - 4, Crc32c.update(seed, b.array()));
+    }
+
+    private long writeRevokes(long pos, long tid) throws IOException {
+        if (runningRevokes.isEmpty()) return pos;
+        int rec = is64 ? 8 : 4;
+        int room = bs - 16 - (csumV3 ? 4 : 0);
+        List<Long> all = new ArrayList<>(runningRevokes);
+        for (int i = 0; i < all.size(); ) {
+            ByteBuffer r = header(REVOKE, tid);
+            int off = 16;
+            while (i < all.size() && off + rec <= 16 + room) {
+                if (is64) r.putLong(off, all.get(i)); else r.putInt(off, (int) (long) all.get(i));
+                off += rec;
+                i++;
+            }
+            r.putInt(12, off);
+            sealTail(r);
+            writeLog(pos++, r);
+        }
+        return pos;
+    }
+
+    private ByteBuffer commitBlock(long tid) {
+        ByteBuffer c = header(COMMIT, tid);
+        java.time.Instant now = java.time.Instant.now();
+        c.putLong(0x30, now.getEpochSecond()).putInt(0x38, now.getNano());
+        if (csumV3) c.putInt(0x10, Crc32c.update(seed, c.array())); // type and size stay 0: they belong to the old v1 checksums
+        return c;
+    }
+
+    private void writeLog(long jblock, ByteBuffer b) throws IOException {
+        if (jblock >= maxLen) throw new IllegalStateException("journal overflow at block " + jblock + " of " + maxLen);
+        dev.write(map.applyAsLong(jblock) * bs, b.duplicate().clear());
+    }
+
+    // ---- checkpoint ----
+
+    private void checkpointLocked() throws IOException {
+        if (checkpoint.isEmpty() && logEmpty) return;
+        List<Long> blocks = new ArrayList<>(checkpoint.keySet());
+        blocks.sort(null);
+        for (long blk : blocks) dev.write(blk * bs, ByteBuffer.wrap(checkpoint.get(blk)));
+        dev.flush();
+        for (long blk : blocks) if (!running.contains(blk)) cache.markClean(blk);
+        checkpoint.clear();
+        head = first;
+        logEmpty = true;
+        writeJsb(0);
+        dev.flush();
+        checkpoints++;
+    }
+
+    /** Writes the journal superblock with s_start (0 = empty) and s_sequence = the next transaction. */
+    private void writeJsb(long start) throws IOException {
+        jsb.putInt(0x18, (int) nextTid).putInt(0x1C, (int) start);
+        if (csumV3) { jsb.putInt(0xFC, 0); jsb.putInt(0xFC, Crc32c.update(0xFFFFFFFF, jsb.array(), 0, 1024)); }
+        ByteBuffer blk = ByteBuffer.allocate(bs);
+        dev.read(jsbBlock * bs, blk);
+        blk.put(0, jsb.array(), 0, 1024);
+        dev.write(jsbBlock * bs, blk.clear());
+    }
+
+    /** Commits, writes everything home and leaves the log empty. */
+    public synchronized void checkpointAll() throws IOException {
+        commit();
+        checkpointLocked();
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+        if (timer != null) timer.shutdownNow();
+        if (failed != null) throw new IOException("journal aborted: " + failed.getMessage(), failed);
+        checkpointAll();
+    }
+
+    public synchronized String stats() {
+        return commits + " commits, " + loggedBlocks + " blocks logged, " + checkpoints + " checkpoints";
+    }
+}

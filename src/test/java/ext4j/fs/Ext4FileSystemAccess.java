@@ -1,0 +1,9 @@
+package ext4j.fs;
+
+/** Test access to package-private hooks of Ext4FileSystem. */
+public final class Ext4FileSystemAccess {
+    private Ext4FileSystemAccess() {}
+
+    /** Drops the filesystem as a power cut would: nothing more is written. */
+    public static void abandon(Ext4FileSystem fs) throws java.io.IOException { fs.abandonForTest(); }
+}

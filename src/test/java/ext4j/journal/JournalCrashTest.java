@@ -1,0 +1,75 @@
+package ext4j.journal;
+
+import ext4j.fs.Ext4FileSystem;
+import ext4j.testutil.Tools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A power cut after fsync: e2fsck and the Linux kernel replay ext4j's jbd2 log and find what was synced. */
+class JournalCrashTest {
+    @TempDir Path tmp;
+
+    /** File contents through debugfs (stdout only: its banner goes to stderr). */
+    static String cat(Path img, String path) throws Exception {
+        Process p = new ProcessBuilder("debugfs", "-R", "cat " + path, img.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor());
+        return out;
+    }
+
+    @Test
+    void syncedWorkSurvivesACutAndReplaysInE2fsckAndLinux() throws Exception {
+        for (String bs : new String[]{"4096", "1024"}) {
+            for (String csum : new String[]{"metadata_csum", "^metadata_csum"}) {
+                Path img = tmp.resolve("j.img");
+                Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs, "-O", csum);
+                Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
+                fs.mkdir("/d", 0755, 0, 0);
+                for (int i = 0; i < 200; i++) {
+                    fs.createFile("/d/f" + i, 0644, 0, 0);
+                    fs.write("/d/f" + i, 0, ByteBuffer.wrap(("file " + i + "\n").repeat(i + 1).getBytes()));
+                }
+                for (int i = 0; i < 200; i += 2) fs.unlink("/d/f" + i);
+                fs.rename("/d/f1", "/moved");
+                fs.sync();                       // everything above is committed to the log, not yet home
+                fs.createFile("/unsynced", 0644, 0, 0);
+                ext4j.fs.Ext4FileSystemAccess.abandon(fs); // power cut
+
+                String dump = Tools.run("dumpe2fs", "-h", img.toString()).out();
+                assertTrue(dump.contains("needs_recovery"), "needs_recovery must be set after a cut:\n" + dump);
+
+                Path a = tmp.resolve("a.img"), k = tmp.resolve("k.img");
+                Files.copy(img, a, StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(img, k, StandardCopyOption.REPLACE_EXISTING);
+                Tools.Result fix = Tools.run("e2fsck", "-fy", a.toString());
+                assertTrue(fix.exit() <= 1, "e2fsck -fy: " + fix.out());
+                assertFalse(fix.out().contains("Fix? yes") || fix.out().contains("Clear? yes"), "replay alone must make it consistent:\n" + fix.out());
+                Tools.assertFsckClean(a);
+                String ls = Tools.debugfs(a, "ls /d");
+                assertTrue(ls.contains(" f199") && !ls.contains(" f198 ") && !ls.contains(" f1 "), ls);
+                assertEquals("file 1\nfile 1\n", cat(a, "/moved"));
+                assertEquals(("file 199\n").repeat(200), cat(a, "/d/f199"));
+                assertFalse(Tools.debugfs(a, "ls /").contains("unsynced"), "nothing after the last sync was committed");
+
+                if (Tools.canMount()) {
+                    Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+                    Tools.ok("mount", "-o", "loop", k.toString(), mnt.toString());
+                    try {
+                        try (var entries = Files.list(mnt.resolve("d"))) { assertEquals(99, entries.count()); } // the odd ones, f1 moved away
+                        assertEquals(("file 199\n").repeat(200), Files.readString(mnt.resolve("d/f199")));
+                    } finally {
+                        Tools.ok("umount", mnt.toString());
+                    }
+                    Tools.assertFsckClean(k);
+                }
+            }
+        }
+    }
+}
