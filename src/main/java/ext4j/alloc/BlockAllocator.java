@@ -20,6 +20,18 @@ import java.nio.ByteBuffer;
  */
 public final class BlockAllocator {
     private final Volume vol;
+    /**
+     * Blocks freed since the last commit, per group: free on disk but not reusable yet. Reusing
+     * one before the transaction that freed it commits would let new data overwrite a block the
+     * committed state still uses, if power is cut before that commit.
+     */
+    private final java.util.Map<Long, java.util.List<long[]>> pendingFree = new java.util.HashMap<>();
+
+    /** The transaction that freed the pending blocks is committed: they are reusable now. */
+    public synchronized void committed() { pendingFree.clear(); }
+
+    /** Whether a commit would make more blocks allocatable. */
+    public synchronized boolean hasPendingFrees() { return !pendingFree.isEmpty(); }
 
     public BlockAllocator(Volume vol) {
         this.vol = vol;
@@ -37,7 +49,7 @@ public final class BlockAllocator {
      * Allocates between 1 and max contiguous blocks, as close after goal as possible.
      * @throws FsException ENOSPC when no block is free
      */
-    public Range allocate(Handle h, long goal, int max) throws IOException {
+    public synchronized Range allocate(Handle h, long goal, int max) throws IOException {
         Superblock sb = vol.superblock();
         if (max <= 0) throw new IllegalArgumentException("max " + max);
         if (goal < sb.firstDataBlock() || goal >= sb.blocksCount()) goal = sb.firstDataBlock();
@@ -67,17 +79,28 @@ public final class BlockAllocator {
         return bm;
     }
 
+    /** The bitmap with blocks freed in the running transaction shown as used: what allocation may take. */
+    private byte[] allocatable(long g, byte[] bm) {
+        java.util.List<long[]> pend = pendingFree.get(g);
+        if (pend == null) return bm;
+        byte[] c = bm.clone();
+        long gStart = GroupLayout.firstBlock(vol.superblock(), g);
+        for (long[] r : pend) for (long b = r[0]; b < r[0] + r[1]; b++) GroupLayout.set(c, b - gStart);
+        return c;
+    }
+
     /** Finds a free run of at least minLen starting at or after bit from; takes up to max blocks. */
     private Range allocateInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
         Superblock sb = vol.superblock();
         int n = GroupLayout.blocksInGroup(sb, g);
         byte[] bm = bitmap(g);
+        byte[] avail = allocatable(g, bm);
         long bit = Math.max(0, from);
         while (bit < n) {
-            while (bit < n && GroupLayout.test(bm, bit)) bit++;
+            while (bit < n && GroupLayout.test(avail, bit)) bit++;
             if (bit >= n) break;
             long end = bit;
-            while (end < n && end - bit < max && !GroupLayout.test(bm, end)) end++;
+            while (end < n && end - bit < max && !GroupLayout.test(avail, end)) end++;
             if (end - bit >= minLen) {
                 for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
                 long start = GroupLayout.firstBlock(sb, g) + bit;
@@ -117,6 +140,7 @@ public final class BlockAllocator {
                 if (use) GroupLayout.set(bm, x - gStart); else GroupLayout.clear(bm, x - gStart);
             }
             store(h, g, bm, use ? -(end - b) : end - b, b);
+            if (!use) pendingFree.computeIfAbsent(g, k -> new java.util.ArrayList<>()).add(new long[]{b, end - b});
             b = end;
         }
     }

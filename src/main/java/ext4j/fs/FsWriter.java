@@ -43,6 +43,7 @@ final class FsWriter {
         this.balloc = new BlockAllocator(vol);
         this.ialloc = new InodeAllocator(vol);
         journal.onAbort(vol::reloadViews);
+        journal.onCommit(balloc::committed);
     }
 
     Journal journal() { return journal; }
@@ -53,14 +54,21 @@ final class FsWriter {
 
     /** Runs body in one handle; any failure undoes everything the handle touched. */
     <T> T txn(String what, int credits, Body<T> body) throws IOException {
-        Handle h = journal.start(what, credits);
-        try {
-            T r = body.run(h);
-            h.stop();
-            return r;
-        } catch (IOException | RuntimeException | Error e) {
-            h.abort();
-            throw e;
+        for (int attempt = 0; ; attempt++) {
+            Handle h = journal.start(what, credits);
+            try {
+                T r = body.run(h);
+                h.stop();
+                return r;
+            } catch (FsException e) {
+                h.abort();
+                // blocks freed by the running transaction become usable once it commits: commit and retry once
+                if (e.errno() == Errno.ENOSPC && attempt == 0 && balloc.hasPendingFrees()) { journal.commit(); continue; }
+                throw e;
+            } catch (IOException | RuntimeException | Error e) {
+                h.abort();
+                throw e;
+            }
         }
     }
 

@@ -157,6 +157,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override public void onAbort(Runnable r) { abortListeners.add(r); }
 
+    private final List<Runnable> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onCommit(Runnable r) { commitListeners.add(r); }
+
     // ---- commit ----
 
     @Override
@@ -215,6 +218,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
             commits++;
             running.clear();
             runningRevokes.clear();
+            for (Runnable r : commitListeners) r.run();
         } catch (IOException | RuntimeException e) {
             failed = e instanceof IOException io ? io : new IOException(e);
             throw e;

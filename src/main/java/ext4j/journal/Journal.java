@@ -16,6 +16,9 @@ public interface Journal extends Closeable {
     /** Registers a callback run after a handle is aborted (views parsed from metadata are re-read). */
     void onAbort(Runnable r);
 
+    /** Registers a callback run after each commit (blocks freed before it become reusable). */
+    void onCommit(Runnable r);
+
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;
 

@@ -40,7 +40,11 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
         running = null;
         owner = null;
         if (cache.dirtyCount() > maxDirty) cache.writeAllHome();
+        for (Runnable r : commitListeners) r.run(); // no log: nothing to protect, freed blocks are reusable at once
     }
+
+    private final java.util.List<Runnable> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onCommit(Runnable r) { commitListeners.add(r); }
 
     @Override
     public synchronized void aborted(Handle h) {
