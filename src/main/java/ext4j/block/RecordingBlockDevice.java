@@ -11,10 +11,12 @@ import java.util.Random;
  * image. {@link #stateAt} rebuilds what a disk could hold if power were cut after the first n
  * logged operations: every write before the last flush is there; writes since that flush may each
  * be missing (a volatile disk cache reorders and drops them), and the last one may be torn at a
- * sector boundary.
+ * sector boundary. The sector (the unit a disk writes atomically) is 4096 bytes by default, as on
+ * 4Kn and 512e disks; with 512 a torn write can split a superblock, which no ext4 survives on a
+ * filesystem without backup superblocks.
  */
 public final class RecordingBlockDevice implements BlockDevice {
-    public static final int SECTOR = 512;
+    private int sector = 4096;
 
     /** A write (data != null) or a flush (data == null). */
     public record Op(long offset, byte[] data) {
@@ -31,6 +33,9 @@ public final class RecordingBlockDevice implements BlockDevice {
     }
 
     public synchronized int opCount() { return log.size(); }
+
+    /** Sets the atomic write unit used when tearing writes (512 or 4096). */
+    public void sectorSize(int bytes) { this.sector = bytes; }
     public synchronized Op op(int i) { return log.get(i); }
 
     @Override public long size() { return current.size(); }
@@ -70,8 +75,8 @@ public final class RecordingBlockDevice implements BlockDevice {
         if (mode != CutMode.IN_ORDER) pending.removeIf(i -> rnd.nextBoolean());
         for (int k = 0; k < pending.size(); k++) {
             Op op = log.get(pending.get(k));
-            boolean tear = mode == CutMode.DROP_AND_TEAR && k == pending.size() - 1 && op.data().length > SECTOR;
-            apply(img, op, tear ? SECTOR * rnd.nextInt(op.data().length / SECTOR) : -1);
+            boolean tear = mode == CutMode.DROP_AND_TEAR && k == pending.size() - 1 && op.data().length > sector;
+            apply(img, op, tear ? sector * rnd.nextInt(op.data().length / sector) : -1);
         }
         return img;
     }

@@ -74,6 +74,13 @@ public final class Ext4FileSystem implements Closeable {
         }
     }
 
+    /** Opens any device (a memory image, a recording device) for writing; see {@link #openReadWrite(Path, boolean)}. */
+    public static Ext4FileSystem openReadWrite(BlockDevice dev, boolean force) throws IOException {
+        Ext4FileSystem fs = open(dev, true);
+        fs.enableWrites(force);
+        return fs;
+    }
+
     private void enableWrites(boolean force) throws IOException {
         Superblock s = sb();
         String name = vol.device().name();
@@ -94,7 +101,7 @@ public final class Ext4FileSystem implements Closeable {
         if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && !noJournal) {
             // like a Linux mount: needs_recovery on disk while the journal may hold transactions
             long[] jmap = journalBlockMap();
-            var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs);
+            var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs());
             vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER));
             writer = new FsWriter(this, vol, journal);
         } else {
@@ -107,7 +114,7 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /** Journal commit interval for read-write opens (the timer); 0 turns the timer off. */
-    private static final long commitIntervalMs = Long.getLong("ext4j.commitMs", 5000);
+    private static long commitIntervalMs() { return Long.getLong("ext4j.commitMs", 5000); }
     /** Testing and benchmarks: write without the jbd2 log even when the filesystem has a journal. */
     private static final boolean noJournal = Boolean.getBoolean("ext4j.noJournal");
 
