@@ -31,6 +31,8 @@ public final class Posix {
     private static final MethodHandle CHMOD = fn("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle UTIMENSAT = fn("utimensat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     private static final MethodHandle MKNOD = fn("mknod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle LLISTXATTR = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle LGETXATTR = fn("lgetxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle GETEUID = LINKER.downcallHandle(LINKER.defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
 
     private Posix() {}
@@ -50,6 +52,37 @@ public final class Posix {
             MemorySegment st = a.allocate(CAPTURE);
             int rc = (int) LSETXATTR.invokeExact(st, str(a, p), a.allocateFrom(name), v, (long) value.length, 0);
             check(rc, st, "setxattr " + name, p);
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    /** Names of every extended attribute of p (the link itself for symlinks); empty when unsupported. */
+    public static java.util.List<String> llistxattr(Path p) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            long n = (long) LLISTXATTR.invokeExact(st, str(a, p), MemorySegment.NULL, 0L);
+            if (n <= 0) return java.util.List.of();
+            MemorySegment buf = a.allocate(n);
+            n = (long) LLISTXATTR.invokeExact(st, str(a, p), buf, n);
+            if (n < 0) throw new IOException(p + ": llistxattr failed: errno " + (int) ERRNO.get(st, 0L));
+            byte[] raw = buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+            java.util.List<String> out = new java.util.ArrayList<>();
+            int start = 0;
+            for (int i = 0; i < raw.length; i++) if (raw[i] == 0) { if (i > start) out.add(new String(raw, start, i - start, java.nio.charset.StandardCharsets.UTF_8)); start = i + 1; }
+            return out;
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
+    }
+
+    /** The value of one extended attribute of p (not following symlinks). */
+    public static byte[] lgetxattr(Path p, String name) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment nm = a.allocateFrom(name);
+            long n = (long) LGETXATTR.invokeExact(st, str(a, p), nm, MemorySegment.NULL, 0L);
+            if (n < 0) throw new IOException(p + ": getxattr " + name + " failed: errno " + (int) ERRNO.get(st, 0L));
+            MemorySegment buf = a.allocate(Math.max(1, n));
+            n = (long) LGETXATTR.invokeExact(st, str(a, p), nm, buf, n);
+            if (n < 0) throw new IOException(p + ": getxattr " + name + " failed: errno " + (int) ERRNO.get(st, 0L));
+            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 

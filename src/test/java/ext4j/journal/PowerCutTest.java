@@ -107,8 +107,9 @@ class PowerCutTest {
             String where = "seed=" + seed + " cut after device op " + n + " (" + mode + "), last sync op " + lastSync + ", last finished op " + lastDone;
             Path cut = tmp.resolve("cut.img");
             Files.write(cut, state);
-            Files.copy(cut, tmp.resolve("cut-before-recovery.img"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            if (Boolean.getBoolean("ext4j.keepFailures")) Files.copy(cut, Path.of("/tmp/powercut-" + seed + "-" + n + ".img"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Path keep = Path.of("/tmp/powercut-" + seed + "-" + n + ".img");
+            Files.write(keep, state); // removed below unless the check fails, so a failure can be examined
+            where += " (image before recovery kept at " + keep + ")";
             Tools.Result fix = Tools.run("e2fsck", "-fy", cut.toString());   // replays the journal
             assertTrue(fix.exit() <= 1, where + ": e2fsck -fy exit " + fix.exit() + "\n" + fix.out());
             assertFalse(fix.out().contains("? yes"), where + ": e2fsck had to repair more than replay the journal:\n" + fix.out());
@@ -126,6 +127,7 @@ class PowerCutTest {
                     if (!anyVolatile.contains(e.getKey()) && !e.getValue().equals(got.get(e.getKey()).replaceFirst("^f\\d+:", "f:"))) ok = false;
             }
             assertTrue(ok, where + ": recovered tree matches no state between the last sync and the cut:\n" + gotMeta + "\nlast synced state:\n" + states.get(lastSync).meta());
+            Files.delete(keep);
             checked++;
         }
         System.out.println("  " + checked + " cut points checked, all recovered to a state at or after the last sync");

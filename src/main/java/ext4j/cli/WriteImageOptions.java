@@ -1,0 +1,25 @@
+package ext4j.cli;
+
+import ext4j.fs.Ext4FileSystem;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+
+/** The IMAGE argument of commands that change the image, opened read-write. */
+final class WriteImageOptions {
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "ext4 image file or block device")
+    Path image;
+
+    @Option(names = "--force", description = "write even if metadata fails a checksum or the filesystem is marked with errors")
+    boolean force;
+
+    Ext4FileSystem open(PrintWriter err) throws IOException {
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(image, force);
+        for (String w : fs.warnings()) err.println("ext4j: " + image + ": warning: " + w);
+        err.flush();
+        return fs;
+    }
+}
