@@ -11,11 +11,15 @@ import java.nio.file.NoSuchFileException;
 
 /** The ext4j command line. Exit codes: 0 success, 1 error (bad image, I/O), 2 usage error or missing path. */
 @Command(name = "ext4j", mixinStandardHelpOptions = true, version = "ext4j 0.1.0",
-        description = "Read ext2/ext3/ext4 images and block devices.",
+        description = "Read and write ext2/ext3/ext4 images and block devices.",
         subcommands = {InfoCommand.class, LsCommand.class, StatCommand.class, CatCommand.class, GetCommand.class,
+                GetfattrCommand.class,
+                PutCommand.class, MkdirCommand.class, RmCommand.class, RmdirCommand.class, MvCommand.class, LnCommand.class,
+                ChmodCommand.class, ChownCommand.class, TouchCommand.class, TruncateCommand.class, SetfattrCommand.class,
+                FallocateCommand.class, PunchCommand.class,
                 DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
-    public static final int EXIT_ERROR = 1, EXIT_NOT_FOUND = 2;
+    public static final int EXIT_ERROR = 1, EXIT_NOT_FOUND = 2, EXIT_USAGE = 2;
 
     @Override public void run() { new CommandLine(this).usage(System.out); }
 
@@ -45,6 +49,7 @@ public final class Main implements Runnable {
 
     static int exitCode(Throwable ex) {
         if (ex instanceof FsException f && f.errno() == Errno.ENOENT) return EXIT_NOT_FOUND;
+        if (ex instanceof BadArgumentException) return EXIT_USAGE;
         if (ex instanceof IOException || ex instanceof RuntimeException || ex instanceof Error) return EXIT_ERROR;
         return EXIT_ERROR;
     }

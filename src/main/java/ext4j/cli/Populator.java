@@ -52,6 +52,15 @@ public final class Populator {
         return p.files;
     }
 
+    /** Copies src (a file, a special file, or with its contents a directory) to the new image path dest. */
+    public static long copyTree(Ext4FileSystem fs, Path src, String dest, PrintWriter err, boolean progress) throws IOException {
+        ProgressBar bar = new ProgressBar(err, progress ? treeBytes(src) : 0, progress);
+        Populator p = new Populator(fs, err, bar);
+        p.copy(src, dest, 0);
+        bar.finish();
+        return p.files;
+    }
+
     static long treeBytes(Path root) throws IOException {
         try (var s = Files.walk(root)) {
             return s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS)).mapToLong(x -> { try { return Files.size(x); } catch (IOException e) { return 0; } }).sum();

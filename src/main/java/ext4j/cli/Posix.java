@@ -35,7 +35,18 @@ public final class Posix {
     private static final MethodHandle LGETXATTR = fn("lgetxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle GETEUID = LINKER.downcallHandle(LINKER.defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
 
+    private static final MethodHandle GETEGID = LINKER.downcallHandle(LINKER.defaultLookup().find("getegid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+
     private Posix() {}
+
+    /** The effective uid and gid of this process: the owner of files the CLI creates, as the kernel would make them. */
+    public static long euid() {
+        try { return Integer.toUnsignedLong((int) GETEUID.invokeExact()); } catch (Throwable t) { return 0; }
+    }
+
+    public static long egid() {
+        try { return Integer.toUnsignedLong((int) GETEGID.invokeExact()); } catch (Throwable t) { return 0; }
+    }
 
     private static MethodHandle fn(String name, FunctionDescriptor d) {
         return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d, Linker.Option.captureCallState("errno"));

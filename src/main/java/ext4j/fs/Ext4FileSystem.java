@@ -98,17 +98,17 @@ public final class Ext4FileSystem implements Closeable {
             List<String> bad = vol.verifyBitmaps();
             if (!bad.isEmpty()) throw refuse(name, bad.get(0));
         }
+        // Like a Linux mount, the filesystem is marked in use on disk (needs_recovery with a journal, not
+        // clean without one), but only when the first transaction starts: a command that fails or changes
+        // nothing leaves the image bytes exactly as they were.
         if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && !noJournal) {
-            // like a Linux mount: needs_recovery on disk while the journal may hold transactions
             long[] jmap = journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs());
-            vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER));
             writer = new FsWriter(this, vol, journal);
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER)); inUse = true; });
         } else {
             writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048));
-            // not clean while open for writing, so a crash is noticed by e2fsck; close() sets it back
-            writer.txn("open", 4, h -> vol.updateSuperblock(h, r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))));
-            writer.sync();
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))); inUse = true; });
         }
         writer.processOrphans();
     }
@@ -140,6 +140,9 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     public boolean isWritable() { return writer != null; }
+
+    /** Set once the on-disk superblock says "in use" (see enableWrites). */
+    private boolean inUse;
 
     /** Test hook: drops the filesystem as a power cut would (no close-time writes, nothing flushed beyond what was written). */
     void abandonForTest() throws IOException { writer = null; vol.close(); }
@@ -492,14 +495,17 @@ public final class Ext4FileSystem implements Closeable {
         try {
             if (writer != null) {
                 writer.unpinAll();
-                Inode.Timestamp now = FsWriter.now();
                 boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
-                writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
-                    r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
-                    r.putInt(0x30, (int) now.seconds());
-                }));
+                if (writer.changed()) {
+                    Inode.Timestamp now = FsWriter.now();
+                    writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
+                        r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
+                        r.putInt(0x30, (int) now.seconds());
+                    }));
+                }
                 writer.journal().close(); // commits and checkpoints: the log is empty now
-                if (logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
+                if (inUse && logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
+                else if (inUse && !writer.changed()) vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID)));
                 writer = null;
             }
         } finally {

@@ -53,12 +53,27 @@ final class FsWriter {
     interface Body<T> { T run(Handle h) throws IOException; }
 
     /** Runs body in one handle; any failure undoes everything the handle touched. */
+    /** Runs once, before the first transaction: marks the filesystem in use on disk (see Ext4FileSystem.enableWrites). */
+    interface FirstChange { void run() throws IOException; }
+    private FirstChange beforeFirstTxn;
+    private boolean changed;
+
+    void beforeFirstTxn(FirstChange f) { beforeFirstTxn = f; }
+    /** Whether any transaction completed: an open that changed nothing leaves the image bytes as they were. */
+    boolean changed() { return changed; }
+
     <T> T txn(String what, int credits, Body<T> body) throws IOException {
+        if (beforeFirstTxn != null) {
+            FirstChange f = beforeFirstTxn;
+            beforeFirstTxn = null;
+            f.run();
+        }
         for (int attempt = 0; ; attempt++) {
             Handle h = journal.start(what, credits);
             try {
                 T r = body.run(h);
                 h.stop();
+                changed = true;
                 return r;
             } catch (FsException e) {
                 h.abort();

@@ -1,0 +1,49 @@
+package ext4j.cli;
+
+import ext4j.fs.Errno;
+import ext4j.fs.FsException;
+
+/** Paths inside an image as the CLI takes them: absolute, '/'-separated. */
+final class ImagePaths {
+    private ImagePaths() {}
+
+    static String check(String p) throws FsException {
+        if (p.isEmpty() || p.charAt(0) != '/') throw new FsException(Errno.EINVAL, p + " (paths inside the image must be absolute)");
+        return p;
+    }
+
+    static String strip(String p) {
+        String s = p;
+        while (s.length() > 1 && s.endsWith("/")) s = s.substring(0, s.length() - 1);
+        return s;
+    }
+
+    static String child(String dir, String name) { return dir.equals("/") ? "/" + name : dir + "/" + name; }
+
+    static String name(String p) {
+        String s = strip(p);
+        return s.substring(s.lastIndexOf('/') + 1);
+    }
+
+    static String parent(String p) {
+        String s = strip(p);
+        int i = s.lastIndexOf('/');
+        return i <= 0 ? "/" : s.substring(0, i);
+    }
+
+    /** Parses sizes like 4096, 64K, 10M, 2G, 1T (powers of 1024). */
+    static long size(String s) {
+        String t = s.trim();
+        long mul = 1;
+        char c = t.isEmpty() ? 0 : Character.toUpperCase(t.charAt(t.length() - 1));
+        int shift = switch (c) { case 'K' -> 10; case 'M' -> 20; case 'G' -> 30; case 'T' -> 40; default -> 0; };
+        if (shift > 0) { mul = 1L << shift; t = t.substring(0, t.length() - 1); }
+        try {
+            long v = Long.parseLong(t);
+            if (v < 0) throw new NumberFormatException();
+            return Math.multiplyExact(v, mul);
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new BadArgumentException("invalid size: '" + s + "'");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package ext4j.cli;
+
+import ext4j.fs.Ext4FileSystem;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.util.List;
+
+@Command(name = "truncate", description = "Shrink or extend files to SIZE (extending leaves a hole), creating missing files.")
+final class TruncateCommand extends WriteCommand {
+    @Option(names = {"-s", "--size"}, required = true, paramLabel = "SIZE", description = "bytes, with optional K, M, G, T suffix (powers of 1024)") String size;
+    @Option(names = {"-c", "--no-create"}, description = "do not create missing files") boolean noCreate;
+    @Parameters(index = "1..*", paramLabel = "PATH") List<String> paths;
+
+    @Override
+    int run(Ext4FileSystem fs) throws IOException {
+        long n = ImagePaths.size(size);
+        return each(paths, p -> {
+            if (Lookup.find(fs, p, true) == null) {
+                if (noCreate) return;
+                fs.createFile(p, 0644, Posix.euid(), Posix.egid());
+            }
+            fs.truncate(p, n);
+        });
+    }
+}
