@@ -112,10 +112,10 @@ final class FsWriter {
         String parentPath = slash == 0 ? "/" : trimmed.substring(0, slash);
         String last = trimmed.substring(slash + 1);
         byte[] name = last.getBytes(StandardCharsets.UTF_8);
+        Inode parent = fs.resolve(parentPath, true); // like Linux: the parent's errors come before the name's
+        if (!parent.isDir()) throw new FsException(Errno.ENOTDIR, path);
         if (name.length > 255) throw new FsException(Errno.ENAMETOOLONG, path);
         if (last.indexOf('\0') >= 0) throw new FsException(Errno.EINVAL, path);
-        Inode parent = fs.resolve(parentPath, true);
-        if (!parent.isDir()) throw new FsException(Errno.ENOTDIR, path);
         return new Target(parent, name, path);
     }
 
@@ -443,11 +443,13 @@ final class FsWriter {
         DirEntry de = fs.directory(dst.parent).lookup(dst.name);
         if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
         Inode replaced = de == null ? null : fs.inode(de.inode());
+        // Linux's order: moving a directory under itself, then replacing an ancestor of the source, then types
+        if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
+        if (replaced != null && replaced.isDir() && isAncestorOrSelf(replaced.number(), src.parent.number())) throw new FsException(Errno.ENOTEMPTY, to);
         if (replaced != null) {
             if (moving.isDir() && !replaced.isDir()) throw new FsException(Errno.ENOTDIR, to);
             if (!moving.isDir() && replaced.isDir()) throw new FsException(Errno.EISDIR, to);
         }
-        if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
         boolean moveDir = moving.isDir() && src.parent.number() != dst.parent.number();
         txn("rename " + from, OP_CREDITS * 4, h -> {
             Inode.Timestamp now = now();

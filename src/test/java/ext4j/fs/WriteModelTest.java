@@ -1,0 +1,382 @@
+package ext4j.fs;
+
+import ext4j.dir.DirEntry;
+import ext4j.ondisk.Inode;
+import ext4j.testutil.Tools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Random namespace and data operations against ext4j and an in-memory model: every operation must
+ * give the model's errno (or ENOSPC, after which nothing changed), the trees must be equal at
+ * intervals, and e2fsck -fn must find the image clean at every close. Seed printed; rerun with
+ * -Dext4j.seed=N, longer with -Dext4j.modelOps=N.
+ */
+class WriteModelTest {
+    @TempDir Path tmp;
+
+    // ---- the model: a tree of nodes; files are shared objects so hard links see one another ----
+    static final class Node {
+        final int type;          // Inode.S_IFDIR / S_IFREG / S_IFLNK
+        int perm;
+        long uid, gid;
+        byte[] data = new byte[0];           // file bytes
+        byte[] target;                       // symlink
+        final TreeMap<String, Node> kids;    // directory entries
+        int links;
+        Node(int type, int perm) {
+            this.type = type; this.perm = perm;
+            this.kids = type == Inode.S_IFDIR ? new TreeMap<>() : null;
+            this.links = type == Inode.S_IFDIR ? 2 : 1;
+        }
+    }
+
+    private final Node root = new Node(Inode.S_IFDIR, 0755);
+    private final List<String> log = new ArrayList<>();
+    private Random rnd;
+    private int noSpace;
+    private long seed;
+
+    private Node lookup(String path) {
+        Node n = root;
+        for (String c : parts(path)) {
+            if (n == null || n.type != Inode.S_IFDIR) return null;
+            n = n.kids.get(c);
+        }
+        return n;
+    }
+
+    private static List<String> parts(String path) {
+        List<String> l = new ArrayList<>();
+        for (String c : path.split("/")) if (!c.isEmpty()) l.add(c);
+        return l;
+    }
+
+    private static String parentOf(String p) { int i = p.lastIndexOf('/'); return i == 0 ? "/" : p.substring(0, i); }
+    private static String nameOf(String p) { return p.substring(p.lastIndexOf('/') + 1); }
+
+    /**
+     * Errno the model expects for reaching the parent of path, or null if the parent is a directory.
+     * Symlink targets are made of "tt" components that never exist, so going through one is ENOENT.
+     */
+    private Errno parentError(String path) {
+        Node n = root;
+        for (String c : parts(parentOf(path))) {
+            if (n.type == Inode.S_IFLNK) return Errno.ENOENT;
+            if (n.type != Inode.S_IFDIR) return Errno.ENOTDIR;
+            if (c.getBytes(StandardCharsets.UTF_8).length > 255) return Errno.ENAMETOOLONG;
+            n = n.kids.get(c);
+            if (n == null) return Errno.ENOENT;
+        }
+        if (n.type == Inode.S_IFLNK) return Errno.ENOENT;
+        return n.type != Inode.S_IFDIR ? Errno.ENOTDIR : null;
+    }
+
+    private final List<String> names = new ArrayList<>();
+
+    private void allPaths(String at, Node n, List<String> out) {
+        out.add(at);
+        if (n.type == Inode.S_IFDIR) for (var e : n.kids.entrySet()) allPaths(at.equals("/") ? "/" + e.getKey() : at + "/" + e.getKey(), e.getValue(), out);
+    }
+
+    private String existingPath() {
+        List<String> all = new ArrayList<>();
+        allPaths("/", root, all);
+        return all.get(rnd.nextInt(all.size()));
+    }
+
+    private String anyPath() {
+        if (rnd.nextInt(4) > 0) {
+            String p = existingPath();
+            if (rnd.nextInt(3) == 0) return p;
+            Node n = lookup(p);
+            String name = newName();
+            return n.type == Inode.S_IFDIR ? (p.equals("/") ? "/" + name : p + "/" + name) : p + "/" + name; // through a file: ENOTDIR
+        }
+        return "/" + newName() + "/" + newName(); // usually a missing parent
+    }
+
+    private String newName() {
+        int k = rnd.nextInt(20);
+        if (k == 0) return "L" + "x".repeat(200 + rnd.nextInt(60)); // around the 255-byte limit
+        return "n" + rnd.nextInt(60);
+    }
+
+    // ---- running one operation on both sides ----
+
+    interface Op { void run() throws IOException; }
+
+    /** Runs op on ext4j, expecting `want` (null = success). ENOSPC is accepted for allocating ops; the model is then left as is. */
+    private boolean expect(String what, Errno want, boolean mayNoSpace, Op op) throws IOException {
+        log.add(what + " -> " + (want == null ? "ok" : want));
+        if (log.size() > 40) log.remove(0);
+        Errno got = null;
+        try { op.run(); } catch (FsException e) { got = e.errno(); }
+        if (got == Errno.ENOSPC && mayNoSpace && want == null) { noSpace++; return false; }
+        if (got != want) fail("seed " + seed + ": " + what + ": ext4j gave " + got + ", model expects " + want + "\nlast ops:\n" + String.join("\n", log));
+        return want == null;
+    }
+
+    private void step(Ext4FileSystem fs) throws IOException {
+        int k = rnd.nextInt(100);
+        if (k < 14) create(fs, anyPath());
+        else if (k < 22) mkdir(fs, anyPath());
+        else if (k < 40) write(fs, existingPath());
+        else if (k < 46) truncate(fs, existingPath());
+        else if (k < 54) unlink(fs, existingPath());
+        else if (k < 58) rmdir(fs, existingPath());
+        else if (k < 70) rename(fs, existingPath(), rnd.nextBoolean() ? existingPath() : anyPath());
+        else if (k < 76) link(fs, existingPath(), anyPath());
+        else if (k < 81) symlink(fs, anyPath());
+        else if (k < 86) chmod(fs, existingPath());
+        else if (k < 89) chown(fs, existingPath());
+        else if (k < 94) fallocate(fs, existingPath());
+        else punch(fs, existingPath());
+    }
+
+    private Errno createError(String p) {
+        Errno e = parentError(p);
+        if (e != null) return e;
+        if (nameOf(p).getBytes(StandardCharsets.UTF_8).length > 255) return Errno.ENAMETOOLONG;
+        if (lookup(p) != null || p.equals("/")) return Errno.EEXIST;
+        return null;
+    }
+
+    private void create(Ext4FileSystem fs, String p) throws IOException {
+        Errno e = createError(p);
+        int perm = rnd.nextInt(01000);
+        if (expect("create " + p, e, true, () -> fs.createFile(p, perm, 0, 0)))
+            lookup(parentOf(p)).kids.put(nameOf(p), new Node(Inode.S_IFREG, perm));
+    }
+
+    private void mkdir(Ext4FileSystem fs, String p) throws IOException {
+        Errno e = createError(p);
+        if (expect("mkdir " + p, e, true, () -> fs.mkdir(p, 0750, 0, 0))) {
+            Node parent = lookup(parentOf(p));
+            parent.kids.put(nameOf(p), new Node(Inode.S_IFDIR, 0750));
+            parent.links++;
+        }
+    }
+
+    private void symlink(Ext4FileSystem fs, String p) throws IOException {
+        Errno e = createError(p);
+        byte[] t = ("tt/".repeat(200).substring(0, rnd.nextBoolean() ? 2 + rnd.nextInt(40) : 60 + rnd.nextInt(300))).getBytes(StandardCharsets.UTF_8);
+        if (expect("symlink " + p + " (" + t.length + ")", e, true, () -> fs.symlink(p, t, 0, 0))) {
+            Node n = new Node(Inode.S_IFLNK, 0777);
+            n.target = t;
+            lookup(parentOf(p)).kids.put(nameOf(p), n);
+        }
+    }
+
+    /** Errno of resolving p to an existing node (following nothing: the model has no symlinks in paths). */
+    private Errno existError(String p) {
+        Errno e = p.equals("/") ? null : parentError(p);
+        if (e != null) return e;
+        if (nameOf(p).getBytes(StandardCharsets.UTF_8).length > 255) return Errno.ENAMETOOLONG;
+        return lookup(p) == null ? Errno.ENOENT : null;
+    }
+
+    private void write(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
+        if (e == null && n.type != Inode.S_IFREG) return; // writing through a symlink: not modelled
+        long off = rnd.nextInt(4) == 0 ? rnd.nextInt(300_000) : n == null ? 0 : rnd.nextInt(n.data.length + 1);
+        byte[] b = new byte[rnd.nextInt(3) == 0 ? rnd.nextInt(70_000) : rnd.nextInt(3000)];
+        rnd.nextBytes(b);
+        if (expect("write " + p + " @" + off + " +" + b.length, e, true, () -> fs.write(p, off, ByteBuffer.wrap(b)))) {
+            if (n.data.length < off + b.length) n.data = Arrays.copyOf(n.data, (int) (off + b.length));
+            System.arraycopy(b, 0, n.data, (int) off, b.length);
+        }
+    }
+
+    private void truncate(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
+        if (e == null && n.type != Inode.S_IFREG) return;
+        long size = rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(400_000);
+        if (expect("truncate " + p + " " + size, e, true, () -> fs.truncate(p, size))) n.data = Arrays.copyOf(n.data, (int) size);
+    }
+
+    private void fallocate(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
+        if (e == null && n.type != Inode.S_IFREG) return;
+        long off = rnd.nextInt(300_000), len = 1 + rnd.nextInt(100_000);
+        boolean keep = rnd.nextBoolean();
+        if (expect("fallocate " + p + " @" + off + " +" + len + (keep ? " keep" : ""), e, true, () -> fs.fallocate(p, off, len, keep)))
+            if (!keep && off + len > n.data.length) n.data = Arrays.copyOf(n.data, (int) (off + len));
+    }
+
+    private void punch(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
+        if (e == null && n.type != Inode.S_IFREG) return;
+        long off = rnd.nextInt(300_000), len = 1 + rnd.nextInt(100_000);
+        if (expect("punch " + p + " @" + off + " +" + len, e, true, () -> fs.punchHole(p, off, len)))
+            if (off < n.data.length) Arrays.fill(n.data, (int) off, (int) Math.min(n.data.length, off + len), (byte) 0);
+    }
+
+    private void unlink(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (p.equals("/")) return;
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
+        if (expect("unlink " + p, e, false, () -> fs.unlink(p))) {
+            lookup(parentOf(p)).kids.remove(nameOf(p));
+            n.links--;
+        }
+    }
+
+    private void rmdir(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type != Inode.S_IFDIR) e = Errno.ENOTDIR;
+        if (e == null && p.equals("/")) e = Errno.EBUSY;
+        if (e == null && !n.kids.isEmpty()) e = Errno.ENOTEMPTY;
+        if (e == Errno.EBUSY) return; // removing the root: not modelled
+        if (expect("rmdir " + p, e, false, () -> fs.rmdir(p))) {
+            Node parent = lookup(parentOf(p));
+            parent.kids.remove(nameOf(p));
+            parent.links--;
+        }
+    }
+
+    private void link(Ext4FileSystem fs, String from, String to) throws IOException {
+        Node n = lookup(from);
+        Errno e = existError(from);
+        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EPERM;
+        if (e == null) e = createError(to);
+        if (from.equals("/")) return;
+        if (expect("link " + from + " " + to, e, true, () -> fs.link(from, to))) {
+            lookup(parentOf(to)).kids.put(nameOf(to), n);
+            n.links++;
+        }
+    }
+
+    private boolean isAncestor(String a, String b) { return !a.equals(b) && (a.equals("/") || b.startsWith(a + "/")); }
+
+    private void rename(Ext4FileSystem fs, String from, String to) throws IOException {
+        if (from.equals("/") || to.equals("/")) return; // renaming the root: not modelled
+        Node s = lookup(from);
+        Errno e = existError(from);
+        if (e == null) e = parentError(to);
+        if (e == null && nameOf(to).getBytes(StandardCharsets.UTF_8).length > 255) e = Errno.ENAMETOOLONG;
+        Node d = e == null ? lookup(to) : null;
+        if (e == null && s.type == Inode.S_IFDIR && isAncestor(from, to)) e = Errno.EINVAL;
+        if (e == null && d != null && d != s && d.type == Inode.S_IFDIR && isAncestor(to, from)) e = Errno.ENOTEMPTY; // onto its own ancestor
+        if (e == null && d != null && d != s) {
+            if (s.type == Inode.S_IFDIR && d.type != Inode.S_IFDIR) e = Errno.ENOTDIR;
+            else if (s.type != Inode.S_IFDIR && d.type == Inode.S_IFDIR) e = Errno.EISDIR;
+            else if (d.type == Inode.S_IFDIR && !d.kids.isEmpty()) e = Errno.ENOTEMPTY;
+        }
+        if (!expect("rename " + from + " " + to, e, true, () -> fs.rename(from, to))) return;
+        if (d == s) return; // same inode (same path or hard links): nothing happens
+        Node sp = lookup(parentOf(from)), dp = lookup(parentOf(to));
+        sp.kids.remove(nameOf(from));
+        if (d != null) {
+            d.links--;
+            if (d.type == Inode.S_IFDIR) dp.links--;
+        }
+        dp.kids.put(nameOf(to), s);
+        if (s.type == Inode.S_IFDIR) { sp.links--; dp.links++; }
+    }
+
+    private void chmod(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFLNK) return; // chmod follows symlinks: not modelled
+        int perm = rnd.nextInt(010000);
+        if (expect("chmod " + p + " " + Integer.toOctalString(perm), e, false, () -> fs.chmod(p, perm))) n.perm = perm;
+    }
+
+    private void chown(Ext4FileSystem fs, String p) throws IOException {
+        Node n = lookup(p);
+        Errno e = existError(p);
+        long uid = rnd.nextInt(3) == 0 ? 70_000 + rnd.nextInt(100_000) : rnd.nextInt(2000), gid = rnd.nextInt(2000);
+        if (expect("chown " + p + " " + uid + ":" + gid, e, false, () -> fs.chown(p, uid, gid, false))) { n.uid = uid; n.gid = gid; }
+    }
+
+    // ---- comparing ----
+
+    private void compare(Ext4FileSystem fs, String path, Inode ino, Node n, int depth) throws IOException {
+        assertTrue(depth < 100);
+        String where = "seed " + seed + ": " + path;
+        assertEquals(n.type, ino.type(), where + " type");
+        if (n.type != Inode.S_IFLNK) assertEquals(n.perm, ino.permissions(), where + " permissions");
+        assertEquals(n.uid, ino.uid(), where + " uid");
+        assertEquals(n.gid, ino.gid(), where + " gid");
+        assertEquals(n.links, ino.linksCount(), where + " links");
+        if (n.type == Inode.S_IFREG) {
+            assertEquals(n.data.length, ino.size(), where + " size");
+            ByteBuffer b = ByteBuffer.allocate(n.data.length);
+            while (b.hasRemaining() && fs.read(ino, b.position(), b) > 0) { }
+            if (!Arrays.equals(n.data, b.array())) {
+                int i = Arrays.mismatch(n.data, b.array());
+                fail(where + " content differs at byte " + i + " of " + n.data.length + "\nlast ops:\n" + String.join("\n", log));
+            }
+        } else if (n.type == Inode.S_IFLNK) {
+            assertArrayEquals(n.target, fs.readlink(ino), where + " symlink target");
+        } else {
+            Map<String, Long> seen = new TreeMap<>();
+            for (DirEntry de : fs.list(ino)) if (!de.isDotOrDotDot()) seen.put(de.name(), de.inode());
+            assertEquals(n.kids.keySet(), seen.keySet(), where + " entries");
+            for (var k : n.kids.entrySet())
+                compare(fs, path.equals("/") ? "/" + k.getKey() : path + "/" + k.getKey(), fs.inode(seen.get(k.getKey())), k.getValue(), depth + 1);
+        }
+    }
+
+    private void run(String label, String size, long ops, String... mkfsOpts) throws Exception {
+        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        rnd = new Random(seed);
+        System.out.println("WriteModelTest " + label + " seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        Path img = tmp.resolve(label + ".img");
+        Tools.mke2fs(img, null, size, mkfsOpts);
+        // lost+found is part of the tree from the start
+        Node lf = new Node(Inode.S_IFDIR, 0700);
+        root.kids.put("lost+found", lf);
+        root.links++;
+        int closes = 0;
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
+        try {
+            for (long i = 1; i <= ops; i++) {
+                step(fs);
+                if (i % 250 == 0) compare(fs, "/", fs.inode(2), root, 0);
+                if (i % 1000 == 0) {
+                    fs.close();
+                    Tools.assertFsckClean(img);
+                    closes++;
+                    fs = Ext4FileSystem.openReadWrite(img, false);
+                    compare(fs, "/", fs.inode(2), root, 0);
+                }
+            }
+        } finally {
+            fs.close();
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem ro = Ext4FileSystem.openReadOnly(img)) { compare(ro, "/", ro.inode(2), root, 0); }
+        System.out.println("  " + ops + " operations, " + closes + " close/e2fsck/reopen cycles, " + noSpace + " ENOSPC (nothing changed), all equal to the model");
+    }
+
+    private static long ops(long dflt) { return Long.getLong("ext4j.modelOps", dflt); }
+
+    @Test void fourKBlocks() throws Exception { run("4k", "128M", ops(3000), "-t", "ext4", "-b", "4096"); }
+    @Test void oneKBlocksNoChecksums() throws Exception { run("1k", "64M", ops(3000), "-t", "ext4", "-b", "1024", "-O", "^metadata_csum,^64bit"); }
+    @Test void tinyImageRunsOutOfSpace() throws Exception { run("tiny", "3M", ops(3000), "-t", "ext4", "-b", "1024", "-N", "64"); }
+}
