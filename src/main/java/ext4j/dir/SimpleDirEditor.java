@@ -48,8 +48,29 @@ public final class SimpleDirEditor {
         seal(b);
     }
 
+    /**
+     * Turns an htree directory into a plain linear one (what the kernel does on a bad index): the
+     * dx_root block keeps '.' and '..' with '..' spanning the block, index node blocks become empty
+     * leaf blocks, every block gets a leaf tail and checksum.
+     */
+    private void unindex() throws IOException {
+        if (!s.indexed()) return;
+        s.setIndexed(false);
+        ByteBuffer b = s.write(0);
+        b.putShort(12 + 4, (short) (end() - 12));
+        seal(b);
+        for (long l = 1; l < s.blockCount(); l++) {
+            ByteBuffer r = s.read(l);
+            if (r.getInt(0) == 0 && DirBlock.recLen(r, 0, bs) == bs) { // an index node: a fake empty entry over the whole block
+                ByteBuffer w = s.write(l);
+                w.putShort(4, (short) (end() == 65536 ? 0 : end()));
+                seal(w);
+            }
+        }
+    }
+
     public void add(byte[] name, long ino, int type) throws IOException {
-        if (s.indexed()) s.setIndexed(false);
+        unindex();
         int want = need(name.length);
         for (long l = 0; l < s.blockCount(); l++) {
             ByteBuffer r = s.read(l);
@@ -91,7 +112,7 @@ public final class SimpleDirEditor {
     }
 
     public long remove(byte[] name) throws IOException {
-        if (s.indexed()) s.setIndexed(false);
+        unindex();
         long[] at = locate(name);
         if (at == null) return 0;
         ByteBuffer b = s.write(at[0]);
@@ -104,6 +125,7 @@ public final class SimpleDirEditor {
     }
 
     public void setInode(byte[] name, long ino, int type) throws IOException {
+        unindex();
         long[] at = locate(name);
         if (at == null) throw new IllegalStateException("no entry " + new String(name));
         ByteBuffer b = s.write(at[0]);

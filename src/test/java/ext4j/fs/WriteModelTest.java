@@ -374,6 +374,83 @@ class WriteModelTest {
         System.out.println("  " + ops + " operations, " + closes + " close/e2fsck/reopen cycles, " + noSpace + " ENOSPC (nothing changed), all equal to the model");
     }
 
+    // ---- kernel round trip: ext4j writes, Linux checks and writes more, ext4j reads it and goes on ----
+
+    /** Compares the model with a host directory tree (a kernel mount). */
+    private void compareHost(Path at, Node n, String where) throws IOException {
+        var a = java.nio.file.Files.readAttributes(at, "unix:*", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) a.get("mode");
+        assertEquals(n.type, mode & Inode.S_IFMT, where + " type (kernel)");
+        if (n.type != Inode.S_IFLNK) assertEquals(n.perm, mode & 07777, where + " permissions (kernel)");
+        assertEquals(n.uid, (Integer) a.get("uid") & 0xFFFFFFFFL, where + " uid (kernel)");
+        assertEquals(n.gid, (Integer) a.get("gid") & 0xFFFFFFFFL, where + " gid (kernel)");
+        assertEquals(n.links, (Integer) a.get("nlink"), where + " links (kernel)");
+        if (n.type == Inode.S_IFREG) assertArrayEquals(n.data, java.nio.file.Files.readAllBytes(at), where + " content (kernel)");
+        else if (n.type == Inode.S_IFLNK) assertEquals(new String(n.target, StandardCharsets.UTF_8), java.nio.file.Files.readSymbolicLink(at).toString(), where + " target (kernel)");
+        else {
+            java.util.TreeSet<String> seen = new java.util.TreeSet<>();
+            try (var l = java.nio.file.Files.list(at)) { l.forEach(x -> seen.add(x.getFileName().toString())); }
+            assertEquals(n.kids.keySet(), seen, where + " entries (kernel)");
+            for (var k : n.kids.entrySet()) compareHost(at.resolve(k.getKey()), k.getValue(), where + "/" + k.getKey());
+        }
+    }
+
+    /** Changes made through the kernel, mirrored in the model. */
+    private void kernelWrites(Path mnt) throws IOException {
+        Path d = mnt.resolve("kdir");
+        java.nio.file.Files.createDirectory(d);
+        java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
+        Node kd = new Node(Inode.S_IFDIR, 0750);
+        root.kids.put("kdir", kd);
+        root.links++;
+        for (int i = 0; i < 300; i++) {
+            byte[] b = new byte[rnd.nextInt(20_000)];
+            rnd.nextBytes(b);
+            Path f = d.resolve("k" + i);
+            java.nio.file.Files.write(f, b);
+            java.nio.file.Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            Node n = new Node(Inode.S_IFREG, 0644);
+            n.data = b;
+            kd.kids.put("k" + i, n);
+        }
+        for (int i = 0; i < 300; i += 3) { java.nio.file.Files.delete(d.resolve("k" + i)); kd.kids.remove("k" + i); }
+        java.nio.file.Files.move(d.resolve("k1"), mnt.resolve("k1moved"));
+        root.kids.put("k1moved", kd.kids.remove("k1"));
+        java.nio.file.Files.createSymbolicLink(d.resolve("klink"), Path.of("tt/tt"));
+        Node l = new Node(Inode.S_IFLNK, 0777);
+        l.target = "tt/tt".getBytes(StandardCharsets.UTF_8);
+        kd.kids.put("klink", l);
+    }
+
+    @Test
+    void kernelRoundTrip() throws Exception {
+        if (!Tools.canMount()) { System.out.println("SKIP kernelRoundTrip: cannot loop-mount ext4 here"); return; }
+        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        rnd = new Random(seed);
+        System.out.println("WriteModelTest kernelRoundTrip seed=" + seed);
+        Path img = tmp.resolve("k.img"), mnt = tmp.resolve("mnt");
+        java.nio.file.Files.createDirectories(mnt);
+        Tools.mke2fs(img, null, "128M", "-t", "ext4");
+        root.kids.put("lost+found", new Node(Inode.S_IFDIR, 0700));
+        root.links++;
+        for (int round = 0; round < 2; round++) {
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+                compare(fs, "/", fs.inode(2), root, 0);
+                for (int i = 0; i < 1500; i++) step(fs);
+            }
+            Tools.assertFsckClean(img);
+            Tools.mount(img, mnt, "");
+            try {
+                compareHost(mnt, root, "");
+                if (round == 0) kernelWrites(mnt);
+            } finally {
+                Tools.umount(mnt);
+            }
+            Tools.assertFsckClean(img);
+        }
+        System.out.println("  ext4j -> kernel -> ext4j -> kernel: trees equal to the model at every step, e2fsck clean");
+    }
+
     private static long ops(long dflt) { return Long.getLong("ext4j.modelOps", dflt); }
 
     @Test void fourKBlocks() throws Exception { run("4k", "128M", ops(3000), "-t", "ext4", "-b", "4096"); }
