@@ -427,6 +427,9 @@ final class FsWriter {
             throw new FsException(Errno.EOPNOTSUPP, "inode " + v.number() + " (freeing block-mapped ext2/ext3 files is not supported yet)");
         }
         for (BlockAllocator.Range r : v.tree().remove(from, Long.MAX_VALUE)) {
+            // directory and symlink blocks went through the cache and the log: forget (revoke) them, or a
+            // later checkpoint would write their old bytes over whatever file data reuses the blocks
+            for (long b = r.start(); b < r.start() + r.length(); b++) h.forget(b);
             balloc.free(h, r.start(), r.length());
             v.addBlocks(-r.length());
         }

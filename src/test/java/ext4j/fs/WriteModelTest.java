@@ -198,7 +198,7 @@ class WriteModelTest {
         byte[] b = new byte[rnd.nextInt(3) == 0 ? rnd.nextInt(70_000) : rnd.nextInt(3000)];
         rnd.nextBytes(b);
         if (expect("write " + p + " @" + off + " +" + b.length, e, true, () -> fs.write(p, off, ByteBuffer.wrap(b)))) {
-            if (n.data.length < off + b.length) n.data = Arrays.copyOf(n.data, (int) (off + b.length));
+            if (b.length > 0 && n.data.length < off + b.length) n.data = Arrays.copyOf(n.data, (int) (off + b.length)); // a 0-byte write extends nothing
             System.arraycopy(b, 0, n.data, (int) off, b.length);
         }
     }
@@ -357,7 +357,14 @@ class WriteModelTest {
         try {
             for (long i = 1; i <= ops; i++) {
                 step(fs);
-                if (i % 250 == 0) compare(fs, "/", fs.inode(2), root, 0);
+                if (i % COMPARE_EVERY == 0) {
+                    try { compare(fs, "/", fs.inode(2), root, 0); }
+                    catch (AssertionError e) {
+                        fs.close();
+                        String fsck = Tools.run("e2fsck", "-fn", img.toString()).out();
+                        throw new AssertionError(e.getMessage() + "\nafter operation " + i + "; last ops:\n" + String.join("\n", log) + "\ne2fsck -fn now says:\n" + fsck, e);
+                    }
+                }
                 if (i % 1000 == 0) {
                     fs.close();
                     Tools.assertFsckClean(img);
@@ -450,6 +457,9 @@ class WriteModelTest {
         }
         System.out.println("  ext4j -> kernel -> ext4j -> kernel: trees equal to the model at every step, e2fsck clean");
     }
+
+    /** -Dext4j.compareEvery=1 to find the first operation that goes wrong. */
+    private static final long COMPARE_EVERY = Long.getLong("ext4j.compareEvery", 250);
 
     private static long ops(long dflt) { return Long.getLong("ext4j.modelOps", dflt); }
 
