@@ -154,6 +154,40 @@ class CliWriteTest {
     }
 
     @Test
+    void damagedMetadataIsRefusedUnlessForced() throws Exception {
+        Path img = tmp.resolve("bad.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", "1024");
+        try (var ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            long off = 2048 + 3 * 64 + 0x1E; // group 3's bg_checksum (1K blocks: descriptors in block 2, 64 bytes each)
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            ch.read(b, off);
+            ch.write(java.nio.ByteBuffer.wrap(new byte[]{(byte) (b.get(0) ^ 0xFF)}), off);
+        }
+        fails(img, 1, img + ": refusing to write: group 3 descriptor checksum mismatch", "mkdir", img.toString(), "/x");
+        CliRunner.Out o = CliRunner.run("mkdir", "--force", img.toString(), "/x");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(Tools.ok("debugfs", "-n", "-R", "ls /", img.toString()).contains("x"), "debugfs -n (checksums off) sees the new directory");
+    }
+
+    @Test
+    void freeCountsAgreeWithDumpe2fs() throws Exception {
+        Path img = tmp.resolve("counts.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4");
+        String I = img.toString();
+        ok("put", "-r", I, hostTree(3).toString(), "/t");
+        ok("rm", "-r", I, "/t/a");
+        ok("fallocate", "-l", "3M", I, "/fa");
+        String info = ok("info", I).out(), dump = Tools.ok("dumpe2fs", "-h", I);
+        for (String[] k : new String[][]{{"free blocks:", "Free blocks:"}, {"free inodes:", "Free inodes:"}}) {
+            String ours = info.replaceAll("(?s).*\\n" + k[0] + "\\s+(\\d+).*", "$1");
+            String theirs = dump.replaceAll("(?s).*\\n" + k[1] + "\\s+(\\d+).*", "$1");
+            assertEquals(theirs, ours, k[0] + " ext4j info vs dumpe2fs");
+        }
+        // and the superblock totals are what e2fsck counts from the bitmaps (it would report them otherwise)
+        Tools.assertFsckClean(img);
+    }
+
+    @Test
     void putThatRunsOutOfSpaceLeavesTheTreeAsItWas() throws Exception {
         Path img = tmp.resolve("tiny.img");
         Tools.mke2fs(img, null, "2M", "-t", "ext4", "-O", "^has_journal");
