@@ -199,7 +199,7 @@ class WriteModelTest {
         rnd.nextBytes(b);
         if (expect("write " + p + " @" + off + " +" + b.length, e, true, () -> fs.write(p, off, ByteBuffer.wrap(b)))) {
             if (b.length > 0 && n.data.length < off + b.length) n.data = Arrays.copyOf(n.data, (int) (off + b.length)); // a 0-byte write extends nothing
-            System.arraycopy(b, 0, n.data, (int) off, b.length);
+            if (b.length > 0) System.arraycopy(b, 0, n.data, (int) off, b.length);
         }
     }
 
