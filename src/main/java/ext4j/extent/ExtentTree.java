@@ -22,20 +22,14 @@ import java.util.List;
  * so it never asks to make the tree "shorter" or "narrower". Existing tree blocks are reused in
  * order, and only blocks whose bytes change are journaled.
  */
-public final class ExtentTree {
+public final class ExtentTree implements BlockMapping {
     public static final int MAX_LEN = ExtentMap.INIT_MAX_LEN, MAX_UNWRITTEN_LEN = ExtentMap.INIT_MAX_LEN - 1;
     private static final int ROOT_ENTRIES = 4;
-
-    /** One mapping: logical lblk..lblk+len-1 at physical pblk. */
-    public record Extent(long lblk, int len, long pblk, boolean unwritten) {
-        public long end() { return lblk + len; }
-        public long pend() { return pblk + len; }
-    }
 
     private final Volume vol;
     private final Superblock sb;
     private final Inode.Editor inode;
-    private final List<Extent> extents;
+    private final ExtentList extents;
     private final List<Long> nodeBlocks;
     private final int perBlock;
 
@@ -43,7 +37,7 @@ public final class ExtentTree {
         this.vol = vol;
         this.sb = vol.superblock();
         this.inode = inode;
-        this.extents = extents;
+        this.extents = new ExtentList(inode.number(), extents, MAX_LEN, MAX_UNWRITTEN_LEN);
         this.nodeBlocks = nodeBlocks;
         this.perBlock = (vol.blockSize() - ExtentMap.HEADER - (sb.hasMetadataCsum() ? 4 : 0)) / ExtentMap.ENTRY;
     }
@@ -64,120 +58,23 @@ public final class ExtentTree {
         writeHeader(r, 0, ROOT_ENTRIES, 0);
     }
 
-    public List<Extent> extents() { return java.util.Collections.unmodifiableList(extents); }
+    @Override public List<Extent> extents() { return extents.all(); }
     public int nodeCount() { return nodeBlocks.size(); }
-    /** A goal for new data blocks after logical block lblk: right after the physical end of the extent before it. */
-    public long goalFor(long lblk) {
-        Extent best = null;
-        for (Extent e : extents) if (e.lblk() <= lblk) best = e; else break;
-        return best == null ? 0 : best.pblk() + (lblk - best.lblk());
-    }
-
-    /** The mapping at lblk, or null in a hole. */
-    public Extent find(long lblk) {
-        int i = indexAtOrBefore(lblk);
-        if (i >= 0 && extents.get(i).end() > lblk) return extents.get(i);
-        return null;
-    }
-
-    /** First extent starting after lblk, or null. */
-    public Extent next(long lblk) {
-        int i = indexAtOrBefore(lblk) + 1;
-        return i < extents.size() ? extents.get(i) : null;
-    }
-
-    private int indexAtOrBefore(long lblk) {
-        int lo = 0, hi = extents.size() - 1, found = -1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (extents.get(mid).lblk() <= lblk) { found = mid; lo = mid + 1; } else hi = mid - 1;
-        }
-        return found;
-    }
-
-    /** Maps a hole [lblk, lblk+len) to pblk; merges with neighbours when contiguous and of the same kind. */
-    public void insert(long lblk, long pblk, long len, boolean unwritten) {
-        int max = unwritten ? MAX_UNWRITTEN_LEN : MAX_LEN;
-        while (len > 0) {
-            int n = (int) Math.min(len, max);
-            insertOne(new Extent(lblk, n, pblk, unwritten));
-            lblk += n; pblk += n; len -= n;
-        }
-    }
-
-    private void insertOne(Extent e) {
-        int i = indexAtOrBefore(e.lblk());
-        if (i >= 0 && extents.get(i).end() > e.lblk()) throw new IllegalStateException("inode " + inode.number() + ": logical block " + e.lblk() + " already mapped");
-        if (i + 1 < extents.size() && extents.get(i + 1).lblk() < e.end()) throw new IllegalStateException("inode " + inode.number() + ": range " + e.lblk() + "+" + e.len() + " overlaps a mapping");
-        extents.add(i + 1, e);
-        mergeAround(i + 1);
-    }
-
-    /** Merges the extent at i with its neighbours where they are contiguous in both spaces and of one kind. */
-    private void mergeAround(int i) {
-        if (i + 1 < extents.size() && mergeable(extents.get(i), extents.get(i + 1))) {
-            Extent a = extents.get(i), b = extents.remove(i + 1);
-            extents.set(i, new Extent(a.lblk(), a.len() + b.len(), a.pblk(), a.unwritten()));
-        }
-        if (i > 0 && mergeable(extents.get(i - 1), extents.get(i))) {
-            Extent a = extents.get(i - 1), b = extents.remove(i);
-            extents.set(i - 1, new Extent(a.lblk(), a.len() + b.len(), a.pblk(), a.unwritten()));
-        }
-    }
-
-    private static boolean mergeable(Extent a, Extent b) {
-        return a.unwritten() == b.unwritten() && a.end() == b.lblk() && a.pend() == b.pblk()
-                && a.len() + b.len() <= (a.unwritten() ? MAX_UNWRITTEN_LEN : MAX_LEN);
-    }
-
-    /**
-     * Unmaps [from, to): extents inside are dropped, extents crossing the edges are cut.
-     * Returns the physical ranges that were unmapped (the caller frees them).
-     */
-    public List<BlockAllocator.Range> remove(long from, long to) {
-        List<BlockAllocator.Range> freed = new ArrayList<>();
-        List<Extent> keep = new ArrayList<>(extents.size() + 1);
-        for (Extent e : extents) {
-            if (e.end() <= from || e.lblk() >= to) { keep.add(e); continue; }
-            long cutStart = Math.max(from, e.lblk()), cutEnd = Math.min(to, e.end());
-            if (e.lblk() < cutStart) keep.add(new Extent(e.lblk(), (int) (cutStart - e.lblk()), e.pblk(), e.unwritten()));
-            freed.add(new BlockAllocator.Range(e.pblk() + (cutStart - e.lblk()), (int) (cutEnd - cutStart)));
-            if (cutEnd < e.end()) keep.add(new Extent(cutEnd, (int) (e.end() - cutEnd), e.pblk() + (cutEnd - e.lblk()), e.unwritten()));
-        }
-        extents.clear();
-        extents.addAll(keep);
-        return freed;
-    }
-
-    /** Marks [from, to) as written (data now on disk): unwritten extents there are split and converted, then merged. */
-    public void markWritten(long from, long to) {
-        List<Extent> out = new ArrayList<>(extents.size() + 2);
-        for (Extent e : extents) {
-            if (!e.unwritten() || e.end() <= from || e.lblk() >= to) { out.add(e); continue; }
-            long a = Math.max(from, e.lblk()), b = Math.min(to, e.end());
-            if (e.lblk() < a) out.add(new Extent(e.lblk(), (int) (a - e.lblk()), e.pblk(), true));
-            out.add(new Extent(a, (int) (b - a), e.pblk() + (a - e.lblk()), false));
-            if (b < e.end()) out.add(new Extent(b, (int) (e.end() - b), e.pblk() + (b - e.lblk()), true));
-        }
-        extents.clear();
-        for (Extent e : out) {
-            extents.add(e);
-            mergeAround(extents.size() - 1);
-        }
-    }
-
-    /** Data blocks mapped (written or unwritten). */
-    public long mappedBlocks() {
-        long n = 0;
-        for (Extent e : extents) n += e.len();
-        return n;
-    }
+    @Override public long goalFor(long lblk) { return extents.goalFor(lblk); }
+    @Override public Extent find(long lblk) { return extents.find(lblk); }
+    @Override public Extent next(long lblk) { return extents.next(lblk); }
+    @Override public int maxRun(boolean unwritten) { return extents.maxRun(unwritten); }
+    @Override public void insert(long lblk, long pblk, long len, boolean unwritten) { extents.insert(lblk, pblk, len, unwritten); }
+    @Override public List<BlockAllocator.Range> remove(long from, long to) { return extents.remove(from, to); }
+    @Override public void markWritten(long from, long to) { extents.markWritten(from, to); }
+    @Override public long mappedBlocks() { return extents.mappedBlocks(); }
 
     /**
      * Writes the tree: root into the inode editor's i_block, other nodes into reused or newly
      * allocated blocks (surplus old blocks are freed). Returns the change in the number of tree
      * blocks, for i_blocks.
      */
+    @Override
     public int store(Handle h, BlockAllocator alloc) throws IOException {
         int n = extents.size();
         // level sizes, bottom-up, until the top level fits in the root
@@ -198,7 +95,7 @@ public final class ExtentTree {
             alloc.free(h, b, 1);
         }
         while (blocks.size() < needed) {
-            long goal = blocks.isEmpty() ? (extents.isEmpty() ? 0 : extents.get(0).pblk()) : blocks.get(blocks.size() - 1) + 1;
+            long goal = blocks.isEmpty() ? (extents.size() == 0 ? 0 : extents.get(0).pblk()) : blocks.get(blocks.size() - 1) + 1;
             BlockAllocator.Range r = alloc.allocate(h, goal, needed - blocks.size());
             for (int k = 0; k < r.length(); k++) blocks.add(r.start() + k);
         }

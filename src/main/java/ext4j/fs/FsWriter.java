@@ -4,7 +4,10 @@ import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;
 import ext4j.dir.SimpleDirEditor;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
 import ext4j.extent.ExtentTree;
+import ext4j.extent.IndirectMapping;
 import ext4j.journal.Handle;
 import ext4j.journal.Journal;
 import ext4j.ondisk.Features;
@@ -167,9 +170,10 @@ final class FsWriter {
             InodeUpdate child = new InodeUpdate(vol, e);
             int type = what.mode & Inode.S_IFMT;
             if (type == Inode.S_IFREG || type == Inode.S_IFDIR || (type == Inode.S_IFLNK && what.symlinkTarget.length >= Inode.I_BLOCK_SIZE)) {
-                if (!sb().hasIncompat(Features.INCOMPAT_EXTENTS)) throw new FsException(Errno.EOPNOTSUPP, path + " (filesystem without extents: ext4j writes extent-mapped files only)");
-                e.flags(Inode.FL_EXTENTS);
-                ExtentTree.initEmpty(e);
+                if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) { // else ext2/ext3 indirect blocks, i_block all zero
+                    e.flags(Inode.FL_EXTENTS);
+                    ExtentTree.initEmpty(e);
+                }
             }
             if (type == Inode.S_IFCHR || type == Inode.S_IFBLK) encodeDevice(e, what.rdev);
             if (type == Inode.S_IFLNK) {
@@ -349,10 +353,10 @@ final class FsWriter {
                 boolean unlinked = u.ed.links() == 0;
                 if (unlinked && pins.containsKey(ino)) return true; // still open: the last close finishes it
                 long keep = unlinked ? 0 : (u.ed.size() + bs - 1) / bs;
-                List<ExtentTree.Extent> ext = (u.ed.flags() & Inode.FL_EXTENTS) != 0 ? u.tree().extents() : List.of();
+                List<Extent> ext = mapsBlocks(u) ? u.tree().extents() : List.of();
                 long from = keep;
                 int past = 0;
-                for (ExtentTree.Extent e : ext) if (e.end() > keep) past++;
+                for (Extent e : ext) if (e.end() > keep) past++;
                 if (past > EXTENTS_PER_HANDLE) from = Math.max(keep, ext.get(ext.size() - EXTENTS_PER_HANDLE).lblk());
                 if (past > 0) freeBlocksFrom(h, u, from);
                 if (past > EXTENTS_PER_HANDLE) { u.save(h, balloc); return false; }
@@ -419,13 +423,19 @@ final class FsWriter {
         }
     }
 
-    /** Unmaps and frees every block at or after logical block from (extent files; fast symlinks and devices own none). */
+    /** Whether i_block holds a block mapping (not a fast symlink, a device number or inline data). */
+    private boolean mapsBlocks(InodeUpdate v) {
+        int type = v.ed.mode() & Inode.S_IFMT;
+        if ((v.ed.flags() & Inode.FL_INLINE_DATA) != 0) return false;
+        if (type == Inode.S_IFREG || type == Inode.S_IFDIR) return true;
+        if (type != Inode.S_IFLNK) return false;
+        return (v.ed.flags() & Inode.FL_EXTENTS) != 0
+                || v.original.blocks512(vol.blockSize()) - (v.ed.fileAcl() != 0 ? vol.blockSize() / 512 : 0) > 0;
+    }
+
+    /** Unmaps and frees every block at or after logical block from. */
     private void freeBlocksFrom(Handle h, InodeUpdate v, long from) throws IOException {
-        if ((v.ed.flags() & Inode.FL_EXTENTS) == 0) {
-            if ((v.ed.flags() & Inode.FL_INLINE_DATA) != 0) return;
-            if (v.original.blocks512(vol.blockSize()) - (v.ed.fileAcl() != 0 ? vol.blockSize() / 512 : 0) <= 0) return;
-            throw new FsException(Errno.EOPNOTSUPP, "inode " + v.number() + " (freeing block-mapped ext2/ext3 files is not supported yet)");
-        }
+        if (!mapsBlocks(v)) return;
         for (BlockAllocator.Range r : v.tree().remove(from, Long.MAX_VALUE)) {
             // directory and symlink blocks went through the cache and the log: forget (revoke) them, or a
             // later checkpoint would write their old bytes over whatever file data reuses the blocks
@@ -518,7 +528,7 @@ final class FsWriter {
     /** Writes data at pos into a regular file (or a new symlink's block); allocates holes, fills unwritten ranges. */
     void write(Inode file, long pos, ByteBuffer data) throws IOException {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
-        if (pos < 0 || pos + data.remaining() > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        if (pos < 0 || pos + data.remaining() > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         // big writes go in chunks so one handle stays bounded
         final int chunk = 32 << 20;
         while (data.hasRemaining()) {
@@ -536,7 +546,15 @@ final class FsWriter {
         }
     }
 
-    long maxFileSize() { return ((1L << 32) - 1) * vol.blockSize(); }
+    /** Largest size: 2^32-1 blocks with extents; what 12 direct + single/double/triple indirect blocks address without. */
+    long maxFileSize(Inode f) {
+        long blocks = (1L << 32) - 1;
+        if (!f.hasFlag(Inode.FL_EXTENTS)) {
+            long p = vol.blockSize() / 4;
+            blocks = Math.min(blocks, 12 + p + p * p + p * p * p);
+        }
+        return blocks * vol.blockSize();
+    }
 
     /**
      * Core of a write: for each block run, the data goes to the device first (ordered mode), then
@@ -545,20 +563,20 @@ final class FsWriter {
      */
     private void writeData(Handle h, InodeUpdate u, long pos, ByteBuffer src, boolean touchTimes) throws IOException {
         int bs = vol.blockSize();
-        ExtentTree t = u.tree();
+        BlockMapping t = u.tree();
         long end = pos + src.remaining();
         long lblk = pos / bs;
         long lastBlk = (end - 1) / bs;
         int srcPos = src.position();
         while (lblk <= lastBlk) {
-            ExtentTree.Extent e = t.find(lblk);
+            Extent e = t.find(lblk);
             long runEnd; long pblk; boolean fresh;
             if (e == null) {
-                ExtentTree.Extent nx = t.next(lblk);
+                Extent nx = t.next(lblk);
                 long holeEnd = Math.min(lastBlk + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
                 long goal = t.goalFor(lblk);
                 if (goal == 0) goal = goalForInode(vol, u.number());
-                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, ExtentTree.MAX_LEN));
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, t.maxRun(false)));
                 pblk = r.start();
                 runEnd = lblk + r.length();
                 fresh = true;
@@ -598,7 +616,7 @@ final class FsWriter {
         if (file.isDir()) throw new FsException(Errno.EISDIR, "inode " + file.number());
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
-        if (size > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
             long old = u.ed.size();
@@ -624,7 +642,7 @@ final class FsWriter {
         int bs = vol.blockSize();
         int off = (int) (size % bs);
         if (off == 0) return;
-        ExtentTree.Extent e = u.tree().find(size / bs);
+        Extent e = u.tree().find(size / bs);
         if (e == null || e.unwritten()) return;
         long p = e.pblk() + (size / bs - e.lblk());
         vol.device().write(p * bs + off, ByteBuffer.allocate(bs - off));
@@ -634,20 +652,21 @@ final class FsWriter {
     void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.ENODEV, "inode " + file.number());
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
-        if (off + len > maxFileSize()) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
-            ExtentTree t = u.tree();
+            BlockMapping t = u.tree();
+            if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
             int bs = vol.blockSize();
             long lblk = off / bs, last = (off + len - 1) / bs;
             while (lblk <= last) {
-                ExtentTree.Extent e = t.find(lblk);
+                Extent e = t.find(lblk);
                 if (e != null) { lblk = e.end(); continue; }
-                ExtentTree.Extent nx = t.next(lblk);
+                Extent nx = t.next(lblk);
                 long holeEnd = Math.min(last + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
                 long goal = t.goalFor(lblk);
                 if (goal == 0) goal = goalForInode(vol, u.number());
-                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, ExtentTree.MAX_UNWRITTEN_LEN));
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, t.maxRun(true)));
                 t.insert(lblk, r.start(), r.length(), true);
                 u.addBlocks(r.length());
                 lblk += r.length();
@@ -688,7 +707,7 @@ final class FsWriter {
     private void zeroRange(InodeUpdate u, long from, long to) throws IOException {
         if (to <= from) return;
         int bs = vol.blockSize();
-        ExtentTree.Extent e = u.tree().find(from / bs);
+        Extent e = u.tree().find(from / bs);
         if (e == null || e.unwritten()) return;
         long p = e.pblk() + (from / bs - e.lblk());
         vol.device().write(p * bs + from % bs, ByteBuffer.allocate((int) (to - from)));

@@ -2,7 +2,8 @@ package ext4j.fs;
 
 import ext4j.alloc.BlockAllocator;
 import ext4j.dir.DirStorage;
-import ext4j.extent.ExtentTree;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
 import ext4j.journal.Handle;
 import ext4j.ondisk.CorruptException;
 import ext4j.ondisk.Inode;
@@ -29,7 +30,7 @@ final class InodeDirStorage implements DirStorage {
     @Override public long blockCount() { return dir.ed.size() / vol.blockSize(); }
 
     private long physical(long lblk) throws IOException {
-        ExtentTree.Extent e = dir.tree().find(lblk);
+        Extent e = dir.tree().find(lblk);
         if (e == null || e.unwritten()) throw new CorruptException("directory inode " + dir.number() + ": block " + lblk + " is a hole");
         return e.pblk() + (lblk - e.lblk());
     }
@@ -40,7 +41,7 @@ final class InodeDirStorage implements DirStorage {
     @Override
     public long append() throws IOException {
         long lblk = blockCount();
-        ExtentTree t = dir.tree();
+        BlockMapping t = dir.tree();
         long goal = t.goalFor(lblk);
         if (goal == 0) goal = FsWriter.goalForInode(vol, dir.number());
         BlockAllocator.Range r = alloc.allocate(h, goal, 1);

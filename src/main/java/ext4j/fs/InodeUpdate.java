@@ -1,7 +1,9 @@
 package ext4j.fs;
 
 import ext4j.alloc.BlockAllocator;
+import ext4j.extent.BlockMapping;
 import ext4j.extent.ExtentTree;
+import ext4j.extent.IndirectMapping;
 import ext4j.journal.Handle;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Volume;
@@ -16,7 +18,7 @@ final class InodeUpdate {
     final Inode original;
     final Inode.Editor ed;
     private final Volume vol;
-    private ExtentTree tree;
+    private BlockMapping tree;
     private long blockDelta; // filesystem blocks added (+) or released (-), data and tree, not yet in ed
     private long blocks512;  // i_blocks as stored in ed
 
@@ -36,11 +38,12 @@ final class InodeUpdate {
 
     long number() { return ed.number(); }
 
-    ExtentTree tree() throws IOException {
+    /** The inode's block mapping: its extent tree, or for ext2/ext3-style inodes its indirect blocks. */
+    BlockMapping tree() throws IOException {
         if (tree == null) {
-            if ((ed.flags() & Inode.FL_EXTENTS) == 0)
-                throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " (block-mapped file: ext4j writes extent-mapped files only)");
-            tree = ExtentTree.load(vol, ed, original);
+            if ((ed.flags() & Inode.FL_INLINE_DATA) != 0)
+                throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " (inline data is read-only in ext4j for now)");
+            tree = (ed.flags() & Inode.FL_EXTENTS) != 0 ? ExtentTree.load(vol, ed, original) : IndirectMapping.load(vol, ed);
         }
         return tree;
     }

@@ -51,4 +51,46 @@ class WriteSmokeTest {
             }
         }
     }
+
+    /** ext2/ext3 indirect blocks: direct, single, double and triple indirect, sparse, shrunk, punched; checked by debugfs and e2fsck. */
+    @Test
+    void blockMappedFilesUpToTripleIndirect() throws Exception {
+        Path img = tmp.resolve("ext2.img");
+        Tools.mke2fs(img, null, "160M", "-t", "ext2", "-b", "1024");
+        long[] offsets = {0, 5_000, 13 * 1024, 270 * 1024, 20L << 20, 70L << 20, (70L << 20) + 1024 * 300};
+        java.util.Map<Long, byte[]> written = new java.util.TreeMap<>();
+        java.util.Random r = new java.util.Random(5);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/big", 0644, 0, 0);
+            for (long off : offsets) {
+                byte[] b = new byte[2000 + r.nextInt(2000)]; // the offsets are further apart
+                r.nextBytes(b);
+                fs.write("/big", off, ByteBuffer.wrap(b));
+                written.put(off, b);
+            }
+            FsException e = assertThrows(FsException.class, () -> fs.fallocate("/big", 0, 4096, false));
+            assertEquals(Errno.EOPNOTSUPP, e.errno());
+        }
+        Tools.assertFsckClean(img);
+        Path out = tmp.resolve("big.out");
+        Tools.ok("debugfs", "-R", "dump /big " + out, img.toString());
+        byte[] all = java.nio.file.Files.readAllBytes(out);
+        for (var w : written.entrySet())
+            assertArrayEquals(w.getValue(), java.util.Arrays.copyOfRange(all, (int) (long) w.getKey(), (int) (w.getKey() + w.getValue().length)), "bytes at " + w.getKey());
+        assertTrue(Tools.debugfs(img, "stat /big").contains("TIND"), "the file reaches the triple indirect tree");
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.punchHole("/big", 20L << 20, 8192);
+            fs.truncate("/big", 300 * 1024);          // frees the double and triple indirect trees
+            fs.write("/big", 100 * 1024, ByteBuffer.wrap(new byte[]{1, 2, 3}));
+        }
+        Tools.assertFsckClean(img);
+        String st = Tools.debugfs(img, "stat /big");
+        assertFalse(st.contains("TIND"), st);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) { fs.unlink("/big"); }
+        Tools.assertFsckClean(img);
+        String free = Tools.ok("dumpe2fs", "-h", img.toString());
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            assertEquals(Long.parseLong(free.replaceAll("(?s).*Free blocks:\\s+(\\d+).*", "$1")), fs.superblock().freeBlocksCount());
+        }
+    }
 }
