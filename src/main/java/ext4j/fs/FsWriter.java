@@ -3,7 +3,7 @@ package ext4j.fs;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;
-import ext4j.dir.SimpleDirEditor;
+import ext4j.dir.DirectoryEditor;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.extent.ExtentTree;
@@ -126,10 +126,10 @@ final class FsWriter {
         return (n.length == 1 && n[0] == '.') || (n.length == 2 && n[0] == '.' && n[1] == '.');
     }
 
-    private SimpleDirEditor editor(Handle h, InodeUpdate dir) throws IOException {
+    private DirectoryEditor editor(Handle h, InodeUpdate dir) throws IOException {
         if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0)
             throw new FsException(Errno.EOPNOTSUPP, "directory inode " + dir.number() + " (inline-data directories are read-only in ext4j for now)");
-        return new SimpleDirEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+        return new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
     }
 
     private static int fileType(int mode) {

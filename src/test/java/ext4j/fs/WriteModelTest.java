@@ -405,12 +405,21 @@ class WriteModelTest {
         }
     }
 
+    /** What the kernel gave a new inode (setgid directories pass their group and setgid on). */
+    private static Node hostNode(Path p, int type) throws IOException {
+        var a = java.nio.file.Files.readAttributes(p, "unix:*", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        Node n = new Node(type, (Integer) a.get("mode") & 07777);
+        n.uid = (Integer) a.get("uid") & 0xFFFFFFFFL;
+        n.gid = (Integer) a.get("gid") & 0xFFFFFFFFL;
+        return n;
+    }
+
     /** Changes made through the kernel, mirrored in the model. */
     private void kernelWrites(Path mnt) throws IOException {
         Path d = mnt.resolve("kdir");
         java.nio.file.Files.createDirectory(d);
         java.nio.file.Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
-        Node kd = new Node(Inode.S_IFDIR, 0750);
+        Node kd = hostNode(d, Inode.S_IFDIR);
         root.kids.put("kdir", kd);
         root.links++;
         for (int i = 0; i < 300; i++) {
@@ -419,7 +428,7 @@ class WriteModelTest {
             Path f = d.resolve("k" + i);
             java.nio.file.Files.write(f, b);
             java.nio.file.Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            Node n = new Node(Inode.S_IFREG, 0644);
+            Node n = hostNode(f, Inode.S_IFREG);
             n.data = b;
             kd.kids.put("k" + i, n);
         }
@@ -427,7 +436,7 @@ class WriteModelTest {
         java.nio.file.Files.move(d.resolve("k1"), mnt.resolve("k1moved"));
         root.kids.put("k1moved", kd.kids.remove("k1"));
         java.nio.file.Files.createSymbolicLink(d.resolve("klink"), Path.of("tt/tt"));
-        Node l = new Node(Inode.S_IFLNK, 0777);
+        Node l = hostNode(d.resolve("klink"), Inode.S_IFLNK);
         l.target = "tt/tt".getBytes(StandardCharsets.UTF_8);
         kd.kids.put("klink", l);
     }
