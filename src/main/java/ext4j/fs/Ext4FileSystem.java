@@ -66,7 +66,23 @@ public final class Ext4FileSystem implements Closeable {
         BlockDevice dev = FileBlockDevice.open(image, false);
         try {
             Ext4FileSystem fs = open(dev, true);
-            fs.enableWrites(force);
+            fs.enableWrites(force, !noJournal);
+            return fs;
+        } catch (IOException | RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Opens a filesystem that mkfs has just made, to fill it (mkfs -d): writes go home in batches
+     * without the journal, as mke2fs -d writes; a crash means making it again.
+     */
+    public static Ext4FileSystem openForPopulating(Path image) throws IOException {
+        BlockDevice dev = FileBlockDevice.open(image, false);
+        try {
+            Ext4FileSystem fs = open(dev, true);
+            fs.enableWrites(false, false);
             return fs;
         } catch (IOException | RuntimeException e) {
             dev.close();
@@ -77,11 +93,11 @@ public final class Ext4FileSystem implements Closeable {
     /** Opens any device (a memory image, a recording device) for writing; see {@link #openReadWrite(Path, boolean)}. */
     public static Ext4FileSystem openReadWrite(BlockDevice dev, boolean force) throws IOException {
         Ext4FileSystem fs = open(dev, true);
-        fs.enableWrites(force);
+        fs.enableWrites(force, !noJournal);
         return fs;
     }
 
-    private void enableWrites(boolean force) throws IOException {
+    private void enableWrites(boolean force, boolean journaled) throws IOException {
         Superblock s = sb();
         String name = vol.device().name();
         int unwritable = s.featureIncompat() & ~Features.INCOMPAT_WRITE_SUPPORTED;
@@ -101,7 +117,7 @@ public final class Ext4FileSystem implements Closeable {
         // Like a Linux mount, the filesystem is marked in use on disk (needs_recovery with a journal, not
         // clean without one), but only when the first transaction starts: a command that fails or changes
         // nothing leaves the image bytes exactly as they were.
-        if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && !noJournal) {
+        if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && journaled) {
             long[] jmap = journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs());
             writer = new FsWriter(this, vol, journal);

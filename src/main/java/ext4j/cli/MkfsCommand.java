@@ -1,0 +1,92 @@
+package ext4j.cli;
+
+import ext4j.block.FileBlockDevice;
+import ext4j.fs.Ext4FileSystem;
+import ext4j.mkfs.Mkfs;
+import ext4j.mkfs.MkfsOptions;
+import ext4j.ondisk.Superblock;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+@Command(name = "mkfs", description = "Make an ext4 (or ext2) filesystem like mke2fs, optionally populated from a directory (-d). "
+        + "An image file is created or truncated to SIZE; a block device is used whole.")
+final class MkfsCommand implements Callable<Integer> {
+    @Option(names = "-t", paramLabel = "TYPE", description = "ext4 (default) or ext2") String type = "ext4";
+    @Option(names = "-b", paramLabel = "BLOCKSIZE", description = "1024, 2048 or 4096 (default by size, as mke2fs)") int blockSize;
+    @Option(names = "-N", paramLabel = "INODES", description = "number of inodes (default: one per 16 KiB, 4 KiB below 512 MiB)") long inodes;
+    @Option(names = "-I", paramLabel = "INODE_SIZE", description = "inode size in bytes (default 256)") int inodeSize;
+    @Option(names = "-L", paramLabel = "LABEL", description = "volume label (16 bytes at most)") String label;
+    @Option(names = "-U", paramLabel = "UUID", description = "filesystem UUID (default random)") String uuid;
+    @Option(names = "-O", paramLabel = "FEATURES", split = ",", description = "features to add, or remove with ^ (e.g. ^metadata_csum,^has_journal)") List<String> features = List.of();
+    @Option(names = "-d", paramLabel = "SRCDIR", description = "copy this directory's contents into the new filesystem, like mke2fs -d") Path srcDir;
+    @Option(names = "-q", description = "quiet: no summary") boolean quiet;
+    @Parameters(index = "0", paramLabel = "IMAGE") Path image;
+    @Parameters(index = "1", arity = "0..1", paramLabel = "SIZE", description = "image size, with K, M, G, T suffix (needed for a new image file)") String size;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        if (srcDir != null && !Files.isDirectory(srcDir)) throw new NoSuchFileException(srcDir.toString());
+        UUID u;
+        try { u = uuid == null ? null : UUID.fromString(uuid); }
+        catch (IllegalArgumentException e) { throw new BadArgumentException("invalid UUID: '" + uuid + "'"); }
+        MkfsOptions o = new MkfsOptions(type, blockSize, inodes, inodeSize, label, u, features);
+        boolean device = Files.exists(image) && !Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(image);
+        long bytes;
+        if (device) {
+            bytes = size == null ? 0 : ImagePaths.size(size);
+        } else {
+            if (size == null && !Files.exists(image)) throw new BadArgumentException("SIZE is needed to create " + image);
+            bytes = size == null ? Files.size(image) : ImagePaths.size(size);
+            // a fresh sparse file reads as zeros: no inode table zeroing needed
+            try (FileChannel ch = FileChannel.open(image, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                if (bytes > 0) ch.write(java.nio.ByteBuffer.wrap(new byte[1]), bytes - 1);
+            }
+        }
+        Superblock sb;
+        try (FileBlockDevice dev = FileBlockDevice.open(image, false)) {
+            try {
+                sb = Mkfs.format(dev, bytes, o, device, what -> { });
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new BadArgumentException(e.getMessage());
+            }
+        }
+        long files = 0;
+        if (srcDir != null) {
+            // like mke2fs -d: the root directory keeps mkfs's attributes, its contents come from SRCDIR
+            try (Ext4FileSystem fs = Ext4FileSystem.openForPopulating(image)) {
+                files = Populator.populate(fs, srcDir, "/", err, ProgressBar.onTerminal());
+            }
+        }
+        if (!quiet) {
+            out.printf("%s: %s, %d blocks of %d bytes, %d inodes, %d groups, features: %s%n", image, type, sb.blocksCount(), sb.blockSize(),
+                    Integer.toUnsignedLong(sb.inodesCount()), sb.groupCount(), String.join(" ", featureNames(sb)));
+            if (srcDir != null) out.printf("copied %d files from %s%n", files, srcDir);
+        }
+        return 0;
+    }
+
+    private static List<String> featureNames(Superblock sb) {
+        List<String> all = new java.util.ArrayList<>();
+        all.addAll(ext4j.ondisk.Features.compatNames(sb.featureCompat()));
+        all.addAll(ext4j.ondisk.Features.incompatNames(sb.featureIncompat()));
+        all.addAll(ext4j.ondisk.Features.roCompatNames(sb.featureRoCompat()));
+        return all;
+    }
+}
