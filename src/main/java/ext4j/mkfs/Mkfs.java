@@ -109,9 +109,6 @@ public final class Mkfs {
         incompat = ext4 ? INCOMPAT_EXT4 : INCOMPAT_EXT2;
         ro = ext4 ? RO_EXT4 : RO_EXT2;
         for (String f : o.featureEdits()) editFeature(f.trim());
-        // like mke2fs: ext4 without metadata_csum keeps descriptor checksums (uninit_bg) unless told otherwise
-        boolean gdtNamed = o.featureEdits().stream().anyMatch(f -> f.replace("^", "").equals("uninit_bg") || f.replace("^", "").equals("gdt_csum"));
-        if (ext4 && (ro & Features.RO_METADATA_CSUM) == 0 && !gdtNamed) ro |= Features.RO_GDT_CSUM;
         if ((ro & Features.RO_METADATA_CSUM) != 0) ro &= ~Features.RO_GDT_CSUM;
         if ((incompat & Features.INCOMPAT_64BIT) != 0 && (incompat & Features.INCOMPAT_EXTENTS) == 0)
             throw new IllegalArgumentException("64bit needs the extent feature");
@@ -122,7 +119,6 @@ public final class Mkfs {
         long ratio = floppy ? 8192 : small ? 4096 : 16384;
         inodeSize = o.inodeSize() != 0 ? o.inodeSize() : 256;
         if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + inodeSize + " (a power of two from 128 to the block size)");
-        if (inodeSize == 128) ro &= ~Features.RO_EXTRA_ISIZE;
         descSize = (incompat & Features.INCOMPAT_64BIT) != 0 ? 64 : 32;
         perBlock = bs / 4;
         blocks = size / bs;
@@ -140,7 +136,7 @@ public final class Mkfs {
             ipg = (wantInodes + groups - 1) / groups;
             ipg = Math.max(ipg, 16);
             ipg = (ipg + inodesPerBlock - 1) / inodesPerBlock * inodesPerBlock;  // whole inode-table blocks
-            ipg = (ipg + 7) / 8 * 8;                                           // whole bitmap bytes
+            ipg = ipg / 8 * 8;                                                 // whole bitmap bytes (down, as mke2fs)
             ipg = Math.min(ipg, Math.min(bpg, 8L * bs) / 8 * 8);
             if (ipg * groups > 0xFFFFFFFFL) ipg = 0xFFFFFFFFL / groups / 8 * 8;
             itableBlocks = (ipg * inodeSize + bs - 1) / bs;

@@ -1,0 +1,147 @@
+package ext4j.mkfs;
+
+import ext4j.cli.CliRunner;
+import ext4j.fs.Ext4FileSystem;
+import ext4j.testutil.Tools;
+import ext4j.testutil.TreeDiff;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** ext4j mkfs against mke2fs: e2fsck, dumpe2fs, the same layout figures, ext4j and Linux writing on the result. */
+class MkfsTest {
+    @TempDir Path tmp;
+
+    private static String field(String dump, String name) {
+        for (String l : dump.split("\n")) if (l.startsWith(name + ":")) return l.substring(name.length() + 1).trim();
+        return null;
+    }
+
+    private static long usedBlocks(String dump) {
+        return Long.parseLong(field(dump, "Block count")) - Long.parseLong(field(dump, "Free blocks"));
+    }
+
+    /** Makes the same filesystem with both tools and compares; returns the ext4j image. */
+    private Path compareWithMke2fs(String size, String... opts) throws Exception {
+        String label = String.join("_", opts).replaceAll("[^A-Za-z0-9_]", "") + size;
+        Path ours = tmp.resolve("ours-" + label + ".img"), theirs = tmp.resolve("mke2fs-" + label + ".img");
+        List<String> args = new ArrayList<>(List.of("mkfs", "-q"));
+        args.addAll(Arrays.asList(opts));
+        args.add(ours.toString());
+        args.add(size);
+        CliRunner.Out o = CliRunner.run(args.toArray(String[]::new));
+        assertEquals(0, o.exit(), o.err());
+        Tools.assertFsckClean(ours);
+        List<String> m = new ArrayList<>(List.of("mke2fs", "-q", "-F"));
+        m.addAll(Arrays.asList(opts));
+        if (!m.contains("-t")) m.addAll(List.of("-t", "ext4"));
+        m.add(theirs.toString());
+        m.add(size);
+        Tools.ok("truncate", "-s", size, theirs.toString());
+        Tools.ok(m.toArray(String[]::new));
+        String a = Tools.ok("dumpe2fs", "-h", ours.toString()), b = Tools.ok("dumpe2fs", "-h", theirs.toString());
+        for (String f : new String[]{"Filesystem features", "Block count", "Inode count", "Block size", "Inode size", "Blocks per group",
+                "Inodes per group", "Reserved GDT blocks", "Flex block group size", "Reserved block count", "Total journal blocks", "Filesystem volume name"})
+            assertEquals(field(b, f), field(a, f), f + " (" + label + ")");
+        long ua = usedBlocks(a), ub = usedBlocks(b);
+        System.out.printf("MkfsTest %-40s used blocks: ext4j %d, mke2fs %d%n", label, ua, ub);
+        assertTrue(Math.abs(ua - ub) <= Math.max(8, ub / 200), "used blocks close to mke2fs's: " + ua + " vs " + ub);
+        return ours;
+    }
+
+    @Test
+    void sameLayoutAsMke2fsAndClean() throws Exception {
+        compareWithMke2fs("8M");
+        compareWithMke2fs("64M");
+        compareWithMke2fs("600M");
+        compareWithMke2fs("3G");
+        compareWithMke2fs("64M", "-t", "ext2");
+        compareWithMke2fs("600M", "-t", "ext2");
+        compareWithMke2fs("100M", "-O", "^metadata_csum");
+        compareWithMke2fs("50M", "-O", "^has_journal,^resize_inode");
+        compareWithMke2fs("300M", "-b", "2048");
+        compareWithMke2fs("1G", "-b", "1024");
+        compareWithMke2fs("200M", "-I", "128", "-N", "5000", "-L", "lbl");
+        Path u = compareWithMke2fs("32M", "-U", "11111111-2222-3333-4444-555555555555");
+        assertEquals("11111111-2222-3333-4444-555555555555", field(Tools.ok("dumpe2fs", "-h", u.toString()), "Filesystem UUID"));
+    }
+
+    @Test
+    void ext4jAndLinuxWriteOnTheResult() throws Exception {
+        for (String[] opts : new String[][]{{"-t", "ext4"}, {"-t", "ext2"}, {"-t", "ext4", "-b", "1024"}}) {
+            Path img = tmp.resolve("w" + String.join("", opts) + ".img");
+            List<String> args = new ArrayList<>(List.of("mkfs", "-q"));
+            args.addAll(Arrays.asList(opts));
+            args.addAll(List.of(img.toString(), "128M"));
+            assertEquals(0, CliRunner.run(args.toArray(String[]::new)).exit());
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+                fs.mkdir("/d", 0755, 0, 0);
+                for (int i = 0; i < 3000; i++) fs.createFile("/d/f" + i, 0644, 0, 0);
+                byte[] data = new byte[5_000_000];
+                new Random(1).nextBytes(data);
+                fs.createFile("/big", 0644, 0, 0);
+                fs.write("/big", 0, ByteBuffer.wrap(data));
+            }
+            Tools.assertFsckClean(img);
+            if (!Tools.canMount()) continue;
+            Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+            Tools.mount(img, mnt, "");
+            try {
+                try (var l = Files.list(mnt.resolve("d"))) { assertEquals(3000, l.count()); }
+                assertEquals(5_000_000, Files.size(mnt.resolve("big")));
+                Files.writeString(mnt.resolve("from-linux"), "hello");
+                Files.createDirectories(mnt.resolve("k/l/m"));
+            } finally {
+                Tools.umount(mnt);
+            }
+            Tools.assertFsckClean(img);
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+                assertNotNull(fs.resolve("/k/l/m", true));
+                assertEquals(5, fs.resolve("/from-linux", true).size());
+            }
+        }
+    }
+
+    @Test
+    void mkfsDirAndMke2fsDirReadTheSame() throws Exception {
+        Path src = tmp.resolve("src");
+        long seed = System.nanoTime();
+        System.out.println("MkfsTest -d seed=" + seed);
+        Random r = new Random(seed);
+        for (int i = 0; i < 400; i++) {
+            Path d = src.resolve("d" + (i % 13)).resolve("s" + (i % 5));
+            Files.createDirectories(d);
+            byte[] b = new byte[r.nextInt(4) == 0 ? r.nextInt(300_000) : r.nextInt(3000)];
+            r.nextBytes(b);
+            Files.write(d.resolve("f" + i), b);
+        }
+        Files.createSymbolicLink(src.resolve("link"), Path.of("d1/s1"));
+        Files.createLink(src.resolve("hard"), src.resolve("d0/s0/f0"));
+        Tools.ok("mkfifo", src.resolve("fifo").toString());
+        Path ours = tmp.resolve("ours.img"), theirs = tmp.resolve("theirs.img");
+        assertEquals(0, CliRunner.run("mkfs", "-q", "-d", src.toString(), ours.toString(), "128M").exit());
+        Tools.mke2fs(theirs, src, "128M", "-t", "ext4");
+        Tools.assertFsckClean(ours);
+        Tools.assertFsckClean(theirs);
+        Path a = tmp.resolve("a"), b = tmp.resolve("b");
+        assertEquals(0, CliRunner.run("get", "-r", ours.toString(), "/", a.toString()).exit());
+        assertEquals(0, CliRunner.run("get", "-r", theirs.toString(), "/", b.toString()).exit());
+        TreeDiff.Options opt = new TreeDiff.Options();
+        opt.nanos = false;        // mke2fs -d 1.47 keeps seconds only
+        opt.dirMtimes = false;    // lost+found and the root differ in creation time
+        List<String> d = TreeDiff.diff(b, a, opt);
+        assertEquals(List.of(), d);
+        opt.nanos = true;
+        assertEquals(List.of(), TreeDiff.diff(src, a, opt).stream().filter(x -> !x.contains("lost+found") && !x.startsWith("extra")).toList(),
+                "ext4j mkfs -d keeps the source's nanoseconds");
+    }
+}
