@@ -61,11 +61,19 @@ public final class Handle implements AutoCloseable {
         return cache.writable(block, true);
     }
 
-    /** The block was freed: drop it from the cache (a real journal also revokes it). */
+    /**
+     * The block was freed: drop it from the cache and from this handle's changes; the journal revokes
+     * it when the handle stops (an aborted handle revokes nothing: the free is undone).
+     */
     public void forget(long block) {
+        byte[] cached = cache.copyOf(block);
+        if (cached != null && !before.containsKey(block)) before.put(block, cached); // an abort puts it back
         cache.forget(block);
-        owner.revoke(block);
+        touched.remove(block);
+        forgotten.add(block);
     }
+
+    private final Set<Long> forgotten = new HashSet<>();
 
     /** Blocks this handle got write access to. */
     java.util.Set<Long> touched() { return touched; }
@@ -83,7 +91,10 @@ public final class Handle implements AutoCloseable {
     /** Ends the handle; the outermost stop hands its changes to the journal. */
     public void stop() throws IOException {
         if (aborted) throw new IllegalStateException("handle '" + what + "' was aborted");
-        if (--depth == 0) owner.stopped(this);
+        if (--depth == 0) {
+            for (long b : forgotten) owner.revoke(b);
+            owner.stopped(this);
+        }
     }
 
     /**

@@ -41,6 +41,35 @@ public record PosixAcl(List<Entry> entries) {
         return new PosixAcl(out);
     }
 
+    /** Parses the value setxattr(2) takes for system.posix_acl_* (version 2, 8-byte entries). */
+    public static PosixAcl fromXattr(byte[] v, String where) throws CorruptException {
+        ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+        if (v.length < 4 || (v.length - 4) % 8 != 0 || b.getInt(0) != XATTR_VERSION)
+            throw new CorruptException(where + ": not a POSIX ACL in the xattr format (version 2 header, 8-byte entries)");
+        List<Entry> out = new ArrayList<>();
+        for (int off = 4; off < v.length; off += 8) {
+            int tag = b.getShort(off) & 0xFFFF, perm = b.getShort(off + 2) & 0xFFFF;
+            if (tag != USER_OBJ && tag != USER && tag != GROUP_OBJ && tag != GROUP && tag != MASK && tag != OTHER)
+                throw new CorruptException(where + ": ACL entry " + (off - 4) / 8 + " has unknown tag 0x" + Integer.toHexString(tag));
+            if (perm > 7) throw new CorruptException(where + ": ACL entry " + (off - 4) / 8 + " has permissions 0" + Integer.toOctalString(perm));
+            out.add(new Entry(tag, perm, tag == USER || tag == GROUP ? Integer.toUnsignedLong(b.getInt(off + 4)) : -1));
+        }
+        return new PosixAcl(out);
+    }
+
+    /** The compact form ext4 stores: version 1, 4-byte entries except named users and groups (8 bytes). */
+    public byte[] toExt4() {
+        int n = 4;
+        for (Entry e : entries) n += e.tag == USER || e.tag == GROUP ? 8 : 4;
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(EXT4_VERSION);
+        for (Entry e : entries) {
+            b.putShort((short) e.tag).putShort((short) e.perm);
+            if (e.tag == USER || e.tag == GROUP) b.putInt((int) e.id);
+        }
+        return b.array();
+    }
+
     /** The value setxattr(2) expects for system.posix_acl_*. */
     public byte[] toXattr() {
         ByteBuffer b = ByteBuffer.allocate(4 + 8 * entries.size()).order(ByteOrder.LITTLE_ENDIAN);
