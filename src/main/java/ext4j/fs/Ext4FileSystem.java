@@ -8,7 +8,11 @@ import ext4j.extent.BlockMap;
 import ext4j.extent.ExtentMap;
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
+import ext4j.journal.JournalRecovery;
 import ext4j.journal.JournalSuperblock;
+import ext4j.block.OverlayBlockDevice;
+import java.util.HashMap;
+import java.util.Map;
 import ext4j.ondisk.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
@@ -241,19 +245,106 @@ public final class Ext4FileSystem implements Closeable {
 
     public static Ext4FileSystem open(BlockDevice dev) throws IOException { return open(dev, false); }
 
+    /**
+     * Opens the filesystem on dev. A journal that needs recovery is replayed first, like a mount:
+     * onto the device when it is writable, else in memory only (the image stays untouched).
+     */
     private static Ext4FileSystem open(BlockDevice dev, boolean lenient) throws IOException {
+        Ext4FileSystem fs = openAsIs(dev, lenient);
+        if (!fs.needsRecovery()) return fs;
+        JournalRecovery.Result r;
+        try {
+            r = fs.scanJournal();
+        } catch (CorruptException e) {
+            if (!dev.isReadOnly()) throw new CorruptException(dev.name() + ": journal recovery failed: " + e.getMessage());
+            fs.warnings.add("the journal needs recovery but cannot be replayed (" + e.getMessage() + "): showing the last checkpointed state");
+            return fs;
+        }
+        if (dev.isReadOnly()) {
+            Map<Long, byte[]> view = new HashMap<>(r.blocks());
+            view.put(fs.sbBlock(), fs.superblockBlockWithoutRecover(view.get(fs.sbBlock())));
+            Ext4FileSystem replayed = openAsIs(new OverlayBlockDevice(dev, view, fs.vol.blockSize()), lenient);
+            replayed.warnings.add("journal replayed in memory (" + r.transactions() + " transactions, " + r.blocks().size()
+                    + " blocks); the image is unchanged: `ext4j recover` writes them");
+            r.warnings().forEach(w -> replayed.warnings.add("journal: " + w));
+            return replayed;
+        }
+        fs.replayJournal(r);
+        Ext4FileSystem recovered = openAsIs(dev, lenient);
+        recovered.warnings.add("journal recovered: " + r.transactions() + " transactions, " + r.blocks().size() + " blocks written home");
+        r.warnings().forEach(w -> recovered.warnings.add("journal: " + w));
+        return recovered;
+    }
+
+    private static Ext4FileSystem openAsIs(BlockDevice dev, boolean lenient) throws IOException {
         Volume vol = Volume.open(dev, lenient);
         Superblock sb = vol.superblock();
         List<String> warnings = new ArrayList<>();
         checkFeatures(sb, dev.name(), warnings);
         warnings.addAll(vol.problems());
-        Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
-        if (sb.hasIncompat(Features.INCOMPAT_RECOVER)) {
-            JournalSuperblock j = fs.journalSuperblock();
-            if (j != null && !j.isClean())
-                warnings.add("needs_recovery is set and the journal holds transactions: opened read-only without replaying them (what you see is the last checkpointed state)");
+        return new Ext4FileSystem(vol, warnings);
+    }
+
+    /** needs_recovery with a journal that holds transactions. */
+    private boolean needsRecovery() throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_RECOVER)) return false;
+        if (sb().journalInode() == 0) {
+            if (sb().hasCompat(Features.COMPAT_HAS_JOURNAL)) throw new CorruptException(vol.device().name() + ": needs recovery from an external journal, which ext4j does not support");
+            return false;
         }
-        return fs;
+        JournalSuperblock j = journalSuperblock();
+        return j != null && !j.isClean();
+    }
+
+    private long sbBlock() { return Superblock.OFFSET / vol.blockSize(); }
+
+    /** The block holding the superblock (replayed version if given) with needs_recovery cleared and the checksum redone. */
+    private byte[] superblockBlockWithoutRecover(byte[] replayed) throws IOException {
+        int bs = vol.blockSize();
+        byte[] blk = replayed != null ? replayed.clone() : new byte[bs];
+        if (replayed == null) vol.device().read(sbBlock() * bs, ByteBuffer.wrap(blk));
+        ByteBuffer r = ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % bs, Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER);
+        if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
+        return blk;
+    }
+
+    JournalRecovery.Result scanJournal() throws IOException {
+        long[] jmap = journalBlockMap();
+        return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), l -> l < jmap.length ? jmap[(int) l] : -1);
+    }
+
+    /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */
+    private void replayJournal(JournalRecovery.Result r) throws IOException {
+        long[] jmap = journalBlockMap();
+        BlockDevice dev = vol.device();
+        JournalRecovery.writeHome(dev, vol.blockSize(), l -> jmap[(int) l], r);
+        byte[] sbBlk = superblockBlockWithoutRecover(null);
+        dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
+        dev.flush();
+    }
+
+    /**
+     * `ext4j recover`: replays a journal that needs it onto the image. Returns what was done, or null
+     * if the journal was clean.
+     */
+    public static JournalRecovery.Result recover(Path image) throws IOException {
+        JournalRecovery.Result r = null;
+        boolean orphans;
+        try (BlockDevice dev = FileBlockDevice.open(image, false)) {
+            Ext4FileSystem fs = openAsIs(dev, true);
+            if (fs.needsRecovery()) {
+                r = fs.scanJournal();
+                fs.replayJournal(r);
+            } else if (fs.sb().hasIncompat(Features.INCOMPAT_RECOVER)) {   // flag set, log empty: just clear it
+                dev.write(fs.sbBlock() * fs.vol.blockSize(), ByteBuffer.wrap(fs.superblockBlockWithoutRecover(null)));
+                dev.flush();
+            }
+            orphans = openAsIs(dev, true).sb().lastOrphan() != 0;
+        }
+        // like a mount, finish the orphan list (unlinked-open inodes, interrupted truncates)
+        if (orphans) try (Ext4FileSystem fs = openReadWrite(image, false)) { fs.sync(); }
+        return r;
     }
 
     private static void checkFeatures(Superblock sb, String name, List<String> warnings) throws UnsupportedFeatureException {
