@@ -13,10 +13,13 @@ final class ImageOptions {
     @Parameters(index = "0", paramLabel = "IMAGE", description = "ext2/3/4 image file or block device")
     Path image;
 
-    Ext4FileSystem open(PrintWriter err) throws IOException {
+    Ext4FileSystem open(PrintWriter err) throws IOException { return open(err, true); }
+
+    /** replayJournal false: the image exactly as on disk (info). */
+    Ext4FileSystem open(PrintWriter err, boolean replayJournal) throws IOException {
         Ext4FileSystem fs;
         try {
-            fs = Ext4FileSystem.openReadOnly(image);
+            fs = replayJournal ? Ext4FileSystem.openReadOnly(image) : Ext4FileSystem.openReadOnlyAsIs(image);
         } catch (CorruptException e) {
             throw new CorruptException(image + ": " + e.getMessage());
         }

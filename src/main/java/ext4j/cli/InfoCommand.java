@@ -24,7 +24,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (Ext4FileSystem fs = img.open(err)) {
+        try (Ext4FileSystem fs = img.open(err, false)) { // as on disk: a dirty journal is reported, not replayed
             Superblock sb = fs.superblock();
             out.printf("filesystem:        %s%n", kind(sb));
             out.printf("volume name:       %s%n", sb.volumeName().isEmpty() ? "<none>" : sb.volumeName());

@@ -12,7 +12,7 @@ import java.nio.file.NoSuchFileException;
 /** The ext4j command line. Exit codes: 0 success, 1 error (bad image, I/O), 2 usage error or missing path. */
 @Command(name = "ext4j", mixinStandardHelpOptions = true, version = "ext4j 0.1.0",
         description = "Read and write ext2/ext3/ext4 images and block devices.",
-        subcommands = {MkfsCommand.class, InfoCommand.class, LsCommand.class, StatCommand.class, CatCommand.class, GetCommand.class,
+        subcommands = {MkfsCommand.class, RecoverCommand.class, InfoCommand.class, LsCommand.class, StatCommand.class, CatCommand.class, GetCommand.class,
                 GetfattrCommand.class,
                 PutCommand.class, MkdirCommand.class, RmCommand.class, RmdirCommand.class, MvCommand.class, LnCommand.class,
                 ChmodCommand.class, ChownCommand.class, TouchCommand.class, TruncateCommand.class, SetfattrCommand.class,

@@ -61,6 +61,20 @@ public final class Ext4FileSystem implements Closeable {
         }
     }
 
+    /** Opens read-only exactly as on disk: a journal that needs recovery is reported, not replayed (`ext4j info`). */
+    public static Ext4FileSystem openReadOnlyAsIs(Path image) throws IOException {
+        BlockDevice dev = FileBlockDevice.open(image, true);
+        try {
+            Ext4FileSystem fs = openAsIs(dev, false);
+            if (fs.needsRecovery())
+                fs.warnings.add("needs_recovery is set and the journal holds transactions: shown as on disk, not replayed (`ext4j recover` replays them; other commands show the replayed state)");
+            return fs;
+        } catch (IOException | RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+    }
+
     /**
      * Opens an image or device for writing. Refused (EROFS, with the reason) when the filesystem
      * uses a feature ext4j cannot write, has a journal that needs recovery, was marked with errors,
@@ -319,7 +333,15 @@ public final class Ext4FileSystem implements Closeable {
         long[] jmap = journalBlockMap();
         BlockDevice dev = vol.device();
         JournalRecovery.writeHome(dev, vol.blockSize(), l -> jmap[(int) l], r);
+        // the superblock's free counts lag behind the descriptors' (Linux updates them lazily): redo them, as e2fsck does
+        Volume replayed = Volume.open(dev, true);
+        long freeBlocks = 0, freeInodes = 0;
+        for (long g = 0; g < replayed.groupCount(); g++) { freeBlocks += replayed.group(g).freeBlocks(); freeInodes += replayed.group(g).freeInodes(); }
         byte[] sbBlk = superblockBlockWithoutRecover(null);
+        ByteBuffer raw = ByteBuffer.wrap(sbBlk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        raw.putInt(0xC, (int) freeBlocks).putInt(0x10, (int) freeInodes);
+        if ((raw.getInt(0x60) & Features.INCOMPAT_64BIT) != 0) raw.putInt(0x158, (int) (freeBlocks >>> 32));
+        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
         dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
         dev.flush();
     }

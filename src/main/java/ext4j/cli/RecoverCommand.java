@@ -1,0 +1,31 @@
+package ext4j.cli;
+
+import ext4j.fs.Ext4FileSystem;
+import ext4j.journal.JournalRecovery;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "recover", description = "Replay the journal of a filesystem that was not cleanly unmounted (what a Linux mount or e2fsck does first), then finish its orphan list.")
+final class RecoverCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IMAGE") Path image;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        JournalRecovery.Result r = Ext4FileSystem.recover(image);
+        if (r == null) out.println(image + ": journal clean, nothing to replay");
+        else {
+            out.printf("%s: replayed %d transactions (%d to %d), %d blocks written, %d revoked%n", image, r.transactions(),
+                    r.firstTid(), r.endTid() - 1, r.blocks().size(), r.revoked());
+            for (String w : r.warnings()) out.println("  " + w);
+        }
+        return 0;
+    }
+}
