@@ -27,8 +27,24 @@ public final class BlockAllocator {
      */
     private final java.util.Map<Long, java.util.List<long[]>> pendingFree = new java.util.HashMap<>();
 
+    /**
+     * Per group, a bit below which every block is in use (or pending): allocation scans from there,
+     * so filling a group is linear, not quadratic. Lowered when frees become reusable; dropped when
+     * a handle aborts (its allocations are undone).
+     */
+    private final java.util.Map<Long, Long> usedBelow = new java.util.HashMap<>();
+
     /** The transaction that freed the pending blocks is committed: they are reusable now. */
-    public synchronized void committed() { pendingFree.clear(); }
+    public synchronized void committed() {
+        for (var e : pendingFree.entrySet()) {
+            long gStart = GroupLayout.firstBlock(vol.superblock(), e.getKey());
+            for (long[] r : e.getValue()) usedBelow.computeIfPresent(e.getKey(), (g, v) -> Math.min(v, r[0] - gStart));
+        }
+        pendingFree.clear();
+    }
+
+    /** A handle was aborted: allocations it made are free again. */
+    public synchronized void aborted() { usedBelow.clear(); }
 
     /** Whether a commit would make more blocks allocatable. */
     public synchronized boolean hasPendingFrees() { return !pendingFree.isEmpty(); }
@@ -95,9 +111,15 @@ public final class BlockAllocator {
         int n = GroupLayout.blocksInGroup(sb, g);
         byte[] bm = bitmap(g);
         byte[] avail = allocatable(g, bm);
-        long bit = Math.max(0, from);
+        long hint = usedBelow.getOrDefault(g, 0L);
+        boolean fromHint = from <= hint;
+        long bit = Math.max(from, hint);
         while (bit < n) {
-            while (bit < n && GroupLayout.test(avail, bit)) bit++;
+            while (bit < n && GroupLayout.test(avail, bit)) {
+                if ((bit & 7) == 0 && bit + 8 <= n && avail[(int) (bit >>> 3)] == (byte) 0xFF) bit += 8; // a full byte
+                else bit++;
+            }
+            if (fromHint) { usedBelow.put(g, bit); fromHint = false; } // everything before the first free bit is used
             if (bit >= n) break;
             long end = bit;
             while (end < n && end - bit < max && !GroupLayout.test(avail, end)) end++;

@@ -82,13 +82,21 @@ public final class InodeAllocator {
         return bm;
     }
 
+    /** Per group, an inode index below which all are in use: allocation scans from there. */
+    private final java.util.Map<Long, Long> usedBelow = new java.util.HashMap<>();
+
+    /** A handle was aborted: inodes it took are free again. */
+    public synchronized void aborted() { usedBelow.clear(); }
+
     private long allocateInGroup(Handle h, long g, boolean dir) throws IOException {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
         byte[] bm = bitmap(g);
         long first = g == 0 ? sb.firstInode() - 1 : 0; // reserved inodes 1..first_ino-1 are never handed out
-        for (long i = first; i < ipg; i++) {
+        for (long i = Math.max(first, usedBelow.getOrDefault(g, 0L)); i < ipg; i++) {
+            if ((i & 7) == 0 && i + 8 <= ipg && bm[(int) (i >>> 3)] == (byte) 0xFF) { i += 7; continue; } // a full byte
             if (GroupLayout.test(bm, i)) continue;
+            usedBelow.put(g, i + 1);
             GroupLayout.set(bm, i);
             GroupDesc gd = vol.group(g);
             long unused = gd.itableUnused();
@@ -107,6 +115,7 @@ public final class InodeAllocator {
         byte[] bm = bitmap(g);
         if (!GroupLayout.test(bm, i)) throw new CorruptException("inode " + ino + " is already free in group " + g + "'s inode bitmap (double free)");
         GroupLayout.clear(bm, i);
+        usedBelow.computeIfPresent(g, (k, v) -> Math.min(v, i));
         store(h, g, bm, 1, dir ? -1 : 0, vol.group(g).itableUnused());
     }
 

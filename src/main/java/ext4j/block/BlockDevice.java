@@ -25,4 +25,15 @@ public interface BlockDevice extends Closeable {
 
     /** A name for messages: the image path or device node. */
     String name();
+
+    /** Copies count bytes of src from srcPos to offset on this device (file data; a kernel-side copy where possible). */
+    default void copyFrom(java.nio.channels.FileChannel src, long srcPos, long count, long offset) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate((int) Math.min(count, 1 << 20));
+        for (long done = 0; done < count; ) {
+            b.clear().limit((int) Math.min(b.capacity(), count - done));
+            while (b.hasRemaining()) if (src.read(b, srcPos + done + b.position()) < 0) throw new java.io.EOFException("source ended early");
+            write(offset + done, b.flip());
+            done += b.limit();
+        }
+    }
 }

@@ -18,6 +18,7 @@ public final class BufferCache {
     private static final class Buf {
         final ByteBuffer data;
         boolean dirty;
+        boolean verified; // a reader checked its checksum; reset whenever the block is handed out for writing
         Buf(ByteBuffer data) { this.data = data; }
     }
 
@@ -65,8 +66,20 @@ public final class BufferCache {
     /** The cached writable buffer of the block, marked dirty. For the journal's handles only. */
     public synchronized ByteBuffer writable(long block, boolean zero) throws IOException {
         Buf b = load(block, zero);
+        b.verified = false;
         if (!b.dirty) { b.dirty = true; dirtyCount++; }
         return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Whether a reader already checked this cached block's checksum (and nobody wrote it since). */
+    public synchronized boolean isVerified(long block) {
+        Buf b = map.get(block);
+        return b != null && b.verified;
+    }
+
+    public synchronized void markVerified(long block) {
+        Buf b = map.get(block);
+        if (b != null) b.verified = true;
     }
 
     /** Drops a block from the cache, dirty or not: it was freed and may be reused as file data. */
@@ -87,6 +100,7 @@ public final class BufferCache {
     /** Puts back bytes saved by {@link #copyOf} (a handle being undone). */
     public synchronized void restore(long block, byte[] bytes) {
         Buf b = map.get(block);
+        if (b != null) b.verified = false;
         if (b == null) { b = new Buf(ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN)); map.put(block, b); }
         b.data.put(0, bytes);
     }

@@ -70,6 +70,21 @@ public final class FileBlockDevice implements BlockDevice {
         while (src.hasRemaining()) pos += channel.write(src, pos);
     }
 
+    /** FileChannel.transferFrom: copy_file_range/sendfile in the kernel, no copy through the JVM. */
+    @Override
+    public void copyFrom(FileChannel src, long srcPos, long count, long offset) throws IOException {
+        if (readOnly) throw new IOException(path + ": device is open read-only");
+        for (long done = 0; done < count; ) {
+            synchronized (channel) { // transferTo writes at the target's position
+                channel.position(offset + done);
+                long n = src.transferTo(srcPos + done, count - done, channel);
+                if (n > 0) { done += n; continue; }
+            }
+            BlockDevice.super.copyFrom(src, srcPos + done, count - done, offset + done);
+            return;
+        }
+    }
+
     @Override public void flush() throws IOException { if (!readOnly) channel.force(false); }
     @Override public boolean isReadOnly() { return readOnly; }
     @Override public String name() { return path.toString(); }

@@ -72,6 +72,8 @@ final class MkfsCommand implements Callable<Integer> {
             // like mke2fs -d: the root directory keeps mkfs's attributes, its contents come from SRCDIR
             try (Ext4FileSystem fs = Ext4FileSystem.openForPopulating(image)) {
                 files = Populator.populate(fs, srcDir, "/", err, ProgressBar.onTerminal());
+            } catch (java.io.IOException | RuntimeException e) {
+                throw new java.io.IOException("copying " + srcDir + " failed, the new filesystem is incomplete: " + Main.message(e), e);
             }
         }
         if (!quiet) {

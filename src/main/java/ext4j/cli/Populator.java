@@ -79,7 +79,7 @@ public final class Populator {
 
     /** Copies one host entry (a tree if it is a directory) to the image path dest. */
     void copy(Path src, String dest, int depth) throws IOException {
-        Map<String, Object> a = Files.readAttributes(src, "unix:*", LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> a = Files.readAttributes(src, "unix:mode,uid,gid,dev,ino,nlink,rdev,size,lastAccessTime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS); // no owner names: no passwd lookups
         int mode = (Integer) a.get("mode");
         long uid = (Integer) a.get("uid") & 0xFFFFFFFFL, gid = (Integer) a.get("gid") & 0xFFFFFFFFL;
         int type = mode & Inode.S_IFMT;
@@ -89,24 +89,27 @@ public final class Populator {
             if (first != null) { fs.link(first, dest); return; }
             hardLinks.put(key, dest);
         }
-        switch (type) {
+        FileTime at = (FileTime) a.get("lastAccessTime"), mt = (FileTime) a.get("lastModifiedTime");
+        // creation applies all 12 permission bits (no umask), so no chmod follows
+        Inode made = switch (type) {
             case Inode.S_IFDIR -> {
-                if (!dest.equals("/")) fs.mkdir(dest, mode & 07777, uid, gid);
+                Inode d = dest.equals("/") ? fs.resolve("/", true) : fs.mkdir(dest, mode & 07777, uid, gid);
                 copyChildren(src, dest, depth);
+                yield d;
             }
             case Inode.S_IFREG -> {
-                fs.createFile(dest, mode & 07777, uid, gid);
-                copyData(src, dest);
+                Inode f = fs.createFile(dest, mode & 07777, uid, gid, ts(at), ts(mt));
+                long size = ((Number) a.get("size")).longValue();
+                boolean timesKept = size == 0 || copyData(src, f, size);
                 files++;
                 bar.fileDone();
+                yield timesKept ? null : f;
             }
             case Inode.S_IFLNK -> fs.symlink(dest, Files.readSymbolicLink(src).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8), uid, gid);
             default -> fs.mknod(dest, mode, ((Number) a.get("rdev")).longValue(), uid, gid);
-        }
-        if (type != Inode.S_IFLNK) fs.chmod(dest, mode & 07777); // creation masks nothing, but keep setuid/setgid exact
+        };
         copyXattrs(src, dest);
-        FileTime at = (FileTime) a.get("lastAccessTime"), mt = (FileTime) a.get("lastModifiedTime");
-        fs.utimens(dest, ts(at), ts(mt), false);
+        if (made != null) fs.utimens(made, ts(at), ts(mt)); // after the contents, which touched the times
     }
 
     private static Inode.Timestamp ts(FileTime t) {
@@ -115,11 +118,17 @@ public final class Populator {
     }
 
     /** Writes the file's non-zero blocks; runs of zero blocks stay holes. */
-    private void copyData(Path src, String dest) throws IOException {
-        Inode file = fs.resolve(dest, false);
+    /** Copies the contents; returns whether the file's times are still the ones it was created with. */
+    private boolean copyData(Path src, Inode file, long expectedSize) throws IOException {
+        if (expectedSize == 0) return true;
         int bs = fs.superblock().blockSize();
         try (FileChannel ch = FileChannel.open(src, StandardOpenOption.READ)) {
             long size = ch.size(), pos = 0;
+            if (size > 0 && Posix.allocatedBytes(src) >= size) { // no holes to keep: copy device-side, no scan for zeros
+                fs.writeFrom(file, ch, size);
+                bar.advance(size);
+                return true;
+            }
             while (pos < size) {
                 buf.clear().limit((int) Math.min(CHUNK, size - pos));
                 while (buf.hasRemaining()) if (ch.read(buf, pos + buf.position()) < 0) break;
@@ -137,7 +146,8 @@ public final class Populator {
                 bar.advance(n);
                 pos += n;
             }
-            if (fs.inode(file.number()).size() != size) fs.truncate(dest, size); // ends in a hole
+            if (fs.inode(file.number()).size() != size) fs.truncate(file, size); // ends in a hole
+            return size == 0;
         }
     }
 

@@ -37,7 +37,24 @@ public final class Posix {
 
     private static final MethodHandle GETEGID = LINKER.downcallHandle(LINKER.defaultLookup().find("getegid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
 
+    private static final MethodHandle LSTAT = fn("lstat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
     private Posix() {}
+
+    /**
+     * Bytes the host filesystem allocated to the file (st_blocks * 512), or -1 if unknown. st_blocks
+     * sits at byte 64 of struct stat on both x86_64 and aarch64 Linux.
+     */
+    public static long allocatedBytes(Path p) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(256, 8);
+            MemorySegment state = a.allocate(CAPTURE);
+            int r = (int) LSTAT.invokeExact(state, str(a, p), st);
+            return r == 0 ? st.get(JAVA_LONG, 64) * 512 : -1;
+        } catch (Throwable t) {
+            return -1;
+        }
+    }
 
     /** The effective uid and gid of this process: the owner of files the CLI creates, as the kernel would make them. */
     public static long euid() {

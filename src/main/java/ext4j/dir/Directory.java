@@ -139,11 +139,12 @@ public final class Directory {
     }
 
     private void verifyLeaf(ByteBuffer b, long lblk, long p) throws CorruptException {
-        if (csumSeed == null) return;
+        if (csumSeed == null || vol.cache().isVerified(p)) return;
         if (!DirBlock.hasTail(b, bs)) throw new CorruptException(where(lblk, p) + ": missing metadata_csum tail");
         int want = Crc32c.update(csumSeed, b, 0, bs - DirBlock.TAIL_SIZE);
         int have = b.getInt(bs - 4);
         if (want != have) throw new CorruptException(String.format("%s: directory block checksum mismatch: stored 0x%08x, computed 0x%08x", where(lblk, p), have, want));
+        vol.cache().markVerified(p);
     }
 
     private void parseLeaf(ByteBuffer b, long lblk, java.util.function.Consumer<DirEntry> sink) throws IOException {

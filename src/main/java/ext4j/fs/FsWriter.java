@@ -48,6 +48,8 @@ final class FsWriter {
         this.balloc = new BlockAllocator(vol);
         this.ialloc = new InodeAllocator(vol);
         journal.onAbort(vol::reloadViews);
+        journal.onAbort(balloc::aborted);
+        journal.onAbort(ialloc::aborted);
         journal.onCommit(balloc::committed);
     }
 
@@ -152,7 +154,10 @@ final class FsWriter {
     // ---- creating ----
 
     /** What to create: type bits in mode; rdev for devices; target for symlinks. */
-    record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) {}
+    /** What to create; atime/mtime null: now. */
+    record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget, Inode.Timestamp atime, Inode.Timestamp mtime) {
+        NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) { this(mode, uid, gid, rdev, symlinkTarget, null, null); }
+    }
 
     /** Creates a file, directory, device, fifo, socket or symlink at path. */
     Inode create(String path, NewInode what) throws IOException {
@@ -168,7 +173,8 @@ final class FsWriter {
             Inode.Timestamp now = now();
             Inode.Editor e = Inode.Editor.blank(ino, sb())
                     .mode(what.mode).uid(what.uid).gid(what.gid).links(isDir ? 2 : 1)
-                    .atime(now).ctime(now).mtime(now).crtime(now).generation(random.nextInt());
+                    .atime(what.atime() != null ? what.atime() : now).ctime(now).mtime(what.mtime() != null ? what.mtime() : now)
+                    .crtime(now).generation(random.nextInt());
             InodeUpdate child = new InodeUpdate(vol, e);
             int type = what.mode & Inode.S_IFMT;
             if (type == Inode.S_IFREG || type == Inode.S_IFDIR || (type == Inode.S_IFLNK && what.symlinkTarget.length >= Inode.I_BLOCK_SIZE)) {
@@ -516,8 +522,11 @@ final class FsWriter {
     // ---- attributes ----
 
     void setattr(String path, boolean follow, java.util.function.Consumer<Inode.Editor> change) throws IOException {
-        Inode ino = fs.resolve(path, follow);
-        txn("setattr " + path, 8, h -> {
+        setattr(fs.resolve(path, follow), change);
+    }
+
+    void setattr(Inode ino, java.util.function.Consumer<Inode.Editor> change) throws IOException {
+        txn("setattr inode " + ino.number(), 8, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(ino.number()));
             change.accept(u.ed);
             u.save(h, balloc);
@@ -545,6 +554,38 @@ final class FsWriter {
             });
             data.position(data.position() + n);
             pos += n;
+        }
+    }
+
+    /**
+     * Fills an empty regular file with len bytes of src (bulk copies: put, mkfs -d), the data copied
+     * device-side (copy_file_range) into freshly allocated runs; the tail of the last block is zeroed.
+     * Ordered like write(): each run's data is on the device before the handle that maps it stops.
+     */
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        int bs = vol.blockSize();
+        long blocks = (len + bs - 1) / bs;
+        for (long lblk = 0; lblk < blocks; ) {
+            long from = lblk;
+            lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
+                InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                BlockMapping t = u.tree();
+                if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
+                long goal = t.goalFor(from);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(blocks - from, Math.min(t.maxRun(false), 8192)));
+                long bytes = Math.min((long) r.length() * bs, len - from * bs);
+                vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
+                int tail = (int) ((long) r.length() * bs - bytes);
+                if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
+                t.insert(from, r.start(), r.length(), false);
+                u.addBlocks(r.length());
+                u.ed.size(Math.max(u.ed.size(), from * bs + bytes)); // times stay: a copy keeps the source's
+                u.save(h, balloc);
+                return from + r.length();
+            });
         }
     }
 

@@ -33,11 +33,17 @@ public final class Handle implements AutoCloseable {
         default void revoke(long block) {}
     }
 
-    Handle(HandleOwner owner, BufferCache cache, String what, int credits) {
+    private final boolean undo;
+
+    Handle(HandleOwner owner, BufferCache cache, String what, int credits) { this(owner, cache, what, credits, true); }
+
+    /** undo false: no before-images (see WriteThroughJournal); abort then fails loudly instead of restoring. */
+    Handle(HandleOwner owner, BufferCache cache, String what, int credits, boolean undo) {
         this.owner = owner;
         this.cache = cache;
         this.what = what;
         this.credits = credits;
+        this.undo = undo;
     }
 
     void nest(int moreCredits) { depth++; credits += moreCredits; }
@@ -47,7 +53,7 @@ public final class Handle implements AutoCloseable {
     /** Writable little-endian buffer of an existing metadata block; the block is dirty from now on. */
     public ByteBuffer getWriteAccess(long block) throws IOException {
         charge(block);
-        if (!before.containsKey(block)) {
+        if (undo && !before.containsKey(block)) {
             cache.read(block); // loads it, so the copy below is the on-disk state
             before.put(block, cache.copyOf(block));
         }
@@ -57,7 +63,7 @@ public final class Handle implements AutoCloseable {
     /** A zero-filled writable buffer for a newly allocated metadata block (not read from disk). */
     public ByteBuffer getCreateAccess(long block) throws IOException {
         charge(block);
-        if (!before.containsKey(block)) before.put(block, cache.copyOf(block));
+        if (undo && !before.containsKey(block)) before.put(block, cache.copyOf(block));
         return cache.writable(block, true);
     }
 
@@ -66,7 +72,7 @@ public final class Handle implements AutoCloseable {
      * it when the handle stops (an aborted handle revokes nothing: the free is undone).
      */
     public void forget(long block) {
-        byte[] cached = cache.copyOf(block);
+        byte[] cached = undo ? cache.copyOf(block) : null;
         if (cached != null && !before.containsKey(block)) before.put(block, cached); // an abort puts it back
         cache.forget(block);
         touched.remove(block);
@@ -104,6 +110,11 @@ public final class Handle implements AutoCloseable {
     public void abort() {
         if (aborted) return;
         aborted = true;
+        if (!undo) { // nothing to restore: the caller's operation fails and the filesystem being filled is given up
+            depth = 0;
+            owner.aborted(this);
+            return;
+        }
         for (Map.Entry<Long, byte[]> e : before.entrySet()) {
             if (e.getValue() == null) cache.forget(e.getKey());
             else cache.restore(e.getKey(), e.getValue());

@@ -18,9 +18,18 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     private Handle running;
     private Thread owner;
 
-    public WriteThroughJournal(BufferCache cache, int maxDirty) {
+    private final boolean undo;
+
+    public WriteThroughJournal(BufferCache cache, int maxDirty) { this(cache, maxDirty, true); }
+
+    /**
+     * undo false: handles keep no before-images, so an abort cannot restore anything. Only for
+     * filling a filesystem nobody else sees yet (mkfs -d), where any failure fails the whole mkfs.
+     */
+    public WriteThroughJournal(BufferCache cache, int maxDirty, boolean undo) {
         this.cache = cache;
         this.maxDirty = maxDirty;
+        this.undo = undo;
     }
 
     @Override
@@ -30,7 +39,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
             running.nest(credits);
             return running;
         }
-        running = new Handle(this, cache, what, credits);
+        running = new Handle(this, cache, what, credits, undo);
         owner = Thread.currentThread();
         return running;
     }

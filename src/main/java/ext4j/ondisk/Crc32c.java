@@ -25,6 +25,11 @@ public final class Crc32c {
     }
 
     public static int update(int seed, byte[] b, int off, int len) {
+        if (len <= 16) { // short inputs (inode numbers, block numbers): a table loop beats setting up the JDK's CRC
+            int c = seed;
+            for (int i = off; i < off + len; i++) c = TABLE[(c ^ b[i]) & 0xFF] ^ (c >>> 8);
+            return c;
+        }
         CRC32C crc = start(seed);
         crc.update(b, off, len);
         return ~(int) crc.getValue();
@@ -48,10 +53,31 @@ public final class Crc32c {
         return update(seed, b);
     }
 
+    private static final int[] TABLE = new int[256];
+    static {
+        for (int i = 0; i < 256; i++) {
+            int c = i;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? (c >>> 1) ^ POLY : c >>> 1;
+            TABLE[i] = c;
+        }
+    }
+
+    /** Recent seeds and their prefix words (direct-mapped): a filesystem uses few seeds again and again. */
+    private static final long[] PREFIX_CACHE = new long[1024];
+
+    private static int prefixWord(int seed) {
+        int slot = (seed ^ (seed >>> 10) ^ (seed >>> 20)) & (PREFIX_CACHE.length - 1);
+        long e = PREFIX_CACHE[slot];
+        if (e != 0 && (int) (e >>> 32) == seed) return (int) e;
+        int w = unshift(seed) ^ 0xFFFFFFFF;
+        PREFIX_CACHE[slot] = ((long) seed << 32) | (w & 0xFFFFFFFFL);
+        return w;
+    }
+
     private static CRC32C start(int seed) {
         CRC32C crc = new CRC32C();
         if (seed != 0xFFFFFFFF) {
-            int w = unshift(seed) ^ 0xFFFFFFFF;
+            int w = prefixWord(seed);
             crc.update(new byte[]{(byte) w, (byte) (w >>> 8), (byte) (w >>> 16), (byte) (w >>> 24)});
         }
         return crc;
