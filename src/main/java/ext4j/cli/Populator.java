@@ -45,18 +45,20 @@ public final class Populator {
 
     /** Copies every entry of srcDir into the existing image directory destDir (mke2fs -d). */
     public static long populate(Ext4FileSystem fs, Path srcDir, String destDir, PrintWriter err, boolean progress) throws IOException {
-        ProgressBar bar = new ProgressBar(err, progress ? treeBytes(srcDir) : 0, progress);
-        Populator p = new Populator(fs, err, bar);
-        p.copyChildren(srcDir, destDir, 0);
-        bar.finish();
-        return p.files;
+        return run(fs, srcDir, err, progress, p -> p.copyChildren(srcDir, destDir, 0));
     }
 
     /** Copies src (a file, a special file, or with its contents a directory) to the new image path dest. */
     public static long copyTree(Ext4FileSystem fs, Path src, String dest, PrintWriter err, boolean progress) throws IOException {
+        return run(fs, src, err, progress, p -> p.copy(src, dest, 0));
+    }
+
+    private interface Job { void run(Populator p) throws IOException; }
+
+    private static long run(Ext4FileSystem fs, Path src, PrintWriter err, boolean progress, Job job) throws IOException {
         ProgressBar bar = new ProgressBar(err, progress ? treeBytes(src) : 0, progress);
         Populator p = new Populator(fs, err, bar);
-        p.copy(src, dest, 0);
+        job.run(p);
         bar.finish();
         return p.files;
     }

@@ -50,46 +50,41 @@ public final class Ext4FileSystem implements Closeable {
         this.warnings = warnings;
     }
 
-    /** Opens an image or device read-only, applying the feature policy. */
-    public static Ext4FileSystem openReadOnly(Path image) throws IOException {
-        BlockDevice dev = FileBlockDevice.open(image, true);
+    /** How an opened device becomes a filesystem; the device is closed if this fails. */
+    private interface Opener { Ext4FileSystem open(BlockDevice dev) throws IOException; }
+
+    private static Ext4FileSystem openPath(Path image, boolean readOnly, Opener how) throws IOException {
+        BlockDevice dev = FileBlockDevice.open(image, readOnly);
         try {
-            return open(dev);
+            return how.open(dev);
         } catch (IOException | RuntimeException e) {
             dev.close();
             throw e;
         }
+    }
+
+    /** Opens an image or device read-only, applying the feature policy (a dirty journal is replayed in memory). */
+    public static Ext4FileSystem openReadOnly(Path image) throws IOException {
+        return openPath(image, true, Ext4FileSystem::open);
     }
 
     /** Opens read-only exactly as on disk: a journal that needs recovery is reported, not replayed (`ext4j info`). */
     public static Ext4FileSystem openReadOnlyAsIs(Path image) throws IOException {
-        BlockDevice dev = FileBlockDevice.open(image, true);
-        try {
+        return openPath(image, true, dev -> {
             Ext4FileSystem fs = openAsIs(dev, false);
             if (fs.needsRecovery())
                 fs.warnings.add("needs_recovery is set and the journal holds transactions: shown as on disk, not replayed (`ext4j recover` replays them; other commands show the replayed state)");
             return fs;
-        } catch (IOException | RuntimeException e) {
-            dev.close();
-            throw e;
-        }
+        });
     }
 
     /**
-     * Opens an image or device for writing. Refused (EROFS, with the reason) when the filesystem
-     * uses a feature ext4j cannot write, has a journal that needs recovery, was marked with errors,
-     * or has metadata that fails a checksum, unless force is set.
+     * Opens an image or device for writing, replaying a dirty journal first. Refused (EROFS, with
+     * the reason) when the filesystem uses a feature ext4j cannot write, was marked with errors, or
+     * has metadata that fails a checksum, unless force is set.
      */
     public static Ext4FileSystem openReadWrite(Path image, boolean force) throws IOException {
-        BlockDevice dev = FileBlockDevice.open(image, false);
-        try {
-            Ext4FileSystem fs = open(dev, true);
-            fs.enableWrites(force, !noJournal);
-            return fs;
-        } catch (IOException | RuntimeException e) {
-            dev.close();
-            throw e;
-        }
+        return openPath(image, false, dev -> openReadWrite(dev, force));
     }
 
     /**
@@ -97,16 +92,12 @@ public final class Ext4FileSystem implements Closeable {
      * without the journal, as mke2fs -d writes; a crash means making it again.
      */
     public static Ext4FileSystem openForPopulating(Path image) throws IOException {
-        BlockDevice dev = FileBlockDevice.open(image, false);
-        try {
+        return openPath(image, false, dev -> {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
             fs.enableWrites(false, false);
             return fs;
-        } catch (IOException | RuntimeException e) {
-            dev.close();
-            throw e;
-        }
+        });
     }
 
     /** Opens any device (a memory image, a recording device) for writing; see {@link #openReadWrite(Path, boolean)}. */

@@ -192,9 +192,8 @@ class WriteModelTest {
 
     private void write(Ext4FileSystem fs, String p) throws IOException {
         Node n = lookup(p);
-        Errno e = existError(p);
-        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
-        if (e == null && n.type != Inode.S_IFREG) return; // writing through a symlink: not modelled
+        Errno e = fileError(p, n);
+        if (e == SKIP) return; // writing through a symlink: not modelled
         long off = rnd.nextInt(4) == 0 ? rnd.nextInt(300_000) : n == null ? 0 : rnd.nextInt(n.data.length + 1);
         byte[] b = new byte[rnd.nextInt(3) == 0 ? rnd.nextInt(70_000) : rnd.nextInt(3000)];
         rnd.nextBytes(b);
@@ -204,20 +203,29 @@ class WriteModelTest {
         }
     }
 
+    /** Marks operations the model does not cover (data ops through a symlink). */
+    private static final Errno SKIP = Errno.EPERM;
+
+    /** The errno of a data operation on p (EISDIR for directories), SKIP for symlinks, null for a regular file. */
+    private Errno fileError(String p, Node n) {
+        Errno e = existError(p);
+        if (e == null && n.type == Inode.S_IFDIR) return Errno.EISDIR;
+        if (e == null && n.type != Inode.S_IFREG) return SKIP;
+        return e;
+    }
+
     private void truncate(Ext4FileSystem fs, String p) throws IOException {
         Node n = lookup(p);
-        Errno e = existError(p);
-        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
-        if (e == null && n.type != Inode.S_IFREG) return;
+        Errno e = fileError(p, n);
+        if (e == SKIP) return;
         long size = rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(400_000);
         if (expect("truncate " + p + " " + size, e, true, () -> fs.truncate(p, size))) n.data = Arrays.copyOf(n.data, (int) size);
     }
 
     private void fallocate(Ext4FileSystem fs, String p) throws IOException {
         Node n = lookup(p);
-        Errno e = existError(p);
-        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
-        if (e == null && n.type != Inode.S_IFREG) return;
+        Errno e = fileError(p, n);
+        if (e == SKIP) return;
         long off = rnd.nextInt(300_000), len = 1 + rnd.nextInt(100_000);
         boolean keep = rnd.nextBoolean();
         if (e == null && !extents) e = Errno.EOPNOTSUPP; // like Linux: no unwritten blocks without extents
@@ -227,9 +235,8 @@ class WriteModelTest {
 
     private void punch(Ext4FileSystem fs, String p) throws IOException {
         Node n = lookup(p);
-        Errno e = existError(p);
-        if (e == null && n.type == Inode.S_IFDIR) e = Errno.EISDIR;
-        if (e == null && n.type != Inode.S_IFREG) return;
+        Errno e = fileError(p, n);
+        if (e == SKIP) return;
         long off = rnd.nextInt(300_000), len = 1 + rnd.nextInt(100_000);
         if (expect("punch " + p + " @" + off + " +" + len, e, true, () -> fs.punchHole(p, off, len)))
             if (off < n.data.length) Arrays.fill(n.data, (int) off, (int) Math.min(n.data.length, off + len), (byte) 0);
