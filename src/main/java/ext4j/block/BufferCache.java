@@ -110,6 +110,8 @@ public final class BufferCache {
         map.values().removeIf(b -> !b.dirty);
     }
 
+    public synchronized boolean contains(long block) { return map.containsKey(block); }
+
     public synchronized boolean isDirty(long block) {
         Buf b = map.get(block);
         return b != null && b.dirty;

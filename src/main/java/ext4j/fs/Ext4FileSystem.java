@@ -174,6 +174,9 @@ public final class Ext4FileSystem implements Closeable {
     private boolean inUse;
 
     /** Test hook: drops the filesystem as a power cut would (no close-time writes, nothing flushed beyond what was written). */
+    /** The journal behind the writer (tests only); null when read-only. */
+    ext4j.journal.Journal journalForTest() { return writer == null ? null : writer.journal(); }
+
     void abandonForTest() throws IOException { writer = null; vol.close(); }
 
     private FsWriter w() throws FsException {

@@ -131,9 +131,49 @@ final class FsWriter {
     }
 
     private DirectoryEditor editor(Handle h, InodeUpdate dir) throws IOException {
-        if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0)
-            throw new FsException(Errno.EOPNOTSUPP, "directory inode " + dir.number() + " (inline-data directories are read-only in ext4j for now)");
+        if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0) {
+            // an inline directory that changes moves to a block (what Linux does once it outgrows the inode)
+            List<DirEntry> entries = fs.list(dir.original);
+            uninline(dir);
+            DirectoryEditor ed = new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+            long parent = dir.number();
+            for (DirEntry e : entries) if (e.isDotOrDotDot() && e.nameBytes().length == 2) parent = e.inode();
+            ed.init(dir.number(), parent);
+            for (DirEntry e : entries) if (!e.isDotOrDotDot()) ed.add(e.nameBytes(), e.inode(), filetypeOf(e));
+            return ed;
+        }
         return new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+    }
+
+    /** The entry's file type, or (no filetype feature) the one its inode has: the editor stores it only with the feature. */
+    private int filetypeOf(DirEntry e) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_FILETYPE)) return 0;
+        return e.fileType() != 0 ? e.fileType() : fileType(fs.inode(e.inode()).mode());
+    }
+
+    /**
+     * Turns an inline-data inode into an empty block-mapped one: drops system.data from the in-inode
+     * xattrs, clears the flag, sets an empty extent root (or zero pointers) and size 0. The caller
+     * puts the old contents back through the normal paths.
+     */
+    private void uninline(InodeUpdate u) throws IOException {
+        ByteBuffer area = u.ed.xattrArea();
+        List<XattrCodec.Entry> xs = new java.util.ArrayList<>(XattrCodec.decodeInInode(area, "inode " + u.number() + " in-inode xattrs"));
+        xs.removeIf(x -> x.index() == 7 && java.util.Arrays.equals(x.name(), "data".getBytes(StandardCharsets.US_ASCII)));
+        XattrCodec.encodeInInode(xs, area);
+        u.ed.flags(u.ed.flags() & ~Inode.FL_INLINE_DATA);
+        u.ed.iBlock(ByteBuffer.allocate(Inode.I_BLOCK_SIZE));
+        if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) { u.ed.flags(u.ed.flags() | Inode.FL_EXTENTS); ExtentTree.initEmpty(u.ed); }
+        u.ed.size(0);
+    }
+
+    /** Before a data operation on a regular file: an inline file becomes block-mapped, its bytes rewritten as data. */
+    private void uninlineFile(Handle h, InodeUpdate u) throws IOException {
+        if ((u.ed.flags() & Inode.FL_INLINE_DATA) == 0) return;
+        byte[] data = fs.inlineData(u.original);
+        uninline(u);
+        if (data.length > 0) writeData(h, u, 0, ByteBuffer.wrap(data), false);
+        u.ed.size(data.length);
     }
 
     private static int fileType(int mode) {
@@ -167,6 +207,8 @@ final class FsWriter {
         boolean isDir = (what.mode & Inode.S_IFMT) == Inode.S_IFDIR;
         if (what.symlinkTarget != null && (what.symlinkTarget.length == 0 || what.symlinkTarget.length >= vol.blockSize()))
             throw new FsException(what.symlinkTarget.length == 0 ? Errno.ENOENT : Errno.ENAMETOOLONG, path);
+        if (isDir && t.parent.linksCount() >= LINK_MAX && !sb().hasRoCompat(Features.RO_DIR_NLINK))
+            throw new FsException(Errno.EMLINK, "directory inode " + t.parent.number()); // before anything is allocated
         return txn("create " + path, OP_CREDITS, h -> {
             InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
             long ino = ialloc.allocate(h, parent.number(), isDir);
@@ -548,6 +590,7 @@ final class FsWriter {
             long at = pos;
             txn("write inode " + file.number(), OP_CREDITS * 4, h -> {
                 InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                uninlineFile(h, u);
                 writeData(h, u, at, part, true);
                 u.save(h, balloc);
                 return null;
@@ -571,6 +614,7 @@ final class FsWriter {
             long from = lblk;
             lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
                 InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                uninlineFile(h, u);
                 BlockMapping t = u.tree();
                 if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
                 long goal = t.goalFor(from);
@@ -662,6 +706,7 @@ final class FsWriter {
         if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            uninlineFile(h, u);
             long old = u.ed.size();
             boolean big = false;
             if (size < old) {
@@ -698,6 +743,7 @@ final class FsWriter {
         if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            uninlineFile(h, u);
             BlockMapping t = u.tree();
             if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
             int bs = vol.blockSize();
@@ -727,6 +773,7 @@ final class FsWriter {
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            uninlineFile(h, u);
             int bs = vol.blockSize();
             long size = u.ed.size();
             long end = Math.min(off + len, Math.max(size, off + len));

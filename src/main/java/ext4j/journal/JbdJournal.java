@@ -142,7 +142,8 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override
     public synchronized void aborted(Handle h) {
-        running.addAll(h.touched()); // restored to their previous bytes; logging them again is harmless
+        // restored to their previous bytes (logging them again is harmless); blocks the handle created are gone
+        for (long b : h.touched()) if (cache.contains(b)) running.add(b);
         handle = null;
         handleOwner = null;
         for (Runnable r : abortListeners) r.run();

@@ -112,4 +112,34 @@ class DirectoryEditorTest {
         }
         kernelSees(img, want);
     }
+
+    /** dir_nlink: past 65,000 subdirectories the parent's link count becomes 1, as Linux does; without the feature, EMLINK. */
+    @Test
+    void moreSubdirectoriesThanLinkMax() throws Exception {
+        Path img = tmp.resolve("nlink.img");
+        Tools.mke2fs(img, null, "100M", "-t", "ext4", "-b", "1024", "-N", "70000");
+        int n = 65_010;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.mkdir("/p", 0755, 0, 0);
+            for (int i = 0; i < n; i++) fs.mkdir("/p/d" + i, 0755, 0, 0);
+            assertEquals(1, fs.resolve("/p", true).linksCount(), "dir_nlink: 1 means more than 65,000");
+            fs.rmdir("/p/d0");
+            assertEquals(1, fs.resolve("/p", true).linksCount(), "stays 1 once overflowed, like Linux");
+        }
+        Tools.assertFsckClean(img);
+        Path img2 = tmp.resolve("nonlink.img");
+        Tools.mke2fs(img2, null, "100M", "-t", "ext4", "-b", "1024", "-N", "70000", "-O", "^dir_nlink");
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img2, false)) {
+            fs.mkdir("/p", 0755, 0, 0);
+            int made = 0;
+            ext4j.fs.FsException e = null;
+            for (int i = 0; i < n && e == null; i++) {
+                try { fs.mkdir("/p/d" + i, 0755, 0, 0); made++; } catch (ext4j.fs.FsException x) { e = x; }
+            }
+            assertNotNull(e, "without dir_nlink the link count caps the subdirectories");
+            assertEquals(ext4j.fs.Errno.EMLINK, e.errno());
+            assertEquals(64_998, made, "65,000 links: '.', the parent's entry and 64,998 '..'");
+        }
+        Tools.assertFsckClean(img2);
+    }
 }

@@ -4,6 +4,8 @@ package ext4j.fs;
 public final class Ext4FileSystemAccess {
     private Ext4FileSystemAccess() {}
 
+    public static ext4j.journal.Journal journal(Ext4FileSystem fs) { return fs.journalForTest(); }
+
     /** Drops the filesystem as a power cut would: nothing more is written. */
     public static void abandon(Ext4FileSystem fs) throws java.io.IOException { fs.abandonForTest(); }
 }
