@@ -61,13 +61,52 @@ public final class BlockAllocator {
 
     public long freeBlocks() { return vol.superblock().freeBlocksCount(); }
 
+    /** Blocks promised to delayed allocations (dirty cached data not yet allocated): ordinary allocation leaves them alone. */
+    private long reserved;
+
+    /**
+     * A pool that reservations never take (Linux's s_resv_clusters: 2% of the blocks, at most
+     * 4096): the extent-tree and other metadata blocks that writing reserved data back needs.
+     */
+    private long pool() { return Math.min(vol.superblock().blocksCount() / 50, 4096); }
+
+    /** Reserves n blocks for delayed allocation; false when they are not there (ENOSPC at write time). */
+    public synchronized boolean reserve(long n) {
+        if (n < 0) throw new IllegalArgumentException("reserve " + n);
+        if (freeBlocks() - reserved - pool() < n) return false;
+        reserved += n;
+        return true;
+    }
+
+    /** Gives back n reserved blocks (the data was allocated, truncated, or never written). */
+    public synchronized void release(long n) {
+        if (n < 0 || n > reserved) throw new IllegalStateException("releasing " + n + " of " + reserved + " reserved blocks");
+        reserved -= n;
+    }
+
+    public synchronized long reserved() { return reserved; }
+
     /**
      * Allocates between 1 and max contiguous blocks, as close after goal as possible.
      * @throws FsException ENOSPC when no block is free
      */
     public synchronized Range allocate(Handle h, long goal, int max) throws IOException {
+        return allocate(h, goal, max, false);
+    }
+
+    /**
+     * Allocates as {@link #allocate(Handle, long, int)}; fromReservation: the blocks were reserved by
+     * a delayed allocation (the caller releases the reservation once its handle stops), else
+     * reserved blocks are off limits.
+     */
+    public synchronized Range allocate(Handle h, long goal, int max, boolean fromReservation) throws IOException {
         Superblock sb = vol.superblock();
         if (max <= 0) throw new IllegalArgumentException("max " + max);
+        if (!fromReservation && reserved > 0) {
+            long avail = freeBlocks() - reserved;
+            if (avail <= 0) throw new FsException(Errno.ENOSPC, vol.device().name() + " (the free blocks are reserved for delayed allocation)");
+            max = (int) Math.min(max, avail);
+        }
         if (goal < sb.firstDataBlock() || goal >= sb.blocksCount()) goal = sb.firstDataBlock();
         long groups = vol.groupCount();
         long g0 = (goal - sb.firstDataBlock()) / Integer.toUnsignedLong(sb.blocksPerGroup());

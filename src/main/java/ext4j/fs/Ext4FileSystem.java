@@ -25,6 +25,8 @@ import ext4j.xattr.XattrReader;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import ext4j.iomap.BufferedIo;
+import ext4j.iomap.CachedFile;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,6 +45,8 @@ public final class Ext4FileSystem implements Closeable {
 
     private final Volume vol;
     private FsWriter writer; // null when read-only
+    private BufferedIo io;   // the buffered I/O engine (read-write opens)
+    private Ext4MappingOps iops;
     private final List<String> warnings;
 
     private Ext4FileSystem(Volume vol, List<String> warnings) {
@@ -137,7 +141,15 @@ public final class Ext4FileSystem implements Closeable {
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))); inUse = true; });
         }
         writer.processOrphans();
+        iops = new Ext4MappingOps(this, writer, writer.balloc(), delalloc);
+        io = new BufferedIo(vol.device(), iops, cacheBytes, Math.max(FOLIO_SIZE, vol.blockSize()));
     }
+
+    /** Page cache limit for the engine (-Dext4j.cacheMiB, default 256). */
+    private static final long cacheBytes = Long.getLong("ext4j.cacheMiB", 256) << 20;
+    /** Delayed allocation (-Dext4j.delalloc=false is the nodelalloc mount option). */
+    private static final boolean delalloc = !"false".equals(System.getProperty("ext4j.delalloc"));
+    private static final int FOLIO_SIZE = 64 << 10;
 
     /** Journal commit interval for read-write opens (the timer); 0 turns the timer off. */
     private static long commitIntervalMs() { return Long.getLong("ext4j.commitMs", 5000); }
@@ -177,10 +189,11 @@ public final class Ext4FileSystem implements Closeable {
     /** The journal behind the writer (tests only); null when read-only. */
     ext4j.journal.Journal journalForTest() { return writer == null ? null : writer.journal(); }
 
-    void abandonForTest() throws IOException { writer = null; vol.close(); }
+    void abandonForTest() throws IOException { writer = null; if (io != null) io.close(); vol.close(); }
 
-    private FsWriter w() throws FsException {
+    private FsWriter w() throws IOException {
         if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
+        dropReleased(); // before an inode number can be reused, its old cached state is gone
         return writer;
     }
 
@@ -212,9 +225,9 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     public synchronized void link(String existing, String newPath) throws IOException { w().link(existing, newPath); }
-    public synchronized void unlink(String path) throws IOException { w().unlink(path); }
+    public synchronized void unlink(String path) throws IOException { try { w().unlink(path); } finally { dropReleased(); } }
     public synchronized void rmdir(String path) throws IOException { w().rmdir(path); }
-    public synchronized void rename(String from, String to) throws IOException { w().rename(from, to); }
+    public synchronized void rename(String from, String to) throws IOException { try { w().rename(from, to); } finally { dropReleased(); } }
 
     public synchronized void chmod(String path, int perm) throws IOException {
         w().setattr(path, true, e -> e.mode((e.mode() & Inode.S_IFMT) | (perm & 07777)).ctime(FsWriter.now()));
@@ -226,6 +239,7 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Sets atime and mtime (null leaves one unchanged); ctime becomes now. */
     public synchronized void utimens(String path, Inode.Timestamp atime, Inode.Timestamp mtime, boolean follow) throws IOException {
+        if (mtime != null && io != null) clearPendingMtime(resolve(path, follow).number(), mtime);
         w().setattr(path, follow, e -> { if (atime != null) e.atime(atime); if (mtime != null) e.mtime(mtime); e.ctime(FsWriter.now()); });
     }
 
@@ -234,21 +248,150 @@ public final class Ext4FileSystem implements Closeable {
 
     /** utimens on an inode already looked up (bulk copies: no second path walk). */
     public synchronized void utimens(Inode inode, Inode.Timestamp atime, Inode.Timestamp mtime) throws IOException {
+        clearPendingMtime(inode.number(), mtime);
         w().setattr(inode, e -> { if (atime != null) e.atime(atime); if (mtime != null) e.mtime(mtime); e.ctime(FsWriter.now()); });
     }
 
     /** Writes src at pos; returns the bytes written (all of them). */
     public synchronized int write(String path, long pos, ByteBuffer src) throws IOException {
         int n = src.remaining();
-        w().write(resolve(path, true), pos, src);
+        write(resolve(path, true), pos, src);
         return n;
     }
 
-    public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException { w().write(file, pos, src); }
-    public synchronized void truncate(String path, long size) throws IOException { w().truncate(resolve(path, true), size); }
-    public synchronized void truncate(Inode file, long size) throws IOException { w().truncate(file, size); }
-    public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException { w().fallocate(resolve(path, true), off, len, keepSize); }
-    public synchronized void punchHole(String path, long off, long len) throws IOException { w().punch(resolve(path, true), off, len); }
+    /**
+     * Buffered write through the engine: the bytes land in the page cache (delayed allocation) and
+     * reach the disk at writeback (fsync, sync, memory pressure, close).
+     */
+    public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException {
+        FsWriter wr = w();
+        wr.checkWrite(file, pos, src.remaining());
+        if (!src.hasRemaining()) return;
+        wr.prepareForIo(file);
+        io.write(cached(file.number()), pos, src);
+    }
+
+    /** truncate(2): the cache first (dropped past the new EOF, or the old EOF block's tail zeroed), then the inode. */
+    public synchronized void truncate(String path, long size) throws IOException { truncate(resolve(path, true), size); }
+
+    public synchronized void truncate(Inode file, long size) throws IOException {
+        FsWriter wr = w();
+        wr.checkTruncate(file, size);
+        wr.prepareForIo(file);
+        CachedFile f = cached(file.number());
+        long old = f.size();
+        io.truncate(f, size);
+        int bs = vol.blockSize();
+        if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
+        long disk = diskInode(file.number()).size();
+        // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
+        long target = size <= disk || !f.hasPending(0, size) ? size : disk;
+        try {
+            wr.truncate(diskInode(file.number()), target);
+        } finally {
+            Ext4MappingOps.changed(f);
+        }
+    }
+
+    /** fallocate(2): the file's dirty data is written back first, so the new unwritten extents never meet delayed ranges. */
+    public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException {
+        Inode file = resolve(path, true);
+        FsWriter wr = w();
+        if (file.isRegular() && off >= 0 && len > 0) {
+            wr.prepareForIo(file);
+            CachedFile f = cached(file.number());
+            io.writeback(f, 0, Long.MAX_VALUE);
+            try {
+                wr.fallocate(diskInode(file.number()), off, len, true);
+            } finally {
+                Ext4MappingOps.changed(f);
+            }
+            // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
+            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
+            return;
+        }
+        wr.fallocate(file, off, len, keepSize);
+    }
+
+    /** Hole punch: dirty data written back, the blocks of the range dropped from the cache, then deallocated. */
+    public synchronized void punchHole(String path, long off, long len) throws IOException {
+        Inode file = resolve(path, true);
+        FsWriter wr = w();
+        if (file.isRegular() && off >= 0 && len > 0) {
+            wr.prepareForIo(file);
+            CachedFile f = cached(file.number());
+            io.writeback(f, 0, Long.MAX_VALUE);
+            int bs = vol.blockSize();
+            long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
+            io.invalidate(f, from, to - from);
+            try {
+                wr.punch(diskInode(file.number()), off, len);
+            } finally {
+                Ext4MappingOps.changed(f);
+            }
+            return;
+        }
+        wr.punch(file, off, len);
+    }
+
+    /**
+     * FALLOC_FL_ZERO_RANGE through the cache (iomap_zero_range): afterwards [off, off+len) reads as
+     * zeros; the size grows to cover it unless keepSize. Returns whether any data had to be zeroed.
+     */
+    public synchronized boolean zeroRange(String path, long off, long len, boolean keepSize) throws IOException {
+        Inode file = resolve(path, true);
+        FsWriter wr = w();
+        wr.checkWrite(file, off, len);
+        if (len <= 0) throw new FsException(Errno.EINVAL, path);
+        wr.prepareForIo(file);
+        CachedFile f = cached(file.number());
+        boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
+        if (!keepSize && off + len > f.size()) io.truncate(f, off + len);
+        return did;
+    }
+
+    /** fsync(2): the file's data written back and converted, then the journal committed and the device flushed. */
+    public synchronized void fsync(String path) throws IOException {
+        Inode file = resolve(path, true);
+        FsWriter wr = w();
+        if (file.isRegular()) {
+            CachedFile f = io.lookup(file.number());
+            if (f != null) io.fsync(f);
+        }
+        wr.sync();
+    }
+
+    /** The file's size as writers see it (the on-disk size lags until writeback completes). */
+    public long size(Inode file) {
+        CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
+        return f == null ? file.size() : f.size();
+    }
+
+    /** The buffered I/O engine's state of an inode, created on first use. */
+    private CachedFile cached(long ino) throws IOException {
+        CachedFile f = io.lookup(ino);
+        return f != null ? f : io.file(ino, vol.blockSize(), diskInode(ino).size());
+    }
+
+    /** Inodes freed by the last operation lose their cached data and delayed-allocation reservations. */
+    private void dropReleased() throws IOException {
+        if (writer == null || io == null) return;
+        for (long ino : writer.takeReleased()) {
+            CachedFile f = io.lookup(ino);
+            if (f == null) continue;
+            iops.dropDelayed(f, 0, Long.MAX_VALUE);
+            io.forget(f);
+        }
+    }
+
+    /** Times set explicitly win over the mtime a buffered write left pending for its writeback. */
+    private void clearPendingMtime(long ino, Inode.Timestamp mtime) {
+        CachedFile f = io == null || mtime == null ? null : io.lookup(ino);
+        if (f != null) Ext4MappingOps.clearPendingMtime(f);
+    }
+
+    /** Engine and cache statistics (benchmarks, debugging). */
+    public synchronized String ioStats() { return io == null ? "no engine" : io.stats() + "; " + iops.stats(); }
 
     /** setxattr(2): value null removes (removexattr); flags 0, 1 = XATTR_CREATE, 2 = XATTR_REPLACE. ACL values are in the Linux xattr format. */
     public synchronized void setXattr(String path, String name, byte[] value, int flags, boolean follow) throws IOException {
@@ -264,10 +407,14 @@ public final class Ext4FileSystem implements Closeable {
      * on the orphan list with its blocks until {@link #unpin}.
      */
     public synchronized void pin(long ino) throws IOException { w().pin(ino); }
-    public synchronized void unpin(long ino) throws IOException { w().unpin(ino); }
+    public synchronized void unpin(long ino) throws IOException { try { w().unpin(ino); } finally { dropReleased(); } }
 
     /** Makes everything written so far durable. */
-    public synchronized void sync() throws IOException { if (writer != null) writer.sync(); }
+    public synchronized void sync() throws IOException {
+        if (writer == null) return;
+        io.writebackAll();
+        writer.sync();
+    }
 
     public static Ext4FileSystem open(BlockDevice dev) throws IOException { return open(dev, false); }
 
@@ -398,14 +545,30 @@ public final class Ext4FileSystem implements Closeable {
     /** Messages the caller should show: why the filesystem is read-only or may look stale. */
     public List<String> warnings() { return Collections.unmodifiableList(warnings); }
 
-    public Inode inode(long ino) throws IOException { return vol.readInode(ino); }
+    /** An inode as callers see it (a cached file's size and pending mtime included). */
+    public Inode inode(long ino) throws IOException { return live(vol.readInode(ino)); }
+
+    /** An inode exactly as stored (what metadata changes start from). */
+    Inode diskInode(long ino) throws IOException { return vol.readInode(ino); }
 
     // ---- paths ----
 
     /** Resolves an absolute path; symlinks in the middle are followed, the last one only if followLast. */
     public Inode resolve(String path, boolean followLast) throws IOException {
         if (!path.startsWith("/")) throw new FsException(Errno.EINVAL, path);
-        return walk(path, path, inode(Inode.ROOT), followLast, new int[]{0});
+        return live(walk(path, path, inode(Inode.ROOT), followLast, new int[]{0}));
+    }
+
+    /** The inode as callers see it: a regular file's size is the in-memory one while its data is cached. */
+    private Inode live(Inode i) throws IOException {
+        if (io == null || !i.isRegular()) return i;
+        CachedFile f = io.lookup(i.number());
+        if (f == null) return i;
+        Inode.Timestamp mt = Ext4MappingOps.pendingMtime(f);
+        if (f.size() == i.size() && mt == null) return i;
+        Inode.Editor e = i.edit().size(f.size());
+        if (mt != null) e.mtime(mt).ctime(mt);
+        return e.seal(sb());
     }
 
     private Inode walk(String path, String shown, Inode start, boolean followLast, int[] follows) throws IOException {
@@ -477,6 +640,7 @@ public final class Ext4FileSystem implements Closeable {
      * Holes and unwritten extents read as zeros without device I/O.
      */
     public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
+        if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
         long size = inode.size();
         if (pos >= size) return -1;
         int want = (int) Math.min(dst.remaining(), size - pos);
@@ -635,7 +799,9 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void close() throws IOException {
         try {
             if (writer != null) {
+                try { io.writebackAll(); } finally { io.close(); }
                 writer.unpinAll();
+                dropReleased();
                 boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
                 if (writer.changed()) {
                     Inode.Timestamp now = FsWriter.now();

@@ -148,7 +148,7 @@ final class FsWriter {
     /** The entry's file type, or (no filetype feature) the one its inode has: the editor stores it only with the feature. */
     private int filetypeOf(DirEntry e) throws IOException {
         if (!sb().hasIncompat(Features.INCOMPAT_FILETYPE)) return 0;
-        return e.fileType() != 0 ? e.fileType() : fileType(fs.inode(e.inode()).mode());
+        return e.fileType() != 0 ? e.fileType() : fileType(fs.diskInode(e.inode()).mode());
     }
 
     /**
@@ -210,7 +210,7 @@ final class FsWriter {
         if (isDir && t.parent.linksCount() >= LINK_MAX && !sb().hasRoCompat(Features.RO_DIR_NLINK))
             throw new FsException(Errno.EMLINK, "directory inode " + t.parent.number()); // before anything is allocated
         return txn("create " + path, OP_CREDITS, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
             long ino = ialloc.allocate(h, parent.number(), isDir);
             Inode.Timestamp now = now();
             Inode.Editor e = Inode.Editor.blank(ino, sb())
@@ -275,8 +275,8 @@ final class FsWriter {
         if (isDot(t.name) || fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, newPath);
         if (src.linksCount() >= LINK_MAX) throw new FsException(Errno.EMLINK, existing);
         txn("link " + newPath, OP_CREDITS, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
-            InodeUpdate s = new InodeUpdate(vol, fs.inode(src.number()));
+            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
+            InodeUpdate s = new InodeUpdate(vol, fs.diskInode(src.number()));
             editor(h, parent).add(t.name, s.number(), dirEntryType(s.ed.mode()));
             Inode.Timestamp now = now();
             s.ed.links(s.ed.links() + 1).ctime(now);
@@ -294,10 +294,10 @@ final class FsWriter {
         if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
         DirEntry de = fs.directory(t.parent).lookup(t.name);
         if (de == null) throw new FsException(Errno.ENOENT, path);
-        Inode victim = fs.inode(de.inode());
+        Inode victim = fs.diskInode(de.inode());
         if (victim.isDir()) throw new FsException(Errno.EISDIR, path);
         txn("unlink " + path, OP_CREDITS * 4, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
             editor(h, parent).remove(t.name);
             Inode.Timestamp now = now();
             parent.ed.mtime(now).ctime(now);
@@ -313,12 +313,12 @@ final class FsWriter {
         if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
         DirEntry de = fs.directory(t.parent).lookup(t.name);
         if (de == null) throw new FsException(Errno.ENOENT, path);
-        Inode victim = fs.inode(de.inode());
+        Inode victim = fs.diskInode(de.inode());
         if (!victim.isDir()) throw new FsException(Errno.ENOTDIR, path);
         txn("rmdir " + path, OP_CREDITS * 4, h -> {
             InodeUpdate v = new InodeUpdate(vol, victim);
             if (!editor(h, v).isEmpty()) throw new FsException(Errno.ENOTEMPTY, path);
-            InodeUpdate parent = new InodeUpdate(vol, fs.inode(t.parent.number()));
+            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
             editor(h, parent).remove(t.name);
             Inode.Timestamp now = now();
             decDirLinks(parent);
@@ -363,7 +363,7 @@ final class FsWriter {
         long cur = Integer.toUnsignedLong(sb().lastOrphan());
         for (int i = 0; cur != 0 && i < 1_000_000; i++) {
             if (cur == ino) return true;
-            cur = fs.inode(cur).dtime();
+            cur = fs.diskInode(cur).dtime();
         }
         return false;
     }
@@ -377,7 +377,7 @@ final class FsWriter {
         } else {
             long cur = head;
             for (int i = 0; cur != 0 && i < 1_000_000; i++) {
-                Inode c = fs.inode(cur);
+                Inode c = fs.diskInode(cur);
                 if (c.dtime() == u.number()) {
                     InodeUpdate p = new InodeUpdate(vol, c);
                     p.ed.dtime(next);
@@ -399,7 +399,7 @@ final class FsWriter {
         int bs = vol.blockSize();
         while (true) {
             boolean done = txn("orphan " + ino, OP_CREDITS * 8, h -> {
-                InodeUpdate u = new InodeUpdate(vol, fs.inode(ino));
+                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
                 boolean unlinked = u.ed.links() == 0;
                 if (unlinked && pins.containsKey(ino)) return true; // still open: the last close finishes it
                 long keep = unlinked ? 0 : (u.ed.size() + bs - 1) / bs;
@@ -440,14 +440,25 @@ final class FsWriter {
     void processOrphans() throws IOException {
         for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) {
             long ino = Integer.toUnsignedLong(sb().lastOrphan());
-            Inode in = fs.inode(ino);
+            Inode in = fs.diskInode(ino);
             if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
             else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, new InodeUpdate(vol, in)); return null; });
         }
     }
 
+    /** Inodes freed since the caller last looked: their cached data must go (Ext4FileSystem drains it). */
+    private final List<Long> released = new java.util.ArrayList<>();
+
+    List<Long> takeReleased() {
+        if (released.isEmpty()) return List.of();
+        List<Long> r = List.copyOf(released);
+        released.clear();
+        return r;
+    }
+
     /** Frees an inode whose last link is gone: its blocks, xattr block and bitmap bit. */
     private void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
+        released.add(v.number());
         freeBlocksFrom(h, v, 0);
         long xblk = v.ed.fileAcl();
         if (xblk != 0) {
@@ -502,10 +513,10 @@ final class FsWriter {
         if (isDot(src.name) || isDot(dst.name)) throw new FsException(Errno.EINVAL, from);
         DirEntry se = fs.directory(src.parent).lookup(src.name);
         if (se == null) throw new FsException(Errno.ENOENT, from);
-        Inode moving = fs.inode(se.inode());
+        Inode moving = fs.diskInode(se.inode());
         DirEntry de = fs.directory(dst.parent).lookup(dst.name);
         if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
-        Inode replaced = de == null ? null : fs.inode(de.inode());
+        Inode replaced = de == null ? null : fs.diskInode(de.inode());
         // Linux's order: moving a directory under itself, then replacing an ancestor of the source, then types
         if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
         if (replaced != null && replaced.isDir() && isAncestorOrSelf(replaced.number(), src.parent.number())) throw new FsException(Errno.ENOTEMPTY, to);
@@ -516,8 +527,8 @@ final class FsWriter {
         boolean moveDir = moving.isDir() && src.parent.number() != dst.parent.number();
         txn("rename " + from, OP_CREDITS * 4, h -> {
             Inode.Timestamp now = now();
-            InodeUpdate sp = new InodeUpdate(vol, fs.inode(src.parent.number()));
-            InodeUpdate dp = src.parent.number() == dst.parent.number() ? sp : new InodeUpdate(vol, fs.inode(dst.parent.number()));
+            InodeUpdate sp = new InodeUpdate(vol, fs.diskInode(src.parent.number()));
+            InodeUpdate dp = src.parent.number() == dst.parent.number() ? sp : new InodeUpdate(vol, fs.diskInode(dst.parent.number()));
             InodeUpdate mv = new InodeUpdate(vol, moving);
             if (replaced != null) {
                 InodeUpdate rep = new InodeUpdate(vol, replaced);
@@ -554,7 +565,7 @@ final class FsWriter {
         for (int i = 0; i < 65536; i++) {
             if (cur == dir) return true;
             if (cur == Inode.ROOT) return false;
-            DirEntry up = fs.directory(fs.inode(cur)).lookup("..".getBytes(StandardCharsets.US_ASCII));
+            DirEntry up = fs.directory(fs.diskInode(cur)).lookup("..".getBytes(StandardCharsets.US_ASCII));
             if (up == null || up.inode() == cur) return false;
             cur = up.inode();
         }
@@ -569,7 +580,7 @@ final class FsWriter {
 
     void setattr(Inode ino, java.util.function.Consumer<Inode.Editor> change) throws IOException {
         txn("setattr inode " + ino.number(), 8, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.inode(ino.number()));
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino.number()));
             change.accept(u.ed);
             u.save(h, balloc);
             return null;
@@ -589,7 +600,7 @@ final class FsWriter {
             ByteBuffer part = data.slice(data.position(), n);
             long at = pos;
             txn("write inode " + file.number(), OP_CREDITS * 4, h -> {
-                InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
                 uninlineFile(h, u);
                 writeData(h, u, at, part, true);
                 u.save(h, balloc);
@@ -613,7 +624,7 @@ final class FsWriter {
         for (long lblk = 0; lblk < blocks; ) {
             long from = lblk;
             lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
-                InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
                 uninlineFile(h, u);
                 BlockMapping t = u.tree();
                 if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
@@ -631,6 +642,61 @@ final class FsWriter {
                 return from + r.length();
             });
         }
+    }
+
+    // ---- the buffered I/O engine's metadata work (Ext4MappingOps) ----
+
+    /** Before buffered I/O on a regular file: an inline-data file becomes block-mapped (the engine caches blocks). */
+    void prepareForIo(Inode file) throws IOException {
+        if (!file.hasFlag(Inode.FL_INLINE_DATA)) return;
+        txn("uninline inode " + file.number(), OP_CREDITS, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /**
+     * Writeback allocation: maps up to n blocks of the hole at lblk, UNWRITTEN (written data only
+     * once the I/O completes, so a crash never shows stale blocks; indirect-mapped files cannot, and
+     * get written blocks). fromReservation: the blocks come out of a delayed-allocation reservation.
+     */
+    Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException {
+        return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
+            BlockMapping t = u.tree();
+            boolean unwritten = t.maxRun(true) > 0;
+            Extent there = t.find(lblk);
+            if (there != null) throw new IllegalStateException("inode " + ino + ": block " + lblk + " is already mapped");
+            Extent nx = t.next(lblk);
+            long room = nx == null ? n : Math.min(n, nx.lblk() - lblk);
+            long goal = t.goalFor(lblk);
+            if (goal == 0) goal = goalForInode(vol, ino);
+            BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(room, t.maxRun(unwritten)), fromReservation);
+            t.insert(lblk, r.start(), r.length(), unwritten);
+            u.addBlocks(r.length());
+            u.save(h, balloc);
+            return new Extent(lblk, r.length(), r.start(), unwritten);
+        });
+    }
+
+    /**
+     * Writeback completion: [from, to) is on the device; unwritten blocks there become written, the
+     * on-disk size rises to sizeLimit (never falls), and a pending mtime is stored, in one handle.
+     */
+    void completeWriteback(long ino, long from, long to, boolean convert, long sizeLimit, Inode.Timestamp mtime) throws IOException {
+        Inode cur = fs.diskInode(ino);
+        if (cur.linksCount() == 0 && cur.dtime() != 0) return; // freed meanwhile
+        if (!convert && sizeLimit <= cur.size() && mtime == null) return;
+        txn("writeback completion inode " + ino, OP_CREDITS, h -> {
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
+            if (convert) u.tree().markWritten(from, to);
+            if (sizeLimit > u.ed.size()) u.ed.size(sizeLimit);
+            if (mtime != null) u.ed.mtime(mtime).ctime(mtime);
+            u.save(h, balloc);
+            return null;
+        });
     }
 
     /** Largest size: 2^32-1 blocks with extents; what 12 direct + single/double/triple indirect blocks address without. */
@@ -700,12 +766,9 @@ final class FsWriter {
 
     /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */
     void truncate(Inode file, long size) throws IOException {
-        if (file.isDir()) throw new FsException(Errno.EISDIR, "inode " + file.number());
-        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
-        if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
-        if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        checkTruncate(file, size);
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             long old = u.ed.size();
             boolean big = false;
@@ -725,6 +788,18 @@ final class FsWriter {
         if (staged) finishOrphan(file.number());
     }
 
+    void checkTruncate(Inode file, long size) throws FsException {
+        if (file.isDir()) throw new FsException(Errno.EISDIR, "inode " + file.number());
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+    }
+
+    void checkWrite(Inode file, long pos, long len) throws FsException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        if (pos < 0 || pos + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+    }
+
     /** Zeroes bytes [size, end of its block) if that block holds written data. */
     private void zeroTail(InodeUpdate u, long size) throws IOException {
         int bs = vol.blockSize();
@@ -742,7 +817,7 @@ final class FsWriter {
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             BlockMapping t = u.tree();
             if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
@@ -772,7 +847,7 @@ final class FsWriter {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             int bs = vol.blockSize();
             long size = u.ed.size();
@@ -827,7 +902,7 @@ final class FsWriter {
         XattrCodec.Entry entry = want;
         int bs = vol.blockSize();
         txn("setxattr inode " + file.number(), OP_CREDITS, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.inode(file.number()));
+            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             ByteBuffer area = u.ed.xattrArea();
             List<XattrCodec.Entry> inInode = new java.util.ArrayList<>(XattrCodec.decodeInInode(area, where));
             long blk = u.ed.fileAcl();
@@ -884,4 +959,6 @@ final class FsWriter {
 
     /** Flushes metadata and data to the device. */
     void sync() throws IOException { journal.commit(); }
+
+    BlockAllocator balloc() { return balloc; }
 }

@@ -33,11 +33,13 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     }
 
     @Override
-    public synchronized Handle start(String what, int credits) {
-        if (running != null) {
-            if (owner != Thread.currentThread()) throw new IllegalStateException("handle '" + running.what() + "' is running in another thread");
+    public synchronized Handle start(String what, int credits) throws IOException {
+        if (running != null && owner == Thread.currentThread()) {
             running.nest(credits);
             return running;
+        }
+        while (running != null) { // another thread's handle (the I/O completion worker): wait for it
+            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
         running = new Handle(this, cache, what, credits, undo);
         owner = Thread.currentThread();
@@ -48,6 +50,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     public synchronized void stopped(Handle h) throws IOException {
         running = null;
         owner = null;
+        notifyAll();
         if (cache.dirtyCount() > maxDirty) cache.writeAllHome();
         for (Runnable r : commitListeners) r.run(); // no log: nothing to protect, freed blocks are reusable at once
     }
@@ -59,6 +62,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     public synchronized void aborted(Handle h) {
         running = null;
         owner = null;
+        notifyAll();
         for (Runnable r : abortListeners) r.run();
     }
 

@@ -123,7 +123,7 @@ class WriteModelTest {
     /** Runs op on ext4j, expecting `want` (null = success). ENOSPC is accepted for allocating ops; the model is then left as is. */
     private boolean expect(String what, Errno want, boolean mayNoSpace, Op op) throws IOException {
         log.add(what + " -> " + (want == null ? "ok" : want));
-        if (log.size() > 40) log.remove(0);
+        if (log.size() > Integer.getInteger("ext4j.logOps", 40)) log.remove(0);
         Errno got = null;
         try { op.run(); } catch (FsException e) { got = e.errno(); }
         if (got == Errno.ENOSPC && mayNoSpace && want == null) { noSpace++; return false; }

@@ -1,0 +1,224 @@
+package ext4j.fs;
+
+import ext4j.alloc.BlockAllocator;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
+import ext4j.iomap.CachedFile;
+import ext4j.iomap.Mapping;
+import ext4j.iomap.MappingOps;
+import ext4j.iomap.MappingType;
+import ext4j.ondisk.Inode;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * ext4's side of the buffered I/O engine (ext4_iomap_ops and the writeback ops): maps file ranges
+ * from the inode's extents plus an extent status cache of delayed (reserved, unallocated) ranges,
+ * reserves blocks at write time so ENOSPC is reported then, allocates UNWRITTEN at writeback,
+ * converts at completion and raises the on-disk size only then.
+ *
+ * <p>The extent status of a file carries a sequence number bumped by every change of its mapping;
+ * each {@link Mapping} carries it as its cookie, so a mapping made stale by writeback, truncate or
+ * punch is noticed and remapped. Lock order: the engine lock is held when begin and
+ * mapForWriteback run (they may start a handle); completions run without it; each status is
+ * guarded by itself (the extent lock, innermost).
+ */
+final class Ext4MappingOps implements MappingOps {
+    /** Per-file extent status: the on-disk extents (loaded lazily) and the delayed ranges, with a sequence number. */
+    static final class Status {
+        long seq;
+        TreeMap<Long, Extent> extents;                       // lblk -> extent, null until loaded
+        final TreeMap<Long, Long> delayed = new TreeMap<>(); // lblk -> length in blocks
+        Inode.Timestamp pendingMtime;
+    }
+
+    private final Ext4FileSystem fs;
+    private final FsWriter w;
+    private final BlockAllocator balloc;
+    private final boolean delalloc;
+    /** Counters for tests and benchmarks. */
+    long delayedBlocks, writebackAllocations, conversions, stale;
+
+    Ext4MappingOps(Ext4FileSystem fs, FsWriter w, BlockAllocator balloc, boolean delalloc) {
+        this.fs = fs;
+        this.w = w;
+        this.balloc = balloc;
+        this.delalloc = delalloc;
+    }
+
+    static Status status(CachedFile f) {
+        Object s = f.fsState;
+        if (s == null) synchronized (f) { if (f.fsState == null) f.fsState = new Status(); s = f.fsState; }
+        return (Status) s;
+    }
+
+    private TreeMap<Long, Extent> extents(CachedFile f, Status st) throws IOException {
+        if (st.extents == null) {
+            Inode ino = fs.diskInode(f.id());
+            TreeMap<Long, Extent> m = new TreeMap<>();
+            if (!ino.hasFlag(Inode.FL_INLINE_DATA)) for (Extent e : new InodeUpdate(fs.volume(), ino).tree().extents()) m.put(e.lblk(), e);
+            st.extents = m;
+        }
+        return st.extents;
+    }
+
+    static Inode.Timestamp pendingMtime(CachedFile f) {
+        if (f.fsState == null) return null;
+        Status st = status(f);
+        synchronized (st) { return st.pendingMtime; }
+    }
+
+    static void clearPendingMtime(CachedFile f) {
+        Status st = status(f);
+        synchronized (st) { st.pendingMtime = null; }
+    }
+
+    /** The mapping changed: cookies handed out so far are stale, the extents are re-read on next use. */
+    static void changed(CachedFile f) {
+        Status st = status(f);
+        synchronized (st) { st.seq++; st.extents = null; }
+    }
+
+    /** What [pos, pos+len) starts with, block-aligned, from the status (delayed first) and the extents. */
+    private Mapping lookup(CachedFile f, long pos, long len) throws IOException {
+        int bs = f.blockSize();
+        long lblk = pos / bs, lend = Math.max(lblk + 1, (pos + len + bs - 1) / bs);
+        Status st = status(f);
+        synchronized (st) {
+            Inode ino = null;
+            if (st.extents == null && (ino = fs.diskInode(f.id())).hasFlag(Inode.FL_INLINE_DATA))
+                return new Mapping(MappingType.INLINE, 0, Math.max(lend * bs, bs), -1, st.seq, fs.inlineData(ino));
+            Map.Entry<Long, Long> d = st.delayed.floorEntry(lblk);
+            if (d != null && d.getKey() + d.getValue() > lblk)
+                return Mapping.of(MappingType.DELALLOC, lblk * bs, (Math.min(d.getKey() + d.getValue(), lend) - lblk) * bs, -1, st.seq);
+            TreeMap<Long, Extent> ex = extents(f, st);
+            Map.Entry<Long, Extent> e = ex.floorEntry(lblk);
+            if (e != null && e.getValue().end() > lblk) {
+                Extent x = e.getValue();
+                long n = Math.min(x.end(), lend) - lblk;
+                Long nd = st.delayed.higherKey(lblk);
+                if (nd != null) n = Math.min(n, nd - lblk);
+                return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, n * bs, (x.pblk() + lblk - x.lblk()) * bs, st.seq);
+            }
+            long holeEnd = lend;
+            Long nx = ex.higherKey(lblk), nd = st.delayed.higherKey(lblk);
+            if (nx != null) holeEnd = Math.min(holeEnd, nx);
+            if (nd != null) holeEnd = Math.min(holeEnd, nd);
+            return Mapping.of(MappingType.HOLE, lblk * bs, (holeEnd - lblk) * bs, -1, st.seq);
+        }
+    }
+
+    @Override
+    public Mapping begin(CachedFile f, long pos, long len, int flags) throws IOException {
+        Mapping m = lookup(f, pos, len);
+        if (flags != WRITE || m.type() != MappingType.HOLE) return m;
+        int bs = f.blockSize();
+        long lblk = m.offset() / bs, n = Math.min(m.length() / bs, 1L << 20);
+        if (delalloc && balloc.reserve(n)) {
+            Status st = status(f);
+            synchronized (st) { addDelayed(st, lblk, n); st.seq++; }
+            delayedBlocks += n;
+            return Mapping.of(MappingType.DELALLOC, lblk * bs, n * bs, -1, st.seq);
+        }
+        // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle
+        Extent x = w.allocateForWriteback(f.id(), lblk, n, false);
+        changed(f);
+        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+    }
+
+    @Override
+    public void end(CachedFile f, long pos, long len, long written, int flags, Mapping m) throws IOException {
+        if (flags != WRITE) return;
+        Status st = status(f);
+        if (written > 0) synchronized (st) { st.pendingMtime = FsWriter.now(); }
+        if (written >= len || m.type() != MappingType.DELALLOC) return;
+        // a short copy: reservations for blocks that got no data (and hold none from before) go back
+        int bs = f.blockSize();
+        long from = (pos + written + bs - 1) / bs, to = Math.min((pos + len + bs - 1) / bs, m.end() / bs);
+        long released = 0;
+        for (long b = from; b < to; b++) {
+            if (f.isDirty(b * bs)) continue;
+            synchronized (st) { released += removeDelayed(st, b, b + 1); }
+        }
+        if (released > 0) { balloc.release(released); synchronized (st) { st.seq++; } }
+    }
+
+    /** Adds [lblk, lblk+n) to the delayed ranges, merged with neighbours so writeback maps long runs. */
+    private static void addDelayed(Status st, long lblk, long n) {
+        Map.Entry<Long, Long> before = st.delayed.floorEntry(lblk);
+        if (before != null && before.getKey() + before.getValue() == lblk) { lblk = before.getKey(); n += before.getValue(); }
+        Long after = st.delayed.get(lblk + n);
+        if (after != null) { st.delayed.remove(lblk + n); n += after; }
+        st.delayed.put(lblk, n);
+    }
+
+    /** Removes [from, to) from the delayed ranges; returns the blocks removed. */
+    private static long removeDelayed(Status st, long from, long to) {
+        Long first = st.delayed.floorKey(from);
+        if (first == null || first + st.delayed.get(first) <= from) first = from;
+        long removed = 0;
+        for (Map.Entry<Long, Long> e : new java.util.ArrayList<>(st.delayed.subMap(first, true, to, false).entrySet())) {
+            long s = e.getKey(), end = s + e.getValue();
+            if (end <= from) continue;
+            st.delayed.remove(s);
+            if (s < from) st.delayed.put(s, from - s);
+            if (end > to) st.delayed.put(to, end - to);
+            removed += Math.min(end, to) - Math.max(s, from);
+        }
+        return removed;
+    }
+
+    /** Drops the delayed ranges at or past block from (truncate, punch, delete) and gives their reservations back. */
+    void dropDelayed(CachedFile f, long from, long to) {
+        Status st = status(f);
+        long n;
+        synchronized (st) { n = removeDelayed(st, from, to); st.seq++; }
+        if (n > 0) balloc.release(n);
+    }
+
+    @Override
+    public boolean isValid(CachedFile f, Mapping m) {
+        Status st = status(f);
+        synchronized (st) {
+            if (st.seq == m.cookie()) return true;
+        }
+        stale++;
+        return false;
+    }
+
+    @Override
+    public Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException {
+        Mapping m = lookup(f, pos, len);
+        if (m.type() == MappingType.MAPPED || m.type() == MappingType.UNWRITTEN) return m;
+        if (m.type() == MappingType.INLINE) throw new IllegalStateException(f + " is inline: buffered writes convert it first");
+        int bs = f.blockSize();
+        long lblk = pos / bs, n = m.length() / bs;
+        boolean delayed = m.type() == MappingType.DELALLOC;
+        Extent x = w.allocateForWriteback(f.id(), lblk, n, delayed);
+        writebackAllocations++;
+        if (delayed) {
+            Status st = status(f);
+            synchronized (st) { removeDelayed(st, lblk, lblk + x.len()); }
+            balloc.release(x.len());
+        }
+        changed(f);
+        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+    }
+
+    @Override
+    public void ioCompleted(CachedFile f, long pos, long len, MappingType type, long sizeLimit) throws IOException {
+        Status st = status(f);
+        Inode.Timestamp mt;
+        synchronized (st) { mt = st.pendingMtime; st.pendingMtime = null; }
+        int bs = f.blockSize();
+        boolean convert = type == MappingType.UNWRITTEN;
+        w.completeWriteback(f.id(), pos / bs, (pos + len + bs - 1) / bs, convert, sizeLimit, mt);
+        if (convert) { conversions++; changed(f); }
+    }
+
+    String stats() {
+        return delayedBlocks + " blocks delayed, " + writebackAllocations + " writeback allocations, " + conversions + " conversions, " + stale + " stale mappings";
+    }
+}

@@ -1,0 +1,512 @@
+package ext4j.iomap;
+
+import ext4j.block.BlockDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The buffered I/O engine (Linux's iomap buffered-io): a page cache of folios per file with
+ * per-block uptodate and dirty bits, buffered read with readahead, buffered write, zero range,
+ * truncate, invalidate, writeback and fsync, under a memory limit for the whole cache. It knows
+ * nothing of any filesystem: each range is mapped by the {@link MappingOps} it is given, and
+ * writeback completions run on a {@link CompletionQueue} worker.
+ *
+ * <p>Locking: one engine lock (this object) guards every folio and file state; it stands for the
+ * folio lock in the order inode lock → folio lock → journal handle → extent lock. Waiting for
+ * writeback completions releases it, so the completion worker (which takes handles) never waits
+ * for a thread that holds it while waiting. Callers serialize operations on one file (the inode lock).
+ */
+public final class BufferedIo implements AutoCloseable {
+    /** A source of bytes for a write; may copy fewer than asked (a short copy) and say so. */
+    public interface Source { int copyTo(ByteBuffer dst) throws IOException; }
+
+    private final BlockDevice dev;
+    private final MappingOps ops;
+    private final int folioSize;
+    private final long memoryLimit;
+    private final int maxIo;
+    private final Map<Long, CachedFile> files = new HashMap<>();
+    private final LinkedHashSet<Folio> lru = new LinkedHashSet<>();
+    private long cachedBytes;
+    private final CompletionQueue completions;
+    private boolean readOnly;
+    private final ByteBuffer ioBuffer;
+    /** Counters for tests and benchmarks. */
+    public long deviceReads, deviceWrites, evictions, writebacks;
+
+    public BufferedIo(BlockDevice dev, MappingOps ops, long memoryLimit, int folioSize) {
+        if (Integer.bitCount(folioSize) != 1) throw new IllegalArgumentException("folio size " + folioSize);
+        this.dev = dev;
+        this.ops = ops;
+        this.folioSize = folioSize;
+        this.memoryLimit = Math.max(memoryLimit, 8L * folioSize);
+        this.maxIo = Math.max(folioSize, 4 << 20);
+        this.ioBuffer = ByteBuffer.allocateDirect(maxIo); // writeback runs under the engine lock: one buffer serves it
+        this.completions = new CompletionQueue(this, ops);
+    }
+
+    int folioSize() { return folioSize; }
+
+    // ---- files ----
+
+    /** The cached state of a file, created with the given size (the size on disk) on first use. */
+    public synchronized CachedFile file(long id, int blockSize, long size) {
+        if (folioSize % blockSize != 0) throw new IllegalArgumentException("block size " + blockSize + " over folio size " + folioSize);
+        return files.computeIfAbsent(id, k -> new CachedFile(this, id, blockSize, size));
+    }
+
+    /** The file's cached state if it has one. */
+    public synchronized CachedFile lookup(long id) { return files.get(id); }
+
+    /** Drops a file's cache without writing anything (its inode is gone); waits for its I/O in flight. */
+    public synchronized void forget(CachedFile f) throws IOException {
+        awaitCompletions(f);
+        for (Folio fo : f.folios.values()) drop(fo);
+        f.folios.clear();
+        files.remove(f.id);
+    }
+
+    /** Bytes held by the cache now. */
+    public synchronized long cachedBytes() { return cachedBytes; }
+
+    /** After an error or unmount: writeback starts nothing new (dirty data stays, fsync reports EROFS). */
+    public synchronized void setReadOnly() { readOnly = true; }
+
+    // ---- read ----
+
+    /** Copies up to dst.remaining() bytes at pos (stopping at the in-memory size); returns the count, -1 at or past EOF. */
+    public synchronized int read(CachedFile f, long pos, ByteBuffer dst) throws IOException {
+        if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
+        long end = Math.min(f.size, pos + dst.remaining());
+        boolean sequential = pos == f.nextReadPos || pos == 0;
+        long p = pos;
+        while (p < end) {
+            Folio fo = folio(f, p / folioSize);
+            int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
+            fo.pins++;
+            try {
+                if (sequential) fill(f, fo, 0, folioSize);           // readahead: the whole folio in one go
+                else fill(f, fo, off, off + n);
+                dst.put(fo.data, off, n);
+            } finally { fo.pins--; }
+            p += n;
+        }
+        f.nextReadPos = end;
+        balance();
+        return (int) (end - pos);
+    }
+
+    /**
+     * Makes the blocks covering bytes [from, to) of the folio uptodate: mapped blocks are read from
+     * the device, holes, unwritten and delayed blocks are zeros, and bytes at or past the in-memory
+     * size are zeros (never stale bytes from the device).
+     */
+    private void fill(CachedFile f, Folio fo, int from, int to) throws IOException {
+        int bs = f.blockSize;
+        int b = from / bs, last = (to + bs - 1) / bs;
+        long eofBlock = (f.size + bs - 1) / bs; // blocks at or past it hold no file bytes
+        while (b < last) {
+            if (fo.isUptodate(b)) { b++; continue; }
+            int e = b;
+            while (e < last && !fo.isUptodate(e)) e++;
+            long start = fo.offset() + (long) b * bs, stop = fo.offset() + (long) e * bs;
+            long dataStop = Math.min(stop, eofBlock * bs);
+            long p = start;
+            while (p < dataStop) {
+                Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
+                long n = Math.min(m.end(), dataStop) - p;
+                int at = (int) (p - fo.offset());
+                switch (m.type()) {
+                    case MAPPED -> { dev.read(m.addrOf(p), ByteBuffer.wrap(fo.data, at, (int) n)); deviceReads++; }
+                    case INLINE -> {
+                        int have = (int) Math.max(0, Math.min(n, m.inline().length - (p - m.offset())));
+                        System.arraycopy(m.inline(), (int) (p - m.offset()), fo.data, at, have);
+                        Arrays.fill(fo.data, at + have, at + (int) n, (byte) 0);
+                    }
+                    default -> Arrays.fill(fo.data, at, at + (int) n, (byte) 0);
+                }
+                p += n;
+            }
+            if (dataStop < stop) Arrays.fill(fo.data, (int) (Math.max(start, dataStop) - fo.offset()), (int) (stop - fo.offset()), (byte) 0);
+            zeroPastEof(f, fo);
+            fo.uptodate.set(b, e);
+            b = e;
+        }
+    }
+
+    /** In the folio holding EOF, the bytes of the EOF block past the size are zeros in the cache. */
+    private void zeroPastEof(CachedFile f, Folio fo) {
+        long s = f.size;
+        if (s < fo.offset() || s >= fo.offset() + folioSize || s % f.blockSize == 0) return;
+        int at = (int) (s - fo.offset());
+        int blockEnd = (at / f.blockSize + 1) * f.blockSize;
+        Arrays.fill(fo.data, at, blockEnd, (byte) 0);
+    }
+
+    // ---- write ----
+
+    /** Buffered write of src's remaining bytes at pos; returns the count (all of them). */
+    public long write(CachedFile f, long pos, ByteBuffer src) throws IOException {
+        return write(f, pos, src.remaining(), dst -> {
+            int n = Math.min(dst.remaining(), src.remaining());
+            dst.put(src.slice(src.position(), n));
+            src.position(src.position() + n);
+            return n;
+        });
+    }
+
+    /**
+     * Buffered write of len bytes from src at pos: each range is mapped for writing (delayed
+     * allocation or unwritten blocks), copied into folios, and only the blocks written are marked
+     * dirty. A short copy stops the write; what was prepared for the rest is released. Returns the
+     * bytes written.
+     */
+    public synchronized long write(CachedFile f, long pos, long len, Source src) throws IOException {
+        if (len <= 0) return 0;
+        if (pos > f.size) zeroEofTail(f);
+        long done = 0;
+        boolean shortCopy = false;
+        while (done < len && !shortCopy) {
+            long p = pos + done;
+            Mapping m = ops.begin(f, p, len - done, MappingOps.WRITE);
+            long stop = Math.min(m.end(), pos + len);
+            long copied = 0;
+            while (p + copied < stop) {
+                long q = p + copied;
+                Folio fo = folio(f, q / folioSize);
+                if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
+                int off = (int) (q % folioSize), n = (int) Math.min(folioSize - off, stop - q);
+                fo.pins++;
+                try {
+                    int got = copyIntoFolio(f, fo, off, n, src);
+                    copied += got;
+                    if (q + got > f.size) f.size = q + got;
+                    if (got < n) { shortCopy = true; break; }
+                } finally { fo.pins--; }
+            }
+            ops.end(f, p, stop - p, copied, MappingOps.WRITE, m);
+            done += copied;
+            balance();
+        }
+        return done;
+    }
+
+    /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
+    private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src) throws IOException {
+        int bs = f.blockSize;
+        if (off % bs != 0) fill(f, fo, off, off + 1);
+        if ((off + n) % bs != 0) fill(f, fo, off + n - 1, off + n);
+        int got = 0;
+        while (got < n) {
+            int c = src.copyTo(ByteBuffer.wrap(fo.data, off + got, n - got));
+            if (c <= 0) break;
+            got += c;
+        }
+        if (got < n && !fo.isUptodate((off + got) / bs)) got -= (off + got) % bs; // a short copy into a block never filled counts for nothing
+        if (got <= 0) return Math.max(got, 0);
+        fo.setUptodate(off, off + got);
+        if ((off + got) % bs != 0) fo.uptodate.set((off + got) / bs); // filled before the copy
+        if (off % bs != 0) fo.uptodate.set(off / bs);
+        fo.setDirty(off, off + got);
+        return got;
+    }
+
+    /**
+     * Before the size grows past an EOF in the middle of a block: the rest of that block is zeroed
+     * in the cache and the block marked dirty, so the zeros reach the disk before (the on-disk size
+     * waits for all dirty data below it) the larger size does. Seed 004's ordered EOF range.
+     */
+    private void zeroEofTail(CachedFile f) throws IOException {
+        long s = f.size;
+        int bs = f.blockSize;
+        if (s % bs == 0) return;
+        Folio fo = f.folios.get(s / folioSize);
+        int at = (int) (s % folioSize);
+        if (fo == null || !fo.isUptodate(at / bs)) {
+            Mapping m = ops.begin(f, s - s % bs, bs, MappingOps.READ);
+            if (m.type() != MappingType.MAPPED) return; // nothing stale on disk: holes and unwritten blocks read as zeros
+            fo = folio(f, s / folioSize);
+        }
+        fo.pins++;
+        try {
+            fill(f, fo, at, at + 1);
+            Arrays.fill(fo.data, at, (at / bs + 1) * bs, (byte) 0);
+            fo.setDirty(at, at + 1);
+        } finally { fo.pins--; }
+    }
+
+    // ---- zero range, truncate, invalidate ----
+
+    /**
+     * Zeroes [pos, pos+len) through the cache (iomap_zero_range): cached blocks are zeroed in their
+     * folios and marked dirty, whatever the disk says (a block UNWRITTEN on disk may be dirty here,
+     * seed 002); uncached blocks are zeroed only where the disk holds data (MAPPED). Returns whether
+     * anything was zeroed.
+     */
+    public synchronized boolean zeroRange(CachedFile f, long pos, long len) throws IOException {
+        if (len <= 0) return false;
+        int bs = f.blockSize;
+        long end = pos + len;
+        boolean did = false;
+        long p = pos;
+        while (p < end) {
+            long blockEnd = Math.min(end, (p / bs + 1) * bs);
+            Folio fo = f.folios.get(p / folioSize);
+            int at = (int) (p % folioSize);
+            boolean cached = fo != null && fo.isUptodate(at / bs);
+            if (!cached) {
+                Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
+                if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
+                    long nb = (p / bs + 1) * bs;
+                    p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
+                    continue;
+                }
+                fo = folio(f, p / folioSize);
+            }
+            fo.pins++;
+            try {
+                if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
+                else fo.uptodate.set(at / bs);
+                Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
+                fo.dirty.set(at / bs);
+                did = true;
+            } finally { fo.pins--; }
+            p = blockEnd;
+        }
+        balance();
+        return did;
+    }
+
+    /** Offset of the first block in [from, to) that is uptodate in the cache, else to. */
+    private long nextUptodate(CachedFile f, long from, long to) {
+        int bs = f.blockSize;
+        for (long q = from; q < to; ) {
+            Folio fo = f.folios.get(q / folioSize);
+            if (fo == null) { q = (q / folioSize + 1) * folioSize; continue; }
+            int b = fo.uptodate.nextSetBit((int) (q % folioSize) / bs);
+            if (b >= 0) return Math.min(to, Math.max(q, fo.offset() + (long) b * bs));
+            q = fo.offset() + folioSize;
+        }
+        return to;
+    }
+
+    /**
+     * Sets the in-memory size. Growing zeroes the old EOF block's tail first (as an append does);
+     * shrinking drops the cached blocks past the new EOF, dirty or not, and zeroes the rest of the
+     * new EOF block in the cache. The filesystem changes its own metadata after this.
+     */
+    public synchronized void truncate(CachedFile f, long newSize) throws IOException {
+        if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
+        awaitCompletions(f);
+        f.size = newSize;
+        int bs = f.blockSize;
+        long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
+        dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
+        Folio fo = f.folios.get(newSize / folioSize);
+        if (fo != null) zeroPastEof(f, fo);
+    }
+
+    /**
+     * Drops cached data of [pos, pos+len): blocks wholly inside lose their contents and dirty bits
+     * (partial invalidation clears exactly those); partly covered edge blocks are kept (callers zero
+     * them). Waits for the file's I/O in flight first.
+     */
+    public synchronized void invalidate(CachedFile f, long pos, long len) throws IOException {
+        if (len <= 0) return;
+        awaitCompletions(f);
+        dropRange(f, pos, pos + len < 0 ? Long.MAX_VALUE : pos + len);
+    }
+
+    private void dropRange(CachedFile f, long from, long to) {
+        List<Long> gone = new ArrayList<>();
+        for (Map.Entry<Long, Folio> e : f.folios.tailMap(from / folioSize, true).entrySet()) {
+            Folio fo = e.getValue();
+            long fStart = fo.offset();
+            if (fStart >= to) break;
+            int a = (int) Math.max(0, from - fStart), b = (int) Math.min(folioSize, to - fStart);
+            fo.invalidate(a, b);
+            if (fo.uptodate.isEmpty() && fo.dirty.isEmpty() && fo.pins == 0) gone.add(e.getKey());
+        }
+        for (long k : gone) drop(f.folios.remove(k));
+    }
+
+    // ---- writeback ----
+
+    /** Writes every dirty block of [from, to) back and waits for the completions. */
+    public synchronized void writeback(CachedFile f, long from, long to) throws IOException {
+        if (readOnly) {
+            if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
+            return;
+        }
+        writebacks++;
+        int bs = f.blockSize;
+        long p = f.firstPending(from);
+        while (p < to) {
+            // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
+            long runEnd = dirtyRunEnd(f, p, to);
+            if (runEnd == p) { p = f.firstPending(p + bs); continue; }
+            long a = p;
+            while (a < runEnd) {
+                Mapping m = ops.mapForWriteback(f, a, runEnd - a);
+                if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
+                    throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
+                long n = Math.min(Math.min(runEnd, m.end()) - a, maxIo);
+                ByteBuffer buf = ioBuffer.clear().limit((int) n);
+                gather(f, a, n, buf);
+                try {
+                    dev.write(m.addrOf(a), buf.flip());
+                    deviceWrites++;
+                    f.inFlight++;
+                    completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
+                } catch (IOException e) {
+                    if (f.error == null) f.error = e;               // reported to the next fsync, never dropped
+                    finishWriteback(f, a, a + n);
+                }
+                a += n;
+            }
+            p = f.firstPending(runEnd);
+        }
+        awaitCompletions(f);
+    }
+
+    /** End of the run of dirty blocks starting at p (bounded by to). */
+    private long dirtyRunEnd(CachedFile f, long p, long to) {
+        int bs = f.blockSize;
+        long q = p;
+        while (q < to) {
+            Folio fo = f.folios.get(q / folioSize);
+            if (fo == null || !fo.isDirty((int) (q % folioSize) / bs)) break;
+            q += bs;
+        }
+        return Math.min(q, to);
+    }
+
+    /** Copies [a, a+n) out of the folios and moves those blocks from dirty to writeback. */
+    private void gather(CachedFile f, long a, long n, ByteBuffer buf) {
+        int bs = f.blockSize;
+        for (long q = a; q < a + n; ) {
+            Folio fo = f.folios.get(q / folioSize);
+            int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, a + n - q);
+            buf.put(fo.data, off, c);
+            fo.dirty.clear(off / bs, (off + c) / bs);
+            fo.writeback.set(off / bs, (off + c) / bs);
+            q += c;
+        }
+    }
+
+    /** Completion side: the blocks of [from, to) are no longer in flight; returns how far the on-disk size may rise. */
+    synchronized long finishWriteback(CachedFile f, long from, long to) {
+        int bs = f.blockSize;
+        for (long q = from; q < to; ) {
+            Folio fo = f.folios.get(q / folioSize);
+            int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, to - q);
+            if (fo != null) fo.writeback.clear(off / bs, (off + c) / bs);
+            q += c;
+        }
+        return Math.min(f.size, f.firstPending(0));
+    }
+
+    synchronized void completed(CachedFile f, int count, IOException failure) {
+        if (failure != null && f.error == null) f.error = failure;
+        f.inFlight -= count;
+        notifyAll();
+    }
+
+    private void awaitCompletions(CachedFile f) throws IOException {
+        while (f.inFlight > 0) {
+            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+        }
+    }
+
+    /**
+     * fsync's data half: writes the file's dirty data back, waits for the completions, and reports
+     * (once) the first error any writeback of the file met since the last fsync.
+     */
+    public synchronized void fsync(CachedFile f) throws IOException {
+        writeback(f, 0, Long.MAX_VALUE);
+        IOException e = f.error;
+        f.error = null;
+        if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+    }
+
+    /** Writes back every file. Errors stay with their files for fsync; the first is also thrown. */
+    public synchronized void writebackAll() throws IOException {
+        IOException first = null;
+        for (CachedFile f : new ArrayList<>(files.values())) {
+            try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
+        }
+        if (first != null) throw first;
+    }
+
+    /** Writes everything back and drops every folio (a cache drop; tests use it to force re-reads). */
+    public synchronized void dropAll() throws IOException {
+        writebackAll();
+        for (CachedFile f : files.values()) {
+            for (Folio fo : f.folios.values()) drop(fo);
+            f.folios.clear();
+        }
+    }
+
+    // ---- folios and memory ----
+
+    private Folio folio(CachedFile f, long index) {
+        Folio fo = f.folios.get(index);
+        if (fo == null) {
+            fo = new Folio(f, index, folioSize, f.blockSize);
+            f.folios.put(index, fo);
+            cachedBytes += folioSize;
+        } else {
+            lru.remove(fo);
+        }
+        lru.add(fo);
+        return fo;
+    }
+
+    private void drop(Folio fo) {
+        if (lru.remove(fo)) cachedBytes -= folioSize;
+    }
+
+    /**
+     * Keeps the cache under its limit: clean folios go first, least recently used first; when only
+     * dirty ones are left, the file of the oldest dirty folio is written back.
+     */
+    private void balance() throws IOException {
+        while (cachedBytes > memoryLimit) {
+            boolean freed = false;
+            for (Iterator<Folio> it = lru.iterator(); it.hasNext() && cachedBytes > memoryLimit; ) {
+                Folio fo = it.next();
+                if (!fo.isEvictable()) continue;
+                it.remove();
+                fo.file.folios.remove(fo.index);
+                cachedBytes -= folioSize;
+                evictions++;
+                freed = true;
+            }
+            if (cachedBytes <= memoryLimit) return;
+            Folio oldestDirty = null;
+            for (Folio fo : lru) if (fo.hasDirty()) { oldestDirty = fo; break; }
+            if (oldestDirty == null) { if (!freed) return; continue; } // everything left is pinned or in flight
+            if (readOnly) return;
+            writeback(oldestDirty.file, 0, Long.MAX_VALUE);
+        }
+    }
+
+    @Override
+    public void close() {
+        completions.close();
+    }
+
+    public synchronized String stats() {
+        return files.size() + " files, " + cachedBytes / 1024 + " KiB cached, " + deviceReads + " reads, " + deviceWrites
+                + " writes, " + writebacks + " writebacks, " + evictions + " evictions, " + completions.processed
+                + " completions (" + completions.merged + " merged)";
+    }
+}

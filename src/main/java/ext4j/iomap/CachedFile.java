@@ -1,0 +1,65 @@
+package ext4j.iomap;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The engine's state of one file: its folios, its in-memory size (i_size, which runs ahead of the
+ * size on disk until writeback completes), the first writeback error not yet reported to fsync,
+ * and a slot for the filesystem's own per-file state. Guarded by the engine's lock.
+ */
+public final class CachedFile {
+    final long id;
+    final int blockSize;
+    final TreeMap<Long, Folio> folios = new TreeMap<>();
+    long size;
+    IOException error;
+    long nextReadPos = -1;
+    int inFlight;
+    private final BufferedIo engine;
+    /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
+    public volatile Object fsState;
+
+    CachedFile(BufferedIo engine, long id, int blockSize, long size) {
+        this.engine = engine;
+        this.id = id;
+        this.blockSize = blockSize;
+        this.size = size;
+    }
+
+    /** The filesystem's number for the file (ext4: the inode number). */
+    public long id() { return id; }
+    public int blockSize() { return blockSize; }
+
+    /** The in-memory size. */
+    public long size() { synchronized (engine) { return size; } }
+
+    /** Whether the block holding byte pos has cached data not yet written back. */
+    public boolean isDirty(long pos) {
+        synchronized (engine) {
+            Folio fo = folios.get(pos / engine.folioSize());
+            return fo != null && fo.isDirty((int) (pos % engine.folioSize()) / blockSize);
+        }
+    }
+
+    /** Whether any block in [from, to) is dirty or being written back. */
+    public boolean hasPending(long from, long to) {
+        synchronized (engine) { return firstPending(from) < to; }
+    }
+
+    /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
+    long firstPending(long from) {
+        int fs = engine.folioSize();
+        for (Map.Entry<Long, Folio> e : folios.tailMap(from / fs, true).entrySet()) {
+            Folio fo = e.getValue();
+            int startBlock = e.getKey() == from / fs ? (int) (from % fs) / blockSize : 0;
+            int d = fo.dirty.nextSetBit(startBlock), w = fo.writeback.nextSetBit(startBlock);
+            int b = d < 0 ? w : w < 0 ? d : Math.min(d, w);
+            if (b >= 0) return fo.offset() + (long) b * blockSize;
+        }
+        return Long.MAX_VALUE;
+    }
+
+    @Override public String toString() { return "file " + id; }
+}

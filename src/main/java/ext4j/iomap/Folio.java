@@ -1,0 +1,61 @@
+package ext4j.iomap;
+
+import java.util.BitSet;
+
+/**
+ * A cached piece of a file: folioSize bytes at index * folioSize, with one uptodate, one dirty and
+ * one writeback bit per filesystem block. The bit rules are the seeds' (iomap fixes): setting a
+ * byte range dirty rounds out to whole blocks, clearing rounds in, and an empty range changes
+ * nothing. Guarded by the engine's lock.
+ */
+final class Folio {
+    final CachedFile file;
+    final long index;
+    final byte[] data;
+    private final int blockShift;
+    final BitSet uptodate = new BitSet(), dirty = new BitSet(), writeback = new BitSet();
+    int pins; // > 0 while an operation copies in or out: not evictable
+
+    Folio(CachedFile file, long index, int size, int blockSize) {
+        this.file = file;
+        this.index = index;
+        this.data = new byte[size];
+        this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+    }
+
+    long offset() { return index * data.length; }
+    int blocks() { return data.length >> blockShift; }
+    int blockSize() { return 1 << blockShift; }
+
+    /** Marks the blocks touched by bytes [from, to) of the folio dirty (rounded out to blocks). */
+    void setDirty(int from, int to) {
+        if (to <= from) return;
+        dirty.set(from >> blockShift, ((to - 1) >> blockShift) + 1);
+    }
+
+    /** Clears the dirty bits of the blocks wholly inside bytes [from, to) (rounded in). */
+    void clearDirty(int from, int to) {
+        int first = (from + blockSize() - 1) >> blockShift, end = to >> blockShift;
+        if (end > first) dirty.clear(first, end);
+    }
+
+    /** Marks the blocks wholly inside [from, to) uptodate. */
+    void setUptodate(int from, int to) {
+        int first = (from + blockSize() - 1) >> blockShift, end = to >> blockShift;
+        if (end > first) uptodate.set(first, end);
+    }
+
+    /** Drops the cached contents of the blocks wholly inside [from, to): no longer uptodate nor dirty. */
+    void invalidate(int from, int to) {
+        int first = (from + blockSize() - 1) >> blockShift, end = to >> blockShift;
+        if (end <= first) return;
+        uptodate.clear(first, end);
+        dirty.clear(first, end);
+    }
+
+    boolean isUptodate(int block) { return uptodate.get(block); }
+    boolean isDirty(int block) { return dirty.get(block); }
+    boolean hasDirty() { return !dirty.isEmpty(); }
+    /** Clean and not in flight: may be dropped from the cache. */
+    boolean isEvictable() { return dirty.isEmpty() && writeback.isEmpty() && pins == 0; }
+}

@@ -1,0 +1,39 @@
+package ext4j.iomap;
+
+import java.io.IOException;
+
+/**
+ * What a filesystem supplies to the engine (iomap_ops and the writeback ops). The engine knows
+ * nothing else about the filesystem: every range it reads, writes or writes back is mapped here.
+ * Calls come with the engine's lock held (the folio lock of the lock order), so an implementation
+ * may start a journal handle but must not call back into the engine except for the read-only
+ * queries of {@link CachedFile}.
+ */
+public interface MappingOps {
+    int READ = 0, WRITE = 1, ZERO = 2;
+
+    /**
+     * Maps the range starting at pos (up to len bytes; the answer may be shorter, never empty). For
+     * WRITE, a hole is prepared for data: reserved (DELALLOC) or allocated UNWRITTEN.
+     */
+    Mapping begin(CachedFile f, long pos, long len, int flags) throws IOException;
+
+    /** After a WRITE: only written of the len bytes were copied; what was prepared for the rest is released. */
+    default void end(CachedFile f, long pos, long len, long written, int flags, Mapping m) throws IOException {}
+
+    /** Whether a mapping handed out earlier still describes the file (its cookie is current). */
+    boolean isValid(CachedFile f, Mapping m);
+
+    /**
+     * Writeback: maps dirty data at pos (up to len bytes) to device space, allocating what was
+     * delayed (as UNWRITTEN). The answer is MAPPED or UNWRITTEN and starts at pos.
+     */
+    Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException;
+
+    /**
+     * Writeback I/O of [pos, pos+len), all of one type, reached the device. UNWRITTEN ranges become
+     * written; then the on-disk size may rise to sizeLimit: the in-memory size, or less when data
+     * below it is still dirty or in flight. Runs on the completion thread, never the writer's.
+     */
+    void ioCompleted(CachedFile f, long pos, long len, MappingType type, long sizeLimit) throws IOException;
+}
