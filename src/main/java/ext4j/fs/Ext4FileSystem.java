@@ -346,7 +346,7 @@ public final class Ext4FileSystem implements Closeable {
         wr.prepareForIo(file);
         CachedFile f = cached(file.number());
         boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
-        if (!keepSize && off + len > f.size()) io.truncate(f, off + len);
+        if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
         return did;
     }
 
@@ -356,7 +356,7 @@ public final class Ext4FileSystem implements Closeable {
         FsWriter wr = w();
         if (file.isRegular()) {
             CachedFile f = io.lookup(file.number());
-            if (f != null) io.fsync(f);
+            if (f != null) { io.fsync(f); settleSize(f); }
         }
         wr.sync();
     }
@@ -365,6 +365,17 @@ public final class Ext4FileSystem implements Closeable {
     public long size(Inode file) {
         CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
         return f == null ? file.size() : f.size();
+    }
+
+    /**
+     * After writeback: an in-memory size beyond the on-disk one with no data left in flight below it
+     * (a file grown over holes or unwritten blocks) is stored now; completions only move it with data.
+     */
+    private void settleSize(CachedFile f) throws IOException {
+        Inode d = diskInode(f.id());
+        if (d.linksCount() == 0 || f.size() <= d.size() || f.hasPending(0, f.size())) return;
+        long size = f.size();
+        writer.setattr(d, e -> e.size(size));
     }
 
     /** The buffered I/O engine's state of an inode, created on first use. */
@@ -390,6 +401,11 @@ public final class Ext4FileSystem implements Closeable {
         if (f != null) Ext4MappingOps.clearPendingMtime(f);
     }
 
+    /** Writes all cached data back and drops the page cache (like echo 3 > drop_caches after sync). */
+    public synchronized void dropCaches() throws IOException {
+        if (io != null) io.dropAll();
+    }
+
     /** Engine and cache statistics (benchmarks, debugging). */
     public synchronized String ioStats() { return io == null ? "no engine" : io.stats() + "; " + iops.stats(); }
 
@@ -413,6 +429,7 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void sync() throws IOException {
         if (writer == null) return;
         io.writebackAll();
+        for (CachedFile f : io.files()) settleSize(f);
         writer.sync();
     }
 
@@ -799,7 +816,10 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void close() throws IOException {
         try {
             if (writer != null) {
-                try { io.writebackAll(); } finally { io.close(); }
+                try {
+                    io.writebackAll();
+                    for (CachedFile f : io.files()) settleSize(f);
+                } finally { io.close(); }
                 writer.unpinAll();
                 dropReleased();
                 boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;

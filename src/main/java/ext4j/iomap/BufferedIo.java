@@ -74,6 +74,9 @@ public final class BufferedIo implements AutoCloseable {
         files.remove(f.id);
     }
 
+    /** The files with cached state. */
+    public synchronized List<CachedFile> files() { return new ArrayList<>(files.values()); }
+
     /** Bytes held by the cache now. */
     public synchronized long cachedBytes() { return cachedBytes; }
 
