@@ -208,13 +208,13 @@ final class Ext4MappingOps implements MappingOps {
     }
 
     @Override
-    public void ioCompleted(CachedFile f, long pos, long len, MappingType type, long sizeLimit) throws IOException {
+    public void ioCompleted(CachedFile f, long pos, long len, MappingType type) throws IOException {
         Status st = status(f);
         Inode.Timestamp mt;
         synchronized (st) { mt = st.pendingMtime; st.pendingMtime = null; }
         int bs = f.blockSize();
         boolean convert = type == MappingType.UNWRITTEN;
-        w.completeWriteback(f.id(), pos / bs, (pos + len + bs - 1) / bs, convert, sizeLimit, mt);
+        w.completeWriteback(f, pos / bs, (pos + len + bs - 1) / bs, convert, mt);
         if (convert) { conversions++; changed(f); }
     }
 

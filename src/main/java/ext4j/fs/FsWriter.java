@@ -683,11 +683,13 @@ final class FsWriter {
 
     /**
      * Writeback completion: [from, to) is on the device; unwritten blocks there become written, the
-     * on-disk size rises to sizeLimit (never falls), and a pending mtime is stored, in one handle.
+     * on-disk size rises to what the cache allows (CachedFile.safeSize; never falls), and a pending mtime is stored, in one handle.
      */
-    void completeWriteback(long ino, long from, long to, boolean convert, long sizeLimit, Inode.Timestamp mtime) throws IOException {
+    void completeWriteback(ext4j.iomap.CachedFile f, long from, long to, boolean convert, Inode.Timestamp mtime) throws IOException {
+        long ino = f.id();
         Inode cur = fs.diskInode(ino);
         if (cur.linksCount() == 0 && cur.dtime() != 0) return; // freed meanwhile
+        long sizeLimit = f.size() > cur.size() ? f.safeSize(cur.size()) : cur.size(); // before the handle: engine lock, then handle
         if (!convert && sizeLimit <= cur.size() && mtime == null) return;
         txn("writeback completion inode " + ino, OP_CREDITS, h -> {
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));

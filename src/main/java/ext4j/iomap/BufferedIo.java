@@ -405,8 +405,8 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** Completion side: the blocks of [from, to) are no longer in flight; returns how far the on-disk size may rise. */
-    synchronized long finishWriteback(CachedFile f, long from, long to) {
+    /** Completion side: the blocks of [from, to) are no longer in flight. */
+    synchronized void finishWriteback(CachedFile f, long from, long to) {
         int bs = f.blockSize;
         for (long q = from; q < to; ) {
             Folio fo = f.folios.get(q / folioSize);
@@ -414,7 +414,6 @@ public final class BufferedIo implements AutoCloseable {
             if (fo != null) fo.writeback.clear(off / bs, (off + c) / bs);
             q += c;
         }
-        return Math.min(f.size, f.firstPending(0));
     }
 
     synchronized void completed(CachedFile f, int count, IOException failure) {

@@ -48,6 +48,14 @@ public final class CachedFile {
         synchronized (engine) { return firstPending(from) < to; }
     }
 
+    /**
+     * How far the on-disk size may rise now, for a file whose on-disk size is diskSize: the
+     * in-memory size, or the first byte at or past diskSize that is still dirty or in flight.
+     */
+    public long safeSize(long diskSize) {
+        synchronized (engine) { return Math.min(size, firstPending(diskSize)); }
+    }
+
     /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
     long firstPending(long from) {
         int fs = engine.folioSize();

@@ -65,10 +65,10 @@ final class CompletionQueue implements AutoCloseable {
 
     /** The completion work of one merged range (count I/Os), then the waiting writeback is told. */
     private void complete(IoEnd e, int count) {
-        long sizeLimit = engine.finishWriteback(e.file(), e.pos(), e.end());
+        engine.finishWriteback(e.file(), e.pos(), e.end());
         IOException failure = null;
         try {
-            ops.ioCompleted(e.file(), e.pos(), e.len(), e.type(), sizeLimit);
+            ops.ioCompleted(e.file(), e.pos(), e.len(), e.type());
         } catch (IOException | RuntimeException x) {
             failure = x instanceof IOException io ? io : new IOException("completing writeback of " + e.file() + " at " + e.pos() + ": " + x, x);
         }

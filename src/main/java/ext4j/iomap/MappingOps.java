@@ -32,8 +32,9 @@ public interface MappingOps {
 
     /**
      * Writeback I/O of [pos, pos+len), all of one type, reached the device. UNWRITTEN ranges become
-     * written; then the on-disk size may rise to sizeLimit: the in-memory size, or less when data
-     * below it is still dirty or in flight. Runs on the completion thread, never the writer's.
+     * written; then the on-disk size may rise, but only to {@link CachedFile#safeSize} (the
+     * in-memory size, or less while data below it is still dirty or in flight). Runs on the
+     * completion thread, never the writer's.
      */
-    void ioCompleted(CachedFile f, long pos, long len, MappingType type, long sizeLimit) throws IOException;
+    void ioCompleted(CachedFile f, long pos, long len, MappingType type) throws IOException;
 }

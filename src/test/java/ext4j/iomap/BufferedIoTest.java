@@ -59,7 +59,8 @@ class BufferedIoTest {
             return Mapping.of(unwritten.contains(b) ? MappingType.UNWRITTEN : MappingType.MAPPED, b * BS, BS, map.get(b) * BS, seq);
         }
 
-        @Override public void ioCompleted(CachedFile f, long pos, long len, MappingType type, long sizeLimit) {
+        @Override public void ioCompleted(CachedFile f, long pos, long len, MappingType type) {
+            long sizeLimit = f.safeSize(diskSize);
             for (long b = pos / BS; b < (pos + len) / BS; b++) unwritten.remove(b);
             diskSize = Math.max(diskSize, sizeLimit);
             synchronized (completions) { completions.add(new long[]{pos, len, sizeLimit}); completionThreads.add(Thread.currentThread().getName()); }
