@@ -297,41 +297,41 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException {
         Inode file = resolve(path, true);
         FsWriter wr = w();
-        if (file.isRegular() && off >= 0 && len > 0) {
-            wr.prepareForIo(file);
-            CachedFile f = cached(file.number());
-            io.writeback(f, 0, Long.MAX_VALUE);
-            try {
-                wr.fallocate(diskInode(file.number()), off, len, true);
-            } finally {
-                Ext4MappingOps.changed(f);
-            }
-            // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
-            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
-            return;
-        }
-        wr.fallocate(file, off, len, keepSize);
+        if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
+        CachedFile f = changeMapping(file, (c, disk) -> wr.fallocate(disk, off, len, true));
+        // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
+        if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
     }
 
     /** Hole punch: dirty data written back, the blocks of the range dropped from the cache, then deallocated. */
     public synchronized void punchHole(String path, long off, long len) throws IOException {
         Inode file = resolve(path, true);
         FsWriter wr = w();
-        if (file.isRegular() && off >= 0 && len > 0) {
-            wr.prepareForIo(file);
-            CachedFile f = cached(file.number());
-            io.writeback(f, 0, Long.MAX_VALUE);
-            int bs = vol.blockSize();
-            long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
-            io.invalidate(f, from, to - from);
-            try {
-                wr.punch(diskInode(file.number()), off, len);
-            } finally {
-                Ext4MappingOps.changed(f);
-            }
-            return;
+        if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
+        int bs = vol.blockSize();
+        long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
+        changeMapping(file, (c, disk) -> {
+            io.invalidate(c, from, to - from);
+            wr.punch(disk, off, len);
+        });
+    }
+
+    private interface MappingChange { void apply(CachedFile f, Inode disk) throws IOException; }
+
+    /**
+     * Changes a regular file's block mapping behind the cache: its dirty data is written back first
+     * (no delayed range meets the change), and afterwards its extent status is stale.
+     */
+    private CachedFile changeMapping(Inode file, MappingChange change) throws IOException {
+        writer.prepareForIo(file);
+        CachedFile f = cached(file.number());
+        io.writeback(f, 0, Long.MAX_VALUE);
+        try {
+            change.apply(f, diskInode(file.number()));
+        } finally {
+            Ext4MappingOps.changed(f);
         }
-        wr.punch(file, off, len);
+        return f;
     }
 
     /**
@@ -359,12 +359,6 @@ public final class Ext4FileSystem implements Closeable {
             if (f != null) { io.fsync(f); settleSize(f); }
         }
         wr.sync();
-    }
-
-    /** The file's size as writers see it (the on-disk size lags until writeback completes). */
-    public long size(Inode file) {
-        CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
-        return f == null ? file.size() : f.size();
     }
 
     /**

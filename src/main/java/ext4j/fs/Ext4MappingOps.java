@@ -29,7 +29,7 @@ final class Ext4MappingOps implements MappingOps {
     /** Per-file extent status: the on-disk extents (loaded lazily) and the delayed ranges, with a sequence number. */
     static final class Status {
         long seq;
-        TreeMap<Long, Extent> extents;                       // lblk -> extent, null until loaded
+        TreeMap<Long, Extent> extents;                       // lblk -> extent, null until loaded (again after a change)
         final TreeMap<Long, Long> delayed = new TreeMap<>(); // lblk -> length in blocks
         Inode.Timestamp pendingMtime;
     }
@@ -54,14 +54,11 @@ final class Ext4MappingOps implements MappingOps {
         return (Status) s;
     }
 
-    private TreeMap<Long, Extent> extents(CachedFile f, Status st) throws IOException {
-        if (st.extents == null) {
-            Inode ino = fs.diskInode(f.id());
-            TreeMap<Long, Extent> m = new TreeMap<>();
-            if (!ino.hasFlag(Inode.FL_INLINE_DATA)) for (Extent e : new InodeUpdate(fs.volume(), ino).tree().extents()) m.put(e.lblk(), e);
-            st.extents = m;
-        }
-        return st.extents;
+    /** A block-mapped file's extents by first logical block. */
+    private TreeMap<Long, Extent> loadExtents(Inode ino) throws IOException {
+        TreeMap<Long, Extent> m = new TreeMap<>();
+        for (Extent e : new InodeUpdate(fs.volume(), ino).tree().extents()) m.put(e.lblk(), e);
+        return m;
     }
 
     static Inode.Timestamp pendingMtime(CachedFile f) {
@@ -87,13 +84,16 @@ final class Ext4MappingOps implements MappingOps {
         long lblk = pos / bs, lend = Math.max(lblk + 1, (pos + len + bs - 1) / bs);
         Status st = status(f);
         synchronized (st) {
-            Inode ino = null;
-            if (st.extents == null && (ino = fs.diskInode(f.id())).hasFlag(Inode.FL_INLINE_DATA))
-                return new Mapping(MappingType.INLINE, 0, Math.max(lend * bs, bs), -1, st.seq, fs.inlineData(ino));
+            if (st.extents == null) {                         // first use since the mapping changed: read the inode once
+                Inode ino = fs.diskInode(f.id());
+                if (ino.hasFlag(Inode.FL_INLINE_DATA))
+                    return new Mapping(MappingType.INLINE, 0, Math.max(lend * bs, bs), -1, st.seq, fs.inlineData(ino));
+                st.extents = loadExtents(ino);
+            }
             Map.Entry<Long, Long> d = st.delayed.floorEntry(lblk);
             if (d != null && d.getKey() + d.getValue() > lblk)
                 return Mapping.of(MappingType.DELALLOC, lblk * bs, (Math.min(d.getKey() + d.getValue(), lend) - lblk) * bs, -1, st.seq);
-            TreeMap<Long, Extent> ex = extents(f, st);
+            TreeMap<Long, Extent> ex = st.extents;
             Map.Entry<Long, Extent> e = ex.floorEntry(lblk);
             if (e != null && e.getValue().end() > lblk) {
                 Extent x = e.getValue();

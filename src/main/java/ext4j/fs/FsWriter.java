@@ -172,7 +172,7 @@ final class FsWriter {
         if ((u.ed.flags() & Inode.FL_INLINE_DATA) == 0) return;
         byte[] data = fs.inlineData(u.original);
         uninline(u);
-        if (data.length > 0) writeData(h, u, 0, ByteBuffer.wrap(data), false);
+        if (data.length > 0) writeData(h, u, 0, ByteBuffer.wrap(data));
         u.ed.size(data.length);
     }
 
@@ -229,7 +229,7 @@ final class FsWriter {
             if (type == Inode.S_IFLNK) {
                 e.size(what.symlinkTarget.length);
                 if (what.symlinkTarget.length < Inode.I_BLOCK_SIZE) e.iBlock(ByteBuffer.wrap(what.symlinkTarget));
-                else writeData(h, child, 0, ByteBuffer.wrap(what.symlinkTarget), false);
+                else writeData(h, child, 0, ByteBuffer.wrap(what.symlinkTarget));
             }
             if (isDir) {
                 editor(h, child).init(ino, parent.number());
@@ -589,32 +589,10 @@ final class FsWriter {
 
     // ---- file data ----
 
-    /** Writes data at pos into a regular file (or a new symlink's block); allocates holes, fills unwritten ranges. */
-    void write(Inode file, long pos, ByteBuffer data) throws IOException {
-        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
-        if (pos < 0 || pos + data.remaining() > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
-        // big writes go in chunks so one handle stays bounded
-        final int chunk = 32 << 20;
-        while (data.hasRemaining()) {
-            int n = Math.min(chunk, data.remaining());
-            ByteBuffer part = data.slice(data.position(), n);
-            long at = pos;
-            txn("write inode " + file.number(), OP_CREDITS * 4, h -> {
-                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
-                uninlineFile(h, u);
-                writeData(h, u, at, part, true);
-                u.save(h, balloc);
-                return null;
-            });
-            data.position(data.position() + n);
-            pos += n;
-        }
-    }
-
     /**
      * Fills an empty regular file with len bytes of src (bulk copies: put, mkfs -d), the data copied
      * device-side (copy_file_range) into freshly allocated runs; the tail of the last block is zeroed.
-     * Ordered like write(): each run's data is on the device before the handle that maps it stops.
+     * Ordered like writeData: each run's data is on the device before the handle that maps it stops.
      */
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
@@ -712,11 +690,12 @@ final class FsWriter {
     }
 
     /**
-     * Core of a write: for each block run, the data goes to the device first (ordered mode), then
-     * the mapping changes. Partial blocks are read-modify-write on mapped blocks and zero-padded
+     * A synchronous write inside a handle (an uninlined file's old bytes, a block symlink's target;
+     * file writes go through the buffered I/O engine): for each block run, the data goes to the
+     * device first (ordered mode), then the mapping changes. Partial blocks are read-modify-write on mapped blocks and zero-padded
      * on new or unwritten ones.
      */
-    private void writeData(Handle h, InodeUpdate u, long pos, ByteBuffer src, boolean touchTimes) throws IOException {
+    private void writeData(Handle h, InodeUpdate u, long pos, ByteBuffer src) throws IOException {
         int bs = vol.blockSize();
         BlockMapping t = u.tree();
         long end = pos + src.remaining();
@@ -763,7 +742,6 @@ final class FsWriter {
             lblk = runEnd;
         }
         if (end > u.ed.size()) u.ed.size(end);
-        if (touchTimes) { Inode.Timestamp now = now(); u.ed.mtime(now).ctime(now); }
     }
 
     /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */

@@ -279,7 +279,7 @@ public final class BufferedIo implements AutoCloseable {
                 if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
                 else fo.uptodate.set(at / bs);
                 Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
-                fo.dirty.set(at / bs);
+                fo.setDirty(at, at + 1);
                 did = true;
             } finally { fo.pins--; }
             p = blockEnd;
@@ -399,7 +399,7 @@ public final class BufferedIo implements AutoCloseable {
             Folio fo = f.folios.get(q / folioSize);
             int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, a + n - q);
             buf.put(fo.data, off, c);
-            fo.dirty.clear(off / bs, (off + c) / bs);
+            fo.clearDirty(off, off + c);
             fo.writeback.set(off / bs, (off + c) / bs);
             q += c;
         }

@@ -11,8 +11,5 @@ public enum MappingType {
     /** Allocated but never written: reads as zeros until the data is written and converted. */
     UNWRITTEN,
     /** Stored inside the filesystem's metadata (ext4 inline data): bytes come with the mapping. */
-    INLINE;
-
-    /** Reads of this type need no device I/O: the blocks are zeros (or inline bytes). */
-    boolean readsAsZeros() { return this == HOLE || this == DELALLOC || this == UNWRITTEN; }
+    INLINE
 }
