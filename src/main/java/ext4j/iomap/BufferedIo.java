@@ -90,13 +90,19 @@ public final class BufferedIo implements AutoCloseable {
         if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
         long end = Math.min(f.size, pos + dst.remaining());
         boolean sequential = pos == f.nextReadPos || pos == 0;
+        if (!sequential) f.readahead = 0;
         long p = pos;
         while (p < end) {
+            if (sequential && !f.folios.containsKey(p / folioSize)) {
+                // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
+                f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
+                readahead(f, p / folioSize, Math.max(f.readahead, (int) Math.min(maxIo / folioSize, (end - 1) / folioSize - p / folioSize + 1)));
+            }
             Folio fo = folio(f, p / folioSize);
             int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
             fo.pins++;
             try {
-                if (sequential) fill(f, fo, 0, folioSize);           // readahead: the whole folio in one go
+                if (sequential) fill(f, fo, 0, folioSize);           // a cached folio: the rest of it in one go
                 else fill(f, fo, off, off + n);
                 dst.put(fo.data, off, n);
             } finally { fo.pins--; }
@@ -142,6 +148,54 @@ public final class BufferedIo implements AutoCloseable {
             zeroPastEof(f, fo);
             fo.uptodate.set(b, e);
             b = e;
+        }
+    }
+
+    /**
+     * Reads up to count folios from index first that are not cached yet (stopping at the first
+     * cached one and at EOF) with one device read per mapped extent, at most maxIo bytes each.
+     * New folios are zeros, so holes, unwritten and delayed ranges need no work.
+     */
+    private void readahead(CachedFile f, long first, int count) throws IOException {
+        int bs = f.blockSize;
+        long eofBlock = (f.size + bs - 1) / bs;
+        long lastFolio = Math.max(first, (eofBlock * bs - 1) / folioSize);
+        List<Folio> fresh = new ArrayList<>();
+        for (long i = first; i < first + count && i <= lastFolio && !f.folios.containsKey(i); i++) fresh.add(folio(f, i));
+        if (fresh.isEmpty()) return;
+        for (Folio fo : fresh) fo.pins++;
+        try {
+            long start = first * folioSize, dataStop = Math.min((first + fresh.size()) * folioSize, eofBlock * bs);
+            for (long p = start; p < dataStop; ) {
+                Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
+                long n = Math.min(Math.min(m.end(), dataStop) - p, maxIo);
+                if (m.type() == MappingType.MAPPED) {
+                    ByteBuffer buf = ioBuffer.clear().limit((int) n);
+                    dev.read(m.addrOf(p), buf);
+                    deviceReads++;
+                    scatter(f, p, buf.flip());
+                } else if (m.type() == MappingType.INLINE) {
+                    int have = (int) Math.max(0, Math.min(n, m.inline().length - (p - m.offset())));
+                    scatter(f, p, ByteBuffer.wrap(m.inline(), (int) (p - m.offset()), have));
+                }
+                p += n;
+            }
+            for (Folio fo : fresh) {
+                zeroPastEof(f, fo);
+                fo.uptodate.set(0, fo.blocks());
+            }
+        } finally {
+            for (Folio fo : fresh) fo.pins--;
+        }
+    }
+
+    /** Copies src's remaining bytes into the cached folios at file offset pos. */
+    private void scatter(CachedFile f, long pos, ByteBuffer src) {
+        for (long q = pos; src.hasRemaining(); ) {
+            Folio fo = f.folios.get(q / folioSize);
+            int off = (int) (q % folioSize), c = Math.min(folioSize - off, src.remaining());
+            src.get(fo.data, off, c);
+            q += c;
         }
     }
 

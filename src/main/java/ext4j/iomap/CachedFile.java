@@ -16,6 +16,8 @@ public final class CachedFile {
     long size;
     IOException error;
     long nextReadPos = -1;
+    /** Folios the next readahead asks for (doubles while reads stay sequential). */
+    int readahead;
     int inFlight;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */

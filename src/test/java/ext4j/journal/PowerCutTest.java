@@ -32,7 +32,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * last sync may show any of its sizes and contents since then, partly: each of its bytes must be
  * zero or a byte the workload wrote at that offset of that file (never stale data from a freed
  * block); every other file must match byte for byte.
- * -Dext4j.seed=N reproduces; -Dext4j.cuts=N sets how many cut points are checked (default 150; 0 = all).
+ * Every cut point of each workload is checked (about 800 per workload; e2fsck -fy compares its own
+ * replay on every tenth). -Dext4j.workloads=N sets the number of workloads (default 3; 300 gives a
+ * long run of about 240,000 cuts), -Dext4j.seed=N replays one workload, -Dext4j.cuts=N samples N
+ * cut points per workload instead of all.
  */
 class PowerCutTest {
     @TempDir Path tmp;
@@ -89,8 +92,18 @@ class PowerCutTest {
 
     @Test
     void everyCutRecoversToASyncedOrLaterState() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        int cuts = Integer.getInteger("ext4j.cuts", 150);
+        int workloads = Integer.getInteger("ext4j.workloads", 3);
+        int cuts = Integer.getInteger("ext4j.cuts", 0);
+        Long fixed = Long.getLong("ext4j.seed");
+        long first = fixed != null ? fixed : System.nanoTime();
+        int total = 0;
+        for (int w = 0; w < (fixed != null ? 1 : workloads); w++) total += runWorkload(first + w, cuts);
+        System.out.println("PowerCutTest: " + total + " cut points over " + (fixed != null ? 1 : workloads) + " workloads, no failure");
+    }
+
+    /** One random workload on a fresh image, then a check at each cut point (all of them when cuts is 0); returns the count. */
+    private int runWorkload(long seed, int cuts) throws Exception {
+        model.clear(); files.clear(); volatileFiles.clear(); ids.clear(); log.clear();
         System.out.println("PowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("base.img");
@@ -117,11 +130,11 @@ class PowerCutTest {
         } finally {
             System.clearProperty("ext4j.commitMs");
         }
-        int total = dev.opCount();
-        System.out.println("  " + (states.size() - 1) + " states, " + syncAt.size() + " syncs, " + total + " device operations");
+        int devOps = dev.opCount();
+        System.out.println("  " + (states.size() - 1) + " states, " + syncAt.size() + " syncs, " + devOps + " device operations");
 
         List<Integer> points = new ArrayList<>();
-        for (int n = opEnd.get(0); n <= total; n++) points.add(n);
+        for (int n = opEnd.get(0); n <= devOps; n++) points.add(n);
         if (cuts > 0 && points.size() > cuts) {
             java.util.Collections.shuffle(points, rnd);
             points = new ArrayList<>(points.subList(0, cuts));
@@ -183,6 +196,7 @@ class PowerCutTest {
         }
         System.out.println("  " + checked + " cut points recovered by ext4j, e2fsck -fn clean, each at or after the last sync; "
                 + e2fsckCompared + " also recovered by e2fsck -fy to the same tree");
+        return checked;
     }
 
     /** path -> "d", "l:target" or "f" + size + ":" + sha256. */
