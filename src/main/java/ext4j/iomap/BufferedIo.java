@@ -4,6 +4,7 @@ import ext4j.block.BlockDevice;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -35,6 +36,9 @@ public final class BufferedIo implements AutoCloseable {
     private final int maxIo;
     private final Map<Long, CachedFile> files = new HashMap<>();
     private final LinkedHashSet<Folio> lru = new LinkedHashSet<>();
+    /** Memory of dropped folios, reused for new ones. */
+    private final ArrayDeque<byte[]> spare = new ArrayDeque<>();
+    private static final int MAX_SPARE = 256;
     private long cachedBytes;
     private final CompletionQueue completions;
     private boolean readOnly;
@@ -516,7 +520,10 @@ public final class BufferedIo implements AutoCloseable {
     private Folio folio(CachedFile f, long index) {
         Folio fo = f.folios.get(index);
         if (fo == null) {
-            fo = new Folio(f, index, folioSize, f.blockSize);
+            byte[] data = spare.poll();
+            if (data == null) data = new byte[folioSize];
+            else Arrays.fill(data, (byte) 0);
+            fo = new Folio(f, index, data, f.blockSize);
             f.folios.put(index, fo);
             cachedBytes += folioSize;
         } else {
@@ -527,7 +534,13 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     private void drop(Folio fo) {
-        if (lru.remove(fo)) cachedBytes -= folioSize;
+        if (lru.remove(fo)) release(fo);
+    }
+
+    /** Accounts for a folio leaving the cache; its memory is kept for the next folio (no garbage, no GC copying of the cache). */
+    private void release(Folio fo) {
+        cachedBytes -= folioSize;
+        if (fo.pins == 0 && spare.size() < MAX_SPARE) spare.push(fo.data);
     }
 
     /**
@@ -542,7 +555,7 @@ public final class BufferedIo implements AutoCloseable {
                 if (!fo.isEvictable()) continue;
                 it.remove();
                 fo.file.folios.remove(fo.index);
-                cachedBytes -= folioSize;
+                release(fo);
                 evictions++;
                 freed = true;
             }

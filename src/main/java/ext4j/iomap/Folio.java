@@ -16,10 +16,11 @@ final class Folio {
     final BitSet uptodate = new BitSet(), dirty = new BitSet(), writeback = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
 
-    Folio(CachedFile file, long index, int size, int blockSize) {
+    /** A folio over data (all zeros). */
+    Folio(CachedFile file, long index, byte[] data, int blockSize) {
         this.file = file;
         this.index = index;
-        this.data = new byte[size];
+        this.data = data;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
     }
 

@@ -88,7 +88,7 @@ class BufferedIoTest {
 
     @Test
     void dirtyBitsRoundOutWhenSetAndInWhenCleared() {
-        Folio fo = new Folio(null, 0, 4096, BS);
+        Folio fo = new Folio(null, 0, new byte[4096], BS);
         fo.setDirty(10, 10);
         assertTrue(fo.dirty.isEmpty(), "a zero-length range changes nothing");
         fo.setDirty(1000, 1030);
