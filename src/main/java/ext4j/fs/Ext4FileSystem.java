@@ -1,6 +1,7 @@
 package ext4j.fs;
 
 import ext4j.block.BlockDevice;
+import ext4j.iomap.LockOrder;
 import ext4j.block.FileBlockDevice;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
@@ -189,10 +190,29 @@ public final class Ext4FileSystem implements Closeable {
     /** The journal behind the writer (tests only); null when read-only. */
     ext4j.journal.Journal journalForTest() { return writer == null ? null : writer.journal(); }
 
+    FsWriter writerForTest() { return writer; }
+
     void abandonForTest() throws IOException { writer = null; if (io != null) io.close(); vol.close(); }
+
+    /** Why the filesystem turned read-only while open (a failed journal commit), or null. */
+    private IOException readOnlyCause;
+
+    /**
+     * A failed commit aborts the journal; like ext4's errors=remount-ro the filesystem then turns
+     * read-only: no new handles, writeback starts nothing, dirty data stays readable in the cache
+     * and fsync, sync and close report EROFS with the cause.
+     */
+    private boolean turnedReadOnly() {
+        if (readOnlyCause == null && writer != null && writer.journal().failure() != null) {
+            readOnlyCause = writer.journal().failure();
+            if (io != null) io.setReadOnly();
+        }
+        return readOnlyCause != null;
+    }
 
     private FsWriter w() throws IOException {
         if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
+        if (turnedReadOnly()) throw new FsException(Errno.EROFS, vol.device().name() + ": read-only after an error: " + readOnlyCause.getMessage());
         dropReleased(); // before an inode number can be reused, its old cached state is gone
         return writer;
     }
@@ -254,9 +274,14 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Writes src at pos; returns the bytes written (all of them). */
     public synchronized int write(String path, long pos, ByteBuffer src) throws IOException {
-        int n = src.remaining();
-        write(resolve(path, true), pos, src);
-        return n;
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            int n = src.remaining();
+            write(resolve(path, true), pos, src);
+            return n;
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     /**
@@ -264,56 +289,76 @@ public final class Ext4FileSystem implements Closeable {
      * reach the disk at writeback (fsync, sync, memory pressure, close).
      */
     public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException {
-        FsWriter wr = w();
-        wr.checkWrite(file, pos, src.remaining());
-        if (!src.hasRemaining()) return;
-        wr.prepareForIo(file);
-        io.write(cached(file.number()), pos, src);
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            FsWriter wr = w();
+            wr.checkWrite(file, pos, src.remaining());
+            if (!src.hasRemaining()) return;
+            wr.prepareForIo(file);
+            io.write(cached(file.number()), pos, src);
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     /** truncate(2): the cache first (dropped past the new EOF, or the old EOF block's tail zeroed), then the inode. */
     public synchronized void truncate(String path, long size) throws IOException { truncate(resolve(path, true), size); }
 
     public synchronized void truncate(Inode file, long size) throws IOException {
-        FsWriter wr = w();
-        wr.checkTruncate(file, size);
-        wr.prepareForIo(file);
-        CachedFile f = cached(file.number());
-        long old = f.size();
-        io.truncate(f, size);
-        int bs = vol.blockSize();
-        if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
-        long disk = diskInode(file.number()).size();
-        // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
-        long target = size <= disk || !f.hasPending(0, size) ? size : disk;
+        LockOrder.enter(LockOrder.Level.INODE);
         try {
-            wr.truncate(diskInode(file.number()), target);
+            FsWriter wr = w();
+            wr.checkTruncate(file, size);
+            wr.prepareForIo(file);
+            CachedFile f = cached(file.number());
+            long old = f.size();
+            io.truncate(f, size);
+            int bs = vol.blockSize();
+            if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
+            long disk = diskInode(file.number()).size();
+            // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
+            long target = size <= disk || !f.hasPending(0, size) ? size : disk;
+            try {
+                wr.truncate(diskInode(file.number()), target);
+            } finally {
+                Ext4MappingOps.changed(f);
+            }
         } finally {
-            Ext4MappingOps.changed(f);
+            LockOrder.exit(LockOrder.Level.INODE);
         }
     }
 
     /** fallocate(2): the file's dirty data is written back first, so the new unwritten extents never meet delayed ranges. */
     public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException {
-        Inode file = resolve(path, true);
-        FsWriter wr = w();
-        if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
-        CachedFile f = changeMapping(file, (c, disk) -> wr.fallocate(disk, off, len, true));
-        // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
-        if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            Inode file = resolve(path, true);
+            FsWriter wr = w();
+            if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
+            CachedFile f = changeMapping(file, (c, disk) -> wr.fallocate(disk, off, len, true));
+            // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
+            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     /** Hole punch: dirty data written back, the blocks of the range dropped from the cache, then deallocated. */
     public synchronized void punchHole(String path, long off, long len) throws IOException {
-        Inode file = resolve(path, true);
-        FsWriter wr = w();
-        if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
-        int bs = vol.blockSize();
-        long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
-        changeMapping(file, (c, disk) -> {
-            io.invalidate(c, from, to - from);
-            wr.punch(disk, off, len);
-        });
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            Inode file = resolve(path, true);
+            FsWriter wr = w();
+            if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
+            int bs = vol.blockSize();
+            long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
+            changeMapping(file, (c, disk) -> {
+                io.invalidate(c, from, to - from);
+                wr.punch(disk, off, len);
+            });
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     private interface MappingChange { void apply(CachedFile f, Inode disk) throws IOException; }
@@ -339,26 +384,36 @@ public final class Ext4FileSystem implements Closeable {
      * zeros; the size grows to cover it unless keepSize. Returns whether any data had to be zeroed.
      */
     public synchronized boolean zeroRange(String path, long off, long len, boolean keepSize) throws IOException {
-        Inode file = resolve(path, true);
-        FsWriter wr = w();
-        wr.checkWrite(file, off, len);
-        if (len <= 0) throw new FsException(Errno.EINVAL, path);
-        wr.prepareForIo(file);
-        CachedFile f = cached(file.number());
-        boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
-        if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
-        return did;
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            Inode file = resolve(path, true);
+            FsWriter wr = w();
+            wr.checkWrite(file, off, len);
+            if (len <= 0) throw new FsException(Errno.EINVAL, path);
+            wr.prepareForIo(file);
+            CachedFile f = cached(file.number());
+            boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
+            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
+            return did;
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     /** fsync(2): the file's data written back and converted, then the journal committed and the device flushed. */
     public synchronized void fsync(String path) throws IOException {
-        Inode file = resolve(path, true);
-        FsWriter wr = w();
-        if (file.isRegular()) {
-            CachedFile f = io.lookup(file.number());
-            if (f != null) { io.fsync(f); settleSize(f); }
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            Inode file = resolve(path, true);
+            FsWriter wr = w();
+            if (file.isRegular()) {
+                CachedFile f = io.lookup(file.number());
+                if (f != null) { io.fsync(f); settleSize(f); }
+            }
+            wr.sync();
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
         }
-        wr.sync();
     }
 
     /**
@@ -397,7 +452,12 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Writes all cached data back and drops the page cache (like echo 3 > drop_caches after sync). */
     public synchronized void dropCaches() throws IOException {
-        if (io != null) io.dropAll();
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            if (io != null) io.dropAll();
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     /** Engine and cache statistics (benchmarks, debugging). */
@@ -421,10 +481,16 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Makes everything written so far durable. */
     public synchronized void sync() throws IOException {
-        if (writer == null) return;
-        io.writebackAll();
-        for (CachedFile f : io.files()) settleSize(f);
-        writer.sync();
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            if (writer == null) return;
+            w();
+            io.writebackAll();
+            for (CachedFile f : io.files()) settleSize(f);
+            writer.sync();
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
     }
 
     public static Ext4FileSystem open(BlockDevice dev) throws IOException { return open(dev, false); }
@@ -651,33 +717,38 @@ public final class Ext4FileSystem implements Closeable {
      * Holes and unwritten extents read as zeros without device I/O.
      */
     public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
-        if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
-        long size = inode.size();
-        if (pos >= size) return -1;
-        int want = (int) Math.min(dst.remaining(), size - pos);
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
-            dst.put(inlineData(inode), (int) pos, want);
-            return want;
-        }
-        FileMap map = fileMap(inode);
-        int bs = vol.blockSize();
-        int done = 0;
-        while (done < want) {
-            long p = pos + done;
-            long lblk = p / bs;
-            Run r = map.find(lblk);
-            int inRun = (int) Math.min(want - done, r.end() * bs - p);
-            if (r.hasData()) {
-                int skip = (int) (p - lblk * bs);
-                ByteBuffer slice = dst.slice(dst.position() + done, inRun);
-                vol.device().read((r.physical()) * bs + skip, slice);
-            } else {
-                for (int i = 0; i < inRun; i++) dst.put(dst.position() + done + i, (byte) 0);
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
+            long size = inode.size();
+            if (pos >= size) return -1;
+            int want = (int) Math.min(dst.remaining(), size - pos);
+            if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
+                dst.put(inlineData(inode), (int) pos, want);
+                return want;
             }
-            done += inRun;
+            FileMap map = fileMap(inode);
+            int bs = vol.blockSize();
+            int done = 0;
+            while (done < want) {
+                long p = pos + done;
+                long lblk = p / bs;
+                Run r = map.find(lblk);
+                int inRun = (int) Math.min(want - done, r.end() * bs - p);
+                if (r.hasData()) {
+                    int skip = (int) (p - lblk * bs);
+                    ByteBuffer slice = dst.slice(dst.position() + done, inRun);
+                    vol.device().read((r.physical()) * bs + skip, slice);
+                } else {
+                    for (int i = 0; i < inRun; i++) dst.put(dst.position() + done + i, (byte) 0);
+                }
+                done += inRun;
+            }
+            dst.position(dst.position() + done);
+            return done;
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
         }
-        dst.position(dst.position() + done);
-        return done;
     }
 
     /** Listener for long copies: bytes done so far. */
@@ -808,29 +879,40 @@ public final class Ext4FileSystem implements Closeable {
 
     @Override
     public synchronized void close() throws IOException {
+        LockOrder.enter(LockOrder.Level.INODE);
         try {
-            if (writer != null) {
-                try {
-                    io.writebackAll();
-                    for (CachedFile f : io.files()) settleSize(f);
-                } finally { io.close(); }
-                writer.unpinAll();
-                dropReleased();
-                boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
-                if (writer.changed()) {
-                    Inode.Timestamp now = FsWriter.now();
-                    writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
-                        r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
-                        r.putInt(0x30, (int) now.seconds());
-                    }));
+            try {
+                if (writer != null) {
+                    if (turnedReadOnly()) {
+                        io.close();
+                        try { writer.journal().close(); } catch (IOException ignored) { } // stops its timer; it reports the same failure
+                        throw new FsException(Errno.EROFS, vol.device().name() + ": closed read-only after an error ("
+                            + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
+                    }
+                    try {
+                        io.writebackAll();
+                        for (CachedFile f : io.files()) settleSize(f);
+                    } finally { io.close(); }
+                    writer.unpinAll();
+                    dropReleased();
+                    boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
+                    if (writer.changed()) {
+                        Inode.Timestamp now = FsWriter.now();
+                        writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
+                            r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
+                            r.putInt(0x30, (int) now.seconds());
+                        }));
+                    }
+                    writer.journal().close(); // commits and checkpoints: the log is empty now
+                    if (inUse && logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
+                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID)));
+                    writer = null;
                 }
-                writer.journal().close(); // commits and checkpoints: the log is empty now
-                if (inUse && logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
-                else if (inUse && !writer.changed()) vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID)));
-                writer = null;
+            } finally {
+                vol.close();
             }
         } finally {
-            vol.close();
+            LockOrder.exit(LockOrder.Level.INODE);
         }
     }
 }

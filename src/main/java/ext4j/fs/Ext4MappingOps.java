@@ -4,6 +4,7 @@ import ext4j.alloc.BlockAllocator;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.iomap.CachedFile;
+import ext4j.iomap.LockOrder;
 import ext4j.iomap.Mapping;
 import ext4j.iomap.MappingOps;
 import ext4j.iomap.MappingType;
@@ -84,6 +85,18 @@ final class Ext4MappingOps implements MappingOps {
         long lblk = pos / bs, lend = Math.max(lblk + 1, (pos + len + bs - 1) / bs);
         Status st = status(f);
         synchronized (st) {
+            LockOrder.enter(LockOrder.Level.EXTENT);
+            try {
+                return lookupLocked(f, st, lblk, lend);
+            } finally {
+                LockOrder.exit(LockOrder.Level.EXTENT);
+            }
+        }
+    }
+
+    private Mapping lookupLocked(CachedFile f, Status st, long lblk, long lend) throws IOException {
+        int bs = f.blockSize();
+        {
             if (st.extents == null) {                         // first use since the mapping changed: read the inode once
                 Inode ino = fs.diskInode(f.id());
                 if (ino.hasFlag(Inode.FL_INLINE_DATA))

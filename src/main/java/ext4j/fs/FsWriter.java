@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.iomap.LockOrder;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;
@@ -69,6 +70,9 @@ final class FsWriter {
     /** Whether any transaction completed: an open that changed nothing leaves the image bytes as they were. */
     boolean changed() { return changed; }
 
+    /** Operations that met ENOSPC, committed the running transaction (freeing its released blocks) and retried. */
+    long enospcRetries;
+
     <T> T txn(String what, int credits, Body<T> body) throws IOException {
         if (beforeFirstTxn != null) {
             FirstChange f = beforeFirstTxn;
@@ -77,17 +81,21 @@ final class FsWriter {
         }
         for (int attempt = 0; ; attempt++) {
             Handle h = journal.start(what, credits);
+            LockOrder.enter(LockOrder.Level.HANDLE);
             try {
                 T r = body.run(h);
+                LockOrder.exit(LockOrder.Level.HANDLE);
                 h.stop();
                 changed = true;
                 return r;
             } catch (FsException e) {
+                LockOrder.exit(LockOrder.Level.HANDLE);
                 h.abort();
                 // blocks freed by the running transaction become usable once it commits: commit and retry once
-                if (e.errno() == Errno.ENOSPC && attempt == 0 && balloc.hasPendingFrees()) { journal.commit(); continue; }
+                if (e.errno() == Errno.ENOSPC && attempt == 0 && balloc.hasPendingFrees()) { enospcRetries++; journal.commit(); continue; }
                 throw e;
             } catch (IOException | RuntimeException | Error e) {
+                LockOrder.exit(LockOrder.Level.HANDLE);
                 h.abort();
                 throw e;
             }

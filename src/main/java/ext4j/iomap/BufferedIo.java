@@ -72,10 +72,15 @@ public final class BufferedIo implements AutoCloseable {
 
     /** Drops a file's cache without writing anything (its inode is gone); waits for its I/O in flight. */
     public synchronized void forget(CachedFile f) throws IOException {
-        awaitCompletions(f);
-        for (Folio fo : f.folios.values()) drop(fo);
-        f.folios.clear();
-        files.remove(f.id);
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            awaitCompletions(f);
+            for (Folio fo : f.folios.values()) drop(fo);
+            f.folios.clear();
+            files.remove(f.id);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+        }
     }
 
     /** The files with cached state. */
@@ -91,30 +96,35 @@ public final class BufferedIo implements AutoCloseable {
 
     /** Copies up to dst.remaining() bytes at pos (stopping at the in-memory size); returns the count, -1 at or past EOF. */
     public synchronized int read(CachedFile f, long pos, ByteBuffer dst) throws IOException {
-        if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
-        long end = Math.min(f.size, pos + dst.remaining());
-        boolean sequential = pos == f.nextReadPos || pos == 0;
-        if (!sequential) f.readahead = 0;
-        long p = pos;
-        while (p < end) {
-            if (sequential && !f.folios.containsKey(p / folioSize)) {
-                // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
-                f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
-                readahead(f, p / folioSize, Math.max(f.readahead, (int) Math.min(maxIo / folioSize, (end - 1) / folioSize - p / folioSize + 1)));
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
+            long end = Math.min(f.size, pos + dst.remaining());
+            boolean sequential = pos == f.nextReadPos || pos == 0;
+            if (!sequential) f.readahead = 0;
+            long p = pos;
+            while (p < end) {
+                if (sequential && !f.folios.containsKey(p / folioSize)) {
+                    // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
+                    f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
+                    readahead(f, p / folioSize, Math.max(f.readahead, (int) Math.min(maxIo / folioSize, (end - 1) / folioSize - p / folioSize + 1)));
+                }
+                Folio fo = folio(f, p / folioSize);
+                int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
+                fo.pins++;
+                try {
+                    if (sequential) fill(f, fo, 0, folioSize);           // a cached folio: the rest of it in one go
+                    else fill(f, fo, off, off + n);
+                    dst.put(fo.data, off, n);
+                } finally { fo.pins--; }
+                p += n;
             }
-            Folio fo = folio(f, p / folioSize);
-            int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
-            fo.pins++;
-            try {
-                if (sequential) fill(f, fo, 0, folioSize);           // a cached folio: the rest of it in one go
-                else fill(f, fo, off, off + n);
-                dst.put(fo.data, off, n);
-            } finally { fo.pins--; }
-            p += n;
+            f.nextReadPos = end;
+            balance();
+            return (int) (end - pos);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
-        f.nextReadPos = end;
-        balance();
-        return (int) (end - pos);
     }
 
     /**
@@ -231,33 +241,38 @@ public final class BufferedIo implements AutoCloseable {
      * bytes written.
      */
     public synchronized long write(CachedFile f, long pos, long len, Source src) throws IOException {
-        if (len <= 0) return 0;
-        if (pos > f.size) zeroEofTail(f);
-        long done = 0;
-        boolean shortCopy = false;
-        while (done < len && !shortCopy) {
-            long p = pos + done;
-            Mapping m = ops.begin(f, p, len - done, MappingOps.WRITE);
-            long stop = Math.min(m.end(), pos + len);
-            long copied = 0;
-            while (p + copied < stop) {
-                long q = p + copied;
-                Folio fo = folio(f, q / folioSize);
-                if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
-                int off = (int) (q % folioSize), n = (int) Math.min(folioSize - off, stop - q);
-                fo.pins++;
-                try {
-                    int got = copyIntoFolio(f, fo, off, n, src);
-                    copied += got;
-                    if (q + got > f.size) f.size = q + got;
-                    if (got < n) { shortCopy = true; break; }
-                } finally { fo.pins--; }
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (len <= 0) return 0;
+            if (pos > f.size) zeroEofTail(f);
+            long done = 0;
+            boolean shortCopy = false;
+            while (done < len && !shortCopy) {
+                long p = pos + done;
+                Mapping m = ops.begin(f, p, len - done, MappingOps.WRITE);
+                long stop = Math.min(m.end(), pos + len);
+                long copied = 0;
+                while (p + copied < stop) {
+                    long q = p + copied;
+                    Folio fo = folio(f, q / folioSize);
+                    if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
+                    int off = (int) (q % folioSize), n = (int) Math.min(folioSize - off, stop - q);
+                    fo.pins++;
+                    try {
+                        int got = copyIntoFolio(f, fo, off, n, src);
+                        copied += got;
+                        if (q + got > f.size) f.size = q + got;
+                        if (got < n) { shortCopy = true; break; }
+                    } finally { fo.pins--; }
+                }
+                ops.end(f, p, stop - p, copied, MappingOps.WRITE, m);
+                done += copied;
+                balance();
             }
-            ops.end(f, p, stop - p, copied, MappingOps.WRITE, m);
-            done += copied;
-            balance();
+            return done;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
-        return done;
     }
 
     /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
@@ -313,37 +328,42 @@ public final class BufferedIo implements AutoCloseable {
      * anything was zeroed.
      */
     public synchronized boolean zeroRange(CachedFile f, long pos, long len) throws IOException {
-        if (len <= 0) return false;
-        int bs = f.blockSize;
-        long end = pos + len;
-        boolean did = false;
-        long p = pos;
-        while (p < end) {
-            long blockEnd = Math.min(end, (p / bs + 1) * bs);
-            Folio fo = f.folios.get(p / folioSize);
-            int at = (int) (p % folioSize);
-            boolean cached = fo != null && fo.isUptodate(at / bs);
-            if (!cached) {
-                Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
-                if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
-                    long nb = (p / bs + 1) * bs;
-                    p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
-                    continue;
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (len <= 0) return false;
+            int bs = f.blockSize;
+            long end = pos + len;
+            boolean did = false;
+            long p = pos;
+            while (p < end) {
+                long blockEnd = Math.min(end, (p / bs + 1) * bs);
+                Folio fo = f.folios.get(p / folioSize);
+                int at = (int) (p % folioSize);
+                boolean cached = fo != null && fo.isUptodate(at / bs);
+                if (!cached) {
+                    Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
+                    if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
+                        long nb = (p / bs + 1) * bs;
+                        p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
+                        continue;
+                    }
+                    fo = folio(f, p / folioSize);
                 }
-                fo = folio(f, p / folioSize);
+                fo.pins++;
+                try {
+                    if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
+                    else fo.uptodate.set(at / bs);
+                    Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
+                    fo.setDirty(at, at + 1);
+                    did = true;
+                } finally { fo.pins--; }
+                p = blockEnd;
             }
-            fo.pins++;
-            try {
-                if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
-                else fo.uptodate.set(at / bs);
-                Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
-                fo.setDirty(at, at + 1);
-                did = true;
-            } finally { fo.pins--; }
-            p = blockEnd;
+            balance();
+            return did;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
-        balance();
-        return did;
     }
 
     /** Offset of the first block in [from, to) that is uptodate in the cache, else to. */
@@ -365,14 +385,19 @@ public final class BufferedIo implements AutoCloseable {
      * new EOF block in the cache. The filesystem changes its own metadata after this.
      */
     public synchronized void truncate(CachedFile f, long newSize) throws IOException {
-        if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
-        awaitCompletions(f);
-        f.size = newSize;
-        int bs = f.blockSize;
-        long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
-        dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
-        Folio fo = f.folios.get(newSize / folioSize);
-        if (fo != null) zeroPastEof(f, fo);
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
+            awaitCompletions(f);
+            f.size = newSize;
+            int bs = f.blockSize;
+            long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
+            dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
+            Folio fo = f.folios.get(newSize / folioSize);
+            if (fo != null) zeroPastEof(f, fo);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+        }
     }
 
     /**
@@ -381,9 +406,14 @@ public final class BufferedIo implements AutoCloseable {
      * them). Waits for the file's I/O in flight first.
      */
     public synchronized void invalidate(CachedFile f, long pos, long len) throws IOException {
-        if (len <= 0) return;
-        awaitCompletions(f);
-        dropRange(f, pos, pos + len < 0 ? Long.MAX_VALUE : pos + len);
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (len <= 0) return;
+            awaitCompletions(f);
+            dropRange(f, pos, pos + len < 0 ? Long.MAX_VALUE : pos + len);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+        }
     }
 
     private void dropRange(CachedFile f, long from, long to) {
@@ -403,39 +433,44 @@ public final class BufferedIo implements AutoCloseable {
 
     /** Writes every dirty block of [from, to) back and waits for the completions. */
     public synchronized void writeback(CachedFile f, long from, long to) throws IOException {
-        if (readOnly) {
-            if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
-            return;
-        }
-        writebacks++;
-        int bs = f.blockSize;
-        long p = f.firstPending(from);
-        while (p < to) {
-            // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
-            long runEnd = dirtyRunEnd(f, p, to);
-            if (runEnd == p) { p = f.firstPending(p + bs); continue; }
-            long a = p;
-            while (a < runEnd) {
-                Mapping m = ops.mapForWriteback(f, a, runEnd - a);
-                if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
-                    throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
-                long n = Math.min(Math.min(runEnd, m.end()) - a, maxIo);
-                ByteBuffer buf = ioBuffer.clear().limit((int) n);
-                gather(f, a, n, buf);
-                try {
-                    dev.write(m.addrOf(a), buf.flip());
-                    deviceWrites++;
-                    f.inFlight++;
-                    completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
-                } catch (IOException e) {
-                    if (f.error == null) f.error = e;               // reported to the next fsync, never dropped
-                    finishWriteback(f, a, a + n);
-                }
-                a += n;
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (readOnly) {
+                if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
+                return;
             }
-            p = f.firstPending(runEnd);
+            writebacks++;
+            int bs = f.blockSize;
+            long p = f.firstPending(from);
+            while (p < to) {
+                // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
+                long runEnd = dirtyRunEnd(f, p, to);
+                if (runEnd == p) { p = f.firstPending(p + bs); continue; }
+                long a = p;
+                while (a < runEnd) {
+                    Mapping m = ops.mapForWriteback(f, a, runEnd - a);
+                    if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
+                        throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
+                    long n = Math.min(Math.min(runEnd, m.end()) - a, maxIo);
+                    ByteBuffer buf = ioBuffer.clear().limit((int) n);
+                    gather(f, a, n, buf);
+                    try {
+                        dev.write(m.addrOf(a), buf.flip());
+                        deviceWrites++;
+                        f.inFlight++;
+                        completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
+                    } catch (IOException e) {
+                        if (f.error == null) f.error = e;               // reported to the next fsync, never dropped
+                        finishWriteback(f, a, a + n);
+                    }
+                    a += n;
+                }
+                p = f.firstPending(runEnd);
+            }
+            awaitCompletions(f);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
-        awaitCompletions(f);
     }
 
     /** End of the run of dirty blocks starting at p (bounded by to). */
@@ -465,22 +500,33 @@ public final class BufferedIo implements AutoCloseable {
 
     /** Completion side: the blocks of [from, to) are no longer in flight. */
     synchronized void finishWriteback(CachedFile f, long from, long to) {
-        int bs = f.blockSize;
-        for (long q = from; q < to; ) {
-            Folio fo = f.folios.get(q / folioSize);
-            int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, to - q);
-            if (fo != null) fo.writeback.clear(off / bs, (off + c) / bs);
-            q += c;
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            int bs = f.blockSize;
+            for (long q = from; q < to; ) {
+                Folio fo = f.folios.get(q / folioSize);
+                int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, to - q);
+                if (fo != null) fo.writeback.clear(off / bs, (off + c) / bs);
+                q += c;
+            }
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
     }
 
     synchronized void completed(CachedFile f, int count, IOException failure) {
-        if (failure != null && f.error == null) f.error = failure;
-        f.inFlight -= count;
-        notifyAll();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (failure != null && f.error == null) f.error = failure;
+            f.inFlight -= count;
+            notifyAll();
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+        }
     }
 
     private void awaitCompletions(CachedFile f) throws IOException {
+        if (f.inFlight > 0) LockOrder.beforeWait("writeback completions");
         while (f.inFlight > 0) {
             try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
@@ -491,27 +537,42 @@ public final class BufferedIo implements AutoCloseable {
      * (once) the first error any writeback of the file met since the last fsync.
      */
     public synchronized void fsync(CachedFile f) throws IOException {
-        writeback(f, 0, Long.MAX_VALUE);
-        IOException e = f.error;
-        f.error = null;
-        if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            writeback(f, 0, Long.MAX_VALUE);
+            IOException e = f.error;
+            f.error = null;
+            if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+        }
     }
 
     /** Writes back every file. Errors stay with their files for fsync; the first is also thrown. */
     public synchronized void writebackAll() throws IOException {
-        IOException first = null;
-        for (CachedFile f : new ArrayList<>(files.values())) {
-            try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            IOException first = null;
+            for (CachedFile f : new ArrayList<>(files.values())) {
+                try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
+            }
+            if (first != null) throw first;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
-        if (first != null) throw first;
     }
 
     /** Writes everything back and drops every folio (a cache drop; tests use it to force re-reads). */
     public synchronized void dropAll() throws IOException {
-        writebackAll();
-        for (CachedFile f : files.values()) {
-            for (Folio fo : f.folios.values()) drop(fo);
-            f.folios.clear();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            writebackAll();
+            for (CachedFile f : files.values()) {
+                for (Folio fo : f.folios.values()) drop(fo);
+                f.folios.clear();
+            }
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
         }
     }
 

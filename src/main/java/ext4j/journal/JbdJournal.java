@@ -1,5 +1,6 @@
 package ext4j.journal;
 
+import ext4j.iomap.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
 import ext4j.ondisk.Crc32c;
@@ -119,6 +120,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
             handle.nest(credits);
             return handle;
         }
+        if (handle != null) LockOrder.beforeWait("another thread's journal handle");
         while (handle != null) {
             try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
@@ -165,6 +167,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override
     public synchronized void commit() throws IOException {
+        LockOrder.beforeWait("a journal commit");
         while (handle != null) {
             try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
@@ -322,6 +325,8 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         commit();
         checkpointLocked();
     }
+
+    @Override public synchronized IOException failure() { return failed; }
 
     @Override
     public synchronized void close() throws IOException {

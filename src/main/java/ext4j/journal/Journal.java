@@ -22,6 +22,9 @@ public interface Journal extends Closeable {
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;
 
+    /** The failure that aborted the journal (a commit that could not be written), or null. */
+    default IOException failure() { return null; }
+
     /** Commits and leaves the journal clean. */
     @Override void close() throws IOException;
 }

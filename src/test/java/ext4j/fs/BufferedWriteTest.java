@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.block.BlockDevice;
+import ext4j.block.FileBlockDevice;
+import ext4j.iomap.LockOrder;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
@@ -11,6 +14,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Buffered writes through the engine on real images: the seeds' ext4-side rules, each a named case. */
 class BufferedWriteTest {
@@ -46,5 +50,132 @@ class BufferedWriteTest {
         }
         Tools.assertFsckClean(img);
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) { assertArrayEquals(d, readAll(fs, "/f")); }
+    }
+
+    /** Seed rule: the lock order inode -> folio -> handle -> extent is enforced in the debug mode the suite runs in. */
+    @Test
+    void lockOrderViolationsAreCaught() throws Exception {
+        assumeTrue(LockOrder.ENABLED, "needs -Dext4j.lockcheck=true (set by the build for tests)");
+        Path img = image();
+        byte[] d = new byte[5000];
+        new Random(2).nextBytes(d);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/f", 0644, 0, 0);
+            fs.write("/f", 0, ByteBuffer.wrap(d));
+            FsWriter w = fs.writerForTest();
+            // an fsync (inode lock, then folio lock, then a wait for writeback) from inside a handle
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> w.txn("test", 1, h -> { fs.fsync("/f"); return null; }));
+            assertTrue(e.getMessage().contains("taking INODE while holding HANDLE"), e.getMessage());
+            // waiting for a commit while holding a handle would never end: refused
+            e = assertThrows(IllegalStateException.class, () -> w.txn("test", 1, h -> { w.journal().commit(); return null; }));
+            assertTrue(e.getMessage().contains("waiting for a journal commit while holding HANDLE"), e.getMessage());
+            assertFalse(LockOrder.holds(LockOrder.Level.HANDLE));
+            fs.fsync("/f");                                       // nothing is left held: the filesystem goes on
+            assertArrayEquals(d, readAll(fs, "/f"));
+        }
+        Tools.assertFsckClean(img);
+    }
+
+    /**
+     * Seed rule: ENOSPC at writeback allocation commits the running transaction (whose freed blocks
+     * then become allocatable) and retries once. Blocks freed by an uncommitted unlink count as free
+     * for the reservation but may not be reused before the commit.
+     */
+    @Test
+    void enospcAtWritebackCommitsAndRetries() throws Exception {
+        Path img = tmp.resolve("enospc.img");
+        Tools.mke2fs(img, null, "8M", "-t", "ext4", "-b", "1024", "-m", "0");
+        System.setProperty("ext4j.commitMs", "600000");           // no timed commit in between
+        byte[] a, b;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            long free = fs.volume().superblock().freeBlocksCount();
+            a = new byte[(int) (free - 400) * 1024];
+            new Random(3).nextBytes(a);
+            fs.createFile("/a", 0644, 0, 0);
+            fs.write("/a", 0, ByteBuffer.wrap(a));
+            fs.fsync("/a");
+            fs.unlink("/a");                                      // frees ~free-400 blocks in the running transaction
+            b = new byte[a.length - 100 * 1024];
+            new Random(4).nextBytes(b);
+            fs.createFile("/b", 0644, 0, 0);
+            fs.write("/b", 0, ByteBuffer.wrap(b));                // reserved: counted against free space, allocated at writeback
+            long before = fs.writerForTest().enospcRetries;
+            fs.fsync("/b");
+            assertTrue(fs.writerForTest().enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
+            assertArrayEquals(b, readAll(fs, "/b"));
+        } finally {
+            System.clearProperty("ext4j.commitMs");
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            assertArrayEquals(b, readAll(fs, "/b"));
+            assertThrows(FsException.class, () -> fs.resolve("/a", true));
+        }
+    }
+
+    /** A device whose writes can be made to fail, counting the writes tried. */
+    static final class FailingDevice implements BlockDevice {
+        final BlockDevice inner;
+        volatile boolean fail;
+        volatile int writesTried;
+        FailingDevice(BlockDevice inner) { this.inner = inner; }
+        @Override public long size() throws java.io.IOException { return inner.size(); }
+        @Override public void read(long offset, ByteBuffer dst) throws java.io.IOException { inner.read(offset, dst); }
+        @Override public void write(long offset, ByteBuffer src) throws java.io.IOException {
+            writesTried++;
+            if (fail) throw new java.io.IOException("injected write error at byte " + offset);
+            inner.write(offset, src);
+        }
+        @Override public void flush() throws java.io.IOException { if (fail) throw new java.io.IOException("injected flush error"); inner.flush(); }
+        @Override public boolean isReadOnly() { return false; }
+        @Override public String name() { return "failing:" + inner.name(); }
+        @Override public void close() throws java.io.IOException { inner.close(); }
+    }
+
+    /**
+     * Seed rule: after the filesystem turns read-only (a commit failed), writeback starts nothing,
+     * fsync, sync and close report EROFS, cached data stays readable, and the image recovers to
+     * the last commit that reached the disk.
+     */
+    @Test
+    void failedCommitTurnsTheFilesystemReadOnly() throws Exception {
+        Path img = image();
+        byte[] first = new byte[100_000], later = new byte[50_000];
+        new Random(5).nextBytes(first);
+        new Random(6).nextBytes(later);
+        FailingDevice dev = new FailingDevice(FileBlockDevice.open(img, false));
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, false);
+        try {
+            fs.createFile("/f", 0644, 0, 0);
+            fs.write("/f", 0, ByteBuffer.wrap(first));
+            fs.fsync("/f");
+            fs.write("/f", first.length, ByteBuffer.wrap(later));    // dirty in the cache
+            fs.mkdir("/g", 0755, 0, 0);                               // in the running transaction
+            dev.fail = true;
+            // the data write fails: reported to sync, and the filesystem stays writable (as in ext4)
+            java.io.IOException dataError = assertThrows(java.io.IOException.class, fs::sync);
+            assertTrue(dataError.getMessage().contains("injected write error"), dataError.getMessage());
+            assertThrows(java.io.IOException.class, fs::sync);        // the commit of /g fails: the journal aborts
+            int tried = dev.writesTried;
+            FsException e = assertThrows(FsException.class, () -> fs.mkdir("/h", 0755, 0, 0));
+            assertEquals(ext4j.fs.Errno.EROFS, e.errno());
+            assertTrue(e.getMessage().contains("read-only after an error"), e.getMessage());
+            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, () -> fs.fsync("/f")).errno());
+            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, fs::sync).errno());
+            byte[] all = readAll(fs, "/f");                           // the cache still serves what was written
+            assertEquals(first.length + later.length, all.length);
+            assertArrayEquals(later, Arrays.copyOfRange(all, first.length, all.length));
+            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, fs::close).errno());
+            assertEquals(tried, dev.writesTried, "writes were tried after the filesystem turned read-only");
+        } finally {
+            dev.fail = false;
+            try { fs.close(); } catch (Exception ignored) { }
+        }
+        Ext4FileSystem.recover(img);
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(img)) {
+            assertArrayEquals(first, readAll(r, "/f"));               // the last commit that reached the disk
+            assertThrows(FsException.class, () -> r.resolve("/g", true));
+        }
     }
 }
