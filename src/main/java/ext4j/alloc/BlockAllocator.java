@@ -110,16 +110,18 @@ public final class BlockAllocator {
         if (goal < sb.firstDataBlock() || goal >= sb.blocksCount()) goal = sb.firstDataBlock();
         long groups = vol.groupCount();
         long g0 = (goal - sb.firstDataBlock()) / Integer.toUnsignedLong(sb.blocksPerGroup());
-        // first pass: a run of the whole length; second pass: anything
-        for (int pass = 0; pass < 2; pass++) {
+        // passes by the shortest run accepted: a big request (writeback of a long dirty run) first
+        // skips fragments under 2048 blocks, so sequential files get long extents; then 8; then anything
+        int[] minRuns = max >= 256 ? new int[] {Math.min(max, 2048), 8, 1} : new int[] {Math.min(max, 8), 1};
+        for (int minRun : minRuns) {
             for (long i = 0; i <= groups; i++) {
                 long g = (g0 + i) % groups;
                 GroupDesc gd = vol.group(g);
                 if (gd.freeBlocks() == 0) continue;
-                if (pass == 0 && gd.freeBlocks() < Math.min(max, 8)) continue;
+                if (gd.freeBlocks() < minRun) continue;
                 long from = (i == 0) ? goal - GroupLayout.firstBlock(sb, g) : 0;
                 if (i == groups) from = 0; // wrapped around to the goal group: search its start too
-                Range r = allocateInGroup(h, g, from, max, pass == 0 ? Math.min(max, 8) : 1);
+                Range r = allocateInGroup(h, g, from, max, minRun);
                 if (r != null) return r;
             }
         }

@@ -401,19 +401,24 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /** fsync(2): the file's data written back and converted, then the journal committed and the device flushed. */
-    public synchronized void fsync(String path) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
-        try {
-            Inode file = resolve(path, true);
-            FsWriter wr = w();
-            if (file.isRegular()) {
-                CachedFile f = io.lookup(file.number());
-                if (f != null) { io.fsync(f); settleSize(f); }
+    public void fsync(String path) throws IOException {
+        FsWriter wr;
+        synchronized (this) {
+            LockOrder.enter(LockOrder.Level.INODE);
+            try {
+                Inode file = resolve(path, true);
+                wr = w();
+                if (file.isRegular()) {
+                    CachedFile f = io.lookup(file.number());
+                    if (f != null) { io.fsync(f); settleSize(f); }
+                }
+            } finally {
+                LockOrder.exit(LockOrder.Level.INODE);
             }
-            wr.sync();
-        } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
         }
+        // The commit runs outside the filesystem lock, so other threads go on changing files meanwhile;
+        // fsyncs that queue behind a commit find their changes in the next one and share it (group commit).
+        wr.sync();
     }
 
     /**

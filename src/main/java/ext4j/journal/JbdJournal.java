@@ -335,6 +335,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         checkpointAll();
     }
 
+    /** Commits written so far. */
+    public synchronized long commits() { return commits; }
+
     public synchronized String stats() {
         return commits + " commits, " + loggedBlocks + " blocks logged, " + checkpoints + " checkpoints";
     }

@@ -178,4 +178,40 @@ class BufferedWriteTest {
             assertThrows(FsException.class, () -> r.resolve("/g", true));
         }
     }
+
+    /**
+     * A sequential write through the engine becomes a few long extents (delayed allocation then one
+     * allocation per dirty run at writeback), and the Linux kernel reads the file back identically.
+     */
+    @Test
+    void sequentialWriteGivesLongExtentsTheKernelReads() throws Exception {
+        Path img = tmp.resolve("seq.img");
+        Tools.mke2fs(img, null, "300M", "-t", "ext4", "-b", "4096");
+        byte[] chunk = new byte[1 << 20];
+        java.security.MessageDigest want = java.security.MessageDigest.getInstance("SHA-256");
+        Random r = new Random(8);
+        int mib = 160;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/big", 0644, 0, 0);
+            for (int i = 0; i < mib; i++) {
+                r.nextBytes(chunk);
+                want.update(chunk);
+                fs.write("/big", (long) i << 20, ByteBuffer.wrap(chunk));
+            }
+            fs.fsync("/big");
+        }
+        Tools.assertFsckClean(img);
+        String ex = Tools.debugfs(img, "ex /big");
+        long extents = ex.lines().map(String::trim).filter(l -> l.matches("(\\d+)/ *\\1 .*")).count(); // leaf level: level == depth
+        assertTrue(extents >= 2 && extents <= 4, mib + " MiB written sequentially should be 2 to 4 extents of at most 32768 blocks:\n" + ex);
+        String hex = java.util.HexFormat.of().formatHex(want.digest());
+        if (!Tools.canMount()) { System.out.println("sequentialWriteGivesLongExtentsTheKernelReads: cannot loop-mount here, kernel check skipped"); return; }
+        Path mnt = java.nio.file.Files.createDirectory(tmp.resolve("mnt"));
+        Tools.mount(img, mnt, "ro");
+        try {
+            assertEquals(hex + "  " + mnt.resolve("big"), Tools.ok("sha256sum", mnt.resolve("big").toString()).trim());
+        } finally {
+            Tools.umount(mnt);
+        }
+    }
 }

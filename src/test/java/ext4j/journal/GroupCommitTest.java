@@ -1,0 +1,101 @@
+package ext4j.journal;
+
+import ext4j.block.BlockDevice;
+import ext4j.block.FileBlockDevice;
+import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4FileSystemAccess;
+import ext4j.ondisk.Inode;
+import ext4j.testutil.Tools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Group commit: threads that create, write and fsync files at the same time share journal commits
+ * (an fsync that queued behind a commit finds its changes in the next one), and every fsync that
+ * returned is durable: a power cut right after the last one loses nothing.
+ */
+class GroupCommitTest {
+    @TempDir Path tmp;
+
+    /** A device whose flush takes a few milliseconds, like a disk's cache flush. */
+    private static BlockDevice slowFlush(BlockDevice d) {
+        return new BlockDevice() {
+            @Override public long size() throws IOException { return d.size(); }
+            @Override public void read(long o, ByteBuffer b) throws IOException { d.read(o, b); }
+            @Override public void write(long o, ByteBuffer b) throws IOException { d.write(o, b); }
+            @Override public void flush() throws IOException {
+                d.flush();
+                try { Thread.sleep(3); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            }
+            @Override public boolean isReadOnly() { return false; }
+            @Override public String name() { return d.name(); }
+            @Override public void close() throws IOException { d.close(); }
+        };
+    }
+
+    private static byte[] contents(int t, int i) {
+        byte[] b = new byte[1 + new Random(t * 1000L + i).nextInt(9000)];
+        new Random(t * 7919L + i).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void concurrentFsyncsShareCommitsAndAllSurviveACut() throws Exception {
+        Path img = tmp.resolve("g.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4");
+        int threads = 4, each = 40;
+        System.setProperty("ext4j.commitMs", "600000"); // commits come from the fsyncs only
+        long commits;
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), false);
+        try {
+            JbdJournal j = (JbdJournal) Ext4FileSystemAccess.journal(fs);
+            long before = j.commits();
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int tt = t;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < each; i++) {
+                        String p = "/t" + tt + "-" + i;
+                        fs.createFile(p, 0644, 0, 0);
+                        fs.write(p, 0, ByteBuffer.wrap(contents(tt, i)));
+                        fs.fsync(p);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) f.get();
+            pool.shutdown();
+            commits = j.commits() - before;
+            Ext4FileSystemAccess.abandon(fs);                 // power cut right after the last fsync returned
+        } finally {
+            System.clearProperty("ext4j.commitMs");
+        }
+        int fsyncs = threads * each;
+        System.out.println("GroupCommitTest: " + fsyncs + " fsyncs from " + threads + " threads took " + commits + " commits");
+        assertTrue(commits < fsyncs, fsyncs + " fsyncs took " + commits + " commits: none was shared");
+        Ext4FileSystem.recover(img);
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(img)) {
+            for (int t = 0; t < threads; t++)
+                for (int i = 0; i < each; i++) {
+                    Inode in = r.resolve("/t" + t + "-" + i, true);
+                    ByteBuffer b = ByteBuffer.allocate((int) in.size());
+                    while (b.hasRemaining() && r.read(in, b.position(), b) > 0) { }
+                    assertArrayEquals(contents(t, i), b.array(), "/t" + t + "-" + i);
+                }
+        }
+    }
+}
