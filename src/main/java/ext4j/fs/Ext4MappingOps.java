@@ -201,6 +201,14 @@ final class Ext4MappingOps implements MappingOps {
         return false;
     }
 
+    /** Commit holds taken for written-state allocations not yet submitted (guarded by the engine lock). */
+    private int orderedHolds;
+
+    @Override
+    public void submitted(CachedFile f, Mapping m) {
+        for (; orderedHolds > 0; orderedHolds--) w.journal().releaseCommits();
+    }
+
     @Override
     public Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException {
         Mapping m = lookup(f, pos, len);
@@ -209,7 +217,18 @@ final class Ext4MappingOps implements MappingOps {
         int bs = f.blockSize();
         long lblk = pos / bs, n = m.length() / bs;
         boolean delayed = m.type() == MappingType.DELALLOC;
-        Extent x = w.allocateForWriteback(f.id(), lblk, n, delayed);
+        // Blocks mapped as written (indirect-mapped files have no unwritten state) must not be
+        // committed before their data is written: commits wait until submitted() (ordered data).
+        w.journal().holdCommits();
+        Extent x;
+        try {
+            x = w.allocateForWriteback(f.id(), lblk, n, delayed);
+        } catch (IOException | RuntimeException e) {
+            w.journal().releaseCommits();
+            throw e;
+        }
+        if (x.unwritten()) w.journal().releaseCommits();   // unwritten extents read as zeros until converted: no ordering needed
+        else orderedHolds++;
         writebackAllocations++;
         if (delayed) {
             Status st = status(f);

@@ -451,19 +451,26 @@ public final class BufferedIo implements AutoCloseable {
                     Mapping m = ops.mapForWriteback(f, a, runEnd - a);
                     if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
                         throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
-                    long n = Math.min(Math.min(runEnd, m.end()) - a, maxIo);
-                    ByteBuffer buf = ioBuffer.clear().limit((int) n);
-                    gather(f, a, n, buf);
+                    long mEnd = Math.min(runEnd, m.end());
                     try {
-                        dev.write(m.addrOf(a), buf.flip());
-                        deviceWrites++;
-                        f.inFlight++;
-                        completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
-                    } catch (IOException e) {
-                        if (f.error == null) f.error = e;               // reported to the next fsync, never dropped
-                        finishWriteback(f, a, a + n);
+                        while (a < mEnd) {
+                            long n = Math.min(mEnd - a, maxIo);
+                            ByteBuffer buf = ioBuffer.clear().limit((int) n);
+                            gather(f, a, n, buf);
+                            try {
+                                dev.write(m.addrOf(a), buf.flip());
+                                deviceWrites++;
+                                f.inFlight++;
+                                completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
+                            } catch (IOException e) {
+                                if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
+                                finishWriteback(f, a, a + n);
+                            }
+                            a += n;
+                        }
+                    } finally {
+                        ops.submitted(f, m);
                     }
-                    a += n;
                 }
                 p = f.firstPending(runEnd);
             }

@@ -31,6 +31,13 @@ public interface MappingOps {
     Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException;
 
     /**
+     * Writeback has issued the device writes for all of m (a mapping from mapForWriteback) that it
+     * needed, before any of their completions is awaited: ordered-data filesystems let a commit of
+     * the allocation proceed from here on.
+     */
+    default void submitted(CachedFile f, Mapping m) throws IOException {}
+
+    /**
      * Writeback I/O of [pos, pos+len), all of one type, reached the device. UNWRITTEN ranges become
      * written; then the on-disk size may rise, but only to {@link CachedFile#safeSize} (the
      * in-memory size, or less while data below it is still dirty or in flight). Runs on the

@@ -165,10 +165,25 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     // ---- commit ----
 
+    /** Threads holding commits back (ordered data on its way to blocks mapped as written), with counts. */
+    private final Map<Thread, Integer> commitHolds = new HashMap<>();
+
+    @Override public synchronized void holdCommits() { commitHolds.merge(Thread.currentThread(), 1, Integer::sum); }
+
+    @Override
+    public synchronized void releaseCommits() {
+        if (commitHolds.computeIfPresent(Thread.currentThread(), (t, n) -> n > 1 ? n - 1 : null) == null) notifyAll();
+    }
+
+    /** Whether a thread other than the caller holds commits back (the caller's own hold never blocks it). */
+    private boolean heldByOthers() {
+        return commitHolds.size() > (commitHolds.containsKey(Thread.currentThread()) ? 1 : 0);
+    }
+
     @Override
     public synchronized void commit() throws IOException {
         LockOrder.beforeWait("a journal commit");
-        while (handle != null) {
+        while (handle != null || heldByOthers()) {
             try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
         commitLocked();
@@ -177,7 +192,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     private void timedCommit() {
         synchronized (this) {
-            if (handle != null || failed != null || (running.isEmpty() && runningRevokes.isEmpty())) return;
+            if (handle != null || failed != null || !commitHolds.isEmpty() || (running.isEmpty() && runningRevokes.isEmpty())) return;
             try { commitLocked(); } catch (IOException e) { failed = e; }
         }
     }

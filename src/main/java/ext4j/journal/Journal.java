@@ -22,6 +22,16 @@ public interface Journal extends Closeable {
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;
 
+    /**
+     * Ordered data: the calling thread is about to write data into blocks a handle maps as written
+     * (no unwritten state to hide them): commits by other threads wait until {@link #releaseCommits}
+     * so no commit can map those blocks before their data is on its way.
+     */
+    default void holdCommits() {}
+
+    /** Ends one {@link #holdCommits} of the calling thread. */
+    default void releaseCommits() {}
+
     /** The failure that aborted the journal (a commit that could not be written), or null. */
     default IOException failure() { return null; }
 

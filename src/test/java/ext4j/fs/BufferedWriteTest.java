@@ -114,7 +114,7 @@ class BufferedWriteTest {
     }
 
     /** A device whose writes can be made to fail, counting the writes tried. */
-    static final class FailingDevice implements BlockDevice {
+    static class FailingDevice implements BlockDevice {
         final BlockDevice inner;
         volatile boolean fail;
         volatile int writesTried;
@@ -213,5 +213,48 @@ class BufferedWriteTest {
         } finally {
             Tools.umount(mnt);
         }
+    }
+
+    /**
+     * Ordered data on an indirect-mapped (ext3) file, which has no unwritten state: blocks the
+     * writeback maps as written must not be committed before their data is written, so a commit
+     * asked for by another thread at that moment waits until the data write is issued.
+     */
+    @Test
+    void indirectWritebackHoldsCommitsUntilTheDataIsWritten() throws Exception {
+        Path img = tmp.resolve("ext3.img");
+        Tools.mke2fs(img, null, "32M", "-t", "ext3", "-b", "1024");
+        byte[] d = new byte[64 * 1024];
+        Arrays.fill(d, (byte) 0x5A);
+        java.util.concurrent.atomic.AtomicReference<Thread> committer = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean committedTooEarly = new java.util.concurrent.atomic.AtomicBoolean();
+        Ext4FileSystem[] fsRef = new Ext4FileSystem[1];
+        BlockDevice inner = FileBlockDevice.open(img, false);
+        BlockDevice dev = new FailingDevice(inner) {
+            @Override public void write(long offset, ByteBuffer src) throws java.io.IOException {
+                boolean data = src.remaining() >= 4096 && src.get(src.position()) == 0x5A && src.get(src.position() + 4095) == 0x5A;
+                if (data && committer.get() == null) {           // the first data write of the writeback: another thread asks for a commit now
+                    Thread t = new Thread(() -> { try { Ext4FileSystemAccess.journal(fsRef[0]).commit(); } catch (java.io.IOException e) { throw new RuntimeException(e); } });
+                    committer.set(t);
+                    t.start();
+                    try { t.join(300); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+                    committedTooEarly.set(!t.isAlive());
+                }
+                super.write(offset, src);
+            }
+        };
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, false)) {
+            fsRef[0] = fs;
+            fs.createFile("/f", 0644, 0, 0);
+            fs.fsync("/f");
+            fs.write("/f", 0, ByteBuffer.wrap(d));
+            fs.fsync("/f");
+            assertNotNull(committer.get(), "the data write was not seen");
+            assertFalse(committedTooEarly.get(), "a commit went through between the allocation and the data write");
+            committer.get().join(10_000);
+            assertFalse(committer.get().isAlive(), "the held commit never went through");
+            assertArrayEquals(d, readAll(fs, "/f"));
+        }
+        Tools.assertFsckClean(img);
     }
 }
