@@ -25,7 +25,9 @@ public final class BlockAllocator {
      * one before the transaction that freed it commits would let new data overwrite a block the
      * committed state still uses, if power is cut before that commit.
      */
-    private final java.util.Map<Long, java.util.List<long[]>> pendingFree = new java.util.HashMap<>();
+    private java.util.Map<Long, java.util.List<long[]>> pendingFree = new java.util.HashMap<>();
+    /** Frees of transactions closed for commit whose commit has not finished yet (still not reusable). */
+    private final java.util.List<java.util.Map<Long, java.util.List<long[]>>> committingFree = new java.util.ArrayList<>();
 
     /**
      * Per group, a bit below which every block is in use (or pending): allocation scans from there,
@@ -34,20 +36,32 @@ public final class BlockAllocator {
      */
     private final java.util.Map<Long, Long> usedBelow = new java.util.HashMap<>();
 
-    /** The transaction that freed the pending blocks is committed: they are reusable now. */
-    public synchronized void committed() {
-        for (var e : pendingFree.entrySet()) {
+    /**
+     * The running transaction is closed for commit: its frees go with it and become reusable when
+     * the returned action runs, after that commit is on disk. Frees made meanwhile belong to the
+     * next transaction.
+     */
+    public synchronized Runnable sealFrees() {
+        if (pendingFree.isEmpty()) return () -> { };
+        java.util.Map<Long, java.util.List<long[]>> sealed = pendingFree;
+        pendingFree = new java.util.HashMap<>();
+        committingFree.add(sealed);
+        return () -> released(sealed);
+    }
+
+    private synchronized void released(java.util.Map<Long, java.util.List<long[]>> sealed) {
+        for (var e : sealed.entrySet()) {
             long gStart = GroupLayout.firstBlock(vol.superblock(), e.getKey());
             for (long[] r : e.getValue()) usedBelow.computeIfPresent(e.getKey(), (g, v) -> Math.min(v, r[0] - gStart));
         }
-        pendingFree.clear();
+        committingFree.remove(sealed);
     }
 
     /** A handle was aborted: allocations it made are free again. */
     public synchronized void aborted() { usedBelow.clear(); }
 
     /** Whether a commit would make more blocks allocatable. */
-    public synchronized boolean hasPendingFrees() { return !pendingFree.isEmpty(); }
+    public synchronized boolean hasPendingFrees() { return !pendingFree.isEmpty() || !committingFree.isEmpty(); }
 
     public BlockAllocator(Volume vol) {
         this.vol = vol;
@@ -138,11 +152,14 @@ public final class BlockAllocator {
 
     /** The bitmap with blocks freed in the running transaction shown as used: what allocation may take. */
     private byte[] allocatable(long g, byte[] bm) {
-        java.util.List<long[]> pend = pendingFree.get(g);
-        if (pend == null) return bm;
-        byte[] c = bm.clone();
+        byte[] c = bm;
         long gStart = GroupLayout.firstBlock(vol.superblock(), g);
-        for (long[] r : pend) for (long b = r[0]; b < r[0] + r[1]; b++) GroupLayout.set(c, b - gStart);
+        for (int i = -1; i < committingFree.size(); i++) {
+            java.util.List<long[]> pend = (i < 0 ? pendingFree : committingFree.get(i)).get(g);
+            if (pend == null) continue;
+            if (c == bm) c = bm.clone();
+            for (long[] r : pend) for (long b = r[0]; b < r[0] + r[1]; b++) GroupLayout.set(c, b - gStart);
+        }
         return c;
     }
 

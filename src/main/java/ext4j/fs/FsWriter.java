@@ -51,7 +51,7 @@ final class FsWriter {
         journal.onAbort(vol::reloadViews);
         journal.onAbort(balloc::aborted);
         journal.onAbort(ialloc::aborted);
-        journal.onCommit(balloc::committed);
+        journal.onCommit(balloc::sealFrees);
     }
 
     Journal journal() { return journal; }

@@ -100,7 +100,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         this.nextTid = view.sequence();
         this.head = first;
         if (maxLen <= first + 64) throw new IOException("journal of " + maxLen + " blocks is too small");
-        writeJsb(0);
+        writeJsb(0, nextTid);
         dev.flush();
         if (commitIntervalMs > 0) {
             timer = Executors.newSingleThreadScheduledExecutor(r -> { Thread t = new Thread(r, "ext4j-journal-commit"); t.setDaemon(true); return t; });
@@ -121,8 +121,13 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
             return handle;
         }
         if (handle != null) LockOrder.beforeWait("another thread's journal handle");
-        while (handle != null) {
-            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+        for (;;) {
+            if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+            if (handle != null) { await(); continue; }
+            boolean full = running.size() + credits > maxTransaction();
+            boolean logFull = logUsed() + credits + overhead(credits) > (maxLen - first) / 2;
+            if ((full || logFull) && committing) { await(); continue; } // the commit in flight ends before another one or a checkpoint
+            break;
         }
         if (running.size() + credits > maxTransaction()) commitLocked();
         if (logUsed() + credits + overhead(credits) > (maxLen - first) / 2) { commitLocked(); checkpointLocked(); }
@@ -156,12 +161,16 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     public synchronized void revoke(long block) {
         running.remove(block);
         if (checkpoint.remove(block) != null) runningRevokes.add(block);
+        if (committingBlocks.contains(block)) {       // logged by the commit in flight: revoked too, and never checkpointed
+            runningRevokes.add(block);
+            revokedWhileCommitting.add(block);
+        }
     }
 
     @Override public void onAbort(Runnable r) { abortListeners.add(r); }
 
-    private final List<Runnable> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    @Override public void onCommit(Runnable r) { commitListeners.add(r); }
+    private final List<java.util.function.Supplier<Runnable>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onCommit(java.util.function.Supplier<Runnable> sealer) { commitListeners.add(sealer); }
 
     // ---- commit ----
 
@@ -180,68 +189,142 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         return commitHolds.size() > (commitHolds.containsKey(Thread.currentThread()) ? 1 : 0);
     }
 
+    /** A transaction closed for commit: copies of its blocks, its revokes, its place in the log. */
+    private record Closed(long tid, long seq, List<Long> blocks, Map<Long, byte[]> copies, List<Long> revokes,
+                          long start, long end, boolean firstInLog, List<Runnable> afterCommit) {}
+
+    private long runningSeq = 1, committedSeq;     // transaction numbers that never wrap (tids do)
+    private boolean committing;                    // a commit's I/O is in flight, outside the lock
+    private final Set<Long> committingBlocks = new java.util.HashSet<>(), revokedWhileCommitting = new java.util.HashSet<>();
+
+    private void await() throws IOException {
+        try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+    }
+
+    /**
+     * Makes every stopped handle's changes durable. The running transaction is closed under the
+     * lock, but its log blocks are written outside it: new handles start meanwhile, and callers
+     * that queue behind a commit in flight find their changes in the next one, which one of them
+     * writes for all (group commit).
+     */
     @Override
-    public synchronized void commit() throws IOException {
+    public void commit() throws IOException {
         LockOrder.beforeWait("a journal commit");
-        while (handle != null || heldByOthers()) {
-            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+        Closed c = null;
+        synchronized (this) {
+            long want = running.isEmpty() && runningRevokes.isEmpty() ? runningSeq - 1 : runningSeq;
+            while (committedSeq < want) {
+                if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+                if (committing || handle != null || heldByOthers()) { await(); continue; }
+                c = closeRunning();
+                break;
+            }
         }
-        commitLocked();
-        dev.flush();
+        if (c == null) { dev.flush(); return; }           // a commit that finished meanwhile carried our changes; data still needs the flush
+        try {
+            write(c);
+        } catch (IOException | RuntimeException e) {
+            synchronized (this) { aborted(e); }
+            throw e;
+        }
+        synchronized (this) { finished(c); }
+        for (Runnable r : c.afterCommit()) r.run();       // outside the lock: a handle may be running now
     }
 
     private void timedCommit() {
         synchronized (this) {
-            if (handle != null || failed != null || !commitHolds.isEmpty() || (running.isEmpty() && runningRevokes.isEmpty())) return;
-            try { commitLocked(); } catch (IOException e) { failed = e; }
+            if (handle != null || failed != null || committing || !commitHolds.isEmpty() || (running.isEmpty() && runningRevokes.isEmpty())) return;
         }
+        try { commit(); } catch (IOException e) { /* the journal is aborted: the next start or commit reports it */ }
     }
 
+    /** A commit all under the lock, for callers that hold it with no handle running and no commit in flight. */
     private void commitLocked() throws IOException {
         if (running.isEmpty() && runningRevokes.isEmpty()) return;
+        Closed c = closeRunning();
         try {
-            long tid = nextTid;
-            if (logEmpty) { head = first; writeJsb(first); logEmpty = false; }
-            List<Long> blocks = new ArrayList<>(running);
-            Map<Long, byte[]> copies = new HashMap<>();
-            long pos = head;
-            for (int i = 0; i < blocks.size(); i += tagsPerDescriptor) {
-                List<Long> group = blocks.subList(i, Math.min(blocks.size(), i + tagsPerDescriptor));
-                ByteBuffer desc = header(DESCRIPTOR, tid);
-                int off = 12;
-                long descPos = pos++;
-                for (int k = 0; k < group.size(); k++) {
-                    long blk = group.get(k);
-                    byte[] data = cache.copyOf(blk);
-                    if (data == null) throw new IllegalStateException("journaled block " + blk + " is not in the cache");
-                    copies.put(blk, data);
-                    byte[] logged = data;
-                    int flags = k == 0 ? 0 : TAG_SAME_UUID;
-                    if (ByteBuffer.wrap(data).getInt(0) == MAGIC) { logged = data.clone(); logged[0] = logged[1] = logged[2] = logged[3] = 0; flags |= TAG_ESCAPE; }
-                    if (k == group.size() - 1) flags |= TAG_LAST;
-                    off = putTag(desc, off, blk, flags, tid, logged);
-                    if (k == 0) { desc.put(off, jsbUuid()); off += 16; }
-                    writeLog(pos++, ByteBuffer.wrap(logged));
-                }
-                sealTail(desc);
-                writeLog(descPos, desc);
-            }
-            pos = writeRevokes(pos, tid);
-            dev.flush();                                  // data, log blocks and descriptors before the commit block
-            writeLog(pos++, commitBlock(tid));
-            dev.flush();
-            head = pos;
-            nextTid = (tid + 1) & 0xFFFFFFFFL;
-            checkpoint.putAll(copies);
-            loggedBlocks += blocks.size();
-            commits++;
-            running.clear();
-            runningRevokes.clear();
-            for (Runnable r : commitListeners) r.run();
+            write(c);
         } catch (IOException | RuntimeException e) {
-            failed = e instanceof IOException io ? io : new IOException(e);
+            aborted(e);
             throw e;
         }
+        finished(c);
+        for (Runnable r : c.afterCommit()) r.run();
+    }
+
+    private void aborted(Exception e) {
+        failed = e instanceof IOException io ? io : new IOException(e);
+        committing = false;
+        notifyAll();
+    }
+
+    /** Closes the running transaction (no handle running): copies its blocks, reserves its log space. */
+    private Closed closeRunning() {
+        List<Long> blocks = new ArrayList<>(running);
+        Map<Long, byte[]> copies = new HashMap<>();
+        for (long blk : blocks) {
+            byte[] data = cache.copyOf(blk);
+            if (data == null) throw new IllegalStateException("journaled block " + blk + " is not in the cache");
+            copies.put(blk, data);
+        }
+        List<Long> revokes = new ArrayList<>(runningRevokes);
+        boolean firstInLog = logEmpty;
+        if (logEmpty) { head = first; logEmpty = false; }
+        long start = head;
+        head = start + (blocks.size() + tagsPerDescriptor - 1) / tagsPerDescriptor + blocks.size() + revokeBlocks(revokes.size()) + 1;
+        List<Runnable> after = new ArrayList<>();
+        for (var sealer : commitListeners) after.add(sealer.get());
+        Closed c = new Closed(nextTid, runningSeq, blocks, copies, revokes, start, head, firstInLog, after);
+        nextTid = (nextTid + 1) & 0xFFFFFFFFL;
+        runningSeq++;
+        running.clear();
+        runningRevokes.clear();
+        committing = true;
+        committingBlocks.addAll(blocks);
+        return c;
+    }
+
+    /** Writes a closed transaction to the log: descriptors and blocks, revokes, a flush, the commit block, a flush. */
+    private void write(Closed c) throws IOException {
+        if (c.firstInLog()) writeJsb(c.start(), c.tid());
+        long tid = c.tid(), pos = c.start();
+        List<Long> blocks = c.blocks();
+        for (int i = 0; i < blocks.size(); i += tagsPerDescriptor) {
+            List<Long> group = blocks.subList(i, Math.min(blocks.size(), i + tagsPerDescriptor));
+            ByteBuffer desc = header(DESCRIPTOR, tid);
+            int off = 12;
+            long descPos = pos++;
+            for (int k = 0; k < group.size(); k++) {
+                long blk = group.get(k);
+                byte[] data = c.copies().get(blk);
+                byte[] logged = data;
+                int flags = k == 0 ? 0 : TAG_SAME_UUID;
+                if (ByteBuffer.wrap(data).getInt(0) == MAGIC) { logged = data.clone(); logged[0] = logged[1] = logged[2] = logged[3] = 0; flags |= TAG_ESCAPE; }
+                if (k == group.size() - 1) flags |= TAG_LAST;
+                off = putTag(desc, off, blk, flags, tid, logged);
+                if (k == 0) { desc.put(off, jsbUuid()); off += 16; }
+                writeLog(pos++, ByteBuffer.wrap(logged));
+            }
+            sealTail(desc);
+            writeLog(descPos, desc);
+        }
+        pos = writeRevokes(pos, tid, c.revokes());
+        dev.flush();                                  // data, log blocks and descriptors before the commit block
+        writeLog(pos++, commitBlock(tid));
+        dev.flush();
+        if (pos != c.end()) throw new IllegalStateException("commit of transaction " + tid + " ended at log block " + pos + ", not " + c.end());
+    }
+
+    /** The closed transaction is on disk: its blocks wait for the checkpoint (unless revoked meanwhile). */
+    private void finished(Closed c) {
+        for (long blk : c.blocks()) if (!revokedWhileCommitting.contains(blk)) checkpoint.put(blk, c.copies().get(blk));
+        revokedWhileCommitting.clear();
+        committingBlocks.clear();
+        committing = false;
+        committedSeq = c.seq();
+        loggedBlocks += c.blocks().size();
+        commits++;
+        notifyAll();
     }
 
     private byte[] jsbUuid() { byte[] u = new byte[16]; jsb.get(0x30, u); return u; }
@@ -275,11 +358,15 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         b.putInt(bs - 4, Crc32c.update(seed, b.array()));
     }
 
-    private long writeRevokes(long pos, long tid) throws IOException {
-        if (runningRevokes.isEmpty()) return pos;
-        int rec = is64 ? 8 : 4;
-        int room = bs - 16 - (csumV3 ? 4 : 0);
-        List<Long> all = new ArrayList<>(runningRevokes);
+    private int revokeRecord() { return is64 ? 8 : 4; }
+    private int revokeRoom() { return bs - 16 - (csumV3 ? 4 : 0); }
+    /** Log blocks that n revoked block numbers take. */
+    private long revokeBlocks(int n) { int per = revokeRoom() / revokeRecord(); return (n + per - 1) / per; }
+
+    private long writeRevokes(long pos, long tid, List<Long> all) throws IOException {
+        if (all.isEmpty()) return pos;
+        int rec = revokeRecord();
+        int room = revokeRoom();
         for (int i = 0; i < all.size(); ) {
             ByteBuffer r = header(REVOKE, tid);
             int off = 16;
@@ -320,14 +407,14 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         checkpoint.clear();
         head = first;
         logEmpty = true;
-        writeJsb(0);
+        writeJsb(0, nextTid);
         dev.flush();
         checkpoints++;
     }
 
     /** Writes the journal superblock with s_start (0 = empty) and s_sequence = the next transaction. */
-    private void writeJsb(long start) throws IOException {
-        jsb.putInt(0x18, (int) nextTid).putInt(0x1C, (int) start);
+    private void writeJsb(long start, long sequence) throws IOException {
+        jsb.putInt(0x18, (int) sequence).putInt(0x1C, (int) start);
         if (csumV3) { jsb.putInt(0xFC, 0); jsb.putInt(0xFC, Crc32c.update(0xFFFFFFFF, jsb.array(), 0, 1024)); }
         ByteBuffer blk = ByteBuffer.allocate(bs);
         dev.read(jsbBlock * bs, blk);
@@ -338,6 +425,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     /** Commits, writes everything home and leaves the log empty. */
     public synchronized void checkpointAll() throws IOException {
         commit();
+        while (committing) await();
         checkpointLocked();
     }
 

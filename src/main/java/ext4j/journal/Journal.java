@@ -16,8 +16,12 @@ public interface Journal extends Closeable {
     /** Registers a callback run after a handle is aborted (views parsed from metadata are re-read). */
     void onAbort(Runnable r);
 
-    /** Registers a callback run after each commit (blocks freed before it become reusable). */
-    void onCommit(Runnable r);
+    /**
+     * Registers a callback for each commit: called when a transaction is closed for commit (no
+     * handle running), it returns the action to run once that commit is on disk (blocks freed in
+     * the transaction become reusable then, not before).
+     */
+    void onCommit(java.util.function.Supplier<Runnable> sealer);
 
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;

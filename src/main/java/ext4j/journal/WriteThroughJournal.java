@@ -52,11 +52,11 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
         owner = null;
         notifyAll();
         if (cache.dirtyCount() > maxDirty) cache.writeAllHome();
-        for (Runnable r : commitListeners) r.run(); // no log: nothing to protect, freed blocks are reusable at once
+        for (var sealer : commitListeners) sealer.get().run(); // no log: nothing to protect, freed blocks are reusable at once
     }
 
-    private final java.util.List<Runnable> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    @Override public void onCommit(Runnable r) { commitListeners.add(r); }
+    private final java.util.List<java.util.function.Supplier<Runnable>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onCommit(java.util.function.Supplier<Runnable> sealer) { commitListeners.add(sealer); }
 
     @Override
     public synchronized void aborted(Handle h) {

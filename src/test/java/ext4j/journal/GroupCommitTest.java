@@ -85,7 +85,7 @@ class GroupCommitTest {
         }
         int fsyncs = threads * each;
         System.out.println("GroupCommitTest: " + fsyncs + " fsyncs from " + threads + " threads took " + commits + " commits");
-        assertTrue(commits < fsyncs, fsyncs + " fsyncs took " + commits + " commits: none was shared");
+        assertTrue(commits * 4 < fsyncs * 3, fsyncs + " fsyncs took " + commits + " commits: too few were shared");
         Ext4FileSystem.recover(img);
         Tools.assertFsckClean(img);
         try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(img)) {
@@ -96,6 +96,59 @@ class GroupCommitTest {
                     while (b.hasRemaining() && r.read(in, b.position(), b) > 0) { }
                     assertArrayEquals(contents(t, i), b.array(), "/t" + t + "-" + i);
                 }
+        }
+    }
+
+    /**
+     * Threads create, write, fsync and unlink files while the timer commits every millisecond, so
+     * blocks are freed and revoked while a commit is in flight and reused after it: the image is
+     * e2fsck-clean after recovery and every file left holds its bytes.
+     */
+    @Test
+    void concurrentChangesWithTimedCommitsStayConsistent() throws Exception {
+        Path img = tmp.resolve("c.img");
+        Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", "1024");
+        int threads = 4, each = 60;
+        System.setProperty("ext4j.commitMs", "1");
+        java.util.Map<String, byte[]> expect = new java.util.concurrent.ConcurrentHashMap<>();
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), false);
+        try {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int tt = t;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < each; i++) {
+                        String p = "/c" + tt + "-" + i;
+                        byte[] b = contents(tt + 10, i);
+                        fs.createFile(p, 0644, 0, 0);
+                        fs.write(p, 0, ByteBuffer.wrap(b));
+                        if (i % 2 == 0) fs.fsync(p);
+                        expect.put(p, b);
+                        if (i % 3 == 2) { String old = "/c" + tt + "-" + (i - 2); fs.unlink(old); expect.remove(old); }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) f.get();
+            pool.shutdown();
+            fs.sync();
+            Ext4FileSystemAccess.abandon(fs);
+        } finally {
+            System.clearProperty("ext4j.commitMs");
+        }
+        Ext4FileSystem.recover(img);
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(img)) {
+            int files = 0;
+            for (var e : r.list(r.inode(Inode.ROOT))) if (e.name().startsWith("c")) files++;
+            assertEquals(expect.size(), files, "files after recovery");
+            for (var e : expect.entrySet()) {
+                Inode in = r.resolve(e.getKey(), true);
+                ByteBuffer b = ByteBuffer.allocate((int) in.size());
+                while (b.hasRemaining() && r.read(in, b.position(), b) > 0) { }
+                assertArrayEquals(e.getValue(), b.array(), e.getKey());
+            }
         }
     }
 }
