@@ -113,7 +113,7 @@ public final class BufferedIo implements AutoCloseable {
                 int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
                 fo.pins++;
                 try {
-                    if (sequential) fill(f, fo, 0, folioSize);           // a cached folio: the rest of it in one go
+                    if (sequential) fill(f, fo, 0, (int) Math.min(folioSize, f.size - fo.offset())); // the rest of the folio in one go
                     else fill(f, fo, off, off + n);
                     dst.put(fo.data, off, n);
                 } finally { fo.pins--; }
@@ -134,6 +134,7 @@ public final class BufferedIo implements AutoCloseable {
      */
     private void fill(CachedFile f, Folio fo, int from, int to) throws IOException {
         int bs = f.blockSize;
+        ensure(fo, (to + bs - 1) / bs * bs);
         int b = from / bs, last = (to + bs - 1) / bs;
         long eofBlock = (f.size + bs - 1) / bs; // blocks at or past it hold no file bytes
         while (b < last) {
@@ -180,6 +181,7 @@ public final class BufferedIo implements AutoCloseable {
         for (Folio fo : fresh) fo.pins++;
         try {
             long start = first * folioSize, dataStop = Math.min((first + fresh.size()) * folioSize, eofBlock * bs);
+            for (Folio fo : fresh) ensure(fo, (int) Math.max(bs, Math.min(folioSize, dataStop - fo.offset())));
             for (long p = start; p < dataStop; ) {
                 Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
                 long n = Math.min(Math.min(m.end(), dataStop) - p, maxIo);
@@ -208,6 +210,7 @@ public final class BufferedIo implements AutoCloseable {
         for (long q = pos; src.hasRemaining(); ) {
             Folio fo = f.folios.get(q / folioSize);
             int off = (int) (q % folioSize), c = Math.min(folioSize - off, src.remaining());
+            ensure(fo, off + c);
             src.get(fo.data, off, c);
             q += c;
         }
@@ -218,6 +221,7 @@ public final class BufferedIo implements AutoCloseable {
         long s = f.size;
         if (s < fo.offset() || s >= fo.offset() + folioSize || s % f.blockSize == 0) return;
         int at = (int) (s - fo.offset());
+        if (at >= fo.data.length) return;                     // no memory there: nothing cached to zero
         int blockEnd = (at / f.blockSize + 1) * f.blockSize;
         Arrays.fill(fo.data, at, blockEnd, (byte) 0);
     }
@@ -278,6 +282,7 @@ public final class BufferedIo implements AutoCloseable {
     /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
     private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src) throws IOException {
         int bs = f.blockSize;
+        ensure(fo, (off + n + bs - 1) / bs * bs);
         if (off % bs != 0) fill(f, fo, off, off + 1);
         if ((off + n) % bs != 0) fill(f, fo, off + n - 1, off + n);
         int got = 0;
@@ -352,7 +357,7 @@ public final class BufferedIo implements AutoCloseable {
                 fo.pins++;
                 try {
                     if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
-                    else fo.uptodate.set(at / bs);
+                    else { ensure(fo, at + bs); fo.uptodate.set(at / bs); }
                     Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
                     fo.setDirty(at, at + 1);
                     did = true;
@@ -588,17 +593,27 @@ public final class BufferedIo implements AutoCloseable {
     private Folio folio(CachedFile f, long index) {
         Folio fo = f.folios.get(index);
         if (fo == null) {
-            byte[] data = spare.poll();
-            if (data == null) data = new byte[folioSize];
-            else Arrays.fill(data, (byte) 0);
-            fo = new Folio(f, index, data, f.blockSize);
+            fo = new Folio(f, index, folioSize, NO_BYTES, f.blockSize);
             f.folios.put(index, fo);
-            cachedBytes += folioSize;
         } else {
             lru.remove(fo);
         }
         lru.add(fo);
         return fo;
+    }
+
+    private static final byte[] NO_BYTES = new byte[0];
+
+    /** Gives the folio memory up to byte end (rounded up to a power of two, at least a block, at most the folio). */
+    private void ensure(Folio fo, int end) {
+        if (end <= fo.data.length) return;
+        int n = Math.min(folioSize, Math.max(fo.blockSize(), Integer.highestOneBit(end - 1) << 1));
+        byte[] d = n == folioSize ? spare.poll() : null;
+        if (d == null) d = new byte[n];
+        else Arrays.fill(d, fo.data.length, n, (byte) 0);
+        System.arraycopy(fo.data, 0, d, 0, fo.data.length);
+        cachedBytes += n - fo.data.length;
+        fo.data = d;
     }
 
     private void drop(Folio fo) {
@@ -607,8 +622,8 @@ public final class BufferedIo implements AutoCloseable {
 
     /** Accounts for a folio leaving the cache; its memory is kept for the next folio (no garbage, no GC copying of the cache). */
     private void release(Folio fo) {
-        cachedBytes -= folioSize;
-        if (fo.pins == 0 && spare.size() < MAX_SPARE) spare.push(fo.data);
+        cachedBytes -= fo.data.length;
+        if (fo.pins == 0 && fo.data.length == folioSize && spare.size() < MAX_SPARE) spare.push(fo.data);
     }
 
     /**

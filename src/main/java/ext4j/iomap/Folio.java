@@ -4,27 +4,33 @@ import java.util.BitSet;
 
 /**
  * A cached piece of a file: folioSize bytes at index * folioSize, with one uptodate, one dirty and
- * one writeback bit per filesystem block. The bit rules are the seeds' (iomap fixes): setting a
+ * one writeback bit per filesystem block. Its memory covers only the part the file uses (a small
+ * file's folio is as small as a block, a sequential file's is the whole folio): blocks beyond it
+ * are never uptodate, and the engine grows it before filling them. The bit rules are the seeds' (iomap fixes): setting a
  * byte range dirty rounds out to whole blocks, clearing rounds in, and an empty range changes
  * nothing. Guarded by the engine's lock.
  */
 final class Folio {
     final CachedFile file;
     final long index;
-    final byte[] data;
+    /** The cached bytes from the folio's start: as long as the file needs (a power of two), up to the folio size. */
+    byte[] data;
+    private final int size;
     private final int blockShift;
     final BitSet uptodate = new BitSet(), dirty = new BitSet(), writeback = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
 
-    /** A folio over data (all zeros). */
-    Folio(CachedFile file, long index, byte[] data, int blockSize) {
+    /** A folio of size bytes (a power of two) over data (all zeros; may be shorter, and grows on demand). */
+    Folio(CachedFile file, long index, int size, byte[] data, int blockSize) {
         this.file = file;
         this.index = index;
+        this.size = size;
         this.data = data;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
     }
 
-    long offset() { return index * data.length; }
+    long offset() { return index * size; }
+    /** Blocks that have memory now. */
     int blocks() { return data.length >> blockShift; }
     int blockSize() { return 1 << blockShift; }
 

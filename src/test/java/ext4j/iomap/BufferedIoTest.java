@@ -88,7 +88,7 @@ class BufferedIoTest {
 
     @Test
     void dirtyBitsRoundOutWhenSetAndInWhenCleared() {
-        Folio fo = new Folio(null, 0, new byte[4096], BS);
+        Folio fo = new Folio(null, 0, 4096, new byte[4096], BS);
         fo.setDirty(10, 10);
         assertTrue(fo.dirty.isEmpty(), "a zero-length range changes nothing");
         fo.setDirty(1000, 1030);
@@ -273,6 +273,24 @@ class BufferedIoTest {
             assertTrue(io.cachedBytes() <= 64 << 10, io.cachedBytes() + " bytes cached");
             assertTrue(io.evictions > 0 && io.writebacks > 0, "pressure wrote back and evicted");
             for (int i = 0; i < 64; i++) assertEquals(i + 1, read(io, f, (long) i * 4096 + 7, 1)[0]);
+        }
+    }
+
+    @Test
+    void foliosTakeOnlyTheMemoryTheFileUses() throws Exception {
+        try (BufferedIo io = new BufferedIo(dev, ops, 1 << 20, 64 << 10)) {
+            CachedFile f = io.file(1, BS, 0);
+            io.write(f, 0, ByteBuffer.wrap(fill(1500, 3)));
+            assertEquals(2048, io.cachedBytes(), "a 1500-byte file takes two blocks' worth, not a 64 KiB folio");
+            io.write(f, 1500, ByteBuffer.wrap(fill(256 * 1024 - 1500, 4))); // grows sequentially into whole folios
+            assertEquals(256 * 1024, io.cachedBytes());
+            assertArrayEquals(fill(1500, 3), read(io, f, 0, 1500));
+            assertEquals(4, read(io, f, 256 * 1024 - 1, 1)[0]);
+            io.fsync(f);
+            io.dropAll();
+            assertEquals(0, io.cachedBytes());
+            assertEquals(3, read(io, f, 1499, 1)[0]);                     // read back from the device
+            assertEquals(4, read(io, f, 1500, 1)[0]);
         }
     }
 }
