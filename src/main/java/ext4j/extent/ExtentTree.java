@@ -87,6 +87,8 @@ public final class ExtentTree implements BlockMapping {
         }
         int needed = 0;
         for (int c : levelNodes) needed += c;
+        // a packed tree rewrites every node after the first change: a big tree needs more than an operation's usual credits
+        h.extend(Math.max(needed, nodeBlocks.size()) + 4);
         int before = nodeBlocks.size();
         List<Long> blocks = new ArrayList<>(nodeBlocks);
         while (blocks.size() > needed) {

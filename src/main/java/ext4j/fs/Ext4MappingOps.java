@@ -79,6 +79,34 @@ final class Ext4MappingOps implements MappingOps {
         synchronized (st) { st.seq++; st.extents = null; }
     }
 
+    /**
+     * A new extent was allocated where nothing was mapped: added to the status as it is, instead of
+     * re-reading every extent (random writes into a sparse file would make that quadratic).
+     */
+    static void inserted(CachedFile f, Extent x) {
+        Status st = status(f);
+        synchronized (st) { st.seq++; if (st.extents != null) st.extents.put(x.lblk(), x); }
+    }
+
+    /** Blocks [from, to) were converted from unwritten to written on disk: the status splits its unwritten entries likewise. */
+    static void converted(CachedFile f, long from, long to) {
+        Status st = status(f);
+        synchronized (st) {
+            st.seq++;
+            if (st.extents == null) return;
+            Long k = st.extents.floorKey(from);
+            if (k == null) k = from;
+            for (Extent e : new java.util.ArrayList<>(st.extents.subMap(k, true, to, false).values())) {
+                if (!e.unwritten() || e.end() <= from) continue;
+                long a = Math.max(from, e.lblk()), b = Math.min(to, e.end());
+                st.extents.remove(e.lblk());
+                if (e.lblk() < a) st.extents.put(e.lblk(), new Extent(e.lblk(), (int) (a - e.lblk()), e.pblk(), true));
+                st.extents.put(a, new Extent(a, (int) (b - a), e.pblk() + a - e.lblk(), false));
+                if (b < e.end()) st.extents.put(b, new Extent(b, (int) (e.end() - b), e.pblk() + b - e.lblk(), true));
+            }
+        }
+    }
+
     /** What [pos, pos+len) starts with, block-aligned, from the status (delayed first) and the extents. */
     private Mapping lookup(CachedFile f, long pos, long len) throws IOException {
         int bs = f.blockSize();
@@ -137,7 +165,7 @@ final class Ext4MappingOps implements MappingOps {
         }
         // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle
         Extent x = w.allocateForWriteback(f.id(), lblk, n, false);
-        changed(f);
+        inserted(f, x);
         return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
     }
 
@@ -235,7 +263,7 @@ final class Ext4MappingOps implements MappingOps {
             synchronized (st) { removeDelayed(st, lblk, lblk + x.len()); }
             balloc.release(x.len());
         }
-        changed(f);
+        inserted(f, x);
         return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
     }
 
@@ -247,7 +275,7 @@ final class Ext4MappingOps implements MappingOps {
         int bs = f.blockSize();
         boolean convert = type == MappingType.UNWRITTEN;
         w.completeWriteback(f, pos / bs, (pos + len + bs - 1) / bs, convert, mt);
-        if (convert) { conversions++; changed(f); }
+        if (convert) { conversions++; converted(f, pos / bs, (pos + len + bs - 1) / bs); }
     }
 
     String stats() {

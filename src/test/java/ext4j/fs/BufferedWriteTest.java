@@ -257,4 +257,33 @@ class BufferedWriteTest {
         }
         Tools.assertFsckClean(img);
     }
+
+    /**
+     * A file of thousands of extents (every other block written, back to front, so each new
+     * extent goes in at the start): the packed extent tree is rewritten past 64 nodes in one
+     * handle, which asks for the credits it needs. e2fsck and the bytes check the result.
+     */
+    @Test
+    void writebackIntoAFileOfManyExtents() throws Exception {
+        Path img = image();
+        int n = 6000;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/sparse", 0644, 0, 0);
+            for (int i = n - 1; i >= 0; i--) {
+                fs.write("/sparse", 2L * i * 1024, ByteBuffer.wrap(fill1k(i)));
+                if (i % 500 == 0) fs.fsync("/sparse");            // several writebacks, each inserting before the last
+            }
+            fs.fsync("/sparse");
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            byte[] all = readAll(fs, "/sparse");
+            for (int i = 0; i < n; i++) {
+                assertArrayEquals(fill1k(i), Arrays.copyOfRange(all, 2 * i * 1024, 2 * i * 1024 + 1024), "block " + 2 * i);
+                if (i + 1 < n) assertEquals(0, all[(2 * i + 1) * 1024], "hole at block " + (2 * i + 1));
+            }
+        }
+    }
+
+    private static byte[] fill1k(int i) { byte[] b = new byte[1024]; Arrays.fill(b, (byte) (i % 251 + 1)); return b; }
 }
