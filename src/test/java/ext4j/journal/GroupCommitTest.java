@@ -45,6 +45,23 @@ class GroupCommitTest {
         };
     }
 
+    interface ThreadBody { void run(int thread) throws Exception; }
+
+    /** Runs body on n threads at once and waits for all of them (rethrowing the first failure). */
+    private static void inThreads(int n, ThreadBody body) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < n; t++) {
+                int tt = t;
+                done.add(pool.submit(() -> { body.run(tt); return null; }));
+            }
+            for (Future<?> f : done) f.get();
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     private static byte[] contents(int t, int i) {
         byte[] b = new byte[1 + new Random(t * 1000L + i).nextInt(9000)];
         new Random(t * 7919L + i).nextBytes(b);
@@ -62,22 +79,14 @@ class GroupCommitTest {
         try {
             JbdJournal j = (JbdJournal) Ext4FileSystemAccess.journal(fs);
             long before = j.commits();
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            List<Future<?>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int tt = t;
-                done.add(pool.submit(() -> {
-                    for (int i = 0; i < each; i++) {
-                        String p = "/t" + tt + "-" + i;
-                        fs.createFile(p, 0644, 0, 0);
-                        fs.write(p, 0, ByteBuffer.wrap(contents(tt, i)));
-                        fs.fsync(p);
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get();
-            pool.shutdown();
+            inThreads(threads, tt -> {
+                for (int i = 0; i < each; i++) {
+                    String p = "/t" + tt + "-" + i;
+                    fs.createFile(p, 0644, 0, 0);
+                    fs.write(p, 0, ByteBuffer.wrap(contents(tt, i)));
+                    fs.fsync(p);
+                }
+            });
             commits = j.commits() - before;
             Ext4FileSystemAccess.abandon(fs);                 // power cut right after the last fsync returned
         } finally {
@@ -113,25 +122,17 @@ class GroupCommitTest {
         java.util.Map<String, byte[]> expect = new java.util.concurrent.ConcurrentHashMap<>();
         Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), false);
         try {
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            List<Future<?>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int tt = t;
-                done.add(pool.submit(() -> {
-                    for (int i = 0; i < each; i++) {
-                        String p = "/c" + tt + "-" + i;
-                        byte[] b = contents(tt + 10, i);
-                        fs.createFile(p, 0644, 0, 0);
-                        fs.write(p, 0, ByteBuffer.wrap(b));
-                        if (i % 2 == 0) fs.fsync(p);
-                        expect.put(p, b);
-                        if (i % 3 == 2) { String old = "/c" + tt + "-" + (i - 2); fs.unlink(old); expect.remove(old); }
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get();
-            pool.shutdown();
+            inThreads(threads, tt -> {
+                for (int i = 0; i < each; i++) {
+                    String p = "/c" + tt + "-" + i;
+                    byte[] b = contents(tt + 10, i);
+                    fs.createFile(p, 0644, 0, 0);
+                    fs.write(p, 0, ByteBuffer.wrap(b));
+                    if (i % 2 == 0) fs.fsync(p);
+                    expect.put(p, b);
+                    if (i % 3 == 2) { String old = "/c" + tt + "-" + (i - 2); fs.unlink(old); expect.remove(old); }
+                }
+            });
             fs.sync();
             Ext4FileSystemAccess.abandon(fs);
         } finally {
