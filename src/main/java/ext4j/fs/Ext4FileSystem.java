@@ -401,12 +401,22 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /** fsync(2): the file's data written back and converted, then the journal committed and the device flushed. */
-    public void fsync(String path) throws IOException {
+    public void fsync(String path) throws IOException { fsync(path, false); }
+
+    /**
+     * fdatasync(2): the file's data is written back and durable, and the journal commits only if
+     * the file's size or mapping changed since the last commit (a new mtime alone does not force one).
+     */
+    public void fdatasync(String path) throws IOException { fsync(path, true); }
+
+    private void fsync(String path, boolean dataOnly) throws IOException {
         FsWriter wr;
+        long ino;
         synchronized (this) {
             LockOrder.enter(LockOrder.Level.INODE);
             try {
                 Inode file = resolve(path, true);
+                ino = file.number();
                 wr = w();
                 if (file.isRegular()) {
                     CachedFile f = io.lookup(file.number());
@@ -418,7 +428,7 @@ public final class Ext4FileSystem implements Closeable {
         }
         // The commit runs outside the filesystem lock, so other threads go on changing files meanwhile;
         // fsyncs that queue behind a commit find their changes in the next one and share it (group commit).
-        wr.sync();
+        if (dataOnly) wr.commitForData(ino); else wr.sync();
     }
 
     /**
@@ -430,6 +440,7 @@ public final class Ext4FileSystem implements Closeable {
         if (d.linksCount() == 0 || f.size() <= d.size() || f.hasPending(0, f.size())) return;
         long size = f.size();
         writer.setattr(d, e -> e.size(size));
+        writer.noteData(f.id());
     }
 
     /** The buffered I/O engine's state of an inode, created on first use. */

@@ -73,6 +73,23 @@ final class FsWriter {
     /** Operations that met ENOSPC, committed the running transaction (freeing its released blocks) and retried. */
     long enospcRetries;
 
+    /** Per inode, the journal transaction that last changed what reading its data needs (size, mapping, existence). */
+    private final java.util.Map<Long, Long> dataTransaction = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Called inside a handle (or just after one: later is only more conservative) that changed the inode's data layout. */
+    void noteData(long ino) { dataTransaction.put(ino, journal.runningTransaction()); }
+
+    /**
+     * fdatasync's metadata half: commits only if a transaction that changed the inode's size or
+     * mapping is not on disk yet (a timestamp change alone waits for the next commit); else just
+     * flushes the device, so the data written back is durable.
+     */
+    void commitForData(long ino) throws IOException {
+        Long t = dataTransaction.get(ino);
+        if (t == null || journal.isCommitted(t)) journal.flush();
+        else journal.commit();
+    }
+
     <T> T txn(String what, int credits, Body<T> body) throws IOException {
         if (beforeFirstTxn != null) {
             FirstChange f = beforeFirstTxn;
@@ -220,6 +237,7 @@ final class FsWriter {
         return txn("create " + path, OP_CREDITS, h -> {
             InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
             long ino = ialloc.allocate(h, parent.number(), isDir);
+            noteData(ino);
             Inode.Timestamp now = now();
             Inode.Editor e = Inode.Editor.blank(ino, sb())
                     .mode(what.mode).uid(what.uid).gid(what.gid).links(isDir ? 2 : 1)
@@ -610,6 +628,7 @@ final class FsWriter {
         for (long lblk = 0; lblk < blocks; ) {
             long from = lblk;
             lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
+                noteData(file.number());
                 InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
                 uninlineFile(h, u);
                 BlockMapping t = u.tree();
@@ -636,6 +655,7 @@ final class FsWriter {
     void prepareForIo(Inode file) throws IOException {
         if (!file.hasFlag(Inode.FL_INLINE_DATA)) return;
         txn("uninline inode " + file.number(), OP_CREDITS, h -> {
+            noteData(file.number());
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             u.save(h, balloc);
@@ -650,6 +670,7 @@ final class FsWriter {
      */
     Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException {
         return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
+            noteData(ino);
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
             BlockMapping t = u.tree();
             boolean unwritten = t.maxRun(true) > 0;
@@ -681,6 +702,7 @@ final class FsWriter {
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
             if (convert) u.tree().markWritten(from, to);
             if (sizeLimit > u.ed.size()) u.ed.size(sizeLimit);
+            if (convert || sizeLimit > cur.size()) noteData(ino);   // a timestamp alone is not data (fdatasync skips it)
             if (mtime != null) u.ed.mtime(mtime).ctime(mtime);
             u.save(h, balloc);
             return null;
@@ -756,6 +778,7 @@ final class FsWriter {
     void truncate(Inode file, long size) throws IOException {
         checkTruncate(file, size);
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
+            noteData(file.number());
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             long old = u.ed.size();
@@ -805,6 +828,7 @@ final class FsWriter {
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
+            noteData(file.number());
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             BlockMapping t = u.tree();
@@ -835,6 +859,7 @@ final class FsWriter {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
+            noteData(file.number());
             InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
             uninlineFile(h, u);
             int bs = vol.blockSize();

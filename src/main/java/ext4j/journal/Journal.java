@@ -36,6 +36,15 @@ public interface Journal extends Closeable {
     /** Ends one {@link #holdCommits} of the calling thread. */
     default void releaseCommits() {}
 
+    /** The number of the running transaction (counting from 1 at open, never wrapping); 0 without a log. */
+    default long runningTransaction() { return 0; }
+
+    /** Whether transaction number t (from {@link #runningTransaction}) is on disk. */
+    default boolean isCommitted(long t) { return false; }
+
+    /** Makes data written to the device so far durable, without a commit. */
+    default void flush() throws IOException { commit(); }
+
     /** The failure that aborted the journal (a commit that could not be written), or null. */
     default IOException failure() { return null; }
 

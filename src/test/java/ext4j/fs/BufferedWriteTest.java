@@ -286,4 +286,47 @@ class BufferedWriteTest {
     }
 
     private static byte[] fill1k(int i) { byte[] b = new byte[1024]; Arrays.fill(b, (byte) (i % 251 + 1)); return b; }
+
+    /**
+     * fdatasync commits only when the file's size or mapping changed since the last commit: an
+     * overwrite in place (a new mtime only) is made durable by a flush alone, and survives a cut.
+     */
+    @Test
+    void fdatasyncCommitsOnlyForSizeOrMappingChanges() throws Exception {
+        Path img = image();
+        byte[] a = new byte[8192], b = new byte[4096], c = new byte[4096], d = new byte[4096];
+        Random r = new Random(9);
+        r.nextBytes(a); r.nextBytes(b); r.nextBytes(c); r.nextBytes(d);
+        System.setProperty("ext4j.commitMs", "600000");
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
+        try {
+            ext4j.journal.JbdJournal j = (ext4j.journal.JbdJournal) fs.journalForTest();
+            fs.createFile("/f", 0644, 0, 0);
+            fs.write("/f", 0, ByteBuffer.wrap(a));
+            long before = j.commits();
+            fs.fdatasync("/f");
+            assertTrue(j.commits() > before, "a new file's blocks and size need a commit");
+            before = j.commits();
+            fs.write("/f", 0, ByteBuffer.wrap(b));                     // in place: only the mtime changes
+            fs.fdatasync("/f");
+            assertEquals(before, j.commits(), "an overwrite in place needs no commit");
+            fs.write("/f", a.length, ByteBuffer.wrap(c));              // append: new blocks and size
+            fs.fdatasync("/f");
+            assertTrue(j.commits() > before, "an append needs a commit");
+            before = j.commits();
+            fs.write("/f", 4096, ByteBuffer.wrap(d));
+            fs.fdatasync("/f");
+            assertEquals(before, j.commits());
+            Ext4FileSystemAccess.abandon(fs);                          // power cut right after
+        } finally {
+            System.clearProperty("ext4j.commitMs");
+        }
+        Ext4FileSystem.recover(img);
+        Tools.assertFsckClean(img);
+        byte[] want = new byte[a.length + c.length];
+        System.arraycopy(b, 0, want, 0, 4096);
+        System.arraycopy(d, 0, want, 4096, 4096);
+        System.arraycopy(c, 0, want, a.length, c.length);
+        try (Ext4FileSystem ro = Ext4FileSystem.openReadOnly(img)) { assertArrayEquals(want, readAll(ro, "/f")); }
+    }
 }
