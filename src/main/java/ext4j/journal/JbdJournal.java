@@ -436,7 +436,8 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override
     public synchronized void close() throws IOException {
-        if (timer != null) timer.shutdownNow();
+        // no interrupt: a timed commit in its I/O would close the FileChannel (interruptible I/O); it finishes and close waits for it
+        if (timer != null) timer.shutdown();
         if (failed != null) throw new IOException("journal aborted: " + failed.getMessage(), failed);
         checkpointAll();
     }
