@@ -3,15 +3,25 @@ package ext4j.block;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-/** A {@link BlockDevice} over a {@link FileChannel}: an image file or a block device node. */
+/**
+ * A {@link BlockDevice} over a {@link FileChannel}: an image file or a block device node.
+ *
+ * <p>FileChannel I/O is interruptible: interrupting a thread while it reads or writes closes the
+ * channel for every thread. An interrupt must not take the filesystem down, so when an operation
+ * finds the channel closed by one, the channel is reopened and the operation (positional, hence
+ * idempotent) runs again; the caller's interrupt status is kept.
+ */
 public final class FileBlockDevice implements BlockDevice {
     private final Path path;
-    private final FileChannel channel;
+    private volatile FileChannel channel;
+    private volatile boolean closed;
+    private final Object positionLock = new Object(); // transferTo writes at the channel's position
     private final boolean readOnly;
     private final long size;
 
@@ -51,11 +61,38 @@ public final class FileBlockDevice implements BlockDevice {
 
     @Override public long size() { return size; }
 
+    private interface ChannelOp<T> { T run(FileChannel ch) throws IOException; }
+
+    /** Runs op; if the channel was closed by an interrupt (ours or another thread's), reopens it and runs op again. */
+    private <T> T io(ChannelOp<T> op) throws IOException {
+        boolean interrupted = false;
+        try {
+            for (int attempt = 0; ; attempt++) {
+                FileChannel ch = channel;
+                try {
+                    return op.run(ch);
+                } catch (ClosedChannelException e) {          // ClosedByInterrupt and AsynchronousClose too
+                    if (closed || attempt >= 3) throw e;
+                    interrupted |= Thread.interrupted();      // retried without the flag, restored after
+                    reopen(ch);
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+    }
+
+    private synchronized void reopen(FileChannel failed) throws IOException {
+        if (channel != failed || closed) return;
+        channel = readOnly ? FileChannel.open(path, StandardOpenOption.READ) : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    }
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         long pos = offset;
         while (dst.hasRemaining()) {
-            int n = channel.read(dst, pos);
+            long at = pos;
+            int n = io(ch -> ch.read(dst, at));
             if (n < 0) {
                 throw new EOFException(path + ": read past end of device at byte " + pos + " (device is " + size + " bytes)");
             }
@@ -67,7 +104,10 @@ public final class FileBlockDevice implements BlockDevice {
     public void write(long offset, ByteBuffer src) throws IOException {
         if (readOnly) throw new IOException(path + ": device is open read-only");
         long pos = offset;
-        while (src.hasRemaining()) pos += channel.write(src, pos);
+        while (src.hasRemaining()) {
+            long at = pos;
+            pos += io(ch -> ch.write(src, at));
+        }
     }
 
     /** FileChannel.transferFrom: copy_file_range/sendfile in the kernel, no copy through the JVM. */
@@ -75,22 +115,20 @@ public final class FileBlockDevice implements BlockDevice {
     public void copyFrom(FileChannel src, long srcPos, long count, long offset) throws IOException {
         if (readOnly) throw new IOException(path + ": device is open read-only");
         for (long done = 0; done < count; ) {
-            synchronized (channel) { // transferTo writes at the target's position
-                channel.position(offset + done);
-                long n = src.transferTo(srcPos + done, count - done, channel);
-                if (n > 0) { done += n; continue; }
-            }
+            long at = done;
+            long n = io(ch -> { synchronized (positionLock) { ch.position(offset + at); return src.transferTo(srcPos + at, count - at, ch); } });
+            if (n > 0) { done += n; continue; }
             BlockDevice.super.copyFrom(src, srcPos + done, count - done, offset + done);
             return;
         }
     }
 
-    @Override public void flush() throws IOException { if (!readOnly) channel.force(false); }
+    @Override public void flush() throws IOException { if (!readOnly) io(ch -> { ch.force(false); return null; }); }
     @Override public boolean isReadOnly() { return readOnly; }
     @Override public String name() { return path.toString(); }
 
     /** The underlying channel, for bulk copies (transferTo) by readers that already mapped the blocks. */
     public FileChannel channel() { return channel; }
 
-    @Override public void close() throws IOException { channel.close(); }
+    @Override public void close() throws IOException { closed = true; channel.close(); }
 }
