@@ -12,7 +12,9 @@ import java.util.Random;
  * Buffered I/O through ext4j's engine vs a plain FileChannel on the same disk, one run.
  * Usage: java -cp ext4j.jar IoBench.java MODE IMAGE PLAINFILE MiB
  *   seqwrite: MiB in 1 MiB writes then fsync;  seqread: read it all back (caches dropped by the caller);
- *   randwrite / randread: 4 KiB ops over the first MiB of the file, N = MiB * 64 ops.
+ *   randwrite / randread: 4 KiB ops over the first MiB of the file, N = MiB * 64 ops;
+ *   sparsewrite: N = MiB * 64 random 4 KiB writes into a new sparse file of MiB, fsync every 1,000
+ *   (each fsync allocates what it writes back: the extent tree grows to tens of thousands of extents).
  * Prints "ext4j: X MiB/s" and "plain: Y MiB/s" (or ops/s); the plain side is a FileChannel on PLAINFILE.
  */
 public class IoBench {
@@ -29,9 +31,10 @@ public class IoBench {
             }
         } else {
             try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
-                if (mode.equals("seqwrite")) fs.createFile("/big", 0644, 0, 0);
-                Inode ino = fs.resolve("/big", true);
-                count = run(mode, mib, (pos, b, write) -> { if (write) fs.write(ino, pos, b); else fs.read(ino, pos, b); }, () -> fs.fsync("/big"));
+                String name = mode.equals("sparsewrite") ? "/sparse" : "/big";
+                if (mode.equals("seqwrite") || mode.equals("sparsewrite")) fs.createFile(name, 0644, 0, 0);
+                Inode ino = fs.resolve(name, true);
+                count = run(mode, mib, (pos, b, write) -> { if (write) fs.write(ino, pos, b); else fs.read(ino, pos, b); }, () -> fs.fsync(name));
                 System.err.println("  " + fs.ioStats());
             }
         }
@@ -53,9 +56,12 @@ public class IoBench {
             default -> {
                 Random r = new Random(7);
                 long n = mib * 64, blocks = (mib << 20) / 4096;
-                boolean write = mode.equals("randwrite");
+                boolean write = !mode.equals("randread"), sparse = mode.equals("sparsewrite");
                 ByteBuffer b = ByteBuffer.allocate(4096);
-                for (long i = 0; i < n; i++) io.apply((r.nextLong() & Long.MAX_VALUE) % blocks * 4096, b.clear(), write);
+                for (long i = 0; i < n; i++) {
+                    io.apply((r.nextLong() & Long.MAX_VALUE) % blocks * 4096, b.clear(), write);
+                    if (sparse && i % 1000 == 999) sync.run();
+                }
                 if (write) sync.run();
                 return n;
             }

@@ -10,11 +10,16 @@ import java.util.List;
  * A file's mapping as a sorted list of non-overlapping extents, edited in memory: insert (merging
  * contiguous neighbours of one kind up to a maximum length), range removal that cuts extents,
  * unwritten-to-written conversion. The on-disk formats (extent tree, indirect blocks) store it.
+ *
+ * <p>Every edit changes one window of the list; the list tracks the union of those windows since
+ * {@link #resetChanges} as an unchanged head (entries before {@link #changedFrom}) and an
+ * unchanged tail (the last {@link #unchangedTail} entries), so a store rewrites only what changed.
  */
 final class ExtentList {
     private final List<Extent> extents;
     private final int maxLen, maxUnwrittenLen;
     private final long ino;
+    private int changedFrom = Integer.MAX_VALUE, unchangedTail = Integer.MAX_VALUE;
 
     ExtentList(long ino, List<Extent> initial, int maxLen, int maxUnwrittenLen) {
         this.ino = ino;
@@ -24,6 +29,22 @@ final class ExtentList {
     }
 
     List<Extent> all() { return Collections.unmodifiableList(extents); }
+
+    /** Whether anything changed since the last reset. */
+    boolean changed() { return changedFrom != Integer.MAX_VALUE; }
+    /** Entries before this index are as they were at the last reset. */
+    int changedFrom() { return Math.min(changedFrom, extents.size()); }
+    /** This many entries at the end are as they were at the last reset (shifted, not changed). */
+    int unchangedTail() { return Math.min(unchangedTail, extents.size() - changedFrom()); }
+    void resetChanges() { changedFrom = unchangedTail = Integer.MAX_VALUE; }
+
+    /** Entries [lo, hi) of the list as it is now are the only ones an edit touched. */
+    private void touched(int lo, int hi) {
+        lo = Math.max(0, lo);
+        hi = Math.min(extents.size(), Math.max(lo, hi));
+        changedFrom = Math.min(changedFrom, lo);
+        unchangedTail = Math.min(unchangedTail, extents.size() - hi);
+    }
     int size() { return extents.size(); }
     Extent get(int i) { return extents.get(i); }
     int maxRun(boolean unwritten) { return unwritten ? maxUnwrittenLen : maxLen; }
@@ -71,6 +92,7 @@ final class ExtentList {
         if (i + 1 < extents.size() && extents.get(i + 1).lblk() < e.end()) throw new IllegalStateException("inode " + ino + ": range " + e.lblk() + "+" + e.len() + " overlaps a mapping");
         extents.add(i + 1, e);
         mergeAround(i + 1);
+        touched(i, i + 2);
     }
 
     private void mergeAround(int i) {
@@ -89,37 +111,59 @@ final class ExtentList {
                 && (long) a.len() + b.len() <= maxRun(a.unwritten());
     }
 
+    /** Index of the first extent that ends after lblk. */
+    private int firstEndingAfter(long lblk) {
+        int i = indexAtOrBefore(lblk);
+        return i >= 0 && extents.get(i).end() > lblk ? i : i + 1;
+    }
+
     /** Unmaps [from, to); returns the physical ranges unmapped (the caller frees them). */
     List<BlockAllocator.Range> remove(long from, long to) {
         List<BlockAllocator.Range> freed = new ArrayList<>();
-        List<Extent> keep = new ArrayList<>(extents.size() + 1);
-        for (Extent e : extents) {
-            if (e.end() <= from || e.lblk() >= to) { keep.add(e); continue; }
+        int lo = firstEndingAfter(from), hi = lo;
+        List<Extent> keep = new ArrayList<>(2);
+        for (; hi < extents.size() && extents.get(hi).lblk() < to; hi++) {
+            Extent e = extents.get(hi);
             long cutStart = Math.max(from, e.lblk()), cutEnd = Math.min(to, e.end());
             if (e.lblk() < cutStart) keep.add(new Extent(e.lblk(), (int) (cutStart - e.lblk()), e.pblk(), e.unwritten()));
             freed.add(new BlockAllocator.Range(e.pblk() + (cutStart - e.lblk()), (int) (cutEnd - cutStart)));
             if (cutEnd < e.end()) keep.add(new Extent(cutEnd, (int) (e.end() - cutEnd), e.pblk() + (cutEnd - e.lblk()), e.unwritten()));
         }
-        extents.clear();
-        extents.addAll(keep);
+        if (hi == lo) return freed;
+        extents.subList(lo, hi).clear();
+        extents.addAll(lo, keep);
+        touched(lo, lo + keep.size());
         return freed;
     }
 
     /** Marks [from, to) written: unwritten extents there are split and converted, then merged. */
     void markWritten(long from, long to) {
-        List<Extent> out = new ArrayList<>(extents.size() + 2);
-        for (Extent e : extents) {
-            if (!e.unwritten() || e.end() <= from || e.lblk() >= to) { out.add(e); continue; }
+        int lo = firstEndingAfter(from), hi = lo;
+        List<Extent> out = new ArrayList<>();
+        boolean any = false;
+        for (; hi < extents.size() && extents.get(hi).lblk() < to; hi++) {
+            Extent e = extents.get(hi);
+            if (!e.unwritten()) { out.add(e); continue; }
+            any = true;
             long a = Math.max(from, e.lblk()), b = Math.min(to, e.end());
             if (e.lblk() < a) out.add(new Extent(e.lblk(), (int) (a - e.lblk()), e.pblk(), true));
             out.add(new Extent(a, (int) (b - a), e.pblk() + (a - e.lblk()), false));
             if (b < e.end()) out.add(new Extent(b, (int) (e.end() - b), e.pblk() + (b - e.lblk()), true));
         }
-        extents.clear();
-        for (Extent e : out) {
-            extents.add(e);
-            mergeAround(extents.size() - 1);
+        if (!any) return;
+        extents.subList(lo, hi).clear();
+        extents.addAll(lo, out);
+        // merge inside the window and with the neighbours on either side
+        int end = lo + out.size();
+        int start = Math.max(0, lo - 1);
+        for (int i = start; i + 1 < Math.min(extents.size(), end + 1); ) {
+            if (mergeable(extents.get(i), extents.get(i + 1))) {
+                Extent a = extents.get(i), b = extents.remove(i + 1);
+                extents.set(i, new Extent(a.lblk(), a.len() + b.len(), a.pblk(), a.unwritten()));
+                end--;
+            } else i++;
         }
+        touched(start, end + 1);
     }
 
     long mappedBlocks() {

@@ -38,37 +38,41 @@ public final class ExtentMap implements FileMap {
     private int depth(ByteBuffer n) { return n.getShort(6) & 0xFFFF; }
     private static long u32(ByteBuffer n, int off) { return Integer.toUnsignedLong(n.getInt(off)); }
 
+    /** Where a node is, for error messages (built only when one is thrown). */
+    private String at(long block, String where) {
+        return block < 0 ? "inode " + ino + " " + where : "inode " + ino + ": extent block " + block;
+    }
+
     /** Validates a node's header and entries; expectDepth -1 means root (any depth up to MAX_DEPTH). */
     private void checkNode(ByteBuffer n, int expectDepth, long block, String where) throws CorruptException {
-        String at = block < 0 ? "inode " + ino + " " + where : "inode " + ino + ": extent block " + block;
         int magic = n.getShort(0) & 0xFFFF;
-        if (magic != MAGIC) throw new CorruptException(String.format("%s: extent header magic 0x%04x, expected 0xf30a", at, magic));
+        if (magic != MAGIC) throw new CorruptException(String.format("%s: extent header magic 0x%04x, expected 0xf30a", at(block, where), magic));
         int max = n.getShort(4) & 0xFFFF, count = entries(n), depth = depth(n);
         int capacity = (n.capacity() - HEADER) / ENTRY;
-        if (max > capacity || max == 0) throw new CorruptException(at + ": extent header max " + max + " exceeds room for " + capacity);
-        if (count > max) throw new CorruptException(at + ": extent header has " + count + " entries, max " + max);
-        if (depth > MAX_DEPTH) throw new CorruptException(at + ": extent tree depth " + depth + " exceeds " + MAX_DEPTH);
-        if (expectDepth >= 0 && depth != expectDepth) throw new CorruptException(at + ": extent node depth " + depth + ", expected " + expectDepth);
+        if (max > capacity || max == 0) throw new CorruptException(at(block, where) + ": extent header max " + max + " exceeds room for " + capacity);
+        if (count > max) throw new CorruptException(at(block, where) + ": extent header has " + count + " entries, max " + max);
+        if (depth > MAX_DEPTH) throw new CorruptException(at(block, where) + ": extent tree depth " + depth + " exceeds " + MAX_DEPTH);
+        if (expectDepth >= 0 && depth != expectDepth) throw new CorruptException(at(block, where) + ": extent node depth " + depth + ", expected " + expectDepth);
         if (block >= 0 && csumSeed != null) {
             int tail = HEADER + ENTRY * max;
-            if (tail + 4 > n.capacity()) throw new CorruptException(at + ": no room for extent block checksum");
+            if (tail + 4 > n.capacity()) throw new CorruptException(at(block, where) + ": no room for extent block checksum");
             int want = Crc32c.update(csumSeed, n, 0, tail);
             int have = n.getInt(tail);
-            if (want != have) throw new CorruptException(String.format("%s: extent block checksum mismatch: stored 0x%08x, computed 0x%08x", at, have, want));
+            if (want != have) throw new CorruptException(String.format("%s: extent block checksum mismatch: stored 0x%08x, computed 0x%08x", at(block, where), have, want));
         }
-        long prevEnd = -1;
+        long prevEnd = -1, blocks = vol.superblock().blocksCount();
         for (int i = 0; i < count; i++) {
             int e = HEADER + i * ENTRY;
             long start = u32(n, e);
             if (i > 0 && start < prevEnd)
-                throw new CorruptException(at + ": extent entries out of order at entry " + i + " (logical " + start + ")");
+                throw new CorruptException(at(block, where) + ": extent entries out of order at entry " + i + " (logical " + start + ")");
             if (depth == 0) {
                 int len = n.getShort(e + 4) & 0xFFFF;
                 int real = len > INIT_MAX_LEN ? len - INIT_MAX_LEN : len;
-                if (real == 0) throw new CorruptException(at + ": zero-length extent at entry " + i);
+                if (real == 0) throw new CorruptException(at(block, where) + ": zero-length extent at entry " + i);
                 long phys = leafPhysical(n, e);
-                if (!vol.validBlock(phys) || phys + real > vol.superblock().blocksCount())
-                    throw new CorruptException(at + ": extent " + start + "+" + real + " maps to blocks " + phys + ".." + (phys + real - 1) + " outside the filesystem");
+                if (!vol.validBlock(phys) || phys + real > blocks)
+                    throw new CorruptException(at(block, where) + ": extent " + start + "+" + real + " maps to blocks " + phys + ".." + (phys + real - 1) + " outside the filesystem");
                 prevEnd = start + real;
             } else {
                 prevEnd = start + 1;
@@ -85,7 +89,8 @@ public final class ExtentMap implements FileMap {
     }
 
     private ByteBuffer readNode(long block, int expectDepth) throws IOException {
-        ByteBuffer n = vol.readMetaBlock(block, "inode " + ino + " extent block");
+        if (!vol.validBlock(block)) vol.readMetaBlock(block, "inode " + ino + " extent block"); // throws, naming it
+        ByteBuffer n = vol.cache().read(block);
         checkNode(n, expectDepth, block, null);
         return n;
     }
@@ -162,6 +167,36 @@ public final class ExtentMap implements FileMap {
             long child = indexChild(n, HEADER + i * ENTRY);
             out.add(child);
             nodes(readNode(child, level - 1), level - 1, out);
+        }
+    }
+
+    /**
+     * The whole tree in one walk, each node read once: the extents in order, the leaves in order
+     * with their entry counts, and the index blocks of each level above the leaves (bottom-up).
+     */
+    public record Layout(List<Run> runs, List<long[]> leaves, List<List<Long>> index) {}
+
+    public Layout layout() throws IOException {
+        int depth = depth(root);
+        List<Run> runs = new ArrayList<>();
+        List<long[]> leaves = new ArrayList<>();
+        List<List<Long>> index = new ArrayList<>();
+        for (int l = 1; l < depth; l++) index.add(new ArrayList<>());
+        walk(root, depth, -1, depth, runs, leaves, index);
+        return new Layout(runs, leaves, index);
+    }
+
+    private void walk(ByteBuffer n, int level, long block, int depth, List<Run> runs, List<long[]> leaves, List<List<Long>> index) throws IOException {
+        int count = entries(n);
+        if (level == 0) {
+            if (block >= 0) leaves.add(new long[] {block, count});
+            collect(n, 0, runs);
+            return;
+        }
+        if (block >= 0) index.get(level - 1).add(block);
+        for (int i = 0; i < count; i++) {
+            long child = indexChild(n, HEADER + i * ENTRY);
+            walk(readNode(child, level - 1), level - 1, child, depth, runs, leaves, index);
         }
     }
 }

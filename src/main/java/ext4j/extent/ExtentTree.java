@@ -12,43 +12,94 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Changes an inode's extent tree. The extents are edited as a sorted list (insert with merging of
- * adjacent extents, range removal that splits extents, unwritten-to-written conversion) and then
- * stored as a packed tree: leaves filled in order, index levels above them, depth as small as the
- * count allows (the root in i_block holds 4 entries). That is the shape e2fsck considers optimal,
- * so it never asks to make the tree "shorter" or "narrower". Existing tree blocks are reused in
- * order, and only blocks whose bytes change are journaled.
+ * adjacent extents, range removal that splits extents, unwritten-to-written conversion); a store
+ * then rewrites only the leaves whose entries changed, and the index levels above them.
+ *
+ * <p>Shape. e2fsck asks to optimize a tree ("could be narrower") when a level's free entry slots
+ * add up to more than one block's worth, or ("could be shorter") when a level's entries would fit
+ * in the level above; the kernel's half-full split leaves get that. ext4j keeps every stored tree
+ * out of both: index levels are packed, and the leaves' free slots stay at most one block's worth.
+ * An insertion into a full leaf spreads the window of leaves out to the nearest one with room (at
+ * most {@link #REACH} leaves away); a new leaf is added only when the level has no room at all; past
+ * the reach, or when removals leave too much room, the whole leaf level is laid out again (slots
+ * spread evenly, or packed at the end for appends). So a random insertion rewrites a leaf or a few,
+ * and the whole level is rewritten only about once per block's worth of insertions.
  */
 public final class ExtentTree implements BlockMapping {
     public static final int MAX_LEN = ExtentMap.INIT_MAX_LEN, MAX_UNWRITTEN_LEN = ExtentMap.INIT_MAX_LEN - 1;
     private static final int ROOT_ENTRIES = 4;
+    /** How many leaves away an insertion into a full leaf looks for room before the leaf level is laid out again. */
+    static final int REACH = 8;
+
+    /** A leaf of the tree: its block and how many extents it holds. */
+    private static final class Leaf {
+        long block;
+        int count;
+        Leaf(long block, int count) { this.block = block; this.count = count; }
+    }
 
     private final Volume vol;
     private final Superblock sb;
-    private final Inode.Editor inode;
+    private Inode.Editor inode;
     private final ExtentList extents;
-    private final List<Long> nodeBlocks;
     private final int perBlock;
+    /** Leaves in logical order (empty while the extents fit in the root). */
+    private final List<Leaf> leaves;
+    /** Index node blocks above the leaves, per level, bottom-up. */
+    private final List<List<Long>> index;
+    /** Extents in the leaves as stored (the list's size at the last store or load). */
+    private int storedCount;
+    /** i_block as last loaded or stored: a cached tree is reused only while the inode still has it. */
+    private byte[] rootBytes;
+    /** Counters for tests: leaves written, full leaf-level layouts. */
+    private long leafWrites, relayouts;
 
-    private ExtentTree(Volume vol, Inode.Editor inode, List<Extent> extents, List<Long> nodeBlocks) {
+    private ExtentTree(Volume vol, Inode.Editor inode, List<Extent> extents, List<Leaf> leaves, List<List<Long>> index) {
         this.vol = vol;
         this.sb = vol.superblock();
         this.inode = inode;
         this.extents = new ExtentList(inode.number(), extents, MAX_LEN, MAX_UNWRITTEN_LEN);
-        this.nodeBlocks = nodeBlocks;
+        this.leaves = leaves;
+        this.index = index;
+        this.storedCount = extents.size();
         this.perBlock = (vol.blockSize() - ExtentMap.HEADER - (sb.hasMetadataCsum() ? 4 : 0)) / ExtentMap.ENTRY;
+        this.rootBytes = rootOf(inode);
     }
 
     /** Loads the tree of an inode being edited (its i_block must hold an extent root). */
     public static ExtentTree load(Volume vol, Inode.Editor inode, Inode current) throws IOException {
         Superblock sb = vol.superblock();
         ExtentMap map = new ExtentMap(vol, inode.number(), inode.iBlock(), sb.hasMetadataCsum() ? current.checksumSeed(sb) : null);
-        List<Extent> ext = new ArrayList<>();
-        for (Run r : map.runs()) ext.add(new Extent(r.logical(), (int) r.length(), r.physical(), r.kind() == Run.Kind.UNWRITTEN));
-        return new ExtentTree(vol, inode, ext, new ArrayList<>(map.nodeBlocks()));
+        ExtentMap.Layout layout = map.layout();
+        List<Extent> ext = new ArrayList<>(layout.runs().size());
+        for (Run r : layout.runs()) ext.add(new Extent(r.logical(), (int) r.length(), r.physical(), r.kind() == Run.Kind.UNWRITTEN));
+        List<Leaf> leaves = new ArrayList<>(layout.leaves().size());
+        for (long[] l : layout.leaves()) leaves.add(new Leaf(l[0], (int) l[1]));
+        List<List<Long>> index = new ArrayList<>();
+        for (List<Long> level : layout.index()) index.add(new ArrayList<>(level));
+        return new ExtentTree(vol, inode, ext, leaves, index);
+    }
+
+    /**
+     * This tree again for a new edit of the same inode, if nothing changed it since it was stored
+     * (the inode's i_block is what this tree last wrote, and no edit is pending); else null.
+     */
+    public ExtentTree reuse(Inode.Editor ed) {
+        if (extents.changed() || ed.number() != inode.number() || !Arrays.equals(rootOf(ed), rootBytes)) return null;
+        inode = ed;
+        return this;
+    }
+
+    private static byte[] rootOf(Inode.Editor ed) {
+        byte[] b = new byte[Inode.I_BLOCK_SIZE];
+        ed.iBlock().get(0, b);
+        return b;
     }
 
     /** Writes an empty extent root into i_block (a new file, or a file converted to extents). */
@@ -59,7 +110,9 @@ public final class ExtentTree implements BlockMapping {
     }
 
     @Override public List<Extent> extents() { return extents.all(); }
-    public int nodeCount() { return nodeBlocks.size(); }
+    public int nodeCount() { int n = leaves.size(); for (List<Long> l : index) n += l.size(); return n; }
+    long leafWrites() { return leafWrites; }
+    long relayouts() { return relayouts; }
     @Override public long goalFor(long lblk) { return extents.goalFor(lblk); }
     @Override public Extent find(long lblk) { return extents.find(lblk); }
     @Override public Extent next(long lblk) { return extents.next(lblk); }
@@ -70,73 +123,210 @@ public final class ExtentTree implements BlockMapping {
     @Override public long mappedBlocks() { return extents.mappedBlocks(); }
 
     /**
-     * Writes the tree: root into the inode editor's i_block, other nodes into reused or newly
-     * allocated blocks (surplus old blocks are freed). Returns the change in the number of tree
-     * blocks, for i_blocks.
+     * Writes what changed: the leaves holding changed extents (or, now and then, the whole leaf
+     * level), the index levels, the root into the inode editor's i_block. Blocks the tree no longer
+     * needs are freed. Returns the change in the number of tree blocks, for i_blocks.
      */
     @Override
     public int store(Handle h, BlockAllocator alloc) throws IOException {
+        if (!extents.changed()) return 0;
+        int before = nodeCount();
         int n = extents.size();
-        // level sizes, bottom-up, until the top level fits in the root
-        List<Integer> levelNodes = new ArrayList<>();
-        int count = n;
-        while (count > ROOT_ENTRIES) {
-            int nodes = (count + perBlock - 1) / perBlock;
-            levelNodes.add(nodes);
-            count = nodes;
+        Set<Long> fresh = new HashSet<>();
+        boolean[] dirty;
+        if (n <= ROOT_ENTRIES) {
+            for (Leaf l : leaves) free(h, alloc, l.block);
+            leaves.clear();
+            dirty = new boolean[0];
+        } else {
+            dirty = leaves.isEmpty() ? null : placeChanges(h, alloc, fresh);
+            if (dirty == null) dirty = relayout(h, alloc, fresh, extents.unchangedTail() == 0 && n > storedCount);
         }
-        int needed = 0;
-        for (int c : levelNodes) needed += c;
-        // a packed tree rewrites every node after the first change: a big tree needs more than an operation's usual credits
-        h.extend(Math.max(needed, nodeBlocks.size()) + 4);
-        int before = nodeBlocks.size();
-        List<Long> blocks = new ArrayList<>(nodeBlocks);
-        while (blocks.size() > needed) {
-            long b = blocks.remove(blocks.size() - 1);
-            h.forget(b);
-            alloc.free(h, b, 1);
+        writeLeaves(h, dirty, fresh);
+        writeIndex(h, alloc, fresh);
+        storedCount = n;
+        extents.resetChanges();
+        rootBytes = rootOf(inode);
+        return nodeCount() - before;
+    }
+
+    /**
+     * Fits the changed extents into the leaves that held the changed window, spreading out to
+     * neighbours with room or adding a leaf when the level is full. Returns which leaves to write,
+     * or null when the leaf level must be laid out again instead.
+     */
+    private boolean[] placeChanges(Handle h, BlockAllocator alloc, Set<Long> fresh) throws IOException {
+        int n = extents.size(), oldN = storedCount, delta = n - oldN;
+        int from = extents.changedFrom(), oldEnd = oldN - extents.unchangedTail();
+        if (oldEnd < from) oldEnd = from;
+        int[] start = starts();
+        int a = leafOf(start, Math.min(from, oldN - 1));
+        // an insertion right at a leaf's start may go at the end of the leaf before, if that one has room
+        if (oldEnd == from && a > 0 && from == start[a] && leaves.get(a).count >= perBlock && leaves.get(a - 1).count < perBlock) a--;
+        int b = oldEnd > from ? Math.max(a, leafOf(start, oldEnd - 1)) : a;
+        long m = delta;
+        for (int i = a; i <= b; i++) m += leaves.get(i).count;
+        // spread out to the nearest leaves with room: REACH leaves, or farther when room is scarce
+        long slack = (long) leaves.size() * perBlock - n;
+        long reachLimit = slack <= 0 ? 0 : Math.max(REACH, 2L * leaves.size() / slack); // no room anywhere: don't look
+        for (int reach = 1; m > (long) (b - a + 1) * perBlock && reach <= reachLimit; reach++) {
+            boolean grew = false;
+            if (b + 1 < leaves.size()) { b++; m += leaves.get(b).count; grew = true; }
+            if (m > (long) (b - a + 1) * perBlock && a > 0) { a--; m += leaves.get(a).count; grew = true; }
+            if (!grew) break;
         }
-        while (blocks.size() < needed) {
-            long goal = blocks.isEmpty() ? (extents.size() == 0 ? 0 : extents.get(0).pblk()) : blocks.get(blocks.size() - 1) + 1;
-            BlockAllocator.Range r = alloc.allocate(h, goal, needed - blocks.size());
-            for (int k = 0; k < r.length(); k++) blocks.add(r.start() + k);
+        int keep = b - a + 1, others = leaves.size() - keep, want = keep;
+        if (m > (long) keep * perBlock) {
+            if (slack > 0) return null;                  // room only far away: lay the level out again
+            want = (int) ((m + perBlock - 1) / perBlock); // the level is full: add leaves here
+        } else if (m < keep || (long) leaves.size() * perBlock - n > perBlock) {
+            want = (int) ((m + perBlock - 1) / perBlock); // removals emptied leaves: fewer of them
         }
-        // build leaves then index levels; entries of each level are (first lblk, block)
+        if (others + want == 0 || (long) (others + want) * perBlock - n > perBlock) return null; // still too much room: relayout
+        // resize the window to `want` leaves, then spread its m extents evenly over them
+        while (b - a + 1 > want) { free(h, alloc, leaves.get(b).block); leaves.remove(b); b--; }
+        while (b - a + 1 < want) {
+            long blk = allocate(h, alloc, leaves.get(b).block + 1, fresh);
+            leaves.add(b + 1, new Leaf(blk, 0));
+            b++;
+        }
+        spread(a, b, (int) m);
+        boolean[] dirty = new boolean[leaves.size()];
+        for (int i = a; i <= b; i++) dirty[i] = true;
+        return dirty;
+    }
+
+    /** Lays the whole leaf level out again: as few leaves as hold the extents, reusing blocks in order. */
+    private boolean[] relayout(Handle h, BlockAllocator alloc, Set<Long> fresh, boolean append) throws IOException {
+        relayouts++;
+        int n = extents.size(), want = (n + perBlock - 1) / perBlock;
+        while (leaves.size() > want) free(h, alloc, leaves.remove(leaves.size() - 1).block);
+        while (leaves.size() < want) {
+            long goal = leaves.isEmpty() ? extents.get(0).pblk() : leaves.get(leaves.size() - 1).block + 1;
+            leaves.add(new Leaf(allocate(h, alloc, goal, fresh), 0));
+        }
+        if (append) {                                 // appends go on at the end: keep the room there
+            for (int i = 0; i < want; i++) leaves.get(i).count = Math.min(perBlock, n - i * perBlock);
+        } else {
+            spread(0, want - 1, n);
+        }
+        boolean[] dirty = new boolean[want];
+        Arrays.fill(dirty, true);
+        return dirty;
+    }
+
+    /** Gives leaves a..b m extents between them, as evenly as possible. */
+    private void spread(int a, int b, int m) {
+        int k = b - a + 1, base = m / k, extra = m % k;
+        for (int i = a; i <= b; i++) leaves.get(i).count = base + (i - a < extra ? 1 : 0);
+    }
+
+    private int[] starts() {
+        int[] s = new int[leaves.size() + 1];
+        for (int i = 0; i < leaves.size(); i++) s[i + 1] = s[i] + leaves.get(i).count;
+        return s;
+    }
+
+    /** The leaf holding extent number e (start has one entry per leaf plus the total). */
+    private static int leafOf(int[] start, int e) {
+        int lo = 0, hi = start.length - 2;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (start[mid] <= e) lo = mid; else hi = mid - 1;
+        }
+        return lo;
+    }
+
+    private long allocate(Handle h, BlockAllocator alloc, long goal, Set<Long> fresh) throws IOException {
+        h.extend(4);
+        long blk = alloc.allocate(h, goal, 1).start();
+        fresh.add(blk);
+        return blk;
+    }
+
+    private void free(Handle h, BlockAllocator alloc, long blk) throws IOException {
+        h.extend(2);
+        h.forget(blk);
+        alloc.free(h, blk, 1);
+    }
+
+    private void writeLeaves(Handle h, boolean[] dirty, Set<Long> fresh) throws IOException {
         int seed = sb.hasMetadataCsum() ? inodeSeed() : 0;
-        int next = 0;
-        long[] keys = new long[n];
-        long[] ptrs = null;
-        for (int i = 0; i < n; i++) keys[i] = extents.get(i).lblk();
-        int depth = 0;
-        for (int nodes : levelNodes) {
-            long[] upKeys = new long[nodes], upPtrs = new long[nodes];
-            int per = (keys.length + nodes - 1) / nodes;
-            per = perBlock; // pack full
-            for (int k = 0; k < nodes; k++) {
-                int from = k * per, to = Math.min(keys.length, from + per);
-                long blk = blocks.get(next++);
-                ByteBuffer node = ByteBuffer.allocate(vol.blockSize()).order(ByteOrder.LITTLE_ENDIAN);
-                writeHeader(node, to - from, perBlock, depth);
-                for (int e = from; e < to; e++) writeEntry(node, e - from, depth, e, keys, ptrs);
-                if (sb.hasMetadataCsum()) {
-                    int tail = ExtentMap.HEADER + ExtentMap.ENTRY * perBlock;
-                    node.putInt(tail, Crc32c.update(seed, node, 0, tail));
-                }
-                writeIfChanged(h, blk, node);
-                upKeys[k] = keys[from];
-                upPtrs[k] = blk;
+        int e = 0, count = 0;
+        for (boolean d : dirty) if (d) count++;
+        h.extend(count);
+        for (int i = 0; i < leaves.size(); i++) {
+            Leaf l = leaves.get(i);
+            if (dirty[i]) {
+                ByteBuffer node = newNode(l.count, 0);
+                for (int k = 0; k < l.count; k++) writeExtent(node, k, extents.get(e + k));
+                seal(node, seed);
+                writeIfChanged(h, l.block, node, fresh);
+                leafWrites++;
             }
-            keys = upKeys;
-            ptrs = upPtrs;
-            depth++;
+            e += l.count;
         }
+        if (!leaves.isEmpty() && e != extents.size()) throw new IllegalStateException("inode " + inode.number() + ": leaves hold " + e + " extents, the list " + extents.size());
+    }
+
+    /** Packs the index levels above the leaves (reusing their blocks level by level) and writes the root. */
+    private void writeIndex(Handle h, BlockAllocator alloc, Set<Long> fresh) throws IOException {
+        int seed = sb.hasMetadataCsum() ? inodeSeed() : 0;
+        long[] keys, ptrs;
+        int depth;
+        if (leaves.isEmpty()) {
+            keys = null; ptrs = null; depth = 0;
+        } else {
+            keys = new long[leaves.size()]; ptrs = new long[leaves.size()];
+            int e = 0;
+            for (int i = 0; i < leaves.size(); i++) { keys[i] = extents.get(e).lblk(); ptrs[i] = leaves.get(i).block; e += leaves.get(i).count; }
+            depth = 1;
+        }
+        int level = 0;
+        while (keys != null && keys.length > ROOT_ENTRIES) {
+            int nodes = (keys.length + perBlock - 1) / perBlock;
+            if (index.size() <= level) index.add(new ArrayList<>());
+            List<Long> blocks = index.get(level);
+            while (blocks.size() > nodes) free(h, alloc, blocks.remove(blocks.size() - 1));
+            while (blocks.size() < nodes)
+                blocks.add(allocate(h, alloc, blocks.isEmpty() ? ptrs[ptrs.length - 1] + 1 : blocks.get(blocks.size() - 1) + 1, fresh));
+            h.extend(nodes);
+            long[] upKeys = new long[nodes], upPtrs = new long[nodes];
+            for (int k = 0; k < nodes; k++) {
+                int from = k * perBlock, to = Math.min(keys.length, from + perBlock);
+                ByteBuffer node = newNode(to - from, depth);
+                for (int i = from; i < to; i++) writeIndexEntry(node, i - from, keys[i], ptrs[i]);
+                seal(node, seed);
+                writeIfChanged(h, blocks.get(k), node, fresh);
+                upKeys[k] = keys[from];
+                upPtrs[k] = blocks.get(k);
+            }
+            keys = upKeys; ptrs = upPtrs;
+            depth++;
+            level++;
+        }
+        while (index.size() > level) for (long b : index.remove(index.size() - 1)) free(h, alloc, b);
         ByteBuffer root = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        writeHeader(root, keys.length, ROOT_ENTRIES, depth);
-        for (int e = 0; e < keys.length; e++) writeEntry(root, e, depth, e, keys, ptrs);
+        if (keys == null) {
+            writeHeader(root, extents.size(), ROOT_ENTRIES, 0);
+            for (int i = 0; i < extents.size(); i++) writeExtent(root, i, extents.get(i));
+        } else {
+            writeHeader(root, keys.length, ROOT_ENTRIES, depth);
+            for (int i = 0; i < keys.length; i++) writeIndexEntry(root, i, keys[i], ptrs[i]);
+        }
         inode.iBlock(root);
-        nodeBlocks.clear();
-        nodeBlocks.addAll(blocks);
-        return needed - before;
+    }
+
+    private ByteBuffer newNode(int entries, int depth) {
+        ByteBuffer node = ByteBuffer.allocate(vol.blockSize()).order(ByteOrder.LITTLE_ENDIAN);
+        writeHeader(node, entries, perBlock, depth);
+        return node;
+    }
+
+    private void seal(ByteBuffer node, int seed) {
+        if (!sb.hasMetadataCsum()) return;
+        int tail = ExtentMap.HEADER + ExtentMap.ENTRY * perBlock;
+        node.putInt(tail, Crc32c.update(seed, node, 0, tail));
     }
 
     private int inodeSeed() {
@@ -144,20 +334,20 @@ public final class ExtentTree implements BlockMapping {
         return Crc32c.updateInt(c, inode.bytes().getInt(0x64));
     }
 
-    private void writeEntry(ByteBuffer node, int slot, int depth, int idx, long[] keys, long[] ptrs) {
+    private static void writeExtent(ByteBuffer node, int slot, Extent e) {
         int off = ExtentMap.HEADER + slot * ExtentMap.ENTRY;
-        if (depth == 0) {
-            Extent e = extents.get(idx);
-            node.putInt(off, (int) e.lblk());
-            node.putShort(off + 4, (short) (e.unwritten() ? e.len() + MAX_LEN : e.len()));
-            node.putShort(off + 6, (short) (e.pblk() >>> 32));
-            node.putInt(off + 8, (int) e.pblk());
-        } else {
-            node.putInt(off, (int) keys[idx]);
-            node.putInt(off + 4, (int) ptrs[idx]);
-            node.putShort(off + 8, (short) (ptrs[idx] >>> 32));
-            node.putShort(off + 10, (short) 0);
-        }
+        node.putInt(off, (int) e.lblk());
+        node.putShort(off + 4, (short) (e.unwritten() ? e.len() + MAX_LEN : e.len()));
+        node.putShort(off + 6, (short) (e.pblk() >>> 32));
+        node.putInt(off + 8, (int) e.pblk());
+    }
+
+    private static void writeIndexEntry(ByteBuffer node, int slot, long key, long ptr) {
+        int off = ExtentMap.HEADER + slot * ExtentMap.ENTRY;
+        node.putInt(off, (int) key);
+        node.putInt(off + 4, (int) ptr);
+        node.putShort(off + 8, (short) (ptr >>> 32));
+        node.putShort(off + 10, (short) 0);
     }
 
     private static void writeHeader(ByteBuffer n, int entries, int max, int depth) {
@@ -168,14 +358,15 @@ public final class ExtentTree implements BlockMapping {
         n.putInt(8, 0);
     }
 
-    private void writeIfChanged(Handle h, long blk, ByteBuffer node) throws IOException {
+    private void writeIfChanged(Handle h, long blk, ByteBuffer node, Set<Long> fresh) throws IOException {
         byte[] want = node.array();
-        byte[] have = vol.cache().copyOf(blk);
-        if (have == null && !newBlock(blk)) { vol.readMetaBlock(blk, "extent block"); have = vol.cache().copyOf(blk); }
-        if (have != null && Arrays.equals(have, want)) return;
-        ByteBuffer w = newBlock(blk) ? h.getCreateAccess(blk) : h.getWriteAccess(blk);
+        boolean isNew = fresh.contains(blk);
+        if (!isNew) {
+            byte[] have = vol.cache().copyOf(blk);
+            if (have == null) { vol.readMetaBlock(blk, "extent block"); have = vol.cache().copyOf(blk); }
+            if (have != null && Arrays.equals(have, want)) return;
+        }
+        ByteBuffer w = isNew ? h.getCreateAccess(blk) : h.getWriteAccess(blk);
         w.put(0, want);
     }
-
-    private boolean newBlock(long blk) { return !nodeBlocks.contains(blk); }
 }

@@ -41,6 +41,11 @@ final class FsWriter {
     private final BlockAllocator balloc;
     private final InodeAllocator ialloc;
     private final SecureRandom random = new SecureRandom();
+    /** Extent trees as last stored, reused by the next edit of the same inode (see ExtentTreeCache). */
+    private final ExtentTreeCache trees = new ExtentTreeCache(256);
+
+    private InodeUpdate update(Inode inode) { return new InodeUpdate(vol, trees, inode); }
+    private InodeUpdate update(Inode.Editor fresh) throws IOException { return new InodeUpdate(vol, trees, fresh); }
 
     FsWriter(Ext4FileSystem fs, Volume vol, Journal journal) {
         this.fs = fs;
@@ -108,12 +113,14 @@ final class FsWriter {
             } catch (FsException e) {
                 LockOrder.exit(LockOrder.Level.HANDLE);
                 h.abort();
+                trees.clear();                  // trees edited in the aborted handle are not what the blocks say now
                 // blocks freed by the running transaction become usable once it commits: commit and retry once
                 if (e.errno() == Errno.ENOSPC && attempt == 0 && balloc.hasPendingFrees()) { enospcRetries++; journal.commit(); continue; }
                 throw e;
             } catch (IOException | RuntimeException | Error e) {
                 LockOrder.exit(LockOrder.Level.HANDLE);
                 h.abort();
+                trees.clear();
                 throw e;
             }
         }
@@ -235,7 +242,7 @@ final class FsWriter {
         if (isDir && t.parent.linksCount() >= LINK_MAX && !sb().hasRoCompat(Features.RO_DIR_NLINK))
             throw new FsException(Errno.EMLINK, "directory inode " + t.parent.number()); // before anything is allocated
         return txn("create " + path, OP_CREDITS, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
+            InodeUpdate parent = update(fs.diskInode(t.parent.number()));
             long ino = ialloc.allocate(h, parent.number(), isDir);
             noteData(ino);
             Inode.Timestamp now = now();
@@ -243,7 +250,7 @@ final class FsWriter {
                     .mode(what.mode).uid(what.uid).gid(what.gid).links(isDir ? 2 : 1)
                     .atime(what.atime() != null ? what.atime() : now).ctime(now).mtime(what.mtime() != null ? what.mtime() : now)
                     .crtime(now).generation(random.nextInt());
-            InodeUpdate child = new InodeUpdate(vol, e);
+            InodeUpdate child = update(e);
             int type = what.mode & Inode.S_IFMT;
             if (type == Inode.S_IFREG || type == Inode.S_IFDIR || (type == Inode.S_IFLNK && what.symlinkTarget.length >= Inode.I_BLOCK_SIZE)) {
                 if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) { // else ext2/ext3 indirect blocks, i_block all zero
@@ -301,8 +308,8 @@ final class FsWriter {
         if (isDot(t.name) || fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, newPath);
         if (src.linksCount() >= LINK_MAX) throw new FsException(Errno.EMLINK, existing);
         txn("link " + newPath, OP_CREDITS, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
-            InodeUpdate s = new InodeUpdate(vol, fs.diskInode(src.number()));
+            InodeUpdate parent = update(fs.diskInode(t.parent.number()));
+            InodeUpdate s = update(fs.diskInode(src.number()));
             editor(h, parent).add(t.name, s.number(), dirEntryType(s.ed.mode()));
             Inode.Timestamp now = now();
             s.ed.links(s.ed.links() + 1).ctime(now);
@@ -323,12 +330,12 @@ final class FsWriter {
         Inode victim = fs.diskInode(de.inode());
         if (victim.isDir()) throw new FsException(Errno.EISDIR, path);
         txn("unlink " + path, OP_CREDITS * 4, h -> {
-            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
+            InodeUpdate parent = update(fs.diskInode(t.parent.number()));
             editor(h, parent).remove(t.name);
             Inode.Timestamp now = now();
             parent.ed.mtime(now).ctime(now);
             parent.save(h, balloc);
-            dropLink(h, new InodeUpdate(vol, victim), now);
+            dropLink(h, update(victim), now);
             return null;
         });
         finishOrphan(victim.number());
@@ -342,9 +349,9 @@ final class FsWriter {
         Inode victim = fs.diskInode(de.inode());
         if (!victim.isDir()) throw new FsException(Errno.ENOTDIR, path);
         txn("rmdir " + path, OP_CREDITS * 4, h -> {
-            InodeUpdate v = new InodeUpdate(vol, victim);
+            InodeUpdate v = update(victim);
             if (!editor(h, v).isEmpty()) throw new FsException(Errno.ENOTEMPTY, path);
-            InodeUpdate parent = new InodeUpdate(vol, fs.diskInode(t.parent.number()));
+            InodeUpdate parent = update(fs.diskInode(t.parent.number()));
             editor(h, parent).remove(t.name);
             Inode.Timestamp now = now();
             decDirLinks(parent);
@@ -405,7 +412,7 @@ final class FsWriter {
             for (int i = 0; cur != 0 && i < 1_000_000; i++) {
                 Inode c = fs.diskInode(cur);
                 if (c.dtime() == u.number()) {
-                    InodeUpdate p = new InodeUpdate(vol, c);
+                    InodeUpdate p = update(c);
                     p.ed.dtime(next);
                     p.save(h, balloc);
                     break;
@@ -425,7 +432,7 @@ final class FsWriter {
         int bs = vol.blockSize();
         while (true) {
             boolean done = txn("orphan " + ino, OP_CREDITS * 8, h -> {
-                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
+                InodeUpdate u = update(fs.diskInode(ino));
                 boolean unlinked = u.ed.links() == 0;
                 if (unlinked && pins.containsKey(ino)) return true; // still open: the last close finishes it
                 long keep = unlinked ? 0 : (u.ed.size() + bs - 1) / bs;
@@ -468,7 +475,7 @@ final class FsWriter {
             long ino = Integer.toUnsignedLong(sb().lastOrphan());
             Inode in = fs.diskInode(ino);
             if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
-            else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, new InodeUpdate(vol, in)); return null; });
+            else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, update(in)); return null; });
         }
     }
 
@@ -494,6 +501,7 @@ final class FsWriter {
         }
         v.ed.dtime(now.seconds()).size(0);
         v.save(h, balloc);
+        trees.remove(v.number());              // the number may come back as another file
         ialloc.free(h, v.number(), (v.ed.mode() & Inode.S_IFMT) == Inode.S_IFDIR);
     }
 
@@ -553,11 +561,11 @@ final class FsWriter {
         boolean moveDir = moving.isDir() && src.parent.number() != dst.parent.number();
         txn("rename " + from, OP_CREDITS * 4, h -> {
             Inode.Timestamp now = now();
-            InodeUpdate sp = new InodeUpdate(vol, fs.diskInode(src.parent.number()));
-            InodeUpdate dp = src.parent.number() == dst.parent.number() ? sp : new InodeUpdate(vol, fs.diskInode(dst.parent.number()));
-            InodeUpdate mv = new InodeUpdate(vol, moving);
+            InodeUpdate sp = update(fs.diskInode(src.parent.number()));
+            InodeUpdate dp = src.parent.number() == dst.parent.number() ? sp : update(fs.diskInode(dst.parent.number()));
+            InodeUpdate mv = update(moving);
             if (replaced != null) {
-                InodeUpdate rep = new InodeUpdate(vol, replaced);
+                InodeUpdate rep = update(replaced);
                 if (replaced.isDir()) {
                     if (!editor(h, rep).isEmpty()) throw new FsException(Errno.ENOTEMPTY, to);
                     rep.ed.links(0);
@@ -606,7 +614,7 @@ final class FsWriter {
 
     void setattr(Inode ino, java.util.function.Consumer<Inode.Editor> change) throws IOException {
         txn("setattr inode " + ino.number(), 8, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino.number()));
+            InodeUpdate u = update(fs.diskInode(ino.number()));
             change.accept(u.ed);
             u.save(h, balloc);
             return null;
@@ -629,7 +637,7 @@ final class FsWriter {
             long from = lblk;
             lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
                 noteData(file.number());
-                InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+                InodeUpdate u = update(fs.diskInode(file.number()));
                 uninlineFile(h, u);
                 BlockMapping t = u.tree();
                 if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
@@ -656,7 +664,7 @@ final class FsWriter {
         if (!file.hasFlag(Inode.FL_INLINE_DATA)) return;
         txn("uninline inode " + file.number(), OP_CREDITS, h -> {
             noteData(file.number());
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            InodeUpdate u = update(fs.diskInode(file.number()));
             uninlineFile(h, u);
             u.save(h, balloc);
             return null;
@@ -671,7 +679,7 @@ final class FsWriter {
     Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException {
         return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
             noteData(ino);
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
+            InodeUpdate u = update(fs.diskInode(ino));
             BlockMapping t = u.tree();
             boolean unwritten = t.maxRun(true) > 0;
             Extent there = t.find(lblk);
@@ -699,7 +707,7 @@ final class FsWriter {
         long sizeLimit = f.size() > cur.size() ? f.safeSize(cur.size()) : cur.size(); // before the handle: engine lock, then handle
         if (!convert && sizeLimit <= cur.size() && mtime == null) return;
         txn("writeback completion inode " + ino, OP_CREDITS, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(ino));
+            InodeUpdate u = update(fs.diskInode(ino));
             if (convert) u.tree().markWritten(from, to);
             if (sizeLimit > u.ed.size()) u.ed.size(sizeLimit);
             if (convert || sizeLimit > cur.size()) noteData(ino);   // a timestamp alone is not data (fdatasync skips it)
@@ -779,7 +787,7 @@ final class FsWriter {
         checkTruncate(file, size);
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
             noteData(file.number());
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            InodeUpdate u = update(fs.diskInode(file.number()));
             uninlineFile(h, u);
             long old = u.ed.size();
             boolean big = false;
@@ -829,7 +837,7 @@ final class FsWriter {
         if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
             noteData(file.number());
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            InodeUpdate u = update(fs.diskInode(file.number()));
             uninlineFile(h, u);
             BlockMapping t = u.tree();
             if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
@@ -860,7 +868,7 @@ final class FsWriter {
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
             noteData(file.number());
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            InodeUpdate u = update(fs.diskInode(file.number()));
             uninlineFile(h, u);
             int bs = vol.blockSize();
             long size = u.ed.size();
@@ -915,7 +923,7 @@ final class FsWriter {
         XattrCodec.Entry entry = want;
         int bs = vol.blockSize();
         txn("setxattr inode " + file.number(), OP_CREDITS, h -> {
-            InodeUpdate u = new InodeUpdate(vol, fs.diskInode(file.number()));
+            InodeUpdate u = update(fs.diskInode(file.number()));
             ByteBuffer area = u.ed.xattrArea();
             List<XattrCodec.Entry> inInode = new java.util.ArrayList<>(XattrCodec.decodeInInode(area, where));
             long blk = u.ed.fileAcl();

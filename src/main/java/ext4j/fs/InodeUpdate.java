@@ -18,19 +18,24 @@ final class InodeUpdate {
     final Inode original;
     final Inode.Editor ed;
     private final Volume vol;
+    private final ExtentTreeCache trees; // null: always read the tree
     private BlockMapping tree;
     private long blockDelta; // filesystem blocks added (+) or released (-), data and tree, not yet in ed
     private long blocks512;  // i_blocks as stored in ed
 
-    InodeUpdate(Volume vol, Inode inode) {
+    InodeUpdate(Volume vol, Inode inode) { this(vol, null, inode); }
+
+    InodeUpdate(Volume vol, ExtentTreeCache trees, Inode inode) {
         this.vol = vol;
+        this.trees = trees;
         this.original = inode;
         this.ed = inode.edit();
         this.blocks512 = inode.blocks512(vol.blockSize());
     }
 
-    InodeUpdate(Volume vol, Inode.Editor fresh) throws IOException {
+    InodeUpdate(Volume vol, ExtentTreeCache trees, Inode.Editor fresh) throws IOException {
         this.vol = vol;
+        this.trees = trees;
         this.ed = fresh;
         this.original = fresh.seal(vol.superblock());
         this.blocks512 = 0;
@@ -43,9 +48,19 @@ final class InodeUpdate {
         if (tree == null) {
             if ((ed.flags() & Inode.FL_INLINE_DATA) != 0)
                 throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " (inline data is read-only in ext4j for now)");
-            tree = (ed.flags() & Inode.FL_EXTENTS) != 0 ? ExtentTree.load(vol, ed, original) : IndirectMapping.load(vol, ed);
+            tree = (ed.flags() & Inode.FL_EXTENTS) != 0 ? extentTree() : IndirectMapping.load(vol, ed);
         }
         return tree;
+    }
+
+    private ExtentTree extentTree() throws IOException {
+        ExtentTree t = trees == null ? null : trees.get(number());
+        if (t != null) t = t.reuse(ed);
+        if (t == null) {
+            t = ExtentTree.load(vol, ed, original);
+            if (trees != null) trees.put(number(), t);
+        }
+        return t;
     }
 
     void addBlocks(long n) { blockDelta += n; }

@@ -92,6 +92,7 @@ class ConcurrentPowerCutTest {
             Ext4FileSystem.recover(cut);
             Tools.Result fsck = Tools.run("e2fsck", "-fn", cut.toString());
             assertEquals(0, fsck.exit(), where + ": e2fsck -fn after recovery:\n" + fsck.out());
+            assertNull(Tools.fsckFinding(fsck.out()), where + ": e2fsck -fn after recovery:\n" + fsck.out());
             try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(cut)) {
                 for (Synced s : new ArrayList<>(synced)) {
                     if (s.durableAt() > n) continue;

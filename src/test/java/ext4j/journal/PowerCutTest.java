@@ -160,6 +160,7 @@ class PowerCutTest {
             Ext4FileSystem.recover(cut);                                    // ext4j's own replay (and orphans)
             Tools.Result clean = Tools.run("e2fsck", "-fn", cut.toString());
             assertEquals(0, clean.exit(), where + ": e2fsck -fn after ext4j recovery:\n" + clean.out());
+            assertNull(Tools.fsckFinding(clean.out()), where + ": e2fsck -fn after ext4j recovery:\n" + clean.out());
             TreeMap<String, byte[]> gotData = new TreeMap<>();
             TreeMap<String, String> got = readTree(cut, gotData);
             if (withE2fsck) {                                               // e2fsck's replay must give the same tree
