@@ -25,17 +25,16 @@ import java.util.Set;
  * add up to more than one block's worth, or ("could be shorter") when a level's entries would fit
  * in the level above; the kernel's half-full split leaves get that. ext4j keeps every stored tree
  * out of both: index levels are packed, and the leaves' free slots stay at most one block's worth.
- * An insertion into a full leaf spreads the window of leaves out to the nearest one with room (at
- * most {@link #REACH} leaves away); a new leaf is added only when the level has no room at all; past
- * the reach, or when removals leave too much room, the whole leaf level is laid out again (slots
- * spread evenly, or packed at the end for appends). So a random insertion rewrites a leaf or a few,
- * and the whole level is rewritten only about once per block's worth of insertions.
+ * An insertion into a full leaf widens its window of leaves to the nearest leaf with room and
+ * spreads the window's extents evenly over it. When the level has no room at all, an append gets a
+ * new leaf at the end; any other insertion lays the whole leaf level out again with the new leaf's
+ * room spread evenly over all leaves, so the insertions that follow find room close by. Removals
+ * that leave more than a block's worth of room also lay the level out again. So a random insertion
+ * rewrites one leaf or a few, and the whole level about once per block's worth of insertions.
  */
 public final class ExtentTree implements BlockMapping {
     public static final int MAX_LEN = ExtentMap.INIT_MAX_LEN, MAX_UNWRITTEN_LEN = ExtentMap.INIT_MAX_LEN - 1;
     private static final int ROOT_ENTRIES = 4;
-    /** How many leaves away an insertion into a full leaf looks for room before the leaf level is laid out again. */
-    static final int REACH = 8;
 
     /** A leaf of the tree: its block and how many extents it holds. */
     private static final class Leaf {
@@ -111,8 +110,10 @@ public final class ExtentTree implements BlockMapping {
 
     @Override public List<Extent> extents() { return extents.all(); }
     public int nodeCount() { int n = leaves.size(); for (List<Long> l : index) n += l.size(); return n; }
-    long leafWrites() { return leafWrites; }
-    long relayouts() { return relayouts; }
+    /** Leaves built and compared or written since this tree was loaded (a cost measure for tests and benchmarks). */
+    public long leafWrites() { return leafWrites; }
+    /** Times the whole leaf level was laid out again. */
+    public long relayouts() { return relayouts; }
     @Override public long goalFor(long lblk) { return extents.goalFor(lblk); }
     @Override public Extent find(long lblk) { return extents.find(lblk); }
     @Override public Extent next(long lblk) { return extents.next(lblk); }
@@ -166,19 +167,23 @@ public final class ExtentTree implements BlockMapping {
         int b = oldEnd > from ? Math.max(a, leafOf(start, oldEnd - 1)) : a;
         long m = delta;
         for (int i = a; i <= b; i++) m += leaves.get(i).count;
-        // spread out to the nearest leaves with room: REACH leaves, or farther when room is scarce
+        // a full window takes in the nearest leaves with room (each step toward the closer one)
         long slack = (long) leaves.size() * perBlock - n;
-        long reachLimit = slack <= 0 ? 0 : Math.max(REACH, 2L * leaves.size() / slack); // no room anywhere: don't look
-        for (int reach = 1; m > (long) (b - a + 1) * perBlock && reach <= reachLimit; reach++) {
-            boolean grew = false;
-            if (b + 1 < leaves.size()) { b++; m += leaves.get(b).count; grew = true; }
-            if (m > (long) (b - a + 1) * perBlock && a > 0) { a--; m += leaves.get(a).count; grew = true; }
-            if (!grew) break;
+        while (m > (long) (b - a + 1) * perBlock && slack >= 0) {
+            int left = a - 1, right = b + 1;
+            while (left >= 0 && leaves.get(left).count >= perBlock) left--;
+            while (right < leaves.size() && leaves.get(right).count >= perBlock) right++;
+            boolean useLeft = left >= 0 && (right >= leaves.size() || a - left <= right - b);
+            if (useLeft) { for (int i = a - 1; i >= left; i--) m += leaves.get(i).count; a = left; }
+            else if (right < leaves.size()) { for (int i = b + 1; i <= right; i++) m += leaves.get(i).count; b = right; }
+            else break;
         }
         int keep = b - a + 1, others = leaves.size() - keep, want = keep;
         if (m > (long) keep * perBlock) {
-            if (slack > 0) return null;                  // room only far away: lay the level out again
-            want = (int) ((m + perBlock - 1) / perBlock); // the level is full: add leaves here
+            // the level is full: appends get a new leaf at the end; elsewhere the level is laid out
+            // again with the new leaf's room spread over all leaves, so later insertions find room near
+            if (b < leaves.size() - 1 || extents.unchangedTail() != 0) return null;
+            want = (int) ((m + perBlock - 1) / perBlock);
         } else if (m < keep || (long) leaves.size() * perBlock - n > perBlock) {
             want = (int) ((m + perBlock - 1) / perBlock); // removals emptied leaves: fewer of them
         }
@@ -191,6 +196,7 @@ public final class ExtentTree implements BlockMapping {
             b++;
         }
         spread(a, b, (int) m);
+        if (Boolean.getBoolean("ext4j.dbgtree")) System.err.println("W " + delta + " " + (b - a + 1) + " " + slack + " " + leaves.size() + " " + a);
         boolean[] dirty = new boolean[leaves.size()];
         for (int i = a; i <= b; i++) dirty[i] = true;
         return dirty;
@@ -215,10 +221,10 @@ public final class ExtentTree implements BlockMapping {
         return dirty;
     }
 
-    /** Gives leaves a..b m extents between them, as evenly as possible. */
+    /** Gives leaves a..b m extents between them, as evenly as possible, the free slots interleaved (not all at one end). */
     private void spread(int a, int b, int m) {
-        int k = b - a + 1, base = m / k, extra = m % k;
-        for (int i = a; i <= b; i++) leaves.get(i).count = base + (i - a < extra ? 1 : 0);
+        long k = b - a + 1;
+        for (int i = a; i <= b; i++) leaves.get(i).count = (int) ((i - a + 1) * m / k - (i - a) * m / k);
     }
 
     private int[] starts() {

@@ -11,6 +11,8 @@ import ext4j.iomap.MappingType;
 import ext4j.ondisk.Inode;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -245,6 +247,7 @@ final class Ext4MappingOps implements MappingOps {
         int bs = f.blockSize();
         long lblk = pos / bs, n = m.length() / bs;
         boolean delayed = m.type() == MappingType.DELALLOC;
+        if (delayed && fs.diskInode(f.id()).hasFlag(Inode.FL_EXTENTS)) return allocateDelayed(f, lblk, n);
         // Blocks mapped as written (indirect-mapped files have no unwritten state) must not be
         // committed before their data is written: commits wait until submitted() (ordered data).
         w.journal().holdCommits();
@@ -264,6 +267,38 @@ final class Ext4MappingOps implements MappingOps {
             balloc.release(x.len());
         }
         inserted(f, x);
+        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+    }
+
+    /** Most delayed ranges one writeback allocation takes on (one handle, one extent tree store). */
+    static final int ALLOCATION_BATCH = 64;
+
+    /**
+     * Allocates the delayed range at lblk and the delayed ranges after it (up to ALLOCATION_BATCH in
+     * all) in one handle, as UNWRITTEN extents: writeback of a file dirtied at scattered places then
+     * stores its extent tree once per batch instead of once per range. Ranges allocated ahead keep
+     * their dirty data in the cache and are written when writeback reaches them; until then they
+     * read as zeros on disk, like any unwritten extent, so no ordering with the data is needed.
+     */
+    private Mapping allocateDelayed(CachedFile f, long lblk, long n) throws IOException {
+        Status st = status(f);
+        List<long[]> ranges = new ArrayList<>();
+        ranges.add(new long[] {lblk, n});
+        synchronized (st) {
+            for (Map.Entry<Long, Long> e : st.delayed.tailMap(lblk + n, true).entrySet()) {
+                if (ranges.size() >= ALLOCATION_BATCH) break;
+                ranges.add(new long[] {e.getKey(), e.getValue()});
+            }
+        }
+        List<Extent> xs = w.allocateDelayedForWriteback(f.id(), ranges);
+        for (Extent x : xs) {
+            writebackAllocations++;
+            synchronized (st) { removeDelayed(st, x.lblk(), x.end()); }
+            balloc.release(x.len());
+            inserted(f, x);
+        }
+        Extent x = xs.get(0);
+        int bs = f.blockSize();
         return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
     }
 

@@ -23,6 +23,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -43,6 +44,9 @@ final class FsWriter {
     private final SecureRandom random = new SecureRandom();
     /** Extent trees as last stored, reused by the next edit of the same inode (see ExtentTreeCache). */
     private final ExtentTreeCache trees = new ExtentTreeCache(256);
+
+    /** The cached extent tree of an inode (tests: its cost counters), or null. */
+    ext4j.extent.ExtentTree cachedTree(long ino) { return trees.get(ino); }
 
     private InodeUpdate update(Inode inode) { return new InodeUpdate(vol, trees, inode); }
     private InodeUpdate update(Inode.Editor fresh) throws IOException { return new InodeUpdate(vol, trees, fresh); }
@@ -680,20 +684,45 @@ final class FsWriter {
         return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
             noteData(ino);
             InodeUpdate u = update(fs.diskInode(ino));
-            BlockMapping t = u.tree();
-            boolean unwritten = t.maxRun(true) > 0;
-            Extent there = t.find(lblk);
-            if (there != null) throw new IllegalStateException("inode " + ino + ": block " + lblk + " is already mapped");
-            Extent nx = t.next(lblk);
-            long room = nx == null ? n : Math.min(n, nx.lblk() - lblk);
-            long goal = t.goalFor(lblk);
-            if (goal == 0) goal = goalForInode(vol, ino);
-            BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(room, t.maxRun(unwritten)), fromReservation);
-            t.insert(lblk, r.start(), r.length(), unwritten);
-            u.addBlocks(r.length());
+            Extent x = allocateOne(h, u, lblk, n, fromReservation);
             u.save(h, balloc);
-            return new Extent(lblk, r.length(), r.start(), unwritten);
+            return x;
         });
+    }
+
+    /**
+     * Writeback allocation of several delayed ranges of one extent-mapped file in one handle, all
+     * as UNWRITTEN (so none needs ordering with its data): one tree store for the lot instead of one
+     * per range. Each range may get fewer blocks than asked (what did not fit stays delayed).
+     */
+    List<Extent> allocateDelayedForWriteback(long ino, List<long[]> ranges) throws IOException {
+        return txn("writeback allocation inode " + ino + " (" + ranges.size() + " ranges)", OP_CREDITS, h -> {
+            noteData(ino);
+            InodeUpdate u = update(fs.diskInode(ino));
+            List<Extent> out = new ArrayList<>(ranges.size());
+            for (int i = 0; i < ranges.size(); i++) {
+                if (i > 0) h.extend(8);                       // bitmap, group descriptor, superblock of one more allocation
+                out.add(allocateOne(h, u, ranges.get(i)[0], ranges.get(i)[1], true));
+            }
+            u.save(h, balloc);
+            return out;
+        });
+    }
+
+    private Extent allocateOne(Handle h, InodeUpdate u, long lblk, long n, boolean fromReservation) throws IOException {
+        long ino = u.number();
+        BlockMapping t = u.tree();
+        boolean unwritten = t.maxRun(true) > 0;
+        Extent there = t.find(lblk);
+        if (there != null) throw new IllegalStateException("inode " + ino + ": block " + lblk + " is already mapped");
+        Extent nx = t.next(lblk);
+        long room = nx == null ? n : Math.min(n, nx.lblk() - lblk);
+        long goal = t.goalFor(lblk);
+        if (goal == 0) goal = goalForInode(vol, ino);
+        BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(room, t.maxRun(unwritten)), fromReservation);
+        t.insert(lblk, r.start(), r.length(), unwritten);
+        u.addBlocks(r.length());
+        return new Extent(lblk, r.length(), r.start(), unwritten);
     }
 
     /**

@@ -1,0 +1,174 @@
+package ext4j.fs;
+
+import ext4j.extent.ExtentTree;
+import ext4j.ondisk.Inode;
+import ext4j.testutil.Tools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Extent trees of files with thousands of extents: edits rewrite a few leaves, not every leaf
+ * after the change, and every stored tree keeps the shape e2fsck does not ask to optimize (its
+ * -fn output is checked line by line, so "could be narrower" or "could be shorter" fails).
+ * Data is checked against a block model, and through a kernel mount where one is possible.
+ */
+class ExtentTreeShapeTest {
+    @TempDir Path tmp;
+
+    private Path image(String size) throws Exception {
+        Path img = tmp.resolve("t" + System.nanoTime() + ".img");
+        Tools.mke2fs(img, null, size, "-t", "ext4", "-b", "1024");
+        return img;
+    }
+
+    private static byte[] block(long b) { byte[] d = new byte[1024]; Arrays.fill(d, (byte) (b % 251 + 1)); return d; }
+
+    /**
+     * 20,000 single-block writes at random places in a 300 MiB sparse file (1K blocks: 84 extents a
+     * leaf, about 230 leaves), written back every 200. A packed tree rewrote every leaf after each
+     * insertion point, about 115 leaves per edit; now an edit writes a few.
+     */
+    @Test
+    void randomInsertionsRewriteFewLeavesAndKeepTheTreeNarrow() throws Exception {
+        Path img = image("160M");
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("ExtentTreeShapeTest seed=" + seed);
+        Random r = new Random(seed);
+        TreeMap<Long, Boolean> written = new TreeMap<>();
+        long ino;
+        ExtentTree t;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            ino = fs.createFile("/sparse", 0644, 0, 0).number();
+            while (written.size() < 20_000) {
+                long b = r.nextInt(300 * 1024);
+                if (written.put(b, true) != null) continue;
+                fs.write("/sparse", b * 1024, ByteBuffer.wrap(block(b)));
+                if (written.size() % 200 == 0) fs.fsync("/sparse");
+            }
+            fs.fsync("/sparse");
+            t = fs.writerForTest().cachedTree(ino);
+            assertNotNull(t, "the tree stays cached between edits");
+            int extents = t.extents().size();
+            double perEdit = (double) t.leafWrites() / extents;
+            System.out.printf("%d extents in %d tree blocks: %d leaves written (%.1f per extent), %d relayouts%n",
+                    extents, t.nodeCount(), t.leafWrites(), perEdit, t.relayouts());
+            assertTrue(t.nodeCount() > 200, "the test must make a big tree: " + t.nodeCount());
+            // each extent costs two edits (allocation, conversion); a packed tree would write ~115 leaves per edit
+            assertTrue(perEdit < 12, "leaves written per extent: " + perEdit);
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            Inode f = fs.resolve("/sparse", true);
+            for (long b : written.keySet()) {
+                ByteBuffer got = ByteBuffer.allocate(1024);
+                fs.read(f, b * 1024, got);
+                assertArrayEquals(block(b), got.array(), "block " + b);
+                if (!written.containsKey(b + 1) && (b + 1) * 1024 < f.size()) {
+                    ByteBuffer hole = ByteBuffer.allocate(1024);
+                    fs.read(f, (b + 1) * 1024, hole);
+                    assertArrayEquals(new byte[1024], hole.array(), "hole at block " + (b + 1));
+                }
+            }
+        }
+        kernelReads(img, written);
+    }
+
+    /**
+     * Unwritten extents by the thousand (fallocate of scattered ranges), then writes into some of
+     * them (each conversion splits an extent in up to three), punched holes and a truncate: the
+     * tree grows and shrinks, and after each phase e2fsck is quiet and the data is the model's.
+     */
+    @Test
+    void conversionsPunchesAndTruncatesKeepTheTreeNarrow() throws Exception {
+        Path img = image("64M");
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("ExtentTreeShapeTest seed=" + seed);
+        Random r = new Random(seed);
+        int span = 60_000;                                  // blocks
+        byte[] model = new byte[span];                      // per block: 0 = zeros, else the fill byte
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/f", 0644, 0, 0);
+            fs.truncate("/f", (long) span * 1024);
+            for (int i = 0; i < 4000; i++) {                 // scattered preallocations: unwritten extents
+                long b = r.nextInt(span - 8);
+                fs.fallocate("/f", b * 1024, (1 + r.nextInt(4)) * 1024L, true);
+            }
+            fs.fsync("/f");
+            phase(fs, img, model, "after fallocate");
+            for (int i = 0; i < 6000; i++) {                 // writes into and around them
+                int b = r.nextInt(span);
+                byte v = (byte) (1 + r.nextInt(250));
+                byte[] d = new byte[1024];
+                Arrays.fill(d, v);
+                fs.write("/f", (long) b * 1024, ByteBuffer.wrap(d));
+                model[b] = v;
+                if (i % 300 == 0) fs.fsync("/f");
+            }
+            fs.fsync("/f");
+            phase(fs, img, model, "after writes");
+            for (int i = 0; i < 1500; i++) {                 // punched holes take extents away
+                int b = r.nextInt(span - 40), n = 1 + r.nextInt(40);
+                fs.punchHole("/f", (long) b * 1024, (long) n * 1024);
+                Arrays.fill(model, b, b + n, (byte) 0);
+                if (i % 300 == 0) fs.fsync("/f");
+            }
+            fs.fsync("/f");
+            phase(fs, img, model, "after punching");
+            fs.truncate("/f", (long) (span / 3) * 1024);
+            Arrays.fill(model, span / 3, span, (byte) 0);
+            fs.fsync("/f");
+            check(fs, model, span / 3, "after truncate");
+        }
+        Tools.assertFsckClean(img);
+    }
+
+    private void phase(Ext4FileSystem fs, Path img, byte[] model, String when) throws Exception {
+        fs.sync();
+        Path copy = tmp.resolve("phase.img");
+        Files.copy(img, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Ext4FileSystem.recover(copy);                       // the journal as committed, replayed into the copy
+        String out = Tools.run("e2fsck", "-fn", copy.toString()).out();
+        assertNull(Tools.fsckFinding(out), when + ": " + out);
+        check(fs, model, model.length, when);
+    }
+
+    private static void check(Ext4FileSystem fs, byte[] model, int blocks, String when) throws Exception {
+        Inode f = fs.resolve("/f", true);
+        assertEquals((long) blocks * 1024, f.size(), when + ": size");
+        ByteBuffer all = ByteBuffer.allocate(blocks * 1024);
+        while (all.hasRemaining() && fs.read(f, all.position(), all) > 0) { }
+        byte[] a = all.array();
+        for (int b = 0; b < blocks; b++)
+            for (int k = 0; k < 1024; k += 341)
+                if (a[b * 1024 + k] != model[b]) fail(when + ": block " + b + " byte " + k + " is " + a[b * 1024 + k] + ", expected " + model[b]);
+    }
+
+    /** A sample of the written blocks read through the kernel's ext4. */
+    private void kernelReads(Path img, TreeMap<Long, Boolean> written) throws Exception {
+        if (!Tools.canMount()) { System.out.println("SKIPPED kernel read-back: cannot loop-mount here"); return; }
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        assertEquals(0, Tools.run("mount", "-o", "loop,ro", img.toString(), mnt.toString()).exit());
+        try (RandomAccessFile f = new RandomAccessFile(mnt.resolve("sparse").toFile(), "r")) {
+            int k = 0;
+            for (long b : written.keySet()) {
+                if (k++ % 37 != 0) continue;
+                byte[] got = new byte[1024];
+                f.seek(b * 1024);
+                f.readFully(got);
+                assertArrayEquals(block(b), got, "kernel read of block " + b);
+            }
+        } finally {
+            Tools.run("umount", mnt.toString());
+        }
+    }
+}
