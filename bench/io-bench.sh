@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Buffered I/O: ext4j's engine against a plain FileChannel file on the same disk, one run.
 #  - sequential 1 MiB writes of SIZE MiB then fsync, then a cold-cache sequential read (OS caches dropped);
-#  - 4 KiB random writes (then fsync) and reads over a RAND MiB file: ext4j vs the kernel's ext4 (loop mount, same driver).
+#  - 4 KiB random writes (then fsync) and reads over a RAND MiB file: ext4j vs the kernel's ext4 (loop mount, same driver);
+#  - 4 KiB random writes into a new sparse file of RAND MiB, fsync every 1,000 (the extent tree grows
+#    to tens of thousands of extents): ext4j vs the kernel.
 # Usage: bench/io-bench.sh [SIZE_MiB] [RAND_MiB] [DIR]   (defaults 1024 512 /var/tmp)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +34,11 @@ if mount -o loop "$img.k" "$mnt" 2>/dev/null; then
   krw=$(J randwrite "$img" "$mnt/big" "$rsize" plain); drop; krr=$(J randread "$img" "$mnt/big" "$rsize" plain); umount "$mnt"
   echo "ext4j  $erw"; echo "kernel $krw"; echo "random write ratio ext4j/kernel: $(ratio "$(echo "$erw" | rate)" "$(echo "$krw" | rate)")"
   echo "ext4j  $err"; echo "kernel $krr"; echo "random read ratio ext4j/kernel: $(ratio "$(echo "$err" | rate)" "$(echo "$krr" | rate)")"
+  esw=$(J sparsewrite "$img" "$plain" "$rsize")
+  e2fsck -fn "$img" >/dev/null 2>&1 || { echo "e2fsck -fn FAILED after sparse writes"; exit 1; }
+  echo "extents of /sparse: $(debugfs -R 'ex /sparse' "$img" 2>/dev/null | grep -c '^ *[0-9]')"
+  mount -o loop "$img.k" "$mnt"; ksw=$(J sparsewrite "$img" "$mnt/sparse" "$rsize" plain); umount "$mnt"
+  echo "ext4j  $esw"; echo "kernel $ksw"; echo "sparse write ratio ext4j/kernel: $(ratio "$(echo "$esw" | rate)" "$(echo "$ksw" | rate)")"
 else
   echo "ext4j  $erw"; echo "ext4j  $err"; echo "(cannot loop-mount here: no kernel figure)"
 fi
