@@ -313,6 +313,19 @@ final class Ext4MappingOps implements MappingOps {
         if (convert) { conversions++; converted(f, pos / bs, (pos + len + bs - 1) / bs); }
     }
 
+    @Override
+    public void ioCompleted(CachedFile f, List<long[]> ranges, MappingType type) throws IOException {
+        Status st = status(f);
+        Inode.Timestamp mt;
+        synchronized (st) { mt = st.pendingMtime; st.pendingMtime = null; }
+        int bs = f.blockSize();
+        boolean convert = type == MappingType.UNWRITTEN;
+        List<long[]> blocks = new ArrayList<>(ranges.size());
+        for (long[] r : ranges) blocks.add(new long[] {r[0] / bs, (r[0] + r[1] + bs - 1) / bs});
+        w.completeWriteback(f, blocks, convert, mt);
+        if (convert) for (long[] b : blocks) { conversions++; converted(f, b[0], b[1]); }
+    }
+
     String stats() {
         return delayedBlocks + " blocks delayed, " + writebackAllocations + " writeback allocations, " + conversions + " conversions, " + stale + " stale mappings";
     }

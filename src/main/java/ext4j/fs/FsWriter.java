@@ -730,6 +730,11 @@ final class FsWriter {
      * on-disk size rises to what the cache allows (CachedFile.safeSize; never falls), and a pending mtime is stored, in one handle.
      */
     void completeWriteback(ext4j.iomap.CachedFile f, long from, long to, boolean convert, Inode.Timestamp mtime) throws IOException {
+        completeWriteback(f, List.of(new long[] {from, to}), convert, mtime);
+    }
+
+    /** The same for several block ranges {from, to} of one file, in one handle (one extent tree store). */
+    void completeWriteback(ext4j.iomap.CachedFile f, List<long[]> ranges, boolean convert, Inode.Timestamp mtime) throws IOException {
         long ino = f.id();
         Inode cur = fs.diskInode(ino);
         if (cur.linksCount() == 0 && cur.dtime() != 0) return; // freed meanwhile
@@ -737,7 +742,7 @@ final class FsWriter {
         if (!convert && sizeLimit <= cur.size() && mtime == null) return;
         txn("writeback completion inode " + ino, OP_CREDITS, h -> {
             InodeUpdate u = update(fs.diskInode(ino));
-            if (convert) u.tree().markWritten(from, to);
+            if (convert) for (long[] r : ranges) u.tree().markWritten(r[0], r[1]);
             if (sizeLimit > u.ed.size()) u.ed.size(sizeLimit);
             if (convert || sizeLimit > cur.size()) noteData(ino);   // a timestamp alone is not data (fdatasync skips it)
             if (mtime != null) u.ed.mtime(mtime).ctime(mtime);

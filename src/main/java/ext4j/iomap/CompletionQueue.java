@@ -8,9 +8,9 @@ import java.util.List;
 /**
  * Finished writeback I/O waiting for the filesystem's completion work (iomap ioends). One worker
  * thread drains the queue, sorts what it took by file and offset, merges adjacent ranges of the same
- * type into one, and hands each merged range to {@link MappingOps#ioCompleted}: the writer's thread
- * never runs filesystem completion work, and a long sequential writeback costs a few conversions,
- * not one per I/O.
+ * type into one, and hands each file's merged ranges of one type to {@link MappingOps#ioCompleted}
+ * together: the writer's thread never runs filesystem completion work, a long sequential writeback
+ * costs a few conversions, not one per I/O, and scattered ranges are converted in one go.
  */
 final class CompletionQueue implements AutoCloseable {
     record IoEnd(CachedFile file, long pos, long len, MappingType type) {
@@ -49,6 +49,8 @@ final class CompletionQueue implements AutoCloseable {
                 queue.clear();
             }
             batch.sort(Comparator.comparingLong((IoEnd e) -> e.file().id).thenComparingLong(IoEnd::pos));
+            List<IoEnd> group = new ArrayList<>();
+            int groupCount = 0;
             for (int i = 0; i < batch.size(); ) {
                 IoEnd m = batch.get(i);
                 int j = i + 1;
@@ -56,24 +58,40 @@ final class CompletionQueue implements AutoCloseable {
                     m = new IoEnd(m.file(), m.pos(), m.len() + batch.get(j).len(), m.type());
                     j++;
                 }
-                complete(m, j - i);
+                if (!group.isEmpty() && (group.get(0).file() != m.file() || group.get(0).type() != m.type())) {
+                    complete(group, groupCount);
+                    group.clear();
+                    groupCount = 0;
+                }
+                group.add(m);
+                groupCount += j - i;
                 merged += j - i - 1;
                 i = j;
             }
+            if (!group.isEmpty()) complete(group, groupCount);
         }
     }
 
-    /** The completion work of one merged range (count I/Os), then the waiting writeback is told. */
-    private void complete(IoEnd e, int count) {
-        engine.finishWriteback(e.file(), e.pos(), e.end());
+    /**
+     * The completion work of one file's merged ranges of one type (count I/Os in all), done
+     * together, then the waiting writeback is told.
+     */
+    private void complete(List<IoEnd> group, int count) {
+        CachedFile f = group.get(0).file();
+        for (IoEnd e : group) engine.finishWriteback(f, e.pos(), e.end());
         IOException failure = null;
         try {
-            ops.ioCompleted(e.file(), e.pos(), e.len(), e.type());
+            if (group.size() == 1) ops.ioCompleted(f, group.get(0).pos(), group.get(0).len(), group.get(0).type());
+            else {
+                List<long[]> ranges = new ArrayList<>(group.size());
+                for (IoEnd e : group) ranges.add(new long[] {e.pos(), e.len()});
+                ops.ioCompleted(f, ranges, group.get(0).type());
+            }
         } catch (IOException | RuntimeException x) {
-            failure = x instanceof IOException io ? io : new IOException("completing writeback of " + e.file() + " at " + e.pos() + ": " + x, x);
+            failure = x instanceof IOException io ? io : new IOException("completing writeback of " + f + " at " + group.get(0).pos() + ": " + x, x);
         }
         processed += count;
-        engine.completed(e.file(), count, failure);
+        engine.completed(f, count, failure);
     }
 
     @Override

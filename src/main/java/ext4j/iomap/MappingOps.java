@@ -1,6 +1,7 @@
 package ext4j.iomap;
 
 import java.io.IOException;
+import java.util.List;
 
 /**
  * What a filesystem supplies to the engine (iomap_ops and the writeback ops). The engine knows
@@ -44,4 +45,13 @@ public interface MappingOps {
      * completion thread, never the writer's.
      */
     void ioCompleted(CachedFile f, long pos, long len, MappingType type) throws IOException;
+
+    /**
+     * Several finished ranges of one file, all of one type, in file order ({pos, len} each): by
+     * default one {@link #ioCompleted(CachedFile, long, long, MappingType)} each; a filesystem may
+     * do them all in one transaction.
+     */
+    default void ioCompleted(CachedFile f, List<long[]> ranges, MappingType type) throws IOException {
+        for (long[] r : ranges) ioCompleted(f, r[0], r[1], type);
+    }
 }

@@ -31,6 +31,13 @@ class ExtentTreeShapeTest {
         return img;
     }
 
+    /** A random source with its seed printed (-Dext4j.seed=N replays it). */
+    private static Random seeded() {
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("ExtentTreeShapeTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        return new Random(seed);
+    }
+
     private static byte[] block(long b) { byte[] d = new byte[1024]; Arrays.fill(d, (byte) (b % 251 + 1)); return d; }
 
     /**
@@ -41,9 +48,7 @@ class ExtentTreeShapeTest {
     @Test
     void randomInsertionsRewriteFewLeavesAndKeepTheTreeNarrow() throws Exception {
         Path img = image("160M");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("ExtentTreeShapeTest seed=" + seed);
-        Random r = new Random(seed);
+        Random r = seeded();
         TreeMap<Long, Boolean> written = new TreeMap<>();
         long ino;
         ExtentTree t;
@@ -91,9 +96,7 @@ class ExtentTreeShapeTest {
     @Test
     void conversionsPunchesAndTruncatesKeepTheTreeNarrow() throws Exception {
         Path img = image("64M");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("ExtentTreeShapeTest seed=" + seed);
-        Random r = new Random(seed);
+        Random r = seeded();
         int span = 60_000;                                  // blocks
         byte[] model = new byte[span];                      // per block: 0 = zeros, else the fill byte
         try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
