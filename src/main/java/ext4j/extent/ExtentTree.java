@@ -179,24 +179,25 @@ public final class ExtentTree implements BlockMapping {
             else break;
         }
         int keep = b - a + 1, others = leaves.size() - keep, want = keep;
+        boolean appendToFull = false;
         if (m > (long) keep * perBlock) {
             // the level is full: appends get a new leaf at the end; elsewhere the level is laid out
             // again with the new leaf's room spread over all leaves, so later insertions find room near
             if (b < leaves.size() - 1 || extents.unchangedTail() != 0) return null;
             want = (int) ((m + perBlock - 1) / perBlock);
+            appendToFull = true;
         } else if (m < keep || (long) leaves.size() * perBlock - n > perBlock) {
             want = (int) ((m + perBlock - 1) / perBlock); // removals emptied leaves: fewer of them
         }
         if (others + want == 0 || (long) (others + want) * perBlock - n > perBlock) return null; // still too much room: relayout
-        // resize the window to `want` leaves, then spread its m extents evenly over them
+        // resize the window to `want` leaves, then spread its m extents evenly over them (appends: fill them in order)
         while (b - a + 1 > want) { free(h, alloc, leaves.get(b).block); leaves.remove(b); b--; }
         while (b - a + 1 < want) {
             long blk = allocate(h, alloc, leaves.get(b).block + 1, fresh);
             leaves.add(b + 1, new Leaf(blk, 0));
             b++;
         }
-        spread(a, b, (int) m);
-        if (Boolean.getBoolean("ext4j.dbgtree")) System.err.println("W " + delta + " " + (b - a + 1) + " " + slack + " " + leaves.size() + " " + a);
+        if (appendToFull) pack(a, b, (int) m); else spread(a, b, (int) m);
         boolean[] dirty = new boolean[leaves.size()];
         for (int i = a; i <= b; i++) dirty[i] = true;
         return dirty;
@@ -211,11 +212,8 @@ public final class ExtentTree implements BlockMapping {
             long goal = leaves.isEmpty() ? extents.get(0).pblk() : leaves.get(leaves.size() - 1).block + 1;
             leaves.add(new Leaf(allocate(h, alloc, goal, fresh), 0));
         }
-        if (append) {                                 // appends go on at the end: keep the room there
-            for (int i = 0; i < want; i++) leaves.get(i).count = Math.min(perBlock, n - i * perBlock);
-        } else {
-            spread(0, want - 1, n);
-        }
+        if (append) pack(0, want - 1, n);             // appends go on at the end: keep the room there
+        else spread(0, want - 1, n);
         boolean[] dirty = new boolean[want];
         Arrays.fill(dirty, true);
         return dirty;
@@ -225,6 +223,11 @@ public final class ExtentTree implements BlockMapping {
     private void spread(int a, int b, int m) {
         long k = b - a + 1;
         for (int i = a; i <= b; i++) leaves.get(i).count = (int) ((i - a + 1) * m / k - (i - a) * m / k);
+    }
+
+    /** Gives leaves a..b m extents between them, each full but the last (the room stays at the end). */
+    private void pack(int a, int b, int m) {
+        for (int i = a; i <= b; i++) { leaves.get(i).count = Math.min(perBlock, m); m -= leaves.get(i).count; }
     }
 
     private int[] starts() {

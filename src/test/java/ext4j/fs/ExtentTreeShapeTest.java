@@ -89,6 +89,40 @@ class ExtentTreeShapeTest {
     }
 
     /**
+     * A file growing by separate extents at its end (a log with holes): each new leaf is filled in
+     * order, so appending costs about one leaf write per edit, and the tree stays packed.
+     */
+    @Test
+    void appendsFillLeavesInOrder() throws Exception {
+        Path img = image("64M");
+        long ino;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            ino = fs.createFile("/log", 0644, 0, 0).number();
+            for (long i = 0; i < 12_000; i++) {
+                fs.write("/log", 2 * i * 1024, ByteBuffer.wrap(block(2 * i)));
+                if (i % 50 == 49) fs.fsync("/log");
+            }
+            fs.fsync("/log");
+            ExtentTree t = fs.writerForTest().cachedTree(ino);
+            double perEdit = (double) t.leafWrites() / t.extents().size();
+            System.out.printf("appends: %d extents in %d tree blocks: %d leaves written (%.2f per extent), %d relayouts%n",
+                    t.extents().size(), t.nodeCount(), t.leafWrites(), perEdit, t.relayouts());
+            assertEquals(12_000, t.extents().size());
+            assertTrue(perEdit < 3, "leaves written per appended extent: " + perEdit);
+            assertEquals((12_000 + 83) / 84 + 2, t.nodeCount(), "packed: as few leaves as hold the extents, plus 2 index blocks");
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            Inode f = fs.resolve("/log", true);
+            for (long i = 0; i < 12_000; i += 7) {
+                ByteBuffer got = ByteBuffer.allocate(1024);
+                fs.read(f, 2 * i * 1024, got);
+                assertArrayEquals(block(2 * i), got.array(), "block " + 2 * i);
+            }
+        }
+    }
+
+    /**
      * Unwritten extents by the thousand (fallocate of scattered ranges), then writes into some of
      * them (each conversion splits an extent in up to three), punched holes and a truncate: the
      * tree grows and shrinks, and after each phase e2fsck is quiet and the data is the model's.
