@@ -1,0 +1,133 @@
+package ext4j.verity;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An fs-verity Merkle tree (Documentation/filesystems/fsverity.rst) over a file's data, SHA-256:
+ * level 0 holds the hash of each data block (the last one zero-padded), each hash being
+ * SHA-256(salt zero-padded to 64 bytes, then the block); each level is cut into blocks (zero-padded
+ * at its end) whose hashes make the next level, up to a level of one block, whose hash is the root
+ * hash. A file of one block has no tree (its block's hash is the root hash); an empty file has
+ * no tree and an all-zero root hash.
+ *
+ * <p>The all-zero block trick (the seeds' fs-verity thread): a data block of zeros (a hole, or
+ * zeros written) always has the same hash, and a tree block made only of the hashes of such
+ * blocks has the same hash at each level, so they are computed once; hashing a sparse file costs
+ * its data, not its size.
+ */
+public final class MerkleTree {
+    public static final int HASH_SIZE = 32;
+
+    /** Supplies data block i of the file: fills dst with up to blockSize bytes (fewer only for the last block). */
+    public interface DataSource { void read(long block, ByteBuffer dst) throws IOException; }
+
+    private final int blockSize;
+    private final byte[] paddedSalt;
+    /** Levels, leaves (level 0) first; each the concatenated tree blocks of that level. */
+    private final List<byte[]> levels;
+    private final byte[] rootHash;
+    private long zeroBlocksSkipped;
+
+    private MerkleTree(int blockSize, byte[] paddedSalt, List<byte[]> levels, byte[] rootHash, long zeroBlocksSkipped) {
+        this.blockSize = blockSize;
+        this.paddedSalt = paddedSalt;
+        this.levels = levels;
+        this.rootHash = rootHash;
+        this.zeroBlocksSkipped = zeroBlocksSkipped;
+    }
+
+    /** Builds the tree of dataSize bytes read from src, in blocks of blockSize (a power of two, 1 KiB to 64 KiB). */
+    public static MerkleTree build(long dataSize, int blockSize, byte[] salt, DataSource src) throws IOException {
+        if (Integer.bitCount(blockSize) != 1 || blockSize < 1024 || blockSize > 65536)
+            throw new IllegalArgumentException("verity block size " + blockSize + ": a power of two from 1024 to 65536");
+        if (salt.length > 32) throw new IllegalArgumentException("salt of " + salt.length + " bytes: at most 32");
+        byte[] paddedSalt = salt.length == 0 ? new byte[0] : Arrays.copyOf(salt, 64);
+        Hasher h = new Hasher(paddedSalt);
+        List<byte[]> levels = new ArrayList<>();
+        if (dataSize == 0) return new MerkleTree(blockSize, paddedSalt, levels, new byte[HASH_SIZE], 0);
+        long blocks = (dataSize + blockSize - 1) / blockSize;
+        int perBlock = blockSize / HASH_SIZE;
+        byte[] zeroBlock = new byte[blockSize];
+        byte[] zeroHash = h.hash(zeroBlock);            // the hash of an all-zero block at this level
+        // level 0: one hash per data block
+        byte[] level = new byte[(int) roundUp(blocks * HASH_SIZE, blockSize)];
+        ByteBuffer buf = ByteBuffer.allocate(blockSize);
+        long skipped = 0;
+        for (long i = 0; i < blocks; i++) {
+            buf.clear().limit((int) Math.min(blockSize, dataSize - i * blockSize));
+            src.read(i, buf);
+            if (buf.position() != buf.limit()) throw new IOException("verity: data block " + i + " read short (" + buf.position() + " of " + buf.limit() + " bytes)");
+            Arrays.fill(buf.array(), buf.position(), blockSize, (byte) 0);
+            byte[] d;
+            if (Arrays.equals(buf.array(), zeroBlock)) { d = zeroHash; skipped++; }
+            else d = h.hash(buf.array());
+            System.arraycopy(d, 0, level, (int) (i * HASH_SIZE), HASH_SIZE);
+        }
+        // one data block: no tree, the root hash is that block's hash
+        if (blocks == 1) return new MerkleTree(blockSize, paddedSalt, levels, Arrays.copyOf(level, HASH_SIZE), skipped);
+        levels.add(level);
+        // upper levels: a block holding only zero hashes of the level below hashes to the next zero hash
+        while (level.length > blockSize) {
+            byte[] zeroRun = new byte[blockSize];
+            for (int k = 0; k < perBlock; k++) System.arraycopy(zeroHash, 0, zeroRun, k * HASH_SIZE, HASH_SIZE);
+            byte[] zeroRunHash = h.hash(zeroRun);
+            int n = level.length / blockSize;
+            byte[] up = new byte[(int) roundUp((long) n * HASH_SIZE, blockSize)];
+            for (int k = 0; k < n; k++) {
+                byte[] d = Arrays.equals(level, k * blockSize, (k + 1) * blockSize, zeroRun, 0, blockSize)
+                        ? zeroRunHash : h.hash(level, k * blockSize, blockSize);
+                System.arraycopy(d, 0, up, k * HASH_SIZE, HASH_SIZE);
+            }
+            levels.add(up);
+            level = up;
+            zeroHash = zeroRunHash;
+        }
+        return new MerkleTree(blockSize, paddedSalt, levels, h.hash(level), skipped);
+    }
+
+    private static long roundUp(long v, long to) { return (v + to - 1) / to * to; }
+
+    public byte[] rootHash() { return rootHash.clone(); }
+    public int blockSize() { return blockSize; }
+    public int levelCount() { return levels.size(); }
+    /** Data blocks found all-zero, whose hash was not computed again. */
+    public long zeroBlocksSkipped() { return zeroBlocksSkipped; }
+
+    /** The tree as ext4 and `fsverity digest --out-merkle-tree` store it: levels from the root down, blocks in order. */
+    public byte[] bytes() {
+        int total = 0;
+        for (byte[] l : levels) total += l.length;
+        byte[] out = new byte[total];
+        int at = 0;
+        for (int i = levels.size() - 1; i >= 0; i--) {
+            System.arraycopy(levels.get(i), 0, out, at, levels.get(i).length);
+            at += levels.get(i).length;
+        }
+        return out;
+    }
+
+    /** SHA-256 with the salt (zero-padded to the hash's 64-byte block) hashed first. */
+    static final class Hasher {
+        private final MessageDigest md;
+        private final byte[] paddedSalt;
+
+        Hasher(byte[] paddedSalt) {
+            try { md = MessageDigest.getInstance("SHA-256"); } catch (NoSuchAlgorithmException e) { throw new IllegalStateException(e); }
+            this.paddedSalt = paddedSalt;
+        }
+
+        byte[] hash(byte[] b) { return hash(b, 0, b.length); }
+
+        byte[] hash(byte[] b, int off, int len) {
+            md.update(paddedSalt);
+            md.update(b, off, len);
+            return md.digest();
+        }
+    }
+}
