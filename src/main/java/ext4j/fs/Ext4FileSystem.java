@@ -335,6 +335,7 @@ public final class Ext4FileSystem implements Closeable {
             Inode file = resolve(path, true);
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
+            FsWriter.checkNotVerity(file);
             CachedFile f = changeMapping(file, (c, disk) -> wr.fallocate(disk, off, len, true));
             // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
             if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
@@ -350,6 +351,7 @@ public final class Ext4FileSystem implements Closeable {
             Inode file = resolve(path, true);
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
+            FsWriter.checkNotVerity(file);
             int bs = vol.blockSize();
             long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
             changeMapping(file, (c, disk) -> {
@@ -765,6 +767,46 @@ public final class Ext4FileSystem implements Closeable {
         } finally {
             LockOrder.exit(LockOrder.Level.INODE);
         }
+    }
+
+    // ---- fs-verity ----
+
+    /**
+     * FS_IOC_ENABLE_VERITY: the file's data is written back, its Merkle tree (SHA-256, the
+     * filesystem's block size, the salt) built and stored past EOF with the descriptor, and the
+     * verity flag set, in one transaction. Returns the descriptor (its digest is what `fsverity
+     * measure` prints). Needs the verity feature; the file must be regular and extent-mapped.
+     */
+    public synchronized ext4j.verity.VerityDescriptor enableVerity(String path, byte[] salt) throws IOException {
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            Inode file = resolve(path, true);
+            FsWriter wr = w();
+            if (file.isRegular() && io != null && io.lookup(file.number()) != null) {
+                CachedFile f = io.lookup(file.number());
+                io.fsync(f);
+                settleSize(f);
+                file = diskInode(file.number());
+            }
+            ext4j.verity.VerityDescriptor d = new VerityFiles(this).enable(wr, path, file, salt);
+            if (io != null && io.lookup(file.number()) != null) Ext4MappingOps.changed(io.lookup(file.number()));
+            return d;
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
+    }
+
+    /** FS_IOC_MEASURE_VERITY: a verity file's descriptor, read back and checked (ENODATA if not verity). */
+    public synchronized ext4j.verity.VerityDescriptor verityDescriptor(String path) throws IOException {
+        Inode file = resolve(path, true);
+        return new VerityFiles(this).descriptor(path, file);
+    }
+
+    /** The descriptor fs-verity would give a file's current bytes (`fsverity digest`), without enabling it. */
+    public synchronized ext4j.verity.VerityDescriptor computeVerity(String path, byte[] salt) throws IOException {
+        Inode file = resolve(path, true);
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, path + ": not a regular file");
+        return new VerityFiles(this).compute(inode(file.number()), salt);
     }
 
     /** Listener for long copies: bytes done so far. */

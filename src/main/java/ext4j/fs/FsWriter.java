@@ -634,6 +634,7 @@ final class FsWriter {
      */
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        checkNotVerity(file);
         if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
         int bs = vol.blockSize();
         long blocks = (len + bs - 1) / bs;
@@ -816,6 +817,25 @@ final class FsWriter {
         if (end > u.ed.size()) u.ed.size(end);
     }
 
+    /**
+     * fs-verity: writes the metadata (already laid out from pos, past EOF) and sets EXT4_VERITY_FL
+     * in one handle, so a crash leaves the file either as it was or verity with all its metadata.
+     * The data blocks are written before the handle's mapping changes commit (ordered), and the
+     * size stays the data's.
+     */
+    void enableVerity(Inode file, long pos, ByteBuffer metadata) throws IOException {
+        txn("enable verity inode " + file.number(), OP_CREDITS * 4, h -> {
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            long size = u.ed.size();
+            writeData(h, u, pos, metadata);
+            u.ed.size(size);
+            u.ed.flags(u.ed.flags() | Inode.FL_VERITY);
+            u.ed.ctime(now());
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
     /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */
     void truncate(Inode file, long size) throws IOException {
         checkTruncate(file, size);
@@ -846,10 +866,17 @@ final class FsWriter {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
         if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        checkNotVerity(file);
+    }
+
+    /** A verity file's data never changes (Linux: EPERM on open for writing, truncate, fallocate). */
+    static void checkNotVerity(Inode file) throws FsException {
+        if (file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.EPERM, "inode " + file.number() + " is a verity file: its data cannot change");
     }
 
     void checkWrite(Inode file, long pos, long len) throws FsException {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        checkNotVerity(file);
         if (pos < 0 || pos + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
     }
 

@@ -1,0 +1,108 @@
+package ext4j.fs;
+
+import ext4j.extent.FileMap;
+import ext4j.extent.Run;
+import ext4j.ondisk.CorruptException;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.verity.MerkleTree;
+import ext4j.verity.VerityDescriptor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * fs-verity on ext4 files (Documentation/filesystems/ext4/verity.rst). The metadata lives past
+ * EOF: zeros (a hole) up to the next 64 KiB boundary, the Merkle tree (root level first), zeros to
+ * the next block, the descriptor, zeros up to 4 bytes before a block boundary, and the descriptor's
+ * size as le32 there; the inode gets EXT4_VERITY_FL. Verity files are read-only: writes, truncates
+ * and fallocate give EPERM. The Merkle tree block size is the filesystem block size (Linux 6.1
+ * supports fs-verity on ext4 only with 4 KiB blocks, the page size).
+ */
+final class VerityFiles {
+    /** A descriptor and a signature blob fit in far less; a bigger size field is damage. */
+    private static final int MAX_DESCRIPTOR = 16384;
+
+    private final Ext4FileSystem fs;
+
+    VerityFiles(Ext4FileSystem fs) { this.fs = fs; }
+
+    /** Where an inode's verity metadata starts: the first 64 KiB boundary at or past EOF. */
+    static long metadataStart(long size) { return (size + 65535) / 65536 * 65536; }
+
+    /** The fs-verity descriptor a file would get, computed from its bytes (like `fsverity digest`). */
+    VerityDescriptor compute(Inode file, byte[] salt) throws IOException {
+        int bs = fs.volume().blockSize();
+        MerkleTree t = tree(file, bs, salt);
+        return new VerityDescriptor(Integer.numberOfTrailingZeros(bs), salt, file.size(), t.rootHash());
+    }
+
+    private MerkleTree tree(Inode file, int bs, byte[] salt) throws IOException {
+        return MerkleTree.build(file.size(), bs, salt, (i, dst) -> {
+            while (dst.hasRemaining() && fs.read(file, i * bs + dst.position(), dst) > 0) { }
+        });
+    }
+
+    /** FS_IOC_ENABLE_VERITY: builds the tree, writes the metadata past EOF and sets the flag in one handle. */
+    VerityDescriptor enable(FsWriter w, String path, Inode file, byte[] salt) throws IOException {
+        if (!fs.volume().superblock().hasRoCompat(Features.RO_VERITY))
+            throw new FsException(Errno.EOPNOTSUPP, path + ": the filesystem lacks the verity feature (tune2fs -O verity)");
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, path + ": fs-verity needs a regular file");
+        if (file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.EEXIST, path + ": already a verity file");
+        if (!file.hasFlag(Inode.FL_EXTENTS) || file.hasFlag(Inode.FL_INLINE_DATA))
+            throw new FsException(Errno.EOPNOTSUPP, path + ": fs-verity on ext4 needs an extent-mapped file (this one is " + (file.hasFlag(Inode.FL_INLINE_DATA) ? "inline" : "block-mapped") + ")");
+        int bs = fs.volume().blockSize();
+        MerkleTree t = tree(file, bs, salt);
+        VerityDescriptor d = new VerityDescriptor(Integer.numberOfTrailingZeros(bs), salt, file.size(), t.rootHash());
+        byte[] tree = t.bytes(), desc = d.encode();
+        long start = metadataStart(file.size());
+        long descPos = roundUp(start + tree.length, bs);
+        long sizePos = roundUp(descPos + desc.length + 4, bs) - 4;
+        ByteBuffer meta = ByteBuffer.allocate((int) (sizePos + 4 - start)).order(ByteOrder.LITTLE_ENDIAN);
+        meta.put(0, tree);
+        meta.put((int) (descPos - start), desc);
+        meta.putInt((int) (sizePos - start), desc.length);
+        w.enableVerity(file, start, meta);
+        return d;
+    }
+
+    /** FS_IOC_MEASURE_VERITY: the descriptor of a verity file, read from its metadata and checked. */
+    VerityDescriptor descriptor(String path, Inode file) throws IOException {
+        if (!file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.ENODATA, path + ": not a verity file");
+        int bs = fs.volume().blockSize();
+        FileMap map = fs.fileMap(file);
+        List<Run> runs = map.runs();
+        String where = "inode " + file.number() + " (" + path + ")";
+        if (runs.isEmpty()) throw new CorruptException(where + ": verity file without metadata blocks");
+        Run last = runs.get(runs.size() - 1);
+        long end = last.end() * bs, start = metadataStart(file.size());
+        if (end <= start) throw new CorruptException(where + ": verity metadata missing (the last block ends at " + end + ", metadata starts at " + start + ")");
+        ByteBuffer sz = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        readMeta(map, end - 4, sz);
+        long descSize = Integer.toUnsignedLong(sz.getInt(0));
+        if (descSize < VerityDescriptor.SIZE || descSize > MAX_DESCRIPTOR)
+            throw new CorruptException(where + ": verity descriptor size " + descSize + " is impossible (" + VerityDescriptor.SIZE + " to " + MAX_DESCRIPTOR + ")");
+        long descPos = (end - 4 - descSize) / bs * bs;
+        if (descPos < start) throw new CorruptException(where + ": verity descriptor at " + descPos + " lies before the metadata start " + start);
+        ByteBuffer d = ByteBuffer.allocate(VerityDescriptor.SIZE);
+        readMeta(map, descPos, d);
+        return VerityDescriptor.parse(d.flip(), file.size(), where);
+    }
+
+    /** Reads metadata bytes past EOF through the block map (holes read as zeros). */
+    private void readMeta(FileMap map, long pos, ByteBuffer dst) throws IOException {
+        int bs = fs.volume().blockSize();
+        while (dst.hasRemaining()) {
+            long p = pos + dst.position(), lblk = p / bs;
+            Run r = map.find(lblk);
+            int n = (int) Math.min(dst.remaining(), r.end() * bs - p);
+            ByteBuffer slice = dst.slice(dst.position(), n);
+            if (r.hasData()) fs.volume().device().read(r.physical() * bs + (p - lblk * bs), slice);
+            dst.position(dst.position() + n);
+        }
+    }
+
+    private static long roundUp(long v, long to) { return (v + to - 1) / to * to; }
+}
