@@ -91,6 +91,13 @@ final class VerityFiles {
         return VerityDescriptor.parse(d.flip(), file.size(), where);
     }
 
+    /** The stored Merkle tree bytes (length from the tree's shape), for checks against fsverity-utils. */
+    byte[] storedTree(Inode file, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        readMeta(fs.fileMap(file), metadataStart(file.size()), b);
+        return b.array();
+    }
+
     /** Reads metadata bytes past EOF through the block map (holes read as zeros). */
     private void readMeta(FileMap map, long pos, ByteBuffer dst) throws IOException {
         int bs = fs.volume().blockSize();

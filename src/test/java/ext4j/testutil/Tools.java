@@ -90,6 +90,25 @@ public final class Tools {
     private static final java.util.regex.Pattern FSCK_QUIET = java.util.regex.Pattern.compile(
             "e2fsck \\d.*|Pass \\d[A-Z]?: .*|\\S.*: \\d+/\\d+ files \\(.*\\), \\d+/\\d+ blocks");
 
+    /**
+     * Runs script inside Linux 6.1 (fs-verity on) under qemu with image as /dev/vda, via the
+     * project's kernel-oracle tool (-Dext4j.kernelOracle=PATH, else ../shared/tools/kernel-oracle
+     * next to the repository); skips the calling test when the tool is not there or cannot boot.
+     */
+    public static Result kernelOracle(Path image, String script) throws IOException, InterruptedException {
+        Path tool = Path.of(System.getProperty("ext4j.kernelOracle", Path.of("").toAbsolutePath().getParent().resolve("shared/tools/kernel-oracle").toString()));
+        Assumptions.assumeTrue(Files.isExecutable(tool), "no kernel oracle at " + tool + ": skipping the Linux 6.1 cross-check");
+        Path sh = Files.createTempFile("ext4j-oracle", ".sh");
+        try {
+            Files.writeString(sh, script);
+            Result r = run(tool.toString(), image.toString(), sh.toString());
+            Assumptions.assumeTrue(r.exit != 3, "the kernel oracle could not boot: " + r.out);
+            return r;
+        } finally {
+            Files.deleteIfExists(sh);
+        }
+    }
+
     private static Boolean canMount;
 
     /** True if we are root and a loop mount of a fresh ext4 image works here. */
