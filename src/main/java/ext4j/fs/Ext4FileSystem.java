@@ -735,6 +735,27 @@ public final class Ext4FileSystem implements Closeable {
      * Holes and unwritten extents read as zeros without device I/O.
      */
     public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
+        if (!inode.hasFlag(Inode.FL_VERITY)) return readRaw(inode, pos, dst);
+        return new VerityFiles(this).verifiedRead(verifier(inode), inode, pos, dst, this::readRaw);
+    }
+
+    /** A verity file's checker, kept for the last few verity files read (their tree is checked once per load). */
+    private synchronized ext4j.verity.MerkleVerifier verifier(Inode inode) throws IOException {
+        record Key(long ino, long generation, long size) {}
+        Key k = new Key(inode.number(), inode.generation(), inode.size());
+        ext4j.verity.MerkleVerifier v = verifiers.get(k);
+        if (v == null) {
+            v = new VerityFiles(this).verifier("inode " + inode.number(), inode);
+            verifiers.put(k, v);
+        }
+        return v;
+    }
+
+    private final Map<Object, ext4j.verity.MerkleVerifier> verifiers = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override protected boolean removeEldestEntry(Map.Entry<Object, ext4j.verity.MerkleVerifier> e) { return size() > 16; }
+    };
+
+    private int readRaw(Inode inode, long pos, ByteBuffer dst) throws IOException {
         LockOrder.enter(LockOrder.Level.INODE);
         try {
             if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
@@ -819,7 +840,17 @@ public final class Ext4FileSystem implements Closeable {
     public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException {
         long size = inode.size();
         long written = 0; // out's position: the end of the last byte written
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
+        if (inode.hasFlag(Inode.FL_VERITY)) {                 // every byte checked against the Merkle tree on the way
+            ByteBuffer b = ByteBuffer.allocate(1 << 20);
+            for (long pos = 0; pos < size; ) {
+                int n = read(inode, pos, b.clear());
+                if (n <= 0) break;
+                out.write(b.flip(), pos);
+                pos += n;
+                progress.advance(n);
+            }
+            written = size;
+        } else if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
             out.write(ByteBuffer.wrap(inlineData(inode)), 0);
             written = size;
             progress.advance(size);

@@ -91,6 +91,45 @@ final class VerityFiles {
         return VerityDescriptor.parse(d.flip(), file.size(), where);
     }
 
+    /** A checker for a verity file's data: its descriptor and stored tree, the tree checked against the root hash. */
+    ext4j.verity.MerkleVerifier verifier(String where, Inode file) throws IOException {
+        VerityDescriptor d = descriptor(where, file);
+        long size = ext4j.verity.MerkleVerifier.treeSize(d);
+        if (size > Integer.MAX_VALUE - 8) throw new CorruptException(where + ": verity Merkle tree of " + size + " bytes is too big to check");
+        return new ext4j.verity.MerkleVerifier(d, storedTree(file, (int) size), "inode " + file.number() + " (" + where + ")");
+    }
+
+    /** An unverified read: the file's bytes at pos (Ext4FileSystem's plain read). */
+    interface RawRead { int read(Inode file, long pos, ByteBuffer dst) throws IOException; }
+
+    /** Most bytes one verified read returns: whole blocks are read and hashed, so the buffer is bounded. */
+    private static final int MAX_VERIFIED_READ = 1 << 20;
+
+    /**
+     * Reads from a verity file like fs-verity does: the whole blocks under [pos, pos+n) are read and
+     * each checked against the tree before any byte is returned; a mismatch is EIO naming the block.
+     */
+    int verifiedRead(ext4j.verity.MerkleVerifier v, Inode file, long pos, ByteBuffer dst, RawRead raw) throws IOException {
+        long size = file.size();
+        if (pos >= size) return -1;
+        if (!dst.hasRemaining()) return 0;
+        int bs = v.blockSize();
+        int n = (int) Math.min(Math.min(dst.remaining(), size - pos), MAX_VERIFIED_READ);
+        long first = pos / bs, last = (pos + n - 1) / bs;
+        byte[] buf = new byte[(int) ((last - first + 1) * bs)];
+        ByteBuffer b = ByteBuffer.wrap(buf, 0, (int) Math.min(buf.length, size - first * bs));
+        while (b.hasRemaining() && raw.read(file, first * bs + b.position(), b) > 0) { }
+        for (long i = first; i <= last; i++) {
+            try {
+                v.verify(i, buf, (int) ((i - first) * bs));
+            } catch (CorruptException e) {
+                throw new FsException(Errno.EIO, e.getMessage());
+            }
+        }
+        dst.put(buf, (int) (pos - first * bs), n);
+        return n;
+    }
+
     /** The stored Merkle tree bytes (length from the tree's shape), for checks against fsverity-utils. */
     byte[] storedTree(Inode file, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);

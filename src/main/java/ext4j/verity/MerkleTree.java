@@ -113,7 +113,7 @@ public final class MerkleTree {
     }
 
     /** SHA-256 with the salt (zero-padded to the hash's 64-byte block) hashed first. */
-    static final class Hasher {
+    static final class Hasher { // package-private: MerkleVerifier hashes the same way
         private final MessageDigest md;
         private final byte[] paddedSalt;
 

@@ -208,6 +208,58 @@ class VerityTest {
         }
     }
 
+    /**
+     * Reads are checked like fs-verity's: a flipped byte in a data block fails reads of that block
+     * (EIO naming it) and nothing else; a flipped byte in the Merkle tree fails every read of the file.
+     */
+    @Test
+    void readsAreCheckedAgainstTheTree() throws Exception {
+        Path img = image("verity");
+        byte[] data = new byte[300_000];
+        new Random(3).nextBytes(data);
+        long dataBlock5, treeBlock;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/v", 0644, 0, 0);
+            fs.write("/v", 0, ByteBuffer.wrap(data));
+            fs.enableVerity("/v", new byte[0]);
+            Inode in = fs.resolve("/v", true);
+            dataBlock5 = fs.fileMap(in).find(5).physical();
+            treeBlock = fs.fileMap(in).find(VerityFiles.metadataStart(data.length) / 4096).physical();
+        }
+        Path badData = tmp.resolve("data.img"), badTree = tmp.resolve("tree.img");
+        Files.copy(img, badData);
+        Files.copy(img, badTree);
+        flip(badData, dataBlock5 * 4096 + 100);
+        flip(badTree, treeBlock * 4096 + 7);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
+        }
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(badData)) {
+            Inode in = fs.resolve("/v", true);
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            assertEquals(4096, fs.read(in, 4 * 4096, b));                  // block 4 is intact
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 4 * 4096, 5 * 4096), b.array());
+            FsException e = assertThrows(FsException.class, () -> fs.read(in, 5 * 4096 + 10, ByteBuffer.allocate(10)));
+            assertEquals(Errno.EIO, e.errno());
+            assertTrue(e.getMessage().contains("data block 5 does not match"), e.getMessage());
+            assertThrows(FsException.class, () -> BufferedWriteTest.readAll(fs, "/v"));
+        }
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(badTree)) {
+            Inode in = fs.resolve("/v", true);
+            CorruptException e = assertThrows(CorruptException.class, () -> fs.read(in, 0, ByteBuffer.allocate(10)));
+            assertTrue(e.getMessage().contains("Merkle tree block 0 of level 0"), e.getMessage());
+        }
+    }
+
+    private static void flip(Path img, long at) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0x40);
+        }
+    }
+
     private interface Op { void run() throws Exception; }
 
     private static void assertErrno(Errno want, Op op) {
