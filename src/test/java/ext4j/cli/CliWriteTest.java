@@ -154,6 +154,34 @@ class CliWriteTest {
         Tools.assertFsckClean(img);
     }
 
+    /** ext4j verity enable, measure and digest print what fsverity-utils prints for the same bytes; misuse maps to errno. */
+    @Test
+    void verityCommandsMatchFsverityUtils() throws Exception {
+        Path img = tmp.resolve("v.img");
+        Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", "4096", "-O", "verity");
+        String I = img.toString();
+        Path host = tmp.resolve("data");
+        byte[] d = new byte[123_457];
+        new java.util.Random(2).nextBytes(d);
+        Files.write(host, d);
+        ok("put", I, host.toString(), "/f");
+        String want = Tools.run("fsverity", "digest", host.toString(), "--salt=beef").out().trim().split(" ")[0];
+        CliRunner.Out digest = CliRunner.run("verity", "digest", "--salt=beef", I, "/f");
+        assertEquals(0, digest.exit(), digest.err());
+        assertEquals(want + " /f", digest.out().trim());
+        CliRunner.Out en = CliRunner.run("verity", "enable", "--salt", "beef", I, "/f");
+        assertEquals(0, en.exit(), en.err());
+        assertEquals(want + " /f", en.out().trim());
+        CliRunner.Out m = CliRunner.run("verity", "measure", I, "/f");
+        assertEquals(want + " /f", m.out().trim());
+        Tools.assertFsckClean(img);
+        fails(img, 1, "/f: already a verity file: File exists", "verity", "enable", I, "/f");
+        fails(img, 1, "is a verity file: its data cannot change: Operation not permitted", "truncate", "-s", "0", I, "/f");
+        ok("mkdir", I, "/d");
+        fails(img, 1, "/d: not a verity file: No data available", "verity", "measure", I, "/d");
+        fails(img, 2, "--salt: not hexadecimal", "verity", "enable", "--salt", "xyz", I, "/f");
+    }
+
     @Test
     void damagedMetadataIsRefusedUnlessForced() throws Exception {
         Path img = tmp.resolve("bad.img");
