@@ -735,8 +735,19 @@ public final class Ext4FileSystem implements Closeable {
      * Holes and unwritten extents read as zeros without device I/O.
      */
     public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
+        checkedSize(inode);
         if (!inode.hasFlag(Inode.FL_VERITY)) return readRaw(inode, pos, dst);
         return new VerityFiles(this).verifiedRead(verifier(inode), inode, pos, dst, this::readRaw);
+    }
+
+    /**
+     * A regular file's size, refused when no block map could reach it: a damaged i_size (say 2^50)
+     * would otherwise have readers walk ~2^40 one-block holes past the mappable range.
+     */
+    private long checkedSize(Inode inode) throws CorruptException {
+        long size = inode.size(), most = FileMap.MAX_LOGICAL * vol.blockSize();
+        if (size > most) throw new CorruptException("inode " + inode.number() + ": i_size " + size + " is beyond the largest file ext4 can map (" + most + " bytes)");
+        return size;
     }
 
     /** A verity file's checker, kept for the last few verity files read (their tree is checked once per load). */
@@ -838,7 +849,7 @@ public final class Ext4FileSystem implements Closeable {
      * only mapped data: holes and unwritten ranges stay holes in out. Sets out's size to the file size.
      */
     public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException {
-        long size = inode.size();
+        long size = checkedSize(inode);
         long written = 0; // out's position: the end of the last byte written
         if (inode.hasFlag(Inode.FL_VERITY)) {                 // every byte checked against the Merkle tree on the way
             ByteBuffer b = ByteBuffer.allocate(1 << 20);

@@ -72,9 +72,11 @@ final class VerityFiles {
     VerityDescriptor descriptor(String path, Inode file) throws IOException {
         if (!file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.ENODATA, path + ": not a verity file");
         int bs = fs.volume().blockSize();
+        String where = "inode " + file.number() + " (" + path + ")";
+        if (!file.hasFlag(Inode.FL_EXTENTS) || file.hasFlag(Inode.FL_INLINE_DATA))   // ext4 allows verity only on extent-mapped files
+            throw new CorruptException(where + ": verity flag on an inode that is " + (file.hasFlag(Inode.FL_INLINE_DATA) ? "inline" : "not extent-mapped"));
         FileMap map = fs.fileMap(file);
         List<Run> runs = map.runs();
-        String where = "inode " + file.number() + " (" + path + ")";
         if (runs.isEmpty()) throw new CorruptException(where + ": verity file without metadata blocks");
         Run last = runs.get(runs.size() - 1);
         long end = last.end() * bs, start = metadataStart(file.size());
@@ -95,7 +97,10 @@ final class VerityFiles {
     ext4j.verity.MerkleVerifier verifier(String where, Inode file) throws IOException {
         VerityDescriptor d = descriptor(where, file);
         long size = ext4j.verity.MerkleVerifier.treeSize(d);
-        if (size > Integer.MAX_VALUE - 8) throw new CorruptException(where + ": verity Merkle tree of " + size + " bytes is too big to check");
+        List<Run> runs = fs.fileMap(file).runs();
+        long room = runs.get(runs.size() - 1).end() * fs.volume().blockSize() - metadataStart(file.size());
+        if (size > room || size > Integer.MAX_VALUE - 8)            // a damaged size must not make us allocate for it
+            throw new CorruptException("inode " + file.number() + " (" + where + "): verity Merkle tree of " + size + " bytes does not fit the " + room + " bytes of metadata");
         return new ext4j.verity.MerkleVerifier(d, storedTree(file, (int) size), "inode " + file.number() + " (" + where + ")");
     }
 

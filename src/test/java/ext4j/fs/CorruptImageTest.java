@@ -30,6 +30,7 @@ import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -104,6 +105,31 @@ class CorruptImageTest {
         var cli = CliRunner.run("info", img.toString());
         assertEquals(1, cli.exit());
         assertTrue(cli.err().startsWith("ext4j: " + img + ": not an ext2/3/4 filesystem"), cli.err());
+    }
+
+    /**
+     * A flipped high byte of i_size (found by the fuzzer above: 2^50 bytes on a 1K-block image) made
+     * `get` walk about 2^40 one-block holes past the mappable range; now reads and copies refuse it.
+     */
+    @Test
+    void sizeBeyondAnyMappingIsRefused() throws Exception {
+        Tools.requireTool("debugfs");
+        Path img = copy(base("plain", "-t", "ext4"), "huge-size.img");
+        String victim = null;
+        for (String line : Tools.debugfs(img, "ls -p /").split("\n")) {
+            String[] f = line.split("/");
+            if (f.length > 6 && f[2].startsWith("100") && !f[6].isEmpty() && Long.parseLong(f[6]) > 0) { victim = "/" + f[5]; break; }
+        }
+        assertNotNull(victim, "a regular file at the top of the sample tree");
+        Tools.Result set = Tools.run("debugfs", "-w", "-R", "sif " + victim + " size 1125899906971527", img.toString());
+        assertEquals(0, set.exit(), set.out());
+        long t0 = System.nanoTime();
+        var get = CliRunner.run("get", "-r", img.toString(), "/", work.resolve("huge-out").toString());
+        assertEquals(1, get.exit(), get.err());
+        assertTrue(get.err().contains("i_size 1125899906971527 is beyond the largest file ext4 can map"), get.err());
+        var cat = CliRunner.run("cat", img.toString(), victim);
+        assertEquals(1, cat.exit(), cat.err());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 60, "must not walk the holes");
     }
 
     @Test
