@@ -251,6 +251,52 @@ class VerityTest {
         }
     }
 
+    /**
+     * Power cut at every device operation of an enable and the sync after it, in every cut mode: after recovery e2fsck is quiet and the file has its data, either still plain or verity
+     * with the right digest and every block verifiable; once the sync returned it is verity.
+     */
+    @Test
+    void enableIsAtomicUnderPowerCuts() throws Exception {
+        Path img = image("verity");
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("VerityTest power cuts seed=" + seed);
+        Random r = new Random(seed);
+        byte[] data = new byte[600_000];
+        r.nextBytes(data);
+        ext4j.block.RecordingBlockDevice dev = new ext4j.block.RecordingBlockDevice(Files.readAllBytes(img), "recorded");
+        int before, synced;
+        String digest;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, false)) {
+            fs.createFile("/v", 0644, 0, 0);
+            fs.write("/v", 0, ByteBuffer.wrap(data));
+            fs.fsync("/v");
+            before = dev.opCount();
+            digest = fs.enableVerity("/v", new byte[0]).digestString();
+            fs.sync();
+            synced = dev.opCount();
+        }
+        Path cut = tmp.resolve("cut.img");
+        int plain = 0, verity = 0;
+        ext4j.block.RecordingBlockDevice.CutMode[] modes = ext4j.block.RecordingBlockDevice.CutMode.values();
+        for (int k = 0; k < (synced - before + 1) * modes.length; k++) {          // every cut point in every mode
+            int n = before + k / modes.length;
+            var mode = modes[k % modes.length];
+            String where = "seed=" + seed + " cut after device op " + n + " (" + before + ".." + synced + ", " + mode + ")";
+            Files.write(cut, dev.stateAt(n, mode, new Random(seed ^ n)));
+            Ext4FileSystem.recover(cut);
+            String out = Tools.run("e2fsck", "-fn", cut.toString()).out();
+            assertNull(Tools.fsckFinding(out), where + ": " + out);
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(cut)) {
+                Inode in = fs.resolve("/v", true);
+                assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"), where + ": data");      // verified if verity
+                if (in.hasFlag(Inode.FL_VERITY)) { verity++; assertEquals(digest, fs.verityDescriptor("/v").digestString(), where); }
+                else { plain++; assertTrue(n < synced, where + ": the sync returned, the file must be verity"); }
+            }
+        }
+        System.out.println("VerityTest: " + (synced - before + 1) + " cut points x " + modes.length + " modes: " + plain + " plain, " + verity + " verity, all consistent");
+        assertTrue(plain > 0 && verity > 0, "the cuts must see both states");
+    }
+
     private static void flip(Path img, long at) throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
             f.seek(at);
