@@ -24,8 +24,14 @@ import java.util.List;
 public final class MerkleTree {
     public static final int HASH_SIZE = 32;
 
-    /** Supplies data block i of the file: fills dst with up to blockSize bytes (fewer only for the last block). */
+    /**
+     * Supplies the file's data from block i on: fills dst completely (its limit is a whole number of
+     * blocks, or stops at the end of the data). Asked for up to {@link #CHUNK} bytes at a time.
+     */
     public interface DataSource { void read(long block, ByteBuffer dst) throws IOException; }
+
+    /** Bytes read per DataSource call: large reads cost far less per block than block-sized ones. */
+    public static final int CHUNK = 1 << 20;
 
     private final int blockSize;
     private final byte[] paddedSalt;
@@ -57,17 +63,24 @@ public final class MerkleTree {
         byte[] zeroHash = h.hash(zeroBlock);            // the hash of an all-zero block at this level
         // level 0: one hash per data block
         byte[] level = new byte[(int) roundUp(blocks * HASH_SIZE, blockSize)];
-        ByteBuffer buf = ByteBuffer.allocate(blockSize);
+        int chunkBlocks = Math.max(1, CHUNK / blockSize);
+        ByteBuffer buf = ByteBuffer.allocate(chunkBlocks * blockSize);
+        byte[] a = buf.array();
         long skipped = 0;
-        for (long i = 0; i < blocks; i++) {
-            buf.clear().limit((int) Math.min(blockSize, dataSize - i * blockSize));
-            src.read(i, buf);
-            if (buf.position() != buf.limit()) throw new IOException("verity: data block " + i + " read short (" + buf.position() + " of " + buf.limit() + " bytes)");
-            Arrays.fill(buf.array(), buf.position(), blockSize, (byte) 0);
-            byte[] d;
-            if (Arrays.equals(buf.array(), zeroBlock)) { d = zeroHash; skipped++; }
-            else d = h.hash(buf.array());
-            System.arraycopy(d, 0, level, (int) (i * HASH_SIZE), HASH_SIZE);
+        for (long first = 0; first < blocks; first += chunkBlocks) {
+            int n = (int) Math.min(buf.capacity(), dataSize - first * blockSize);
+            buf.clear().limit(n);
+            src.read(first, buf);
+            if (buf.position() != n) throw new IOException("verity: data from block " + first + " read short (" + buf.position() + " of " + n + " bytes)");
+            int inChunk = (n + blockSize - 1) / blockSize;
+            Arrays.fill(a, n, inChunk * blockSize, (byte) 0);          // the last block, zero-padded
+            for (int k = 0; k < inChunk; k++) {
+                int off = k * blockSize;
+                byte[] d;
+                if (Arrays.equals(a, off, off + blockSize, zeroBlock, 0, blockSize)) { d = zeroHash; skipped++; }
+                else d = h.hash(a, off, blockSize);
+                System.arraycopy(d, 0, level, (int) ((first + k) * HASH_SIZE), HASH_SIZE);
+            }
         }
         // one data block: no tree, the root hash is that block's hash
         if (blocks == 1) return new MerkleTree(blockSize, paddedSalt, levels, Arrays.copyOf(level, HASH_SIZE), skipped);
