@@ -182,11 +182,11 @@ public final class ExtentMap implements FileMap {
         List<long[]> leaves = new ArrayList<>();
         List<List<Long>> index = new ArrayList<>();
         for (int l = 1; l < depth; l++) index.add(new ArrayList<>());
-        walk(root, depth, -1, depth, runs, leaves, index);
+        walk(root, depth, -1, runs, leaves, index);
         return new Layout(runs, leaves, index);
     }
 
-    private void walk(ByteBuffer n, int level, long block, int depth, List<Run> runs, List<long[]> leaves, List<List<Long>> index) throws IOException {
+    private void walk(ByteBuffer n, int level, long block, List<Run> runs, List<long[]> leaves, List<List<Long>> index) throws IOException {
         int count = entries(n);
         if (level == 0) {
             if (block >= 0) leaves.add(new long[] {block, count});
@@ -196,7 +196,7 @@ public final class ExtentMap implements FileMap {
         if (block >= 0) index.get(level - 1).add(block);
         for (int i = 0; i < count; i++) {
             long child = indexChild(n, HEADER + i * ENTRY);
-            walk(readNode(child, level - 1), level - 1, child, depth, runs, leaves, index);
+            walk(readNode(child, level - 1), level - 1, child, runs, leaves, index);
         }
     }
 }

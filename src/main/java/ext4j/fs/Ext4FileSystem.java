@@ -756,7 +756,7 @@ public final class Ext4FileSystem implements Closeable {
         Key k = new Key(inode.number(), inode.generation(), inode.size());
         ext4j.verity.MerkleVerifier v = verifiers.get(k);
         if (v == null) {
-            v = new VerityFiles(this).verifier("inode " + inode.number(), inode);
+            v = new VerityFiles(this).verifier(inode);
             verifiers.put(k, v);
         }
         return v;
@@ -814,14 +814,14 @@ public final class Ext4FileSystem implements Closeable {
         try {
             Inode file = resolve(path, true);
             FsWriter wr = w();
-            if (file.isRegular() && io != null && io.lookup(file.number()) != null) {
-                CachedFile f = io.lookup(file.number());
+            CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
+            if (f != null) {                                  // the tree is built from the data on disk
                 io.fsync(f);
                 settleSize(f);
                 file = diskInode(file.number());
             }
             ext4j.verity.VerityDescriptor d = new VerityFiles(this).enable(wr, path, file, salt);
-            if (io != null && io.lookup(file.number()) != null) Ext4MappingOps.changed(io.lookup(file.number()));
+            if (f != null) Ext4MappingOps.changed(f);          // blocks were mapped past EOF behind the cache
             return d;
         } finally {
             LockOrder.exit(LockOrder.Level.INODE);

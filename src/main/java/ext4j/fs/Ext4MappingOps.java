@@ -304,13 +304,7 @@ final class Ext4MappingOps implements MappingOps {
 
     @Override
     public void ioCompleted(CachedFile f, long pos, long len, MappingType type) throws IOException {
-        Status st = status(f);
-        Inode.Timestamp mt;
-        synchronized (st) { mt = st.pendingMtime; st.pendingMtime = null; }
-        int bs = f.blockSize();
-        boolean convert = type == MappingType.UNWRITTEN;
-        w.completeWriteback(f, pos / bs, (pos + len + bs - 1) / bs, convert, mt);
-        if (convert) { conversions++; converted(f, pos / bs, (pos + len + bs - 1) / bs); }
+        ioCompleted(f, List.of(new long[] {pos, len}), type);
     }
 
     @Override

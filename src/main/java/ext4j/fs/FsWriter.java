@@ -727,14 +727,11 @@ final class FsWriter {
     }
 
     /**
-     * Writeback completion: [from, to) is on the device; unwritten blocks there become written, the
-     * on-disk size rises to what the cache allows (CachedFile.safeSize; never falls), and a pending mtime is stored, in one handle.
+     * Writeback completion of block ranges {from, to} of one file: they are on the device; unwritten
+     * blocks there become written, the on-disk size rises to what the cache allows
+     * (CachedFile.safeSize; never falls), and a pending mtime is stored, in one handle (one extent
+     * tree store).
      */
-    void completeWriteback(ext4j.iomap.CachedFile f, long from, long to, boolean convert, Inode.Timestamp mtime) throws IOException {
-        completeWriteback(f, List.of(new long[] {from, to}), convert, mtime);
-    }
-
-    /** The same for several block ranges {from, to} of one file, in one handle (one extent tree store). */
     void completeWriteback(ext4j.iomap.CachedFile f, List<long[]> ranges, boolean convert, Inode.Timestamp mtime) throws IOException {
         long ino = f.id();
         Inode cur = fs.diskInode(ino);

@@ -33,16 +33,17 @@ final class VerityFiles {
     static long metadataStart(long size) { return (size + 65535) / 65536 * 65536; }
 
     /** The fs-verity descriptor a file would get, computed from its bytes (like `fsverity digest`). */
-    VerityDescriptor compute(Inode file, byte[] salt) throws IOException {
-        int bs = fs.volume().blockSize();
-        MerkleTree t = tree(file, bs, salt);
-        return new VerityDescriptor(Integer.numberOfTrailingZeros(bs), salt, file.size(), t.rootHash());
-    }
+    VerityDescriptor compute(Inode file, byte[] salt) throws IOException { return describe(file, tree(file, salt), salt); }
 
-    private MerkleTree tree(Inode file, int bs, byte[] salt) throws IOException {
+    private MerkleTree tree(Inode file, byte[] salt) throws IOException {
+        int bs = fs.volume().blockSize();
         return MerkleTree.build(file.size(), bs, salt, (i, dst) -> {
             while (dst.hasRemaining() && fs.read(file, i * bs + dst.position(), dst) > 0) { }
         });
+    }
+
+    private VerityDescriptor describe(Inode file, MerkleTree t, byte[] salt) {
+        return new VerityDescriptor(Integer.numberOfTrailingZeros(t.blockSize()), salt, file.size(), t.rootHash());
     }
 
     /** FS_IOC_ENABLE_VERITY: builds the tree, writes the metadata past EOF and sets the flag in one handle. */
@@ -54,8 +55,8 @@ final class VerityFiles {
         if (!file.hasFlag(Inode.FL_EXTENTS) || file.hasFlag(Inode.FL_INLINE_DATA))
             throw new FsException(Errno.EOPNOTSUPP, path + ": fs-verity on ext4 needs an extent-mapped file (this one is " + (file.hasFlag(Inode.FL_INLINE_DATA) ? "inline" : "block-mapped") + ")");
         int bs = fs.volume().blockSize();
-        MerkleTree t = tree(file, bs, salt);
-        VerityDescriptor d = new VerityDescriptor(Integer.numberOfTrailingZeros(bs), salt, file.size(), t.rootHash());
+        MerkleTree t = tree(file, salt);
+        VerityDescriptor d = describe(file, t, salt);
         byte[] tree = t.bytes(), desc = d.encode();
         long start = metadataStart(file.size());
         long descPos = roundUp(start + tree.length, bs);
@@ -71,37 +72,54 @@ final class VerityFiles {
     /** FS_IOC_MEASURE_VERITY: the descriptor of a verity file, read from its metadata and checked. */
     VerityDescriptor descriptor(String path, Inode file) throws IOException {
         if (!file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.ENODATA, path + ": not a verity file");
-        int bs = fs.volume().blockSize();
         String where = "inode " + file.number() + " (" + path + ")";
-        if (!file.hasFlag(Inode.FL_EXTENTS) || file.hasFlag(Inode.FL_INLINE_DATA))   // ext4 allows verity only on extent-mapped files
+        FileMap map = fs.fileMap(checkedLayout(where, file));
+        return readDescriptor(where, file, map, metadataEnd(where, file, map));
+    }
+
+    /** A checker for a verity file's data: its descriptor and stored tree, the tree checked against the root hash. */
+    ext4j.verity.MerkleVerifier verifier(Inode file) throws IOException {
+        String where = "inode " + file.number();
+        FileMap map = fs.fileMap(checkedLayout(where, file));
+        long end = metadataEnd(where, file, map);
+        VerityDescriptor d = readDescriptor(where, file, map, end);
+        long size = ext4j.verity.MerkleVerifier.treeSize(d), room = end - metadataStart(file.size());
+        if (size > room || size > Integer.MAX_VALUE - 8)            // a damaged size must not make us allocate for it
+            throw new CorruptException(where + ": verity Merkle tree of " + size + " bytes does not fit the " + room + " bytes of metadata");
+        ByteBuffer tree = ByteBuffer.allocate((int) size);
+        readMeta(map, metadataStart(file.size()), tree);
+        return new ext4j.verity.MerkleVerifier(d, tree.array(), where);
+    }
+
+    /** ext4 allows verity only on extent-mapped files: a verity flag elsewhere is damage. */
+    private static Inode checkedLayout(String where, Inode file) throws CorruptException {
+        if (!file.hasFlag(Inode.FL_EXTENTS) || file.hasFlag(Inode.FL_INLINE_DATA))
             throw new CorruptException(where + ": verity flag on an inode that is " + (file.hasFlag(Inode.FL_INLINE_DATA) ? "inline" : "not extent-mapped"));
-        FileMap map = fs.fileMap(file);
+        return file;
+    }
+
+    /** Where the verity metadata ends: the end of the file's last mapped block, past the metadata start. */
+    private long metadataEnd(String where, Inode file, FileMap map) throws IOException {
         List<Run> runs = map.runs();
         if (runs.isEmpty()) throw new CorruptException(where + ": verity file without metadata blocks");
-        Run last = runs.get(runs.size() - 1);
-        long end = last.end() * bs, start = metadataStart(file.size());
+        long end = runs.get(runs.size() - 1).end() * fs.volume().blockSize(), start = metadataStart(file.size());
         if (end <= start) throw new CorruptException(where + ": verity metadata missing (the last block ends at " + end + ", metadata starts at " + start + ")");
+        return end;
+    }
+
+    /** The descriptor: its size in the last 4 bytes before end, the descriptor at the block boundary below it. */
+    private VerityDescriptor readDescriptor(String where, Inode file, FileMap map, long end) throws IOException {
+        int bs = fs.volume().blockSize();
         ByteBuffer sz = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
         readMeta(map, end - 4, sz);
         long descSize = Integer.toUnsignedLong(sz.getInt(0));
         if (descSize < VerityDescriptor.SIZE || descSize > MAX_DESCRIPTOR)
             throw new CorruptException(where + ": verity descriptor size " + descSize + " is impossible (" + VerityDescriptor.SIZE + " to " + MAX_DESCRIPTOR + ")");
-        long descPos = (end - 4 - descSize) / bs * bs;
+        long descPos = (end - 4 - descSize) / bs * bs, start = metadataStart(file.size());
         if (descPos < start) throw new CorruptException(where + ": verity descriptor at " + descPos + " lies before the metadata start " + start);
         ByteBuffer d = ByteBuffer.allocate(VerityDescriptor.SIZE);
         readMeta(map, descPos, d);
         return VerityDescriptor.parse(d.flip(), file.size(), where);
-    }
-
-    /** A checker for a verity file's data: its descriptor and stored tree, the tree checked against the root hash. */
-    ext4j.verity.MerkleVerifier verifier(String where, Inode file) throws IOException {
-        VerityDescriptor d = descriptor(where, file);
-        long size = ext4j.verity.MerkleVerifier.treeSize(d);
-        List<Run> runs = fs.fileMap(file).runs();
-        long room = runs.get(runs.size() - 1).end() * fs.volume().blockSize() - metadataStart(file.size());
-        if (size > room || size > Integer.MAX_VALUE - 8)            // a damaged size must not make us allocate for it
-            throw new CorruptException("inode " + file.number() + " (" + where + "): verity Merkle tree of " + size + " bytes does not fit the " + room + " bytes of metadata");
-        return new ext4j.verity.MerkleVerifier(d, storedTree(file, (int) size), "inode " + file.number() + " (" + where + ")");
     }
 
     /** An unverified read: the file's bytes at pos (Ext4FileSystem's plain read). */

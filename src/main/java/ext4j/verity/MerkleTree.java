@@ -34,15 +34,13 @@ public final class MerkleTree {
     public static final int CHUNK = 1 << 20;
 
     private final int blockSize;
-    private final byte[] paddedSalt;
     /** Levels, leaves (level 0) first; each the concatenated tree blocks of that level. */
     private final List<byte[]> levels;
     private final byte[] rootHash;
-    private long zeroBlocksSkipped;
+    private final long zeroBlocksSkipped;
 
-    private MerkleTree(int blockSize, byte[] paddedSalt, List<byte[]> levels, byte[] rootHash, long zeroBlocksSkipped) {
+    private MerkleTree(int blockSize, List<byte[]> levels, byte[] rootHash, long zeroBlocksSkipped) {
         this.blockSize = blockSize;
-        this.paddedSalt = paddedSalt;
         this.levels = levels;
         this.rootHash = rootHash;
         this.zeroBlocksSkipped = zeroBlocksSkipped;
@@ -53,10 +51,9 @@ public final class MerkleTree {
         if (Integer.bitCount(blockSize) != 1 || blockSize < 1024 || blockSize > 65536)
             throw new IllegalArgumentException("verity block size " + blockSize + ": a power of two from 1024 to 65536");
         if (salt.length > 32) throw new IllegalArgumentException("salt of " + salt.length + " bytes: at most 32");
-        byte[] paddedSalt = salt.length == 0 ? new byte[0] : Arrays.copyOf(salt, 64);
-        Hasher h = new Hasher(paddedSalt);
+        Hasher h = new Hasher(salt);
         List<byte[]> levels = new ArrayList<>();
-        if (dataSize == 0) return new MerkleTree(blockSize, paddedSalt, levels, new byte[HASH_SIZE], 0);
+        if (dataSize == 0) return new MerkleTree(blockSize, levels, new byte[HASH_SIZE], 0);
         long blocks = (dataSize + blockSize - 1) / blockSize;
         int perBlock = blockSize / HASH_SIZE;
         byte[] zeroBlock = new byte[blockSize];
@@ -83,7 +80,7 @@ public final class MerkleTree {
             }
         }
         // one data block: no tree, the root hash is that block's hash
-        if (blocks == 1) return new MerkleTree(blockSize, paddedSalt, levels, Arrays.copyOf(level, HASH_SIZE), skipped);
+        if (blocks == 1) return new MerkleTree(blockSize, levels, Arrays.copyOf(level, HASH_SIZE), skipped);
         levels.add(level);
         // upper levels: a block holding only zero hashes of the level below hashes to the next zero hash
         while (level.length > blockSize) {
@@ -101,7 +98,7 @@ public final class MerkleTree {
             level = up;
             zeroHash = zeroRunHash;
         }
-        return new MerkleTree(blockSize, paddedSalt, levels, h.hash(level), skipped);
+        return new MerkleTree(blockSize, levels, h.hash(level), skipped);
     }
 
     private static long roundUp(long v, long to) { return (v + to - 1) / to * to; }
@@ -130,9 +127,10 @@ public final class MerkleTree {
         private final MessageDigest md;
         private final byte[] paddedSalt;
 
-        Hasher(byte[] paddedSalt) {
+        /** salt: as given (up to 32 bytes); it is zero-padded to SHA-256's 64-byte block here. */
+        Hasher(byte[] salt) {
             try { md = MessageDigest.getInstance("SHA-256"); } catch (NoSuchAlgorithmException e) { throw new IllegalStateException(e); }
-            this.paddedSalt = paddedSalt;
+            this.paddedSalt = salt.length == 0 ? salt : Arrays.copyOf(salt, 64);
         }
 
         byte[] hash(byte[] b) { return hash(b, 0, b.length); }

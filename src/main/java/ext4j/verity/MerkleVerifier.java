@@ -44,7 +44,7 @@ public final class MerkleVerifier {
         this.bs = d.blockSize();
         this.where = where;
         this.dataBlocks = (d.dataSize() + bs - 1) / bs;
-        this.hasher = new MerkleTree.Hasher(d.salt().length == 0 ? new byte[0] : Arrays.copyOf(d.salt(), 64));
+        this.hasher = new MerkleTree.Hasher(d.salt());
         long[] counts = levelBlocks(d);
         if (tree.length != treeSize(d)) throw new CorruptException(where + ": verity Merkle tree is " + tree.length + " bytes, expected " + treeSize(d));
         levelOffset = new long[counts.length];
