@@ -81,6 +81,7 @@ class MkfsImagesTest {
                 int[] inline = new int[2];
                 countInline(fs, fs.resolve("/", true), inline, 0);
                 assertTrue(inline[0] > 0 && inline[1] > 0, "inline files " + inline[0] + ", inline directories " + inline[1]);
+                assertTrue(fs.resolve("/small-dir", true).hasFlag(ext4j.ondisk.Inode.FL_INLINE_DATA), "/small-dir is not inline");
             }
         }
     }
@@ -96,6 +97,10 @@ class MkfsImagesTest {
 
     /** Things SampleTree cannot make as a plain user: every xattr namespace, ACLs, devices, fifos, a big htree directory. */
     static void addSpecialFiles(Path src, int bigXattr) throws Exception {
+        // a directory small enough to be stored inline whatever the seed made; made before the default ACL
+        // below, which would fill the in-inode xattr space inline data needs
+        Path small = Files.createDirectory(src.resolve("small-dir"));
+        Files.writeString(small.resolve("f"), "x");
         Path f = src.resolve("acl-file");
         Files.writeString(f, "acl");
         if (Tools.run("setfacl", "-m", "u:1000:r,g:2000:rw,m::rw", f.toString()).exit() == 0) {
