@@ -104,16 +104,16 @@ public final class BufferedIo implements AutoCloseable {
             if (!sequential) f.readahead = 0;
             long p = pos;
             while (p < end) {
-                if (sequential && !f.folios.containsKey(p / folioSize)) {
+                if (sequential && f.folioAt(p) == null) {
                     // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
                     f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
-                    readahead(f, p / folioSize, Math.max(f.readahead, (int) Math.min(maxIo / folioSize, (end - 1) / folioSize - p / folioSize + 1)));
+                    readahead(f, p, Math.max((long) f.readahead * folioSize, Math.min(maxIo, end - p)));
                 }
-                Folio fo = folio(f, p / folioSize);
-                int off = (int) (p % folioSize), n = (int) Math.min(folioSize - off, end - p);
+                Folio fo = folio(f, p, sequential ? folioSize : end - p); // a random read caches what it reads, not a whole large folio
+                int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
                 fo.pins++;
                 try {
-                    if (sequential) fill(f, fo, 0, (int) Math.min(folioSize, f.size - fo.offset())); // the rest of the folio in one go
+                    if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset())); // the rest of the folio in one go
                     else fill(f, fo, off, off + n);
                     dst.put(fo.data, off, n);
                 } finally { fo.pins--; }
@@ -167,21 +167,24 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /**
-     * Reads up to count folios from index first that are not cached yet (stopping at the first
-     * cached one and at EOF) with one device read per mapped extent, at most maxIo bytes each.
+     * Reads about bytes from pos (not cached there) onwards into new folios, stopping at the first
+     * cached byte and at EOF, with one device read per mapped extent, at most maxIo bytes each.
      * New folios are zeros, so holes, unwritten and delayed ranges need no work.
      */
-    private void readahead(CachedFile f, long first, int count) throws IOException {
+    private void readahead(CachedFile f, long pos, long bytes) throws IOException {
         int bs = f.blockSize;
         long eofBlock = (f.size + bs - 1) / bs;
-        long lastFolio = Math.max(first, (eofBlock * bs - 1) / folioSize);
+        long limit = Math.max(pos + 1, Math.min(pos + bytes, eofBlock * bs));
         List<Folio> fresh = new ArrayList<>();
-        for (long i = first; i < first + count && i <= lastFolio && !f.folios.containsKey(i); i++) fresh.add(folio(f, i));
-        if (fresh.isEmpty()) return;
+        for (long q = pos; q < limit && f.folioAt(q) == null; ) {
+            Folio fo = folio(f, q, folioSize);
+            fresh.add(fo);
+            q = fo.end();
+        }
         for (Folio fo : fresh) fo.pins++;
         try {
-            long start = first * folioSize, dataStop = Math.min((first + fresh.size()) * folioSize, eofBlock * bs);
-            for (Folio fo : fresh) ensure(fo, (int) Math.max(bs, Math.min(folioSize, dataStop - fo.offset())));
+            long start = fresh.getFirst().offset(), dataStop = Math.min(fresh.getLast().end(), eofBlock * bs);
+            for (Folio fo : fresh) ensure(fo, (int) Math.max(bs, Math.min(fo.size(), dataStop - fo.offset())));
             for (long p = start; p < dataStop; ) {
                 Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
                 long n = Math.min(Math.min(m.end(), dataStop) - p, maxIo);
@@ -208,8 +211,8 @@ public final class BufferedIo implements AutoCloseable {
     /** Copies src's remaining bytes into the cached folios at file offset pos. */
     private void scatter(CachedFile f, long pos, ByteBuffer src) {
         for (long q = pos; src.hasRemaining(); ) {
-            Folio fo = f.folios.get(q / folioSize);
-            int off = (int) (q % folioSize), c = Math.min(folioSize - off, src.remaining());
+            Folio fo = f.folioAt(q);
+            int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, src.remaining());
             ensure(fo, off + c);
             src.get(fo.data, off, c);
             q += c;
@@ -219,7 +222,7 @@ public final class BufferedIo implements AutoCloseable {
     /** In the folio holding EOF, the bytes of the EOF block past the size are zeros in the cache. */
     private void zeroPastEof(CachedFile f, Folio fo) {
         long s = f.size;
-        if (s < fo.offset() || s >= fo.offset() + folioSize || s % f.blockSize == 0) return;
+        if (s < fo.offset() || s >= fo.end() || s % f.blockSize == 0) return;
         int at = (int) (s - fo.offset());
         if (at >= fo.data.length) return;                     // no memory there: nothing cached to zero
         int blockEnd = (at / f.blockSize + 1) * f.blockSize;
@@ -249,6 +252,8 @@ public final class BufferedIo implements AutoCloseable {
         try {
             if (len <= 0) return 0;
             if (pos > f.size) zeroEofTail(f);
+            // sequential writes get large folios; a random write a folio the size of the write (as Linux's write_begin)
+            boolean sequential = pos == f.nextWritePos || pos == f.size;
             long done = 0;
             boolean shortCopy = false;
             while (done < len && !shortCopy) {
@@ -258,9 +263,9 @@ public final class BufferedIo implements AutoCloseable {
                 long copied = 0;
                 while (p + copied < stop) {
                     long q = p + copied;
-                    Folio fo = folio(f, q / folioSize);
+                    Folio fo = folio(f, q, sequential ? folioSize : pos + len - q);
                     if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
-                    int off = (int) (q % folioSize), n = (int) Math.min(folioSize - off, stop - q);
+                    int off = (int) (q - fo.offset()), n = (int) Math.min(fo.size() - off, stop - q);
                     fo.pins++;
                     try {
                         int got = copyIntoFolio(f, fo, off, n, src);
@@ -273,6 +278,7 @@ public final class BufferedIo implements AutoCloseable {
                 done += copied;
                 balance();
             }
+            f.nextWritePos = pos + done;
             return done;
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
@@ -309,13 +315,13 @@ public final class BufferedIo implements AutoCloseable {
         long s = f.size;
         int bs = f.blockSize;
         if (s % bs == 0) return;
-        Folio fo = f.folios.get(s / folioSize);
-        int at = (int) (s % folioSize);
-        if (fo == null || !fo.isUptodate(at / bs)) {
+        Folio fo = f.folioAt(s);
+        if (fo == null || !fo.isUptodate((int) (s - fo.offset()) / bs)) {
             Mapping m = ops.begin(f, s - s % bs, bs, MappingOps.READ);
             if (m.type() != MappingType.MAPPED) return; // nothing stale on disk: holes and unwritten blocks read as zeros
-            fo = folio(f, s / folioSize);
+            fo = folio(f, s, bs);
         }
+        int at = (int) (s - fo.offset());
         fo.pins++;
         try {
             fill(f, fo, at, at + 1);
@@ -342,9 +348,8 @@ public final class BufferedIo implements AutoCloseable {
             long p = pos;
             while (p < end) {
                 long blockEnd = Math.min(end, (p / bs + 1) * bs);
-                Folio fo = f.folios.get(p / folioSize);
-                int at = (int) (p % folioSize);
-                boolean cached = fo != null && fo.isUptodate(at / bs);
+                Folio fo = f.folioAt(p);
+                boolean cached = fo != null && fo.isUptodate((int) (p - fo.offset()) / bs);
                 if (!cached) {
                     Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
                     if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
@@ -352,8 +357,9 @@ public final class BufferedIo implements AutoCloseable {
                         p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
                         continue;
                     }
-                    fo = folio(f, p / folioSize);
+                    fo = folio(f, p, end - p);
                 }
+                int at = (int) (p - fo.offset());
                 fo.pins++;
                 try {
                     if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
@@ -374,12 +380,11 @@ public final class BufferedIo implements AutoCloseable {
     /** Offset of the first block in [from, to) that is uptodate in the cache, else to. */
     private long nextUptodate(CachedFile f, long from, long to) {
         int bs = f.blockSize;
-        for (long q = from; q < to; ) {
-            Folio fo = f.folios.get(q / folioSize);
-            if (fo == null) { q = (q / folioSize + 1) * folioSize; continue; }
-            int b = fo.uptodate.nextSetBit((int) (q % folioSize) / bs);
-            if (b >= 0) return Math.min(to, Math.max(q, fo.offset() + (long) b * bs));
-            q = fo.offset() + folioSize;
+        for (Folio fo : f.foliosFrom(from)) {
+            if (fo.offset() >= to) break;
+            if (fo.end() <= from) continue;
+            int b = fo.uptodate.nextSetBit(from > fo.offset() ? (int) (from - fo.offset()) / bs : 0);
+            if (b >= 0) return Math.min(to, Math.max(from, fo.offset() + (long) b * bs));
         }
         return to;
     }
@@ -398,7 +403,7 @@ public final class BufferedIo implements AutoCloseable {
             int bs = f.blockSize;
             long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
             dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
-            Folio fo = f.folios.get(newSize / folioSize);
+            Folio fo = f.folioAt(newSize);
             if (fo != null) zeroPastEof(f, fo);
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
@@ -423,13 +428,13 @@ public final class BufferedIo implements AutoCloseable {
 
     private void dropRange(CachedFile f, long from, long to) {
         List<Long> gone = new ArrayList<>();
-        for (Map.Entry<Long, Folio> e : f.folios.tailMap(from / folioSize, true).entrySet()) {
-            Folio fo = e.getValue();
+        for (Folio fo : f.foliosFrom(from)) {
             long fStart = fo.offset();
             if (fStart >= to) break;
-            int a = (int) Math.max(0, from - fStart), b = (int) Math.min(folioSize, to - fStart);
+            if (fo.end() <= from) continue;
+            int a = (int) Math.max(0, from - fStart), b = (int) Math.min(fo.size(), to - fStart);
             fo.invalidate(a, b);
-            if (fo.uptodate.isEmpty() && fo.dirty.isEmpty() && fo.pins == 0) gone.add(e.getKey());
+            if (fo.uptodate.isEmpty() && fo.dirty.isEmpty() && fo.pins == 0) gone.add(fStart);
         }
         for (long k : gone) drop(f.folios.remove(k));
     }
@@ -490,8 +495,8 @@ public final class BufferedIo implements AutoCloseable {
         int bs = f.blockSize;
         long q = p;
         while (q < to) {
-            Folio fo = f.folios.get(q / folioSize);
-            if (fo == null || !fo.isDirty((int) (q % folioSize) / bs)) break;
+            Folio fo = f.folioAt(q);
+            if (fo == null || !fo.isDirty((int) (q - fo.offset()) / bs)) break;
             q += bs;
         }
         return Math.min(q, to);
@@ -501,8 +506,8 @@ public final class BufferedIo implements AutoCloseable {
     private void gather(CachedFile f, long a, long n, ByteBuffer buf) {
         int bs = f.blockSize;
         for (long q = a; q < a + n; ) {
-            Folio fo = f.folios.get(q / folioSize);
-            int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, a + n - q);
+            Folio fo = f.folioAt(q);
+            int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, a + n - q);
             buf.put(fo.data, off, c);
             fo.clearDirty(off, off + c);
             fo.writeback.set(off / bs, (off + c) / bs);
@@ -515,11 +520,11 @@ public final class BufferedIo implements AutoCloseable {
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             int bs = f.blockSize;
-            for (long q = from; q < to; ) {
-                Folio fo = f.folios.get(q / folioSize);
-                int off = (int) (q % folioSize), c = (int) Math.min(folioSize - off, to - q);
-                if (fo != null) fo.writeback.clear(off / bs, (off + c) / bs);
-                q += c;
+            for (Folio fo : f.foliosFrom(from)) {
+                if (fo.offset() >= to) break;
+                if (fo.end() <= from) continue;
+                int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
+                fo.writeback.clear(off / bs, stop / bs);
             }
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
@@ -590,11 +595,17 @@ public final class BufferedIo implements AutoCloseable {
 
     // ---- folios and memory ----
 
-    private Folio folio(CachedFile f, long index) {
-        Folio fo = f.folios.get(index);
+    /**
+     * The folio holding byte pos; a new one is the largest power of two up to want bytes (at least a
+     * block, at most the folio size), aligned to its size, that overlaps no cached folio.
+     */
+    private Folio folio(CachedFile f, long pos, long want) {
+        Folio fo = f.folioAt(pos);
         if (fo == null) {
-            fo = new Folio(f, index, folioSize, NO_BYTES, f.blockSize);
-            f.folios.put(index, fo);
+            int size = (int) Math.min(folioSize, Math.max(f.blockSize, Long.highestOneBit(Math.max(1, want - 1)) << 1));
+            while (size > f.blockSize && overlapsCached(f, pos / size * size, size)) size >>= 1;
+            fo = new Folio(f, pos / size * size, size, NO_BYTES, f.blockSize);
+            f.folios.put(fo.offset(), fo);
         } else {
             lru.remove(fo);
         }
@@ -604,10 +615,17 @@ public final class BufferedIo implements AutoCloseable {
 
     private static final byte[] NO_BYTES = new byte[0];
 
+    private static boolean overlapsCached(CachedFile f, long start, int size) {
+        Map.Entry<Long, Folio> below = f.folios.floorEntry(start);
+        if (below != null && below.getValue().end() > start) return true;
+        Long above = f.folios.ceilingKey(start);
+        return above != null && above < start + size;
+    }
+
     /** Gives the folio memory up to byte end (rounded up to a power of two, at least a block, at most the folio). */
     private void ensure(Folio fo, int end) {
         if (end <= fo.data.length) return;
-        int n = Math.min(folioSize, Math.max(fo.blockSize(), Integer.highestOneBit(end - 1) << 1));
+        int n = Math.min(fo.size(), Math.max(fo.blockSize(), Integer.highestOneBit(end - 1) << 1));
         byte[] d = n == folioSize ? spare.poll() : null;
         if (d == null) d = new byte[n];
         else Arrays.fill(d, fo.data.length, n, (byte) 0);
@@ -637,7 +655,7 @@ public final class BufferedIo implements AutoCloseable {
                 Folio fo = it.next();
                 if (!fo.isEvictable()) continue;
                 it.remove();
-                fo.file.folios.remove(fo.index);
+                fo.file.folios.remove(fo.offset());
                 release(fo);
                 evictions++;
                 freed = true;

@@ -12,10 +12,11 @@ import java.util.TreeMap;
 public final class CachedFile {
     final long id;
     final int blockSize;
+    /** Folios by file offset; they never overlap. */
     final TreeMap<Long, Folio> folios = new TreeMap<>();
     long size;
     IOException error;
-    long nextReadPos = -1;
+    long nextReadPos = -1, nextWritePos = 0;
     /** Folios the next readahead asks for (doubles while reads stay sequential). */
     int readahead;
     int inFlight;
@@ -40,9 +41,21 @@ public final class CachedFile {
     /** Whether the block holding byte pos has cached data not yet written back. */
     public boolean isDirty(long pos) {
         synchronized (engine) {
-            Folio fo = folios.get(pos / engine.folioSize());
-            return fo != null && fo.isDirty((int) (pos % engine.folioSize()) / blockSize);
+            Folio fo = folioAt(pos);
+            return fo != null && fo.isDirty((int) (pos - fo.offset()) / blockSize);
         }
+    }
+
+    /** The folio holding byte pos, or null. */
+    Folio folioAt(long pos) {
+        Map.Entry<Long, Folio> e = folios.floorEntry(pos);
+        return e != null && pos < e.getValue().end() ? e.getValue() : null;
+    }
+
+    /** The folios that hold bytes at or after pos, in order. */
+    Iterable<Folio> foliosFrom(long pos) {
+        Long k = folios.floorKey(pos);
+        return folios.tailMap(k == null ? pos : k, true).values();
     }
 
     /** Whether any block in [from, to) is dirty or being written back. */
@@ -60,10 +73,9 @@ public final class CachedFile {
 
     /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
     long firstPending(long from) {
-        int fs = engine.folioSize();
-        for (Map.Entry<Long, Folio> e : folios.tailMap(from / fs, true).entrySet()) {
-            Folio fo = e.getValue();
-            int startBlock = e.getKey() == from / fs ? (int) (from % fs) / blockSize : 0;
+        for (Folio fo : foliosFrom(from)) {
+            if (fo.end() <= from) continue;
+            int startBlock = from > fo.offset() ? (int) (from - fo.offset()) / blockSize : 0;
             int d = fo.dirty.nextSetBit(startBlock), w = fo.writeback.nextSetBit(startBlock);
             int b = d < 0 ? w : w < 0 ? d : Math.min(d, w);
             if (b >= 0) return fo.offset() + (long) b * blockSize;

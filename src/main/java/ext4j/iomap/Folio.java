@@ -3,16 +3,18 @@ package ext4j.iomap;
 import java.util.BitSet;
 
 /**
- * A cached piece of a file: folioSize bytes at index * folioSize, with one uptodate, one dirty and
- * one writeback bit per filesystem block. Its memory covers only the part the file uses (a small
- * file's folio is as small as a block, a sequential file's is the whole folio): blocks beyond it
- * are never uptodate, and the engine grows it before filling them. The bit rules are the seeds' (iomap fixes): setting a
+ * A cached piece of a file: size bytes (a power of two from one block up to the engine's largest
+ * folio) at an offset aligned to its size, with one uptodate, one dirty and one writeback bit per
+ * filesystem block. Folios of one file never overlap; sequential I/O makes large ones, a random
+ * 4 KiB write a 4 KiB one (as Linux sizes folios by the write). Its memory covers only the part the
+ * file uses (a small file's folio is as small as a block): blocks beyond it are never uptodate,
+ * and the engine grows it before filling them. The bit rules are the seeds' (iomap fixes): setting a
  * byte range dirty rounds out to whole blocks, clearing rounds in, and an empty range changes
  * nothing. Guarded by the engine's lock.
  */
 final class Folio {
     final CachedFile file;
-    final long index;
+    private final long offset;
     /** The cached bytes from the folio's start: as long as the file needs (a power of two), up to the folio size. */
     byte[] data;
     private final int size;
@@ -20,16 +22,20 @@ final class Folio {
     final BitSet uptodate = new BitSet(), dirty = new BitSet(), writeback = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
 
-    /** A folio of size bytes (a power of two) over data (all zeros; may be shorter, and grows on demand). */
-    Folio(CachedFile file, long index, int size, byte[] data, int blockSize) {
+    /** A folio of size bytes (a power of two) at offset (a multiple of size) over data (all zeros; may be shorter, and grows on demand). */
+    Folio(CachedFile file, long offset, int size, byte[] data, int blockSize) {
+        if (Integer.bitCount(size) != 1 || offset % size != 0) throw new IllegalArgumentException("folio of " + size + " bytes at " + offset);
         this.file = file;
-        this.index = index;
+        this.offset = offset;
         this.size = size;
         this.data = data;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
     }
 
-    long offset() { return index * size; }
+    long offset() { return offset; }
+    /** Bytes of the file the folio covers (its memory may be less). */
+    int size() { return size; }
+    long end() { return offset + size; }
     /** Blocks that have memory now. */
     int blocks() { return data.length >> blockShift; }
     int blockSize() { return 1 << blockShift; }

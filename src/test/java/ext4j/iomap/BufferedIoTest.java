@@ -293,4 +293,43 @@ class BufferedIoTest {
             assertEquals(4, read(io, f, 1500, 1)[0]);
         }
     }
+
+    @Test
+    void randomWritesGetFoliosTheSizeOfTheWrite() throws Exception {
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("randomWritesGetFoliosTheSizeOfTheWrite seed=" + seed);
+        java.util.Random r = new java.util.Random(seed);
+        int fileBytes = 2 << 20;
+        byte[] model = new byte[fileBytes];
+        try (BufferedIo io = new BufferedIo(dev, ops, 8 << 20, 64 << 10)) {
+            CachedFile f = io.file(1, BS, 0);
+            io.truncate(f, fileBytes);
+            // 100 random one-block writes: each caches one block, not a 64 KiB folio
+            java.util.Set<Long> blocks = new java.util.TreeSet<>();
+            for (int i = 0; i < 100; i++) {
+                long b = 1 + r.nextInt(fileBytes / BS - 1);
+                byte[] d = fill(BS, 1 + r.nextInt(250));
+                io.write(f, b * BS, ByteBuffer.wrap(d));
+                System.arraycopy(d, 0, model, (int) b * BS, BS);
+                blocks.add(b);
+            }
+            assertEquals(blocks.size() * (long) BS, io.cachedBytes(), "random writes cache the blocks written");
+            // then writes of random lengths and offsets, sequential runs, reads that fill around small folios
+            for (int i = 0; i < 3000; i++) {
+                int pos = r.nextInt(fileBytes - 1), len = 1 + r.nextInt(Math.min(fileBytes - pos, r.nextBoolean() ? 300 : 150_000));
+                if (r.nextInt(3) == 0) {
+                    byte[] d = new byte[len];
+                    r.nextBytes(d);
+                    io.write(f, pos, ByteBuffer.wrap(d));
+                    System.arraycopy(d, 0, model, pos, len);
+                } else {
+                    assertArrayEquals(Arrays.copyOfRange(model, pos, pos + len), read(io, f, pos, len), "seed " + seed + " op " + i);
+                }
+                if (r.nextInt(500) == 0) io.fsync(f);
+                if (r.nextInt(1000) == 0) io.dropAll();
+            }
+            io.dropAll();
+            assertArrayEquals(model, read(io, f, 0, fileBytes), "seed " + seed + ": after writeback and a cache drop");
+        }
+    }
 }
