@@ -77,6 +77,7 @@ public final class BufferedIo implements AutoCloseable {
             awaitCompletions(f);
             for (Folio fo : f.folios.values()) drop(fo);
             f.folios.clear();
+            f.pending.clear();
             files.remove(f.id);
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
@@ -436,7 +437,7 @@ public final class BufferedIo implements AutoCloseable {
             fo.invalidate(a, b);
             if (fo.uptodate.isEmpty() && fo.dirty.isEmpty() && fo.pins == 0) gone.add(fStart);
         }
-        for (long k : gone) drop(f.folios.remove(k));
+        for (long k : gone) { drop(f.folios.remove(k)); f.pending.remove(k); }
     }
 
     // ---- writeback ----
@@ -509,8 +510,7 @@ public final class BufferedIo implements AutoCloseable {
             Folio fo = f.folioAt(q);
             int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, a + n - q);
             buf.put(fo.data, off, c);
-            fo.clearDirty(off, off + c);
-            fo.writeback.set(off / bs, (off + c) / bs);
+            fo.startWriteback(off / bs, (off + c) / bs);
             q += c;
         }
     }
@@ -524,7 +524,7 @@ public final class BufferedIo implements AutoCloseable {
                 if (fo.offset() >= to) break;
                 if (fo.end() <= from) continue;
                 int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
-                fo.writeback.clear(off / bs, stop / bs);
+                fo.endWriteback(off / bs, stop / bs);
             }
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
@@ -587,6 +587,7 @@ public final class BufferedIo implements AutoCloseable {
             for (CachedFile f : files.values()) {
                 for (Folio fo : f.folios.values()) drop(fo);
                 f.folios.clear();
+                f.pending.clear();
             }
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);

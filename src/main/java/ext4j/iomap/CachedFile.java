@@ -14,6 +14,8 @@ public final class CachedFile {
     final int blockSize;
     /** Folios by file offset; they never overlap. */
     final TreeMap<Long, Folio> folios = new TreeMap<>();
+    /** Offsets of the folios with dirty or in-flight blocks (kept by Folio), so writeback skips clean ones. */
+    final java.util.TreeSet<Long> pending = new java.util.TreeSet<>();
     long size;
     IOException error;
     long nextReadPos = -1, nextWritePos = 0;
@@ -73,7 +75,9 @@ public final class CachedFile {
 
     /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
     long firstPending(long from) {
-        for (Folio fo : foliosFrom(from)) {
+        Long k = pending.floor(from);
+        for (long at : pending.tailSet(k == null ? from : k, true)) {
+            Folio fo = folios.get(at);
             if (fo.end() <= from) continue;
             int startBlock = from > fo.offset() ? (int) (from - fo.offset()) / blockSize : 0;
             int d = fo.dirty.nextSetBit(startBlock), w = fo.writeback.nextSetBit(startBlock);

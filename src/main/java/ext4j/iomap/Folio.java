@@ -44,12 +44,14 @@ final class Folio {
     void setDirty(int from, int to) {
         if (to <= from) return;
         dirty.set(from >> blockShift, ((to - 1) >> blockShift) + 1);
+        notePending();
     }
 
     /** Clears the dirty bits of the blocks wholly inside bytes [from, to) (rounded in). */
     void clearDirty(int from, int to) {
         int first = (from + blockSize() - 1) >> blockShift, end = to >> blockShift;
         if (end > first) dirty.clear(first, end);
+        notePending();
     }
 
     /** Marks the blocks wholly inside [from, to) uptodate. */
@@ -64,6 +66,27 @@ final class Folio {
         if (end <= first) return;
         uptodate.clear(first, end);
         dirty.clear(first, end);
+        notePending();
+    }
+
+    /** Blocks [first, end) go from dirty to under writeback. */
+    void startWriteback(int first, int end) {
+        dirty.clear(first, end);
+        writeback.set(first, end);
+        notePending();
+    }
+
+    /** Blocks [first, end) are no longer under writeback. */
+    void endWriteback(int first, int end) {
+        writeback.clear(first, end);
+        notePending();
+    }
+
+    /** Keeps the file's index of folios with dirty or in-flight blocks true (writeback and fsync walk only those). */
+    private void notePending() {
+        if (file == null) return;
+        if (dirty.isEmpty() && writeback.isEmpty()) file.pending.remove(offset);
+        else file.pending.add(offset);
     }
 
     boolean isUptodate(int block) { return uptodate.get(block); }
