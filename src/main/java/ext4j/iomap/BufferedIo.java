@@ -29,6 +29,14 @@ public final class BufferedIo implements AutoCloseable {
     /** A source of bytes for a write; may copy fewer than asked (a short copy) and say so. */
     public interface Source { int copyTo(ByteBuffer dst) throws IOException; }
 
+    /**
+     * A check of one whole block of cached data before a read returns any of it (fs-verity): block
+     * is the file block number, data[off, off + blockSize) its bytes, zeros past EOF. A block that
+     * passed is not checked again while it stays in the cache, as Linux verifies a page once on its
+     * way in; a failure throws and returns nothing.
+     */
+    public interface BlockCheck { void check(long block, byte[] data, int off) throws IOException; }
+
     private final BlockDevice dev;
     private final MappingOps ops;
     private final int folioSize;
@@ -96,7 +104,10 @@ public final class BufferedIo implements AutoCloseable {
     // ---- read ----
 
     /** Copies up to dst.remaining() bytes at pos (stopping at the in-memory size); returns the count, -1 at or past EOF. */
-    public synchronized int read(CachedFile f, long pos, ByteBuffer dst) throws IOException {
+    public int read(CachedFile f, long pos, ByteBuffer dst) throws IOException { return read(f, pos, dst, null); }
+
+    /** A read whose blocks must pass check (when not null) before any byte of them is returned. */
+    public synchronized int read(CachedFile f, long pos, ByteBuffer dst, BlockCheck check) throws IOException {
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
@@ -116,6 +127,7 @@ public final class BufferedIo implements AutoCloseable {
                 try {
                     if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset())); // the rest of the folio in one go
                     else fill(f, fo, off, off + n);
+                    if (check != null) checkBlocks(f, fo, off, off + n, check);
                     dst.put(fo.data, off, n);
                 } finally { fo.pins--; }
                 p += n;
@@ -125,6 +137,16 @@ public final class BufferedIo implements AutoCloseable {
             return (int) (end - pos);
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
+        }
+    }
+
+    /** Runs check over the blocks under bytes [from, to) of the folio that have not passed it since they were read in. */
+    private static void checkBlocks(CachedFile f, Folio fo, int from, int to, BlockCheck check) throws IOException {
+        int bs = f.blockSize;
+        for (int b = from / bs; b < (to + bs - 1) / bs; b++) {
+            if (fo.checked.get(b)) continue;
+            check.check(fo.offset() / bs + b, fo.data, b * bs);
+            fo.checked.set(b);
         }
     }
 

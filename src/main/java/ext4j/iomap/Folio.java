@@ -20,6 +20,8 @@ final class Folio {
     private final int size;
     private final int blockShift;
     final BitSet uptodate = new BitSet(), dirty = new BitSet(), writeback = new BitSet();
+    /** Blocks a read's check passed since they were read in (fs-verity: hashed once per trip into the cache). */
+    final BitSet checked = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
 
     /** A folio of size bytes (a power of two) at offset (a multiple of size) over data (all zeros; may be shorter, and grows on demand). */
@@ -44,6 +46,7 @@ final class Folio {
     void setDirty(int from, int to) {
         if (to <= from) return;
         dirty.set(from >> blockShift, ((to - 1) >> blockShift) + 1);
+        checked.clear(from >> blockShift, ((to - 1) >> blockShift) + 1);
         notePending();
     }
 
@@ -66,6 +69,7 @@ final class Folio {
         if (end <= first) return;
         uptodate.clear(first, end);
         dirty.clear(first, end);
+        checked.clear(first, end);
         notePending();
     }
 

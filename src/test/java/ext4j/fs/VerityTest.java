@@ -252,6 +252,51 @@ class VerityTest {
     }
 
     /**
+     * Through the page cache a verity block is hashed once on its way in (Linux verifies pages at read
+     * completion), not on every read: a second read of the cached file hashes nothing, and a block
+     * damaged on the device after it was checked is caught when the cache is dropped and it is read again.
+     */
+    @Test
+    void cachedBlocksAreHashedOncePerTripIntoTheCache() throws Exception {
+        Path img = image("verity");
+        byte[] data = new byte[300_000];
+        new Random(5).nextBytes(data);
+        long blocks = (data.length + 4095) / 4096;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/v", 0644, 0, 0);
+            fs.write("/v", 0, ByteBuffer.wrap(data));
+            fs.enableVerity("/v", new byte[0]);
+            Inode in = fs.resolve("/v", true);
+            long dataBlock5 = fs.fileMap(in).find(5).physical();
+            long before = fs.verityBlocksChecked;
+            assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
+            assertEquals(blocks, fs.verityBlocksChecked - before, "the first read hashes every block once");
+            assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 5 * 4096 + 3, 5 * 4096 + 20), readAt(fs, in, 5 * 4096 + 3, 17));
+            assertEquals(blocks, fs.verityBlocksChecked - before, "cached blocks are not hashed again");
+
+            flip(img, dataBlock5 * 4096 + 100);                               // damage under the running filesystem
+            assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"), "the checked cached copy is still served");
+            fs.dropCaches();
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 0, 4096), readAt(fs, in, 0, 4096));
+            FsException e = assertThrows(FsException.class, () -> readAt(fs, in, 5 * 4096, 10));
+            assertEquals(Errno.EIO, e.errno());
+            assertTrue(e.getMessage().contains("data block 5 does not match"), e.getMessage());
+            assertThrows(FsException.class, () -> readAt(fs, in, 5 * 4096, 10), "a failed block is not marked checked");
+            flip(img, dataBlock5 * 4096 + 100);                               // repaired on the device
+            fs.dropCaches();
+            assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
+        }
+        Tools.assertFsckClean(img);
+    }
+
+    private static byte[] readAt(Ext4FileSystem fs, Inode in, long pos, int n) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        assertEquals(n, fs.read(in, pos, b));
+        return b.array();
+    }
+
+    /**
      * Power cut at every device operation of an enable and the sync after it, in every cut mode: after recovery e2fsck is quiet and the file has its data, either still plain or verity
      * with the right digest and every block verifiable; once the sync returned it is verity.
      */
