@@ -332,4 +332,31 @@ class BufferedIoTest {
             assertArrayEquals(model, read(io, f, 0, fileBytes), "seed " + seed + ": after writeback and a cache drop");
         }
     }
+
+    @Test
+    void recycledFolioMemoryNeverShowsThroughHolesOrPastEof() throws Exception {
+        // the toy maps block numbers, not (file, block): file 1 uses [0, 1 MiB), file 2 [2 MiB, 3 MiB)
+        try (BufferedIo io = new BufferedIo(dev, ops, 512 << 10, 64 << 10)) {   // 8 folios: memory is recycled at once
+            CachedFile a = io.file(1, BS, 0), other = io.file(2, BS, 0);
+            for (int i = 0; i < 16; i++) io.write(a, (long) i << 16, ByteBuffer.wrap(fill(1 << 16, 0xAB)));
+            io.fsync(a);
+            io.dropAll();                                    // the spare pool now holds memory full of 0xAB
+            io.truncate(a, 0);
+            ops.map.clear();                                 // the toy's truncate: no blocks left
+            io.truncate(a, 1 << 20);                         // all hole
+            io.write(a, 70_000, ByteBuffer.wrap(fill(100, 7))); // a delayed range in the middle
+            io.truncate(a, (1 << 20) - 300);                 // EOF mid-block
+            byte[] want = new byte[(1 << 20) - 300];
+            Arrays.fill(want, 70_000, 70_100, (byte) 7);
+            assertArrayEquals(want, read(io, a, 0, want.length), "sequential read (readahead) of holes and a delayed range");
+            io.fsync(a);
+            io.dropAll();
+            for (int i = 32; i < 48; i++) io.write(other, (long) i << 16, ByteBuffer.wrap(fill(1 << 16, 0xCD)));
+            io.fsync(other);
+            io.dropAll();                                    // the pool is full of 0xCD
+            assertArrayEquals(want, read(io, a, 0, want.length), "after writeback, from the device");
+            io.truncate(a, 1 << 20);                         // the bytes past the old EOF read as zeros
+            assertArrayEquals(new byte[300], read(io, a, want.length, 300));
+        }
+    }
 }
