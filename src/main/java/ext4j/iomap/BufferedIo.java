@@ -192,8 +192,7 @@ public final class BufferedIo implements AutoCloseable {
     /**
      * Reads about bytes from pos (not cached there) onwards into new folios, stopping at the first
      * cached byte and at EOF, with one device read per mapped extent, at most maxIo bytes each.
-     * Holes, unwritten and delayed ranges and the bytes past EOF are zeroed in the new folios
-     * (their memory may be recycled).
+     * New folios are zeros, so holes, unwritten and delayed ranges need no work.
      */
     private void readahead(CachedFile f, long pos, long bytes) throws IOException {
         int bs = f.blockSize;
@@ -220,14 +219,10 @@ public final class BufferedIo implements AutoCloseable {
                 } else if (m.type() == MappingType.INLINE) {
                     int have = (int) Math.max(0, Math.min(n, m.inline().length - (p - m.offset())));
                     scatter(f, p, ByteBuffer.wrap(m.inline(), (int) (p - m.offset()), have));
-                    zeroCached(f, p + have, p + n);
-                } else {
-                    zeroCached(f, p, p + n);
                 }
                 p += n;
             }
             for (Folio fo : fresh) {
-                if (fo.end() > dataStop) zeroCached(f, Math.max(dataStop, fo.offset()), fo.offset() + fo.data.length);
                 zeroPastEof(f, fo);
                 fo.uptodate.set(0, fo.blocks());
             }
@@ -243,16 +238,6 @@ public final class BufferedIo implements AutoCloseable {
             int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, src.remaining());
             ensure(fo, off + c);
             src.get(fo.data, off, c);
-            q += c;
-        }
-    }
-
-    /** Zeroes the cached memory of bytes [from, to) (folios there must exist; bytes past a folio's memory need nothing). */
-    private void zeroCached(CachedFile f, long from, long to) {
-        for (long q = from; q < to; ) {
-            Folio fo = f.folioAt(q);
-            int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, to - q);
-            if (off < fo.data.length) Arrays.fill(fo.data, off, Math.min(fo.data.length, off + c), (byte) 0);
             q += c;
         }
     }
@@ -660,17 +645,13 @@ public final class BufferedIo implements AutoCloseable {
         return above != null && above < start + size;
     }
 
-    /**
-     * Gives the folio memory up to byte end (rounded up to a power of two, at least a block, at most
-     * the folio). The new part may hold a dropped folio's bytes: it belongs to blocks that are not
-     * uptodate, and every path that makes a block uptodate writes all of its bytes first (a device
-     * read, a copy, or zeros), so recycled memory is not zeroed twice.
-     */
+    /** Gives the folio memory up to byte end (rounded up to a power of two, at least a block, at most the folio). */
     private void ensure(Folio fo, int end) {
         if (end <= fo.data.length) return;
         int n = Math.min(fo.size(), Math.max(fo.blockSize(), Integer.highestOneBit(end - 1) << 1));
         byte[] d = n == folioSize ? spare.poll() : null;
         if (d == null) d = new byte[n];
+        else Arrays.fill(d, fo.data.length, n, (byte) 0);
         System.arraycopy(fo.data, 0, d, 0, fo.data.length);
         cachedBytes += n - fo.data.length;
         fo.data = d;

@@ -24,7 +24,7 @@ final class Folio {
     final BitSet checked = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
 
-    /** A folio of size bytes (a power of two) at offset (a multiple of size) over data (may be shorter, and grows on demand; bytes of blocks not uptodate mean nothing). */
+    /** A folio of size bytes (a power of two) at offset (a multiple of size) over data (all zeros; may be shorter, and grows on demand). */
     Folio(CachedFile file, long offset, int size, byte[] data, int blockSize) {
         if (Integer.bitCount(size) != 1 || offset % size != 0) throw new IllegalArgumentException("folio of " + size + " bytes at " + offset);
         this.file = file;
