@@ -1015,10 +1015,10 @@ public final class Ext4FileSystem implements Closeable {
                     dropReleased();
                     boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
                     if (writer.changed()) {
-                        Inode.Timestamp now = FsWriter.now();
+                        long now = ext4j.ondisk.WallClock.seconds();
                         writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
                             r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
-                            r.putInt(0x30, (int) now.seconds());
+                            r.putInt(0x30, (int) now);
                         }));
                     }
                     writer.journal().close(); // commits and checkpoints: the log is empty now

@@ -413,8 +413,7 @@ public final class Mkfs {
     }
 
     private static Inode.Timestamp now() {
-        long s = System.currentTimeMillis() / 1000;
-        return new Inode.Timestamp(s, 0);
+        return new Inode.Timestamp(ext4j.ondisk.WallClock.seconds(), 0); // also the superblock's times: see WallClock
     }
 
     private void putInode(ByteBuffer table, Inode.Editor e) throws CorruptException {
