@@ -190,8 +190,9 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /**
-     * Reads about bytes from pos (not cached there) onwards into new folios, stopping at the first
-     * cached byte and at EOF, with one device read per mapped extent, at most maxIo bytes each.
+     * Reads about {@code bytes} bytes from pos (not cached there) onwards into new folios, stopping
+     * at the first cached byte and at EOF, with one device read per mapped extent, at most maxIo
+     * bytes each.
      * New folios are zeros, so holes, unwritten and delayed ranges need no work.
      */
     private void readahead(CachedFile f, long pos, long bytes) throws IOException {
@@ -403,9 +404,7 @@ public final class BufferedIo implements AutoCloseable {
     /** Offset of the first block in [from, to) that is uptodate in the cache, else to. */
     private long nextUptodate(CachedFile f, long from, long to) {
         int bs = f.blockSize;
-        for (Folio fo : f.foliosFrom(from)) {
-            if (fo.offset() >= to) break;
-            if (fo.end() <= from) continue;
+        for (Folio fo : f.foliosIn(from, to)) {
             int b = fo.uptodate.nextSetBit(from > fo.offset() ? (int) (from - fo.offset()) / bs : 0);
             if (b >= 0) return Math.min(to, Math.max(from, fo.offset() + (long) b * bs));
         }
@@ -451,10 +450,8 @@ public final class BufferedIo implements AutoCloseable {
 
     private void dropRange(CachedFile f, long from, long to) {
         List<Long> gone = new ArrayList<>();
-        for (Folio fo : f.foliosFrom(from)) {
+        for (Folio fo : f.foliosIn(from, to)) {
             long fStart = fo.offset();
-            if (fStart >= to) break;
-            if (fo.end() <= from) continue;
             int a = (int) Math.max(0, from - fStart), b = (int) Math.min(fo.size(), to - fStart);
             fo.invalidate(a, b);
             if (fo.uptodate.isEmpty() && fo.dirty.isEmpty() && fo.pins == 0) gone.add(fStart);
@@ -542,9 +539,7 @@ public final class BufferedIo implements AutoCloseable {
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             int bs = f.blockSize;
-            for (Folio fo : f.foliosFrom(from)) {
-                if (fo.offset() >= to) break;
-                if (fo.end() <= from) continue;
+            for (Folio fo : f.foliosIn(from, to)) {
                 int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
                 fo.endWriteback(off / bs, stop / bs);
             }

@@ -54,10 +54,11 @@ public final class CachedFile {
         return e != null && pos < e.getValue().end() ? e.getValue() : null;
     }
 
-    /** The folios that hold bytes at or after pos, in order. */
-    Iterable<Folio> foliosFrom(long pos) {
-        Long k = folios.floorKey(pos);
-        return folios.tailMap(k == null ? pos : k, true).values();
+    /** The folios that hold bytes of [from, to), in order. */
+    java.util.Collection<Folio> foliosIn(long from, long to) {
+        if (to <= from) return java.util.List.of();
+        Folio first = folioAt(from);
+        return folios.subMap(first != null ? first.offset() : from, true, to, false).values();
     }
 
     /** Whether any block in [from, to) is dirty or being written back. */
