@@ -13,6 +13,12 @@ import java.util.Map;
  * Whole metadata blocks of a device, cached (the buffer-head layer). Readers get read-only views;
  * the journal hands writable buffers to a handle and marks them dirty. Dirty blocks are pinned
  * (never evicted) until the journal writes them out. File data does not pass through here.
+ *
+ * <p>Copy-on-write for the running handle: a handle edits private copies of its blocks (the
+ * "shadows"), which only its own thread sees; other threads, the commit and the checkpoint read
+ * the published bytes. The handle's stop publishes all its copies at once (a buffer swap, so a
+ * view a reader already holds stays as it was), its abort drops them. So a reader on another
+ * thread never sees a block half-edited, and a published buffer is never written again.
  */
 public final class BufferCache {
     private static final class Buf {
@@ -27,6 +33,9 @@ public final class BufferCache {
     private final int capacity;
     private final LinkedHashMap<Long, Buf> map = new LinkedHashMap<>(1024, 0.75f, true);
     private int dirtyCount;
+    /** The running handle's private copies, and the thread that owns them (null: no handle editing). */
+    private final Map<Long, ByteBuffer> shadows = new java.util.HashMap<>();
+    private Thread shadowOwner;
 
     public BufferCache(BlockDevice dev, int blockSize, int capacity) {
         this.dev = dev;
@@ -39,10 +48,7 @@ public final class BufferCache {
 
     private synchronized Buf load(long block, boolean zero) throws IOException {
         Buf b = map.get(block);
-        if (b != null) {
-            if (zero) { b.data.clear(); b.data.put(new byte[blockSize]).clear(); }
-            return b;
-        }
+        if (b != null) return b;
         ByteBuffer d = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
         if (!zero) { dev.read(block * blockSize, d); d.clear(); }
         b = new Buf(d);
@@ -58,17 +64,59 @@ public final class BufferCache {
         while (map.size() > capacity && it.hasNext()) if (!it.next().getValue().dirty) it.remove();
     }
 
-    /** A read-only little-endian view of the block, positioned at 0. */
-    public ByteBuffer read(long block) throws IOException {
-        return load(block, false).data.asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+    /** The bytes this thread sees: its running handle's copy if it has one, else the published ones. */
+    private ByteBuffer visible(long block, Buf b) {
+        if (shadowOwner == Thread.currentThread()) {
+            ByteBuffer s = shadows.get(block);
+            if (s != null) return s;
+        }
+        return b.data;
     }
 
-    /** The cached writable buffer of the block, marked dirty. For the journal's handles only. */
+    /** A read-only little-endian view of the block, positioned at 0. */
+    public synchronized ByteBuffer read(long block) throws IOException {
+        return visible(block, load(block, false)).asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * The running handle's writable copy of the block (zero: a new block, zero-filled), marked
+     * dirty. For the journal's handles only, one handle at a time; see {@link #publish}.
+     */
     public synchronized ByteBuffer writable(long block, boolean zero) throws IOException {
+        Thread me = Thread.currentThread();
+        if (shadowOwner != null && shadowOwner != me)
+            throw new IllegalStateException("block " + block + ": written by " + me.getName() + " while " + shadowOwner.getName() + "'s handle runs");
+        shadowOwner = me;
         Buf b = load(block, zero);
-        b.verified = false;
         if (!b.dirty) { b.dirty = true; dirtyCount++; }
-        return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer s = shadows.get(block);
+        if (s == null) {
+            s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
+            if (!zero) s.put(0, b.data, 0, blockSize);
+            shadows.put(block, s);
+        } else if (zero) {
+            s.put(0, new byte[blockSize]);
+        }
+        return s.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The running handle stopped: its copies become the published blocks, all at once. */
+    public synchronized void publish() {
+        for (Map.Entry<Long, ByteBuffer> e : shadows.entrySet()) {
+            Buf b = map.get(e.getKey());
+            if (b == null) continue;            // forgotten inside the handle
+            Buf n = new Buf(e.getValue());
+            n.dirty = b.dirty;
+            map.put(e.getKey(), n);             // a new Buf: readers holding the old bytes keep them unchanged
+        }
+        shadows.clear();
+        shadowOwner = null;
+    }
+
+    /** The running handle was undone: its copies are dropped, the published bytes never changed. */
+    public synchronized void discard() {
+        shadows.clear();
+        shadowOwner = null;
     }
 
     /** Whether a reader already checked this cached block's checksum (and nobody wrote it since). */
@@ -84,6 +132,7 @@ public final class BufferCache {
 
     /** Drops a block from the cache, dirty or not: it was freed and may be reused as file data. */
     public synchronized void forget(long block) {
+        if (shadowOwner == Thread.currentThread()) shadows.remove(block);
         Buf b = map.remove(block);
         if (b != null && b.dirty) dirtyCount--;
     }
@@ -93,16 +142,17 @@ public final class BufferCache {
         Buf b = map.get(block);
         if (b == null) return null;
         byte[] c = new byte[blockSize];
-        b.data.get(0, c);
+        visible(block, b).get(0, c);
         return c;
     }
 
-    /** Puts back bytes saved by {@link #copyOf} (a handle being undone). */
+    /** Puts back bytes saved by {@link #copyOf} (a handle being undone); published as a new buffer. */
     public synchronized void restore(long block, byte[] bytes) {
-        Buf b = map.get(block);
-        if (b != null) b.verified = false;
-        if (b == null) { b = new Buf(ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN)); map.put(block, b); }
+        Buf old = map.get(block);
+        Buf b = new Buf(ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN));
         b.data.put(0, bytes);
+        if (old != null && old.dirty) b.dirty = true;
+        map.put(block, b);
     }
 
     /** Drops every clean block (e.g. after another writer changed the device). */

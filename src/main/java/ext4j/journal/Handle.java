@@ -98,6 +98,7 @@ public final class Handle implements AutoCloseable {
     public void stop() throws IOException {
         if (aborted) throw new IllegalStateException("handle '" + what + "' was aborted");
         if (--depth == 0) {
+            cache.publish();                    // before the journal has it: a commit copies published bytes
             for (long b : forgotten) owner.revoke(b);
             owner.stopped(this);
         }
@@ -110,6 +111,7 @@ public final class Handle implements AutoCloseable {
     public void abort() {
         if (aborted) return;
         aborted = true;
+        cache.discard();
         if (!undo) { // nothing to restore: the caller's operation fails and the filesystem being filled is given up
             depth = 0;
             owner.aborted(this);
