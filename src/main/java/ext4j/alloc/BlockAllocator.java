@@ -82,7 +82,7 @@ public final class BlockAllocator {
      * A pool that reservations never take (Linux's s_resv_clusters: 2% of the blocks, at most
      * 4096): the extent-tree and other metadata blocks that writing reserved data back needs.
      */
-    private long pool() { return Math.min(vol.superblock().blocksCount() / 50, 4096); }
+    public long pool() { return Math.min(vol.superblock().blocksCount() / 50, 4096); }
 
     /** Reserves n blocks for delayed allocation; false when they are not there (ENOSPC at write time). */
     public synchronized boolean reserve(long n) {

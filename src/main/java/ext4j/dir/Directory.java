@@ -87,6 +87,119 @@ public final class Directory {
         return hit[0];
     }
 
+    // ---- readdir: a listing that resumes from a cookie ----
+
+    /** Receives entries of a listing; returns false when it takes no more (that entry is not consumed). */
+    public interface Sink { boolean accept(DirEntry e, long nextCookie) throws IOException; }
+
+    /**
+     * Lists entries at or after cookie (0: from the start), in hash order, into sink until it is
+     * full; each entry comes with the cookie that resumes after it. Positions: "." is 0, ".." is 1,
+     * any other entry 2 + (major hash << 32 | minor hash), unsigned. They depend only on the name, so
+     * an entry that stays in the directory while it changes (splits, a linear directory turned
+     * indexed) is returned exactly once over a listing, as Linux's hash cookies for indexed
+     * directories (telldir, NFS) give. Indexed directories are read a leaf at a time (with its
+     * hash-collision continuation leaves); others, one block on dir_index filesystems, whole.
+     */
+    public void readdir(long cookie, Sink sink) throws IOException {
+        if (cookie == 0) {
+            if (!sink.accept(new DirEntry(inode.number(), new byte[]{'.'}, filetype ? DirEntry.FT_DIR : 0), 1)) return;
+            cookie = 1;
+        }
+        if (cookie == 1) {
+            if (!sink.accept(new DirEntry(parentInode(), new byte[]{'.', '.'}, filetype ? DirEntry.FT_DIR : 0), 2)) return;
+            cookie = 2;
+        }
+        if (!indexed()) {
+            List<DirEntry> all = new ArrayList<>(list());
+            all.removeIf(DirEntry::isDotOrDotDot);
+            emitSorted(all, listingHashVersion(), cookie, sink);
+            return;
+        }
+        long p0 = physical(0);
+        DxNode root = dxRoot(vol.readMetaBlock(p0, where(0, p0)), p0);
+        int version = effectiveHashVersion();
+        long major = (cookie - 2) >>> 32;
+        DxNode[] nodes = new DxNode[rootLevels + 1];
+        int[] idx = new int[rootLevels + 1];
+        nodes[0] = root;
+        idx[0] = pick(root, major);
+        for (int lv = 1; lv <= rootLevels; lv++) {
+            nodes[lv] = readDxNode(nodes[lv - 1].block(idx[lv - 1]));
+            idx[lv] = pick(nodes[lv], major);
+        }
+        long limit = blockCount();
+        List<DirEntry> group = new ArrayList<>();
+        for (long steps = 0; steps <= limit; steps++) {
+            group.addAll(readLeaf(nodes[rootLevels].block(idx[rootLevels]), limit));
+            // the next leaf, if any, and whether it continues this one's last hash
+            int lv = rootLevels;
+            while (lv >= 0 && idx[lv] + 1 >= nodes[lv].count()) lv--;
+            boolean continues = lv >= 0 && (nodes[lv].hash(idx[lv] + 1) & 1) != 0;
+            if (!continues) {
+                if (!emitSorted(group, version, cookie, sink)) return;
+                group.clear();
+            }
+            if (lv < 0) return;
+            idx[lv]++;
+            for (int d = lv + 1; d <= rootLevels; d++) {
+                nodes[d] = readDxNode(nodes[d - 1].block(idx[d - 1]));
+                idx[d] = 0;
+            }
+        }
+        throw new CorruptException("directory inode " + inode.number() + ": htree has more leaves than blocks");
+    }
+
+    private List<DirEntry> readLeaf(long lblk, long limit) throws IOException {
+        if (lblk >= limit) throw new CorruptException("directory inode " + inode.number() + ": htree points to block " + lblk + " past the directory end " + limit);
+        long p = physical(lblk);
+        ByteBuffer leaf = vol.readMetaBlock(p, where(lblk, p));
+        verifyLeaf(leaf, lblk, p);
+        return parseAll(leaf, lblk);
+    }
+
+    /** The hash an unindexed directory's listing is ordered by: the one an index would get (DirectoryEditor's rule). */
+    private int listingHashVersion() {
+        int v = sb.defHashVersion();
+        if (v > DxHash.TEA) v = DxHash.HALF_MD4;
+        if ((sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0) v += 3;
+        return v;
+    }
+
+    /** An entry's listing position (see readdir). */
+    public static long position(byte[] name, int hashVersion, int[] seed) {
+        long major = Integer.toUnsignedLong(DxHash.hash(name, 0, name.length, hashVersion, seed));
+        long minor = Integer.toUnsignedLong(DxHash.minorHash(name, 0, name.length, hashVersion, seed));
+        return 2 + (major << 32 | minor);
+    }
+
+    /** Emits, in position order, the entries at or after cookie; false when the sink filled up. */
+    private boolean emitSorted(List<DirEntry> entries, int version, long cookie, Sink sink) throws IOException {
+        int[] seed = sb.hashSeed();
+        record At(long pos, DirEntry e) {}
+        List<At> keyed = new ArrayList<>(entries.size());
+        for (DirEntry e : entries) {
+            long pos = position(e.nameBytes(), version, seed);
+            if (Long.compareUnsigned(pos, cookie) >= 0) keyed.add(new At(pos, e));
+        }
+        keyed.sort((a, b) -> Long.compareUnsigned(a.pos, b.pos));
+        for (At a : keyed) if (!sink.accept(a.e, a.pos + 1)) return false;
+        return true;
+    }
+
+    /** The ".." entry's inode. */
+    private long parentInode() throws IOException {
+        for (DirEntry e : inline != null ? list() : parseAll(leafOrNode0(), 0))
+            if (e.nameBytes().length == 2 && e.isDotOrDotDot()) return e.inode();
+        throw new CorruptException("directory inode " + inode.number() + ": no '..' entry");
+    }
+
+    private ByteBuffer leafOrNode0() throws IOException {
+        ByteBuffer b = leafOrNode(0);
+        if (b == null) throw new CorruptException("directory inode " + inode.number() + ": block 0 is an index node");
+        return b;
+    }
+
     // ---- inline ----
 
     private void listInline(List<DirEntry> out) throws CorruptException {

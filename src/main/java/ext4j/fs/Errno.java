@@ -5,7 +5,9 @@ public enum Errno {
     EPERM(1, "Operation not permitted"),
     ENOENT(2, "No such file or directory"),
     EIO(5, "Input/output error"),
+    ENXIO(6, "No such device or address"),
     E2BIG(7, "Argument list too long"),
+    EBADF(9, "Bad file descriptor"),
     EACCES(13, "Permission denied"),
     EBUSY(16, "Device or resource busy"),
     EEXIST(17, "File exists"),
@@ -23,7 +25,8 @@ public enum Errno {
     ENOTEMPTY(39, "Directory not empty"),
     ELOOP(40, "Too many levels of symbolic links"),
     ENODATA(61, "No data available"),
-    EOPNOTSUPP(95, "Operation not supported");
+    EOPNOTSUPP(95, "Operation not supported"),
+    ESTALE(116, "Stale file handle");
 
     public final int code;
     public final String message;

@@ -107,10 +107,19 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Opens any device (a memory image, a recording device) for writing; see {@link #openReadWrite(Path, boolean)}. */
     public static Ext4FileSystem openReadWrite(BlockDevice dev, boolean force) throws IOException {
+        return openReadWrite(dev, Options.defaults().withForce(force));
+    }
+
+    /** Opens any device for writing with these options (its readOnly flag is ignored: see {@link #open(BlockDevice)}). */
+    public static Ext4FileSystem openReadWrite(BlockDevice dev, Options options) throws IOException {
         Ext4FileSystem fs = open(dev, true);
-        fs.enableWrites(force, !noJournal);
+        fs.options = options;
+        fs.enableWrites(options.force(), options.journal());
         return fs;
     }
+
+    /** Settings of this open (commit interval, cache, delalloc). */
+    private Options options = Options.defaults();
 
     private void enableWrites(boolean force, boolean journaled) throws IOException {
         Superblock s = sb();
@@ -134,7 +143,7 @@ public final class Ext4FileSystem implements Closeable {
         // nothing leaves the image bytes exactly as they were.
         if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && journaled) {
             long[] jmap = journalBlockMap();
-            var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), commitIntervalMs());
+            var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER)); inUse = true; });
         } else {
@@ -142,20 +151,11 @@ public final class Ext4FileSystem implements Closeable {
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))); inUse = true; });
         }
         writer.processOrphans();
-        iops = new Ext4MappingOps(this, writer, writer.balloc(), delalloc);
-        io = new BufferedIo(vol.device(), iops, cacheBytes, Math.max(FOLIO_SIZE, vol.blockSize()));
+        iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
+        io = new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize()));
     }
 
-    /** Page cache limit for the engine (-Dext4j.cacheMiB, default 256). */
-    private static final long cacheBytes = Long.getLong("ext4j.cacheMiB", 256) << 20;
-    /** Delayed allocation (-Dext4j.delalloc=false is the nodelalloc mount option). */
-    private static final boolean delalloc = !"false".equals(System.getProperty("ext4j.delalloc"));
     private static final int FOLIO_SIZE = 64 << 10;
-
-    /** Journal commit interval for read-write opens (the timer); 0 turns the timer off. */
-    private static long commitIntervalMs() { return Long.getLong("ext4j.commitMs", 5000); }
-    /** Testing and benchmarks: write without the jbd2 log even when the filesystem has a journal. */
-    private static final boolean noJournal = Boolean.getBoolean("ext4j.noJournal");
 
     /** Journal logical block -> filesystem block, for the whole internal journal. */
     private long[] journalBlockMap() throws IOException {
@@ -330,9 +330,12 @@ public final class Ext4FileSystem implements Closeable {
 
     /** fallocate(2): the file's dirty data is written back first, so the new unwritten extents never meet delayed ranges. */
     public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException {
+        fallocate(resolve(path, true), off, len, keepSize);
+    }
+
+    synchronized void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
         LockOrder.enter(LockOrder.Level.INODE);
         try {
-            Inode file = resolve(path, true);
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
             FsWriter.checkNotVerity(file);
@@ -345,10 +348,11 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /** Hole punch: dirty data written back, the blocks of the range dropped from the cache, then deallocated. */
-    public synchronized void punchHole(String path, long off, long len) throws IOException {
+    public synchronized void punchHole(String path, long off, long len) throws IOException { punchHole(resolve(path, true), off, len); }
+
+    synchronized void punchHole(Inode file, long off, long len) throws IOException {
         LockOrder.enter(LockOrder.Level.INODE);
         try {
-            Inode file = resolve(path, true);
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
             FsWriter.checkNotVerity(file);
@@ -386,12 +390,15 @@ public final class Ext4FileSystem implements Closeable {
      * zeros; the size grows to cover it unless keepSize. Returns whether any data had to be zeroed.
      */
     public synchronized boolean zeroRange(String path, long off, long len, boolean keepSize) throws IOException {
+        return zeroRange(resolve(path, true), off, len, keepSize);
+    }
+
+    synchronized boolean zeroRange(Inode file, long off, long len, boolean keepSize) throws IOException {
         LockOrder.enter(LockOrder.Level.INODE);
         try {
-            Inode file = resolve(path, true);
             FsWriter wr = w();
             wr.checkWrite(file, off, len);
-            if (len <= 0) throw new FsException(Errno.EINVAL, path);
+            if (len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
             wr.prepareForIo(file);
             CachedFile f = cached(file.number());
             boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
@@ -411,14 +418,15 @@ public final class Ext4FileSystem implements Closeable {
      */
     public void fdatasync(String path) throws IOException { fsync(path, true); }
 
-    private void fsync(String path, boolean dataOnly) throws IOException {
+    private void fsync(String path, boolean dataOnly) throws IOException { fsync(resolve(path, true).number(), dataOnly); }
+
+    /** fsync(2) or fdatasync(2) of an inode (a directory's commits the journal). */
+    void fsync(long ino, boolean dataOnly) throws IOException {
         FsWriter wr;
-        long ino;
         synchronized (this) {
             LockOrder.enter(LockOrder.Level.INODE);
             try {
-                Inode file = resolve(path, true);
-                ino = file.number();
+                Inode file = inode(ino);
                 wr = w();
                 if (file.isRegular()) {
                     CachedFile f = io.lookup(file.number());
@@ -462,6 +470,29 @@ public final class Ext4FileSystem implements Closeable {
         }
     }
 
+    /** An explicit mtime (setattr) wins over the one a buffered write left pending. */
+    void clearPendingMtime(long ino) {
+        CachedFile f = io == null ? null : io.lookup(ino);
+        if (f != null) Ext4MappingOps.clearPendingMtime(f);
+    }
+
+    /**
+     * Blocks of fixed metadata and the journal, which Linux's statfs leaves out of f_blocks: the
+     * superblock's s_overhead_clusters when mke2fs stored it, else counted group by group.
+     */
+    long metadataOverhead() throws IOException {
+        Superblock s = sb();
+        long stored = Integer.toUnsignedLong(s.raw().getInt(0x248));
+        if (stored != 0) return stored;
+        int bs = vol.blockSize();
+        long descBlocks = (vol.groupCount() + bs / s.descSize() - 1) / (bs / s.descSize());
+        long itBlocks = ((long) s.inodesPerGroup() * s.inodeSize() + bs - 1) / bs;
+        long n = s.firstDataBlock();
+        for (long g = 0; g < vol.groupCount(); g++) n += (s.groupHasSuper(g) ? 1 + descBlocks + s.reservedGdtBlocks() : 0) + 2 + itBlocks;
+        if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0) n += inode(Integer.toUnsignedLong(s.journalInode())).blocks512(vol.blockSize()) / (vol.blockSize() / 512);
+        return n;
+    }
+
     /** Times set explicitly win over the mtime a buffered write left pending for its writeback. */
     private void clearPendingMtime(long ino, Inode.Timestamp mtime) {
         CachedFile f = io == null || mtime == null ? null : io.lookup(ino);
@@ -489,6 +520,72 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void removeXattr(String path, String name, boolean follow) throws IOException {
         w().setXattr(resolve(path, follow), name, null, 0);
     }
+
+    /** setxattr/removexattr (value null) on an inode. */
+    synchronized void setXattr(Inode inode, String name, byte[] value, int flags) throws IOException {
+        w().setXattr(inode, name, value, flags);
+    }
+
+    // ---- the inode API's namespace calls (Ext4Vfs takes the inode locks; each is one handle) ----
+
+    synchronized Inode create(Inode parent, byte[] name, FsWriter.NewInode what) throws IOException {
+        FsWriter wr = w();
+        return wr.create(wr.target(parent, name, shown(parent, name)), what);
+    }
+
+    synchronized void link(Inode src, Inode parent, byte[] name) throws IOException {
+        FsWriter wr = w();
+        wr.link(src, wr.target(parent, name, shown(parent, name)), "inode " + src.number());
+    }
+
+    synchronized void unlink(Inode parent, byte[] name) throws IOException {
+        FsWriter wr = w();
+        try { wr.unlink(wr.target(parent, name, shown(parent, name))); } finally { dropReleased(); }
+    }
+
+    synchronized void rmdir(Inode parent, byte[] name) throws IOException {
+        FsWriter wr = w();
+        wr.rmdir(wr.target(parent, name, shown(parent, name)));
+    }
+
+    synchronized void rename(Inode from, byte[] name, Inode to, byte[] newName, int flags) throws IOException {
+        FsWriter wr = w();
+        try { wr.rename(wr.target(from, name, shown(from, name)), wr.target(to, newName, shown(to, newName)), flags); }
+        finally { dropReleased(); }
+    }
+
+    synchronized void setattr(Inode inode, java.util.function.Consumer<Inode.Editor> change) throws IOException {
+        w().setattr(inode, change);
+    }
+
+    /** How an (directory, name) pair is named in messages: the inode, then the name (bytes that are not UTF-8 escaped). */
+    static String shown(Inode dir, byte[] name) {
+        StringBuilder b = new StringBuilder("directory inode ").append(dir.number()).append(", name '");
+        for (byte c : name) {
+            if (c >= 0x20 && c < 0x7F && c != '\\') b.append((char) c);
+            else b.append(String.format("\\x%02x", c & 0xFF));
+        }
+        return b.append('\'').toString();
+    }
+
+    /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */
+    synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
+
+    /** The engine's view of a regular file, for SEEK_DATA/SEEK_HOLE: its dirty data written back first. */
+    synchronized CachedFile writtenBack(Inode file) throws IOException {
+        LockOrder.enter(LockOrder.Level.INODE);
+        try {
+            if (io == null || !file.isRegular()) return null;
+            CachedFile f = io.lookup(file.number());
+            if (f != null) { io.fsync(f); settleSize(f); }
+            return f;
+        } finally {
+            LockOrder.exit(LockOrder.Level.INODE);
+        }
+    }
+
+    /** Blocks reserved for delayed allocation (counted as used by statfs, as Linux counts them). */
+    synchronized long delayedBlocks() { return writer == null ? 0 : writer.balloc().reserved(); }
 
     /**
      * Marks an inode open (NIO channels, FUSE): if its last link is removed while pinned, it stays

@@ -156,10 +156,16 @@ final class FsWriter {
         String last = trimmed.substring(slash + 1);
         byte[] name = last.getBytes(StandardCharsets.UTF_8);
         Inode parent = fs.resolve(parentPath, true); // like Linux: the parent's errors come before the name's
-        if (!parent.isDir()) throw new FsException(Errno.ENOTDIR, path);
-        if (name.length > 255) throw new FsException(Errno.ENAMETOOLONG, path);
-        if (last.indexOf('\0') >= 0) throw new FsException(Errno.EINVAL, path);
-        return new Target(parent, name, path);
+        return target(parent, name, path);
+    }
+
+    /** A name in a directory given by inode (the inode API): the checks the path form makes, in its order. */
+    Target target(Inode parent, byte[] name, String shown) throws FsException {
+        if (!parent.isDir()) throw new FsException(Errno.ENOTDIR, shown);
+        if (name.length > 255) throw new FsException(Errno.ENAMETOOLONG, shown);
+        if (name.length == 0) throw new FsException(Errno.ENOENT, shown);
+        for (byte b : name) if (b == 0 || b == '/') throw new FsException(Errno.EINVAL, shown);
+        return new Target(parent, name, shown);
     }
 
     private static boolean isDot(byte[] n) {
@@ -231,13 +237,20 @@ final class FsWriter {
 
     /** What to create: type bits in mode; rdev for devices; target for symlinks. */
     /** What to create; atime/mtime null: now. */
-    record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget, Inode.Timestamp atime, Inode.Timestamp mtime) {
-        NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) { this(mode, uid, gid, rdev, symlinkTarget, null, null); }
+    /** What to create; atime/mtime null: now; xattrs set in the same handle (inherited ACLs). */
+    record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget, Inode.Timestamp atime, Inode.Timestamp mtime,
+                    List<XattrCodec.Entry> xattrs) {
+        NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) { this(mode, uid, gid, rdev, symlinkTarget, null, null, List.of()); }
+        NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget, Inode.Timestamp atime, Inode.Timestamp mtime) {
+            this(mode, uid, gid, rdev, symlinkTarget, atime, mtime, List.of());
+        }
     }
 
     /** Creates a file, directory, device, fifo, socket or symlink at path. */
-    Inode create(String path, NewInode what) throws IOException {
-        Target t = target(path);
+    Inode create(String path, NewInode what) throws IOException { return create(target(path), what); }
+
+    Inode create(Target t, NewInode what) throws IOException {
+        String path = t.path();
         if (isDot(t.name)) throw new FsException(Errno.EEXIST, path);
         if (fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, path);
         boolean isDir = (what.mode & Inode.S_IFMT) == Inode.S_IFDIR;
@@ -271,6 +284,12 @@ final class FsWriter {
             if (isDir) {
                 editor(h, child).init(ino, parent.number());
                 incLinks(parent);
+            }
+            if (!what.xattrs().isEmpty()) {
+                ByteBuffer area = e.xattrArea();
+                if (area.capacity() > 0 && XattrCodec.fitsInInode(what.xattrs(), area.capacity())) XattrCodec.encodeInInode(what.xattrs(), area);
+                else if (XattrCodec.fitsInBlock(what.xattrs(), vol.blockSize())) storeXattrBlock(h, child, 0, what.xattrs());
+                else throw new FsException(Errno.ENOSPC, path + ": inherited ACLs do not fit an xattr block");
             }
             editor(h, parent).add(t.name, ino, dirEntryType(what.mode));
             parent.ed.mtime(now).ctime(now);
@@ -308,7 +327,12 @@ final class FsWriter {
     void link(String existing, String newPath) throws IOException {
         Inode src = fs.resolve(existing, false);
         if (src.isDir()) throw new FsException(Errno.EPERM, existing);
-        Target t = target(newPath);
+        link(src, target(newPath), existing);
+    }
+
+    void link(Inode src, Target t, String existing) throws IOException {
+        String newPath = t.path();
+        if (src.isDir()) throw new FsException(Errno.EPERM, existing);
         if (isDot(t.name) || fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, newPath);
         if (src.linksCount() >= LINK_MAX) throw new FsException(Errno.EMLINK, existing);
         txn("link " + newPath, OP_CREDITS, h -> {
@@ -326,8 +350,10 @@ final class FsWriter {
 
     // ---- removing ----
 
-    void unlink(String path) throws IOException {
-        Target t = target(path);
+    void unlink(String path) throws IOException { unlink(target(path)); }
+
+    void unlink(Target t) throws IOException {
+        String path = t.path();
         if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
         DirEntry de = fs.directory(t.parent).lookup(t.name);
         if (de == null) throw new FsException(Errno.ENOENT, path);
@@ -345,8 +371,10 @@ final class FsWriter {
         finishOrphan(victim.number());
     }
 
-    void rmdir(String path) throws IOException {
-        Target t = target(path);
+    void rmdir(String path) throws IOException { rmdir(target(path)); }
+
+    void rmdir(Target t) throws IOException {
+        String path = t.path();
         if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
         DirEntry de = fs.directory(t.parent).lookup(t.name);
         if (de == null) throw new FsException(Errno.ENOENT, path);
@@ -456,6 +484,8 @@ final class FsWriter {
         }
     }
 
+    boolean isPinned(long ino) { return pins.containsKey(ino); }
+
     /** Marks an inode open: unlinking it then defers freeing until {@link #unpin}. */
     void pin(long ino) { pins.merge(ino, 1, Integer::sum); }
 
@@ -546,18 +576,37 @@ final class FsWriter {
 
     // ---- rename ----
 
-    void rename(String from, String to) throws IOException {
-        Target src = target(from), dst = target(to);
-        if (isDot(src.name) || isDot(dst.name)) throw new FsException(Errno.EINVAL, from);
+    static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
+
+    void rename(String from, String to) throws IOException { rename(target(from), target(to), 0); }
+
+    /**
+     * rename(2)/renameat2(2). Checks in Linux's order: flags, "." or ".." (EBUSY; EEXIST with
+     * NOREPLACE), a missing source, NOREPLACE over an existing name, EXCHANGE with a missing target,
+     * a directory moved under itself (EINVAL), an ancestor of the source replaced (ENOTEMPTY), the same
+     * inode (nothing to do), then the types.
+     */
+    void rename(Target src, Target dst, int flags) throws IOException {
+        String from = src.path(), to = dst.path();
+        if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0
+                || (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) == (RENAME_NOREPLACE | RENAME_EXCHANGE)
+                || (flags & RENAME_WHITEOUT) != 0)
+            throw new FsException(Errno.EINVAL, from + ": rename flags 0x" + Integer.toHexString(flags)); // whiteouts are an overlayfs matter
+        boolean exchange = (flags & RENAME_EXCHANGE) != 0, noReplace = (flags & RENAME_NOREPLACE) != 0;
+        if (isDot(src.name)) throw new FsException(Errno.EBUSY, from);
+        if (isDot(dst.name)) throw new FsException(noReplace ? Errno.EEXIST : Errno.EBUSY, to);
         DirEntry se = fs.directory(src.parent).lookup(src.name);
         if (se == null) throw new FsException(Errno.ENOENT, from);
         Inode moving = fs.diskInode(se.inode());
         DirEntry de = fs.directory(dst.parent).lookup(dst.name);
-        if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
+        if (noReplace && de != null) throw new FsException(Errno.EEXIST, to);
+        if (exchange && de == null) throw new FsException(Errno.ENOENT, to);
         Inode replaced = de == null ? null : fs.diskInode(de.inode());
-        // Linux's order: moving a directory under itself, then replacing an ancestor of the source, then types
         if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
-        if (replaced != null && replaced.isDir() && isAncestorOrSelf(replaced.number(), src.parent.number())) throw new FsException(Errno.ENOTEMPTY, to);
+        if (replaced != null && replaced.isDir() && isAncestorOrSelf(replaced.number(), src.parent.number()))
+            throw new FsException(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, to);
+        if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
+        if (exchange) { exchange(src, dst, moving, replaced); return; }
         if (replaced != null) {
             if (moving.isDir() && !replaced.isDir()) throw new FsException(Errno.ENOTDIR, to);
             if (!moving.isDir() && replaced.isDir()) throw new FsException(Errno.EISDIR, to);
@@ -593,6 +642,34 @@ final class FsWriter {
             if (dp != sp) { dp.ed.mtime(now).ctime(now); dp.save(h, balloc); }
             sp.save(h, balloc);
             mv.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** RENAME_EXCHANGE: the two names swap inodes; directories that change parent get their ".." and link counts fixed. */
+    private void exchange(Target src, Target dst, Inode a, Inode b) throws IOException {
+        boolean cross = src.parent.number() != dst.parent.number();
+        txn("exchange " + src.path(), OP_CREDITS * 4, h -> {
+            Inode.Timestamp now = now();
+            InodeUpdate sp = update(fs.diskInode(src.parent.number()));
+            InodeUpdate dp = cross ? update(fs.diskInode(dst.parent.number())) : sp;
+            InodeUpdate ua = update(a), ub = update(b);
+            editor(h, sp).setInode(src.name, ub.number(), dirEntryType(ub.ed.mode()));
+            editor(h, dp).setInode(dst.name, ua.number(), dirEntryType(ua.ed.mode()));
+            if (cross) {
+                byte[] dotdot = "..".getBytes(StandardCharsets.US_ASCII);
+                if (a.isDir()) editor(h, ua).setInode(dotdot, dp.number(), dirEntryType(Inode.S_IFDIR));
+                if (b.isDir()) editor(h, ub).setInode(dotdot, sp.number(), dirEntryType(Inode.S_IFDIR));
+                if (a.isDir() && !b.isDir()) { decDirLinks(sp); incLinks(dp); }
+                if (b.isDir() && !a.isDir()) { decDirLinks(dp); incLinks(sp); }
+            }
+            ua.ed.ctime(now);
+            ub.ed.ctime(now);
+            sp.ed.mtime(now).ctime(now);
+            if (cross) { dp.ed.mtime(now).ctime(now); dp.save(h, balloc); }
+            sp.save(h, balloc);
+            ua.save(h, balloc);
+            ub.save(h, balloc);
             return null;
         });
     }

@@ -88,5 +88,30 @@ public final class CachedFile {
         return Long.MAX_VALUE;
     }
 
+    /** The first block-aligned offset in [from, to) whose block is cached uptodate, or -1 (SEEK_DATA over unwritten extents). */
+    public long firstCached(long from, long to) { return scan(from, to, true); }
+
+    /** The first block-aligned offset in [from, to) whose block is not cached uptodate, or -1 (SEEK_HOLE). */
+    public long firstUncached(long from, long to) { return scan(from, to, false); }
+
+    private long scan(long from, long to, boolean cached) {
+        synchronized (engine) {
+            for (long pos = from / blockSize * blockSize; pos < to; pos += blockSize) {
+                Folio fo = folioAt(pos);
+                if (fo == null) {
+                    if (!cached) return Math.max(pos, from);
+                    Map.Entry<Long, Folio> next = folios.higherEntry(pos);
+                    if (next == null || next.getKey() >= to) return -1;
+                    pos = next.getKey() - blockSize;
+                    continue;
+                }
+                int b = (int) ((pos - fo.offset()) / blockSize);
+                boolean up = b < fo.blocks() && fo.uptodate.get(b);
+                if (up == cached) return Math.max(pos, from);
+            }
+            return -1;
+        }
+    }
+
     @Override public String toString() { return "file " + id; }
 }

@@ -1,0 +1,96 @@
+package ext4j.fs;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Per-inode read-write locks (Linux's i_rwsem): reads of a file, lookups and listings of a
+ * directory share an inode's lock; writes, truncates and directory changes take it exclusively.
+ * A lock exists while someone holds or waits for it (reference counted), so memory is bounded by
+ * the operations in flight. The order rule, kept by the callers: the rename lock, then
+ * directories (an ancestor before its descendants, else by inode number), then the other inodes
+ * by number; {@link #write} takes a set of unrelated inodes by number.
+ */
+final class InodeLocks {
+    private static final class Ref {
+        final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+        int users;
+    }
+
+    private final ConcurrentHashMap<Long, Ref> refs = new ConcurrentHashMap<>();
+
+    private Ref acquire(long ino) {
+        return refs.compute(ino, (k, r) -> {
+            if (r == null) r = new Ref();
+            r.users++;
+            return r;
+        });
+    }
+
+    private void release(long ino) {
+        refs.computeIfPresent(ino, (k, r) -> --r.users == 0 ? null : r);
+    }
+
+    /** Locks held by one operation, released together, last taken first (try-with-resources). */
+    final class Held implements AutoCloseable {
+        private final List<Long> inos = new ArrayList<>(4);
+        private final List<Lock> locks = new ArrayList<>(4);
+
+        private void take(long ino, boolean write) {
+            if (inos.contains(ino)) return;            // one operation names the same inode twice (rename within a directory)
+            Ref r = acquire(ino);
+            Lock l = write ? r.rw.writeLock() : r.rw.readLock();
+            try {
+                l.lock();
+            } catch (RuntimeException | Error e) {
+                release(ino);
+                throw e;
+            }
+            inos.add(ino);
+            locks.add(l);
+        }
+
+        /** Also takes these inodes exclusively, by number, after everything held so far. */
+        Held andWrite(long... more) {
+            long[] s = more.clone();
+            java.util.Arrays.sort(s);
+            for (long ino : s) take(ino, true);
+            return this;
+        }
+
+        /** Also takes this inode shared, after everything held so far. */
+        Held andRead(long ino) { take(ino, false); return this; }
+
+        @Override public void close() {
+            for (int i = locks.size() - 1; i >= 0; i--) {
+                locks.get(i).unlock();
+                release(inos.get(i));
+            }
+            locks.clear();
+            inos.clear();
+        }
+    }
+
+    /** The shared lock of one inode. */
+    Held read(long ino) {
+        Held h = new Held();
+        h.take(ino, false);
+        return h;
+    }
+
+    /** Exclusive locks of the given inodes, taken by number. */
+    Held write(long... inos) { return new Held().andWrite(inos); }
+
+    /** Exclusive locks in exactly the given order (directories ordered by the caller). */
+    Held writeInOrder(long... inos) {
+        Held h = new Held();
+        for (long ino : inos) h.take(ino, true);
+        return h;
+    }
+
+    /** Inodes with a lock object now (tests: bounded by the operations in flight). */
+    int live() { return refs.size(); }
+}

@@ -1,0 +1,27 @@
+package ext4j.fs;
+
+/**
+ * How a filesystem is opened: read-only or not, whether to write despite errors or failed checks
+ * (force), the journal commit interval (0: commits only on sync), the page cache limit, delayed
+ * allocation (false is the nodelalloc mount option) and, for tests and benchmarks, writing
+ * without the jbd2 log. {@link #defaults()} reads the old system properties (ext4j.commitMs,
+ * ext4j.cacheMiB, ext4j.delalloc, ext4j.noJournal) so scripts that set them keep working.
+ */
+public record Options(boolean readOnly, boolean force, long commitMillis, long cacheBytes, boolean delalloc, boolean journal) {
+    public Options {
+        if (commitMillis < 0) throw new IllegalArgumentException("commit interval " + commitMillis + " ms");
+        if (cacheBytes < 0) throw new IllegalArgumentException("cache size " + cacheBytes);
+    }
+
+    public static Options defaults() {
+        return new Options(false, false, Long.getLong("ext4j.commitMs", 5000), Long.getLong("ext4j.cacheMiB", 256) << 20,
+                !"false".equals(System.getProperty("ext4j.delalloc")), !Boolean.getBoolean("ext4j.noJournal"));
+    }
+
+    public Options withReadOnly(boolean v) { return new Options(v, force, commitMillis, cacheBytes, delalloc, journal); }
+    public Options withForce(boolean v) { return new Options(readOnly, v, commitMillis, cacheBytes, delalloc, journal); }
+    public Options withCommitMillis(long v) { return new Options(readOnly, force, v, cacheBytes, delalloc, journal); }
+    public Options withCacheBytes(long v) { return new Options(readOnly, force, commitMillis, v, delalloc, journal); }
+    public Options withDelalloc(boolean v) { return new Options(readOnly, force, commitMillis, cacheBytes, v, journal); }
+    public Options withJournal(boolean v) { return new Options(readOnly, force, commitMillis, cacheBytes, delalloc, v); }
+}
