@@ -18,6 +18,7 @@ public enum Errno {
     EINVAL(22, "Invalid argument"),
     EFBIG(27, "File too large"),
     ENOSPC(28, "No space left on device"),
+    ESPIPE(29, "Illegal seek"),
     EROFS(30, "Read-only file system"),
     ERANGE(34, "Numerical result out of range"),
     EMLINK(31, "Too many links"),

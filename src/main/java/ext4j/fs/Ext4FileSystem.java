@@ -386,8 +386,11 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /**
-     * FALLOC_FL_ZERO_RANGE through the cache (iomap_zero_range): afterwards [off, off+len) reads as
-     * zeros; the size grows to cover it unless keepSize. Returns whether any data had to be zeroed.
+     * FALLOC_FL_ZERO_RANGE as ext4 does it: the file is written back, the whole blocks of the range
+     * dropped from the cache and made unwritten (holes under the range preallocated, written extents
+     * converted in place), the partial edge blocks zeroed through the cache where they hold data
+     * (iomap_zero_range), and the size raised to cover the range unless keepSize. Returns whether
+     * any cached or written data had to be zeroed at the edges.
      */
     public synchronized boolean zeroRange(String path, long off, long len, boolean keepSize) throws IOException {
         return zeroRange(resolve(path, true), off, len, keepSize);
@@ -399,9 +402,17 @@ public final class Ext4FileSystem implements Closeable {
             FsWriter wr = w();
             wr.checkWrite(file, off, len);
             if (len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
-            wr.prepareForIo(file);
-            CachedFile f = cached(file.number());
-            boolean did = io.zeroRange(f, off, Math.max(0, Math.min(len, f.size() - off)));
+            int bs = vol.blockSize();
+            long start = (off + bs - 1) / bs * bs, end = (off + len) / bs * bs;
+            CachedFile f = changeMapping(file, (c, disk) -> {
+                if (start < end) io.invalidate(c, start, end - start);
+                wr.zeroToUnwritten(disk, off, len);
+            });
+            long size = f.size();
+            boolean did = false;
+            long headEnd = Math.min(off + len, start);
+            if (off < headEnd && off < size) did |= io.zeroRange(f, off, Math.min(headEnd, size) - off);
+            if (end >= start && end < off + len && end < size) did |= io.zeroRange(f, end, Math.min(off + len, size) - end);
             if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
             return did;
         } finally {

@@ -41,7 +41,7 @@ public final class Ext4Vfs implements Closeable {
     public static final long ROOT = 2;
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3, O_TRUNC = 01000, O_APPEND = 02000;
     public static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02, FALLOC_FL_NO_HIDE_STALE = 0x04,
-            FALLOC_FL_COLLAPSE_RANGE = 0x08, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20, FALLOC_FL_UNSHARE_RANGE = 0x40;
+            FALLOC_FL_COLLAPSE_RANGE = 0x08, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20, FALLOC_FL_UNSHARE_RANGE = 0x40, FALLOC_FL_WRITE_ZEROES = 0x80;
     public static final int SEEK_DATA = 3, SEEK_HOLE = 4;
     public static final int RENAME_NOREPLACE = FsWriter.RENAME_NOREPLACE, RENAME_EXCHANGE = FsWriter.RENAME_EXCHANGE, RENAME_WHITEOUT = FsWriter.RENAME_WHITEOUT;
     public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
@@ -137,7 +137,7 @@ public final class Ext4Vfs implements Closeable {
     /**
      * setattr: the fields in the mask, as chmod, chown, truncate and utimensat would set them, ctime
      * now unless given. Linux's mode rules: a chmod by a caller who is not in the file's group and
-     * not privileged drops S_ISGID; a chown of a non-directory drops S_ISUID, and S_ISGID when the
+     * not privileged drops S_ISGID; a chown of a non-directory (even to the same owner, KILL_SUIDGID) drops S_ISUID, and S_ISGID when the
      * group may execute (or the caller is neither in the new group nor privileged); a truncate by an
      * unprivileged caller drops them as a write does. A size change runs first (its own handles,
      * through the page cache), then every other field in one handle.
@@ -162,7 +162,7 @@ public final class Ext4Vfs implements Closeable {
                     mode = (mode & Inode.S_IFMT) | (a.mode() & 07777);
                     if (!who.privileged() && !who.inGroup(gid)) mode &= ~Attr.S_ISGID;
                 }
-                if ((mask & (SetAttr.UID | SetAttr.GID)) != 0) {
+                if ((mask & (SetAttr.UID | SetAttr.GID | SetAttr.KILL_SUIDGID)) != 0) {
                     if ((mask & SetAttr.UID) != 0) e.uid(a.uid());
                     if ((mask & SetAttr.GID) != 0) e.gid(a.gid());
                     if ((mode & Inode.S_IFMT) != Inode.S_IFDIR) {
@@ -260,8 +260,7 @@ public final class Ext4Vfs implements Closeable {
         try (var held = locks.write(newDir).andWrite(ino)) {
             Inode d = liveDir(newDir);
             Inode src = live(ino);
-            if (src.isDir()) throw new FsException(Errno.EPERM, "inode " + ino);
-            if (src.linksCount() == 0) throw new FsException(Errno.ENOENT, "inode " + ino);
+            if (!src.isDir() && src.linksCount() == 0 && find(d, newName) == null) throw new FsException(Errno.ENOENT, "inode " + ino + " has no links left");
             fs.link(src, d, newName);
             return entry(fs.inode(ino));
         }
@@ -284,6 +283,7 @@ public final class Ext4Vfs implements Closeable {
 
     /** renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE (RENAME_WHITEOUT: EINVAL). */
     public void rename(long dir, byte[] name, long newDir, byte[] newName, int flags) throws IOException {
+        checkRenameFlags(flags);
         boolean cross = dir != newDir;
         if (cross) renameLock.lock();
         try (var held = locks.writeInOrder(parentsInOrder(dir, newDir))) {
@@ -299,6 +299,14 @@ public final class Ext4Vfs implements Closeable {
         } finally {
             if (cross) renameLock.unlock();
         }
+    }
+
+    /** renameat2's first check, before any name is looked up: EINVAL for unknown or conflicting flags, and for RENAME_WHITEOUT. */
+    public static void checkRenameFlags(int flags) throws FsException {
+        if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0
+                || (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) == (RENAME_NOREPLACE | RENAME_EXCHANGE)
+                || (flags & RENAME_WHITEOUT) != 0)
+            throw new FsException(Errno.EINVAL, "rename flags 0x" + Integer.toHexString(flags) + (flags == RENAME_WHITEOUT ? " (whiteouts are for overlayfs; ext4j does not make them)" : ""));
     }
 
     /** The two parents of a rename, an ancestor first (else by number), as Linux's lock_rename orders them. */
@@ -424,32 +432,37 @@ public final class Ext4Vfs implements Closeable {
     }
 
     /**
-     * fallocate(2), every mode ext4 has but COLLAPSE_RANGE and INSERT_RANGE (EOPNOTSUPP here):
-     * preallocate (unwritten extents, size raised unless KEEP_SIZE), PUNCH_HOLE (with KEEP_SIZE,
-     * as Linux requires), ZERO_RANGE. Checks in vfs_fallocate's order.
+     * fallocate(2): preallocate (unwritten extents, the size raised unless KEEP_SIZE), PUNCH_HOLE
+     * (which needs KEEP_SIZE), ZERO_RANGE; COLLAPSE_RANGE and INSERT_RANGE are not implemented yet
+     * (EOPNOTSUPP), UNSHARE_RANGE is not ext4's (EOPNOTSUPP). Checks in the order of Linux 6.x's
+     * vfs_fallocate: the range, unknown bits, the mode combination, the handle, the file type, the size.
      */
     public void fallocate(OpenFile f, int mode, long off, long len) throws IOException {
         String at = "inode " + f.ino();
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, at + ": offset " + off + " length " + len);
-        int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE;
+        int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE
+                | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES;
         if ((mode & ~known) != 0) throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode));
-        if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-            throw new FsException(Errno.EINVAL, at + ": PUNCH_HOLE with ZERO_RANGE");
-        if ((mode & FALLOC_FL_PUNCH_HOLE) != 0 && (mode & FALLOC_FL_KEEP_SIZE) == 0)
-            throw new FsException(Errno.EOPNOTSUPP, at + ": PUNCH_HOLE needs KEEP_SIZE");
-        if ((mode & FALLOC_FL_COLLAPSE_RANGE) != 0 && mode != FALLOC_FL_COLLAPSE_RANGE) throw new FsException(Errno.EINVAL, at + ": COLLAPSE_RANGE with other flags");
-        if ((mode & FALLOC_FL_INSERT_RANGE) != 0 && mode != FALLOC_FL_INSERT_RANGE) throw new FsException(Errno.EINVAL, at + ": INSERT_RANGE with other flags");
+        boolean keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+        int op = mode & ~FALLOC_FL_KEEP_SIZE;
+        boolean valid = switch (op) {
+            case 0, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE -> true;
+            case FALLOC_FL_PUNCH_HOLE -> keep;
+            case FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_WRITE_ZEROES -> !keep;
+            default -> false;
+        };
+        if (!valid) throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not a valid combination");
         checkOpen(f, true);
         if (f.isDirectory()) throw new FsException(Errno.EISDIR, at);
         try (var held = locks.write(f.ino())) {
             Inode i = fs.inode(f.ino());
+            if (i.type() == Inode.S_IFIFO) throw new FsException(Errno.ESPIPE, at);
             if (!i.isRegular()) throw new FsException(Errno.ENODEV, at);
             if (off + len < 0) throw new FsException(Errno.EFBIG, at);
-            if ((mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE)) != 0)
-                throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not implemented by ext4j yet");
-            boolean keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
-            if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) fs.punchHole(i, off, len);
-            else if ((mode & FALLOC_FL_ZERO_RANGE) != 0) fs.zeroRange(i, off, len, keep);
+            if (op != 0 && op != FALLOC_FL_PUNCH_HOLE && op != FALLOC_FL_ZERO_RANGE)
+                throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not implemented by ext4j");
+            if (op == FALLOC_FL_PUNCH_HOLE) fs.punchHole(i, off, len);
+            else if (op == FALLOC_FL_ZERO_RANGE) fs.zeroRange(i, off, len, keep);
             else fs.fallocate(i, off, len, keep);
         }
     }
@@ -462,6 +475,16 @@ public final class Ext4Vfs implements Closeable {
     public long lseek(OpenFile f, long off, int whence) throws IOException {
         if (whence != SEEK_DATA && whence != SEEK_HOLE) throw new FsException(Errno.EINVAL, "lseek whence " + whence);
         if (f.isClosed()) throw new FsException(Errno.EBADF, "handle " + f.id() + " is released");
+        if (f.isDirectory()) {
+            // a directory's offsets are listing cookies: ext4 gives hash-order directories an end at 2^63-1, others their size
+            Inode d = fs.inode(f.ino());
+            Superblock sb = fs.superblock();
+            boolean hashed = sb.hasCompat(ext4j.ondisk.Features.COMPAT_DIR_INDEX)
+                    && (d.hasFlag(Inode.FL_INDEX) || d.hasFlag(Inode.FL_INLINE_DATA) || d.size() == fs.volume().blockSize());
+            long eof = hashed ? Long.MAX_VALUE : d.size();
+            if (off < 0 || off >= eof) throw new FsException(Errno.ENXIO, "inode " + f.ino() + ": offset " + off);
+            return whence == SEEK_DATA ? off : eof;
+        }
         try (var held = locks.write(f.ino())) {       // exclusive: its dirty data is written back
             Inode i = fs.inode(f.ino());
             CachedFile c = fs.writtenBack(i);

@@ -325,15 +325,14 @@ final class FsWriter {
 
     /** Hard link: newPath names the same inode as existing. */
     void link(String existing, String newPath) throws IOException {
-        Inode src = fs.resolve(existing, false);
-        if (src.isDir()) throw new FsException(Errno.EPERM, existing);
-        link(src, target(newPath), existing);
+        link(fs.resolve(existing, false), target(newPath), existing);
     }
 
+    /** link(2) in Linux's order: the new name taken (EEXIST), then a directory (EPERM), then the link limit. */
     void link(Inode src, Target t, String existing) throws IOException {
         String newPath = t.path();
-        if (src.isDir()) throw new FsException(Errno.EPERM, existing);
         if (isDot(t.name) || fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, newPath);
+        if (src.isDir()) throw new FsException(Errno.EPERM, existing);
         if (src.linksCount() >= LINK_MAX) throw new FsException(Errno.EMLINK, existing);
         txn("link " + newPath, OP_CREDITS, h -> {
             InodeUpdate parent = update(fs.diskInode(t.parent.number()));
@@ -992,6 +991,54 @@ final class FsWriter {
             }
             if (!keepSize && off + len > u.ed.size()) u.ed.size(off + len);
             u.ed.ctime(now());
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /**
+     * FALLOC_FL_ZERO_RANGE's metadata half, as ext4 does it: in one handle the holes of the blocks
+     * under [off, off+len) get unwritten extents, and the written extents of the whole blocks inside
+     * it become unwritten (same blocks, now read as zeros). The partial edge blocks are the caller's
+     * (zeroed through the page cache); the size is the caller's too.
+     */
+    void zeroToUnwritten(Inode file, long off, long len) throws IOException {
+        int bs = vol.blockSize();
+        long first = off / bs, last = (off + len + bs - 1) / bs;                 // every block touched
+        long start = (off + bs - 1) / bs, end = (off + len) / bs;                 // the whole blocks
+        if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        txn("zero range inode " + file.number(), OP_CREDITS * 8, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            BlockMapping t = u.tree();
+            if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
+            List<Extent> written = new ArrayList<>();
+            for (long l = start; l < end; ) {
+                Extent x = t.find(l);
+                if (x == null) { Extent nx = t.next(l); l = nx == null ? end : nx.lblk(); continue; }
+                long s = Math.max(l, x.lblk()), e = Math.min(end, x.end());
+                if (!x.unwritten()) written.add(new Extent(s, (int) (e - s), x.pblk() + (s - x.lblk()), false));
+                l = e;
+            }
+            for (Extent x : written) {
+                t.remove(x.lblk(), x.end());                 // unmapped, not freed: the same blocks come back unwritten
+                t.insert(x.lblk(), x.pblk(), x.len(), true);
+            }
+            for (long l = first; l < last; ) {
+                Extent x = t.find(l);
+                if (x != null) { l = x.end(); continue; }
+                Extent nx = t.next(l);
+                long holeEnd = Math.min(last, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(l);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - l, t.maxRun(true)));
+                t.insert(l, r.start(), r.length(), true);
+                u.addBlocks(r.length());
+                l += r.length();
+            }
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
             u.save(h, balloc);
             return null;
         });

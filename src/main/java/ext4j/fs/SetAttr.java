@@ -6,7 +6,9 @@ package ext4j.fs;
  * left out is UTIME_OMIT. ctime becomes now whenever anything changes, unless given.
  */
 public record SetAttr(int mask, int mode, long uid, long gid, long size, Time atime, Time mtime, Time ctime) {
-    public static final int MODE = 1, UID = 2, GID = 4, SIZE = 8, ATIME = 16, MTIME = 32, ATIME_NOW = 64, MTIME_NOW = 128, CTIME = 256;
+    public static final int MODE = 1, UID = 2, GID = 4, SIZE = 8, ATIME = 16, MTIME = 32, ATIME_NOW = 64, MTIME_NOW = 128, CTIME = 256,
+            /** Drop set-id bits as a chown does, with no owner change (chown(path, -1, -1); FUSE's FATTR_KILL_SUIDGID). */
+            KILL_SUIDGID = 512;
 
     public static final SetAttr NONE = new SetAttr(0, 0, 0, 0, 0, null, null, null);
 
@@ -20,5 +22,6 @@ public record SetAttr(int mask, int mode, long uid, long gid, long size, Time at
     public SetAttr mtime(Time t) { return new SetAttr((mask | MTIME) & ~MTIME_NOW, mode, uid, gid, size, atime, t, ctime); }
     public SetAttr atimeNow() { return new SetAttr((mask | ATIME_NOW) & ~ATIME, mode, uid, gid, size, null, mtime, ctime); }
     public SetAttr mtimeNow() { return new SetAttr((mask | MTIME_NOW) & ~MTIME, mode, uid, gid, size, atime, null, ctime); }
+    public SetAttr killSuidgid() { return new SetAttr(mask | KILL_SUIDGID, mode, uid, gid, size, atime, mtime, ctime); }
     public SetAttr ctime(Time t) { return new SetAttr(mask | CTIME, mode, uid, gid, size, atime, mtime, t); }
 }

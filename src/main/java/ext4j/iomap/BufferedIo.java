@@ -340,10 +340,13 @@ public final class BufferedIo implements AutoCloseable {
         int bs = f.blockSize;
         if (s % bs == 0) return;
         Folio fo = f.folioAt(s);
-        if (fo == null || !fo.isUptodate((int) (s - fo.offset()) / bs)) {
+        // a dirty EOF block goes to disk anyway: its tail must be zeros; a clean one matters only over
+        // written blocks, whose stale tail a larger size would expose (holes and unwritten blocks read as
+        // zeros and stay unallocated, as iomap_zero_range skips them)
+        if (fo == null || !fo.isDirty((int) (s - fo.offset()) / bs)) {
             Mapping m = ops.begin(f, s - s % bs, bs, MappingOps.READ);
-            if (m.type() != MappingType.MAPPED) return; // nothing stale on disk: holes and unwritten blocks read as zeros
-            fo = folio(f, s, bs);
+            if (m.type() != MappingType.MAPPED) return;
+            if (fo == null || !fo.isUptodate((int) (s - fo.offset()) / bs)) fo = folio(f, s, bs);
         }
         int at = (int) (s - fo.offset());
         fo.pins++;

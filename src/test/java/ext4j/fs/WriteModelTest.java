@@ -270,8 +270,8 @@ class WriteModelTest {
     private void link(Ext4FileSystem fs, String from, String to) throws IOException {
         Node n = lookup(from);
         Errno e = existError(from);
+        if (e == null) e = createError(to);                        // Linux: the new name (filename_create) before the type (vfs_link)
         if (e == null && n.type == Inode.S_IFDIR) e = Errno.EPERM;
-        if (e == null) e = createError(to);
         if (from.equals("/")) return;
         if (expect("link " + from + " " + to, e, true, () -> fs.link(from, to))) {
             lookup(parentOf(to)).kids.put(nameOf(to), n);

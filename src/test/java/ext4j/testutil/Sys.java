@@ -31,7 +31,35 @@ public final class Sys {
             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
     private static final MethodHandle LSEEK = fn("lseek", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
+    private static final MethodHandle MKDIR = fn("mkdir", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle CHMOD = fn("chmod", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle LCHOWN = fn("lchown", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle TRUNCATE = fn("truncate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle UNLINK = fn("unlink", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle RMDIR = fn("rmdir", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle LINK = fn("link", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle SYMLINK = fn("symlink", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle PWRITE = fn("pwrite", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+
     private Sys() {}
+
+    public static int mkdir(String path, int mode) { return (int) call(MKDIR, path, mode); }
+    public static int chmod(String path, int mode) { return (int) call(CHMOD, path, mode); }
+    public static int lchown(String path, int uid, int gid) { return (int) call(LCHOWN, path, uid, gid); }
+    public static int truncate(String path, long len) { return (int) call(TRUNCATE, path, len); }
+    public static int unlink(String path) { return (int) call(UNLINK, path); }
+    public static int rmdir(String path) { return (int) call(RMDIR, path); }
+    public static int link(String from, String to) { return (int) call(LINK, from, to); }
+    public static int symlink(String target, String path) { return (int) call(SYMLINK, target, path); }
+
+    /** pwrite of all of data at off: the count or -errno. */
+    public static long pwrite(int fd, byte[] data, long off) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Math.max(1, data.length));
+            buf.copyFrom(MemorySegment.ofArray(data));
+            return call(PWRITE, fd, buf, (long) data.length, off);
+        }
+    }
 
     private static long call(MethodHandle h, Object... args) {
         try (Arena a = Arena.ofConfined()) {
