@@ -1,0 +1,57 @@
+package ext4j.block;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The metadata rule for readers: a block a running handle edits is seen by other threads as it was
+ * before the handle until the handle stops (then all its blocks at once), and never if it aborts;
+ * the handle's own thread sees its edits; a view handed out earlier never changes.
+ */
+class BufferCacheCowTest {
+    private static byte other(BufferCache c, long block, int off) throws Exception {
+        return CompletableFuture.supplyAsync(() -> {
+            try { return c.read(block).get(off); } catch (Exception e) { throw new RuntimeException(e); }
+        }).get();
+    }
+
+    @Test
+    void otherThreadsSeeOnlyPublishedBlocks() throws Exception {
+        MemoryBlockDevice dev = new MemoryBlockDevice(new byte[1024 * 64], "mem", false);
+        BufferCache c = new BufferCache(dev, 1024, 16);
+        ByteBuffer before = c.read(3);                           // a reader's view from before the edit
+        ByteBuffer w = c.writable(3, false);
+        w.put(10, (byte) 7);
+        c.writable(4, false).put(0, (byte) 9);
+        assertEquals(7, c.read(3).get(10), "the editing thread sees its edit");
+        assertEquals(0, other(c, 3, 10), "another thread sees the block as before the handle");
+        assertEquals(0, other(c, 4, 0));
+        c.publish();
+        assertEquals(7, other(c, 3, 10), "published at the handle's stop");
+        assertEquals(9, other(c, 4, 0), "every block of the handle together");
+        assertEquals(0, before.get(10), "a view taken earlier never changes under its reader");
+        assertTrue(c.isDirty(3) && c.isDirty(4));
+
+        c.writable(3, false).put(10, (byte) 8);
+        c.discard();                                             // an aborted handle
+        assertEquals(7, c.read(3).get(10));
+        assertEquals(7, other(c, 3, 10));
+        assertEquals(7, c.copyOf(3)[10]);
+    }
+
+    @Test
+    void aSecondThreadCannotEditWhileAHandleRuns() throws Exception {
+        BufferCache c = new BufferCache(new MemoryBlockDevice(new byte[1024 * 16], "mem", false), 1024, 16);
+        c.writable(1, false);
+        var f = CompletableFuture.runAsync(() -> {
+            try { c.writable(2, false); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+        });
+        var e = assertThrows(java.util.concurrent.ExecutionException.class, f::get);
+        assertInstanceOf(IllegalStateException.class, e.getCause());
+        c.publish();
+    }
+}
