@@ -1,7 +1,7 @@
 package ext4j.fs;
 
 import ext4j.block.BlockDevice;
-import ext4j.iomap.LockOrder;
+import ext4j.base.LockOrder;
 import ext4j.block.FileBlockDevice;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
@@ -274,13 +274,13 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Writes src at pos; returns the bytes written (all of them). */
     public synchronized int write(String path, long pos, ByteBuffer src) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             int n = src.remaining();
             write(resolve(path, true), pos, src);
             return n;
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -289,7 +289,7 @@ public final class Ext4FileSystem implements Closeable {
      * reach the disk at writeback (fsync, sync, memory pressure, close).
      */
     public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
             wr.checkWrite(file, pos, src.remaining());
@@ -297,7 +297,7 @@ public final class Ext4FileSystem implements Closeable {
             wr.prepareForIo(file);
             io.write(cached(file.number()), pos, src);
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -305,7 +305,7 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void truncate(String path, long size) throws IOException { truncate(resolve(path, true), size); }
 
     public synchronized void truncate(Inode file, long size) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
             wr.checkTruncate(file, size);
@@ -324,7 +324,7 @@ public final class Ext4FileSystem implements Closeable {
                 Ext4MappingOps.changed(f);
             }
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -334,7 +334,7 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     synchronized void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
@@ -343,7 +343,7 @@ public final class Ext4FileSystem implements Closeable {
             // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
             if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -351,7 +351,7 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void punchHole(String path, long off, long len) throws IOException { punchHole(resolve(path, true), off, len); }
 
     synchronized void punchHole(Inode file, long off, long len) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
             if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
@@ -363,7 +363,7 @@ public final class Ext4FileSystem implements Closeable {
                 wr.punch(disk, off, len);
             });
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -397,7 +397,7 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     synchronized boolean zeroRange(Inode file, long off, long len, boolean keepSize) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
             wr.checkWrite(file, off, len);
@@ -416,7 +416,7 @@ public final class Ext4FileSystem implements Closeable {
             if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
             return did;
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -435,7 +435,7 @@ public final class Ext4FileSystem implements Closeable {
     void fsync(long ino, boolean dataOnly) throws IOException {
         FsWriter wr;
         synchronized (this) {
-            LockOrder.enter(LockOrder.Level.INODE);
+            LockOrder.enter(LockOrder.Level.WRITER);
             try {
                 Inode file = inode(ino);
                 wr = w();
@@ -444,7 +444,7 @@ public final class Ext4FileSystem implements Closeable {
                     if (f != null) { io.fsync(f); settleSize(f); }
                 }
             } finally {
-                LockOrder.exit(LockOrder.Level.INODE);
+                LockOrder.exit(LockOrder.Level.WRITER);
             }
         }
         // The commit runs outside the filesystem lock, so other threads go on changing files meanwhile;
@@ -512,11 +512,11 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Writes all cached data back and drops the page cache (like echo 3 > drop_caches after sync). */
     public synchronized void dropCaches() throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             if (io != null) io.dropAll();
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -584,14 +584,14 @@ public final class Ext4FileSystem implements Closeable {
 
     /** The engine's view of a regular file, for SEEK_DATA/SEEK_HOLE: its dirty data written back first. */
     synchronized CachedFile writtenBack(Inode file) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             if (io == null || !file.isRegular()) return null;
             CachedFile f = io.lookup(file.number());
             if (f != null) { io.fsync(f); settleSize(f); }
             return f;
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -607,7 +607,7 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Makes everything written so far durable. */
     public synchronized void sync() throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             if (writer == null) return;
             w();
@@ -615,7 +615,7 @@ public final class Ext4FileSystem implements Closeable {
             for (CachedFile f : io.files()) settleSize(f);
             writer.sync();
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -848,7 +848,7 @@ public final class Ext4FileSystem implements Closeable {
         ext4j.verity.MerkleVerifier v = verifier(inode);
         if (io == null || !inode.isRegular()) return new VerityFiles(this).verifiedRead(v, inode, pos, dst, this::readRaw);
         // through the cache: each block is hashed once on its way in, as Linux verifies pages at read completion
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             return io.read(cached(inode.number()), pos, dst, (block, data, off) -> {
                 verityBlocksChecked++;
@@ -859,7 +859,7 @@ public final class Ext4FileSystem implements Closeable {
                 }
             });
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -893,7 +893,7 @@ public final class Ext4FileSystem implements Closeable {
     };
 
     private int readRaw(Inode inode, long pos, ByteBuffer dst) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
             long size = inode.size();
@@ -923,7 +923,7 @@ public final class Ext4FileSystem implements Closeable {
             dst.position(dst.position() + done);
             return done;
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -936,7 +936,7 @@ public final class Ext4FileSystem implements Closeable {
      * measure` prints). Needs the verity feature; the file must be regular and extent-mapped.
      */
     public synchronized ext4j.verity.VerityDescriptor enableVerity(String path, byte[] salt) throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             Inode file = resolve(path, true);
             FsWriter wr = w();
@@ -950,7 +950,7 @@ public final class Ext4FileSystem implements Closeable {
             if (f != null) Ext4MappingOps.changed(f);          // blocks were mapped past EOF behind the cache
             return d;
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 
@@ -1105,7 +1105,7 @@ public final class Ext4FileSystem implements Closeable {
 
     @Override
     public synchronized void close() throws IOException {
-        LockOrder.enter(LockOrder.Level.INODE);
+        LockOrder.enter(LockOrder.Level.WRITER);
         try {
             try {
                 if (writer != null) {
@@ -1138,7 +1138,7 @@ public final class Ext4FileSystem implements Closeable {
                 vol.close();
             }
         } finally {
-            LockOrder.exit(LockOrder.Level.INODE);
+            LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
 }

@@ -4,7 +4,7 @@ import ext4j.alloc.BlockAllocator;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.iomap.CachedFile;
-import ext4j.iomap.LockOrder;
+import ext4j.base.LockOrder;
 import ext4j.iomap.Mapping;
 import ext4j.iomap.MappingOps;
 import ext4j.iomap.MappingType;

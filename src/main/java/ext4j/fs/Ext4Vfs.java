@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
@@ -72,6 +73,9 @@ public final class Ext4Vfs implements Closeable {
     public static Ext4Vfs open(BlockDevice dev, Options options) throws IOException {
         return new Ext4Vfs(options.readOnly() ? Ext4FileSystem.open(dev) : Ext4FileSystem.openReadWrite(dev, options));
     }
+
+    /** The core API over a filesystem opened by path (tests; one Ext4Vfs per open filesystem). */
+    static Ext4Vfs over(Ext4FileSystem fs) { return new Ext4Vfs(fs); }
 
     /** The path-based filesystem under this API (the CLI's and tests' view of the same open). */
     public Ext4FileSystem pathView() { return fs; }
@@ -285,7 +289,7 @@ public final class Ext4Vfs implements Closeable {
     public void rename(long dir, byte[] name, long newDir, byte[] newName, int flags) throws IOException {
         checkRenameFlags(flags);
         boolean cross = dir != newDir;
-        if (cross) renameLock.lock();
+        if (cross) { LockOrder.enter(LockOrder.Level.RENAME); renameLock.lock(); }
         try (var held = locks.writeInOrder(parentsInOrder(dir, newDir))) {
             Inode from = liveDir(dir), to = liveDir(newDir);
             DirEntry src = isDot(name) ? null : find(from, name);
@@ -297,7 +301,7 @@ public final class Ext4Vfs implements Closeable {
                     held.andWrite(e.inode());
             fs.rename(from, name, to, newName, flags);
         } finally {
-            if (cross) renameLock.unlock();
+            if (cross) { renameLock.unlock(); LockOrder.exit(LockOrder.Level.RENAME); }
         }
     }
 

@@ -1,6 +1,6 @@
 package ext4j.fs;
 
-import ext4j.iomap.LockOrder;
+import ext4j.base.LockOrder;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;

@@ -1,5 +1,7 @@
 package ext4j.fs;
 
+import ext4j.base.LockOrder;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,6 +46,7 @@ final class InodeLocks {
             Ref r = acquire(ino);
             Lock l = write ? r.rw.writeLock() : r.rw.readLock();
             try {
+                LockOrder.enter(LockOrder.Level.INODE);
                 l.lock();
             } catch (RuntimeException | Error e) {
                 release(ino);
@@ -67,6 +70,7 @@ final class InodeLocks {
         @Override public void close() {
             for (int i = locks.size() - 1; i >= 0; i--) {
                 locks.get(i).unlock();
+                LockOrder.exit(LockOrder.Level.INODE);
                 release(inos.get(i));
             }
             locks.clear();

@@ -1,5 +1,6 @@
 package ext4j.iomap;
 
+import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package ext4j.journal;
 
-import ext4j.iomap.LockOrder;
+import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
 import ext4j.ondisk.Crc32c;

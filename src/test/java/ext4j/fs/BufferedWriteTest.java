@@ -2,7 +2,7 @@ package ext4j.fs;
 
 import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
-import ext4j.iomap.LockOrder;
+import ext4j.base.LockOrder;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
@@ -52,7 +52,7 @@ class BufferedWriteTest {
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) { assertArrayEquals(d, readAll(fs, "/f")); }
     }
 
-    /** Seed rule: the lock order inode -> folio -> handle -> extent is enforced in the debug mode the suite runs in. */
+    /** Seed rule: the lock order inode -> writer -> folio -> handle -> extent is enforced in the debug mode the suite runs in. */
     @Test
     void lockOrderViolationsAreCaught() throws Exception {
         assumeTrue(LockOrder.ENABLED, "needs -Dext4j.lockcheck=true (set by the build for tests)");
@@ -63,8 +63,12 @@ class BufferedWriteTest {
             fs.createFile("/f", 0644, 0, 0);
             fs.write("/f", 0, ByteBuffer.wrap(d));
             FsWriter w = fs.writerForTest();
-            // an fsync (inode lock, then folio lock, then a wait for writeback) from inside a handle
+            // an fsync (writer lock, then folio lock, then a wait for writeback) from inside a handle
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> w.txn("test", 1, h -> { fs.fsync("/f"); return null; }));
+            assertTrue(e.getMessage().contains("taking WRITER while holding HANDLE"), e.getMessage());
+            // the core API's inode locks come before the writer lock and everything after it
+            Ext4Vfs v = Ext4Vfs.over(fs);
+            e = assertThrows(IllegalStateException.class, () -> w.txn("test", 1, h -> { v.lookup(Ext4Vfs.ROOT, "f".getBytes()); return null; }));
             assertTrue(e.getMessage().contains("taking INODE while holding HANDLE"), e.getMessage());
             // waiting for a commit while holding a handle would never end: refused
             e = assertThrows(IllegalStateException.class, () -> w.txn("test", 1, h -> { w.journal().commit(); return null; }));

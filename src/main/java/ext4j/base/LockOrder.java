@@ -1,11 +1,14 @@
-package ext4j.iomap;
+package ext4j.base;
 
 /**
- * The lock order of buffered I/O, checked per thread when {@code -Dext4j.lockcheck=true} (the test
- * suite turns it on; off, every check is one branch on a constant):
+ * The lock order of the whole filesystem, checked per thread when {@code -Dext4j.lockcheck=true}
+ * (the test suite turns it on; off, every check is one branch on a constant):
  * <ol>
- *   <li>INODE: the filesystem's operation lock (the inode lock of Linux);</li>
- *   <li>FOLIO: the engine's lock over folios and file state;</li>
+ *   <li>RENAME: the cross-directory rename lock (Linux's s_vfs_rename_mutex);</li>
+ *   <li>INODE: per-inode read-write locks (i_rwsem), several at once in the core's order
+ *       (directories, an ancestor first, then other inodes by number);</li>
+ *   <li>WRITER: the filesystem's writer lock, one metadata operation at a time;</li>
+ *   <li>FOLIO: the buffered I/O engine's lock over folios and file state;</li>
  *   <li>HANDLE: a running journal handle;</li>
  *   <li>EXTENT: a file's extent status.</li>
  * </ol>
@@ -15,7 +18,7 @@ package ext4j.iomap;
  * need handles themselves, so such a wait could never end.
  */
 public final class LockOrder {
-    public enum Level { INODE, FOLIO, HANDLE, EXTENT }
+    public enum Level { RENAME, INODE, WRITER, FOLIO, HANDLE, EXTENT }
 
     public static final boolean ENABLED = Boolean.getBoolean("ext4j.lockcheck");
     private static final ThreadLocal<int[]> HELD = ThreadLocal.withInitial(() -> new int[Level.values().length]);
@@ -30,7 +33,7 @@ public final class LockOrder {
             for (Level later : Level.values())
                 if (later.ordinal() > l.ordinal() && held[later.ordinal()] > 0)
                     throw new IllegalStateException("lock order violated: taking " + l + " while holding " + later
-                            + " (the order is INODE -> FOLIO -> HANDLE -> EXTENT)");
+                            + " (the order is RENAME -> INODE -> WRITER -> FOLIO -> HANDLE -> EXTENT)");
         held[l.ordinal()]++;
     }
 
