@@ -92,6 +92,11 @@ public final class Ext4FileSystem implements Closeable {
         return openPath(image, false, dev -> openReadWrite(dev, force));
     }
 
+    /** Opens an image or device for writing with these options (commit interval, cache, delalloc). */
+    public static Ext4FileSystem openReadWrite(Path image, Options options) throws IOException {
+        return openPath(image, false, dev -> openReadWrite(dev, options));
+    }
+
     /**
      * Opens a filesystem that mkfs has just made, to fill it (mkfs -d): writes go home in batches
      * without the journal, as mke2fs -d writes; a crash means making it again.

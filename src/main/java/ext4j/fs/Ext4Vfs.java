@@ -142,7 +142,7 @@ public final class Ext4Vfs implements Closeable {
      * setattr: the fields in the mask, as chmod, chown, truncate and utimensat would set them, ctime
      * now unless given. Linux's mode rules: a chmod by a caller who is not in the file's group and
      * not privileged drops S_ISGID; a chown of a non-directory (even to the same owner, KILL_SUIDGID) drops S_ISUID, and S_ISGID when the
-     * group may execute (or the caller is neither in the new group nor privileged); a truncate by an
+     * group may execute (or the caller is neither in the file's group before the change nor privileged); a truncate by an
      * unprivileged caller drops them as a write does. A size change runs first (its own handles,
      * through the page cache), then every other field in one handle.
      */
@@ -171,7 +171,8 @@ public final class Ext4Vfs implements Closeable {
                     if ((mask & SetAttr.GID) != 0) e.gid(a.gid());
                     if ((mode & Inode.S_IFMT) != Inode.S_IFDIR) {
                         mode &= ~Attr.S_ISUID;
-                        if ((mode & 0010) != 0 || (!who.privileged() && !who.inGroup(gid))) mode &= ~Attr.S_ISGID;
+                        // setattr_should_drop_sgid: judged on the group the file has before the change
+                        if ((mode & 0010) != 0 || (!who.privileged() && !who.inGroup(i.gid()))) mode &= ~Attr.S_ISGID;
                     }
                 }
                 e.mode(mode);
@@ -241,16 +242,16 @@ public final class Ext4Vfs implements Closeable {
     private Entry make(long dir, byte[] name, int mode, int umask, long rdev, byte[] target, Caller who) throws IOException {
         try (var held = locks.write(dir)) {
             Inode d = liveDir(dir);
+            boolean isDir = (mode & Inode.S_IFMT) == Inode.S_IFDIR, sgidDir = (d.mode() & Attr.S_ISGID) != 0;
+            if (isDir) mode &= Inode.S_IFMT | 01777;       // vfs_mkdir keeps only the permission bits and S_ISVTX
+            long gid = sgidDir ? d.gid() : who.gid();      // BSD group semantics in a setgid directory
+            // mode_strip_sgid: judged on the mode asked for, before the umask or a default ACL takes group execute away
+            if (sgidDir && !isDir && (mode & (Attr.S_ISGID | 0010)) == (Attr.S_ISGID | 0010) && !who.privileged() && !who.inGroup(gid))
+                mode &= ~Attr.S_ISGID;
             PosixAcl dflt = aclOf(d, ACL_DEFAULT);
             InheritedAcl inherit = InheritedAcl.of(dflt, mode, umask);
             int m = inherit.mode();
-            long gid = who.gid();
-            if ((d.mode() & Attr.S_ISGID) != 0) {          // BSD group semantics in a setgid directory
-                gid = d.gid();
-                if ((m & Inode.S_IFMT) == Inode.S_IFDIR) m |= Attr.S_ISGID;
-            }
-            if ((m & Inode.S_IFMT) != Inode.S_IFDIR && (m & Attr.S_ISGID) != 0 && (m & 0010) != 0 && !who.privileged() && !who.inGroup(gid))
-                m &= ~Attr.S_ISGID;
+            if (sgidDir && isDir) m |= Attr.S_ISGID;       // a new directory always inherits S_ISGID
             List<XattrCodec.Entry> xattrs = new ArrayList<>(2);
             if (inherit.access() != null) xattrs.add(XattrCodec.split(ACL_ACCESS, inherit.access().toExt4()));
             if (inherit.defaultAcl() != null) xattrs.add(XattrCodec.split(ACL_DEFAULT, inherit.defaultAcl().toExt4()));

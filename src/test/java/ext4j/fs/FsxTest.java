@@ -23,19 +23,23 @@ import static org.junit.jupiter.api.Assertions.*;
 class FsxTest {
     @TempDir Path tmp;
 
-    @Test void oneKBlocks() throws Exception { run("1024", Long.getLong("ext4j.fsxOps", 60_000)); }
-    @Test void fourKBlocks() throws Exception { run("4096", Long.getLong("ext4j.fsxOps", 40_000)); }
+    @Test void oneKBlocks() throws Exception { run("1024", Long.getLong("ext4j.fsxOps", 40_000), true); }
+    @Test void fourKBlocks() throws Exception { run("4096", Long.getLong("ext4j.fsxOps", 25_000), true); }
+    /** nodelalloc: writes allocate unwritten blocks at once, in short handles, instead of reserving. */
+    @Test void oneKBlocksNoDelalloc() throws Exception { run("1024", Long.getLong("ext4j.fsxOps", 20_000), false); }
+    @Test void fourKBlocksNoDelalloc() throws Exception { run("4096", Long.getLong("ext4j.fsxOps", 15_000), false); }
 
-    private void run(String bs, long ops) throws Exception {
+    private void run(String bs, long ops, boolean delalloc) throws Exception {
         long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("FsxTest " + bs + " seed=" + seed + " ops=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
+        Options options = Options.defaults().withDelalloc(delalloc);
+        System.out.println("FsxTest " + bs + (delalloc ? "" : " nodelalloc") + " seed=" + seed + " ops=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("fsx" + bs + ".img");
         Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);
         final int files = 3, maxSize = 1 << 20;
         byte[][] model = new byte[files][0];
         List<String> log = new ArrayList<>();
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, options);
         try {
             for (int i = 0; i < files; i++) fs.createFile("/f" + i, 0644, 0, 0);
             for (long op = 1; op <= ops; op++) {
@@ -99,7 +103,7 @@ class FsxTest {
                     what = "remount";
                     fs.close();
                     Tools.assertFsckClean(img);
-                    fs = Ext4FileSystem.openReadWrite(img, false);
+                    fs = Ext4FileSystem.openReadWrite(img, options);
                 }
                 model[fi] = m;
                 log.add(what);
