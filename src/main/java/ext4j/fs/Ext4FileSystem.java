@@ -225,16 +225,16 @@ public final class Ext4FileSystem implements Closeable {
     // ---- writing (each call is one atomic handle; failures change nothing) ----
 
     public synchronized Inode mkdir(String path, int perm, long uid, long gid) throws IOException {
-        return w().create(path, new FsWriter.NewInode(Inode.S_IFDIR | (perm & 07777), uid, gid, 0, null));
+        return w().create(path, new Namespace.NewInode(Inode.S_IFDIR | (perm & 07777), uid, gid, 0, null));
     }
 
     public synchronized Inode createFile(String path, int perm, long uid, long gid) throws IOException {
-        return w().create(path, new FsWriter.NewInode(Inode.S_IFREG | (perm & 07777), uid, gid, 0, null));
+        return w().create(path, new Namespace.NewInode(Inode.S_IFREG | (perm & 07777), uid, gid, 0, null));
     }
 
     /** createFile with given access and modification times (bulk copies: one handle instead of two). */
     public synchronized Inode createFile(String path, int perm, long uid, long gid, Inode.Timestamp atime, Inode.Timestamp mtime) throws IOException {
-        return w().create(path, new FsWriter.NewInode(Inode.S_IFREG | (perm & 07777), uid, gid, 0, null, atime, mtime));
+        return w().create(path, new Namespace.NewInode(Inode.S_IFREG | (perm & 07777), uid, gid, 0, null, atime, mtime));
     }
 
     /** Creates a device, fifo or socket node; mode carries the type bits. */
@@ -242,11 +242,11 @@ public final class Ext4FileSystem implements Closeable {
         int type = mode & Inode.S_IFMT;
         if (type != Inode.S_IFCHR && type != Inode.S_IFBLK && type != Inode.S_IFIFO && type != Inode.S_IFSOCK && type != Inode.S_IFREG)
             throw new FsException(Errno.EINVAL, path);
-        return w().create(path, new FsWriter.NewInode(mode, uid, gid, rdev, null));
+        return w().create(path, new Namespace.NewInode(mode, uid, gid, rdev, null));
     }
 
     public synchronized Inode symlink(String path, byte[] target, long uid, long gid) throws IOException {
-        return w().create(path, new FsWriter.NewInode(Inode.S_IFLNK | 0777, uid, gid, 0, target));
+        return w().create(path, new Namespace.NewInode(Inode.S_IFLNK | 0777, uid, gid, 0, target));
     }
 
     public synchronized void link(String existing, String newPath) throws IOException { w().link(existing, newPath); }
@@ -544,7 +544,7 @@ public final class Ext4FileSystem implements Closeable {
 
     // ---- the inode API's namespace calls (Ext4Vfs takes the inode locks; each is one handle) ----
 
-    synchronized Inode create(Inode parent, byte[] name, FsWriter.NewInode what) throws IOException {
+    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException {
         FsWriter wr = w();
         return wr.create(wr.target(parent, name, shown(parent, name)), what);
     }

@@ -44,7 +44,7 @@ public final class Ext4Vfs implements Closeable {
     public static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02, FALLOC_FL_NO_HIDE_STALE = 0x04,
             FALLOC_FL_COLLAPSE_RANGE = 0x08, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20, FALLOC_FL_UNSHARE_RANGE = 0x40, FALLOC_FL_WRITE_ZEROES = 0x80;
     public static final int SEEK_DATA = 3, SEEK_HOLE = 4;
-    public static final int RENAME_NOREPLACE = FsWriter.RENAME_NOREPLACE, RENAME_EXCHANGE = FsWriter.RENAME_EXCHANGE, RENAME_WHITEOUT = FsWriter.RENAME_WHITEOUT;
+    public static final int RENAME_NOREPLACE = Namespace.RENAME_NOREPLACE, RENAME_EXCHANGE = Namespace.RENAME_EXCHANGE, RENAME_WHITEOUT = Namespace.RENAME_WHITEOUT;
     public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
     public static final int R_OK = Access.R_OK, W_OK = Access.W_OK, X_OK = Access.X_OK, F_OK = 0;
     private static final String ACL_ACCESS = "system.posix_acl_access", ACL_DEFAULT = "system.posix_acl_default";
@@ -255,7 +255,7 @@ public final class Ext4Vfs implements Closeable {
             List<XattrCodec.Entry> xattrs = new ArrayList<>(2);
             if (inherit.access() != null) xattrs.add(XattrCodec.split(ACL_ACCESS, inherit.access().toExt4()));
             if (inherit.defaultAcl() != null) xattrs.add(XattrCodec.split(ACL_DEFAULT, inherit.defaultAcl().toExt4()));
-            Inode made = fs.create(d, name, new FsWriter.NewInode(m, who.uid(), gid, rdev, target, null, null, xattrs));
+            Inode made = fs.create(d, name, new Namespace.NewInode(m, who.uid(), gid, rdev, target, null, null, xattrs));
             return entry(fs.inode(made.number()));
         }
     }

@@ -103,9 +103,9 @@ class BufferedWriteTest {
             new Random(4).nextBytes(b);
             fs.createFile("/b", 0644, 0, 0);
             fs.write("/b", 0, ByteBuffer.wrap(b));                // reserved: counted against free space, allocated at writeback
-            long before = fs.writerForTest().enospcRetries;
+            long before = fs.writerForTest().tx.enospcRetries;
             fs.fsync("/b");
-            assertTrue(fs.writerForTest().enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
+            assertTrue(fs.writerForTest().tx.enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
             assertArrayEquals(b, readAll(fs, "/b"));
         } finally {
             System.clearProperty("ext4j.commitMs");

@@ -29,8 +29,8 @@ class OrphanTest {
         Tools.mke2fs(img, null, "64M", "-t", "ext4");
         long before = free(img);
         try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
-            fragmented(fs, "/f", FsWriter.EXTENTS_PER_HANDLE * 3);
-            fragmented(fs, "/g", FsWriter.EXTENTS_PER_HANDLE * 2 + 7);
+            fragmented(fs, "/f", Orphans.EXTENTS_PER_HANDLE * 3);
+            fragmented(fs, "/g", Orphans.EXTENTS_PER_HANDLE * 2 + 7);
             fs.truncate("/f", 4096 * 10);
             fs.unlink("/g");
             assertEquals(0, fs.superblock().lastOrphan());

@@ -1,0 +1,383 @@
+package ext4j.fs;
+
+import ext4j.base.LockOrder;
+import ext4j.alloc.BlockAllocator;
+import ext4j.alloc.InodeAllocator;
+import ext4j.dir.DirEntry;
+import ext4j.dir.DirectoryEditor;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
+import ext4j.extent.ExtentTree;
+import ext4j.extent.IndirectMapping;
+import ext4j.xattr.PosixAcl;
+import ext4j.xattr.XattrCodec;
+import ext4j.journal.Handle;
+import ext4j.journal.Journal;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A regular file's blocks: size changes, preallocation, punching, zeroing, synchronous writes
+ * inside a handle, device-side copies (put, mkfs -d), inline data moved out, verity metadata.
+ */
+final class FileSpace {
+    private final FsWriter w;
+    private final Ext4FileSystem fs;
+    private final Volume vol;
+    private final BlockAllocator balloc;
+    private final InodeAllocator ialloc;
+    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
+
+    FileSpace(FsWriter w) {
+        this.w = w;
+        this.fs = w.fs;
+        this.vol = w.vol;
+        this.balloc = w.balloc;
+        this.ialloc = w.ialloc;
+    }
+
+    private Superblock sb() { return vol.superblock(); }
+    private InodeUpdate update(Inode inode) { return w.update(inode); }
+    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
+    private static Inode.Timestamp now() { return FsWriter.now(); }
+    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
+    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
+    private void noteData(long ino) { w.tx.noteData(ino); }
+
+    /**
+     * Turns an inline-data inode into an empty block-mapped one: drops system.data from the in-inode
+     * xattrs, clears the flag, sets an empty extent root (or zero pointers) and size 0. The caller
+     * puts the old contents back through the normal paths.
+     */
+    void uninline(InodeUpdate u) throws IOException {
+        ByteBuffer area = u.ed.xattrArea();
+        List<XattrCodec.Entry> xs = new java.util.ArrayList<>(XattrCodec.decodeInInode(area, "inode " + u.number() + " in-inode xattrs"));
+        xs.removeIf(x -> x.index() == 7 && java.util.Arrays.equals(x.name(), "data".getBytes(StandardCharsets.US_ASCII)));
+        XattrCodec.encodeInInode(xs, area);
+        u.ed.flags(u.ed.flags() & ~Inode.FL_INLINE_DATA);
+        u.ed.iBlock(ByteBuffer.allocate(Inode.I_BLOCK_SIZE));
+        if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) { u.ed.flags(u.ed.flags() | Inode.FL_EXTENTS); ExtentTree.initEmpty(u.ed); }
+        u.ed.size(0);
+    }
+
+    /** Before a data operation on a regular file: an inline file becomes block-mapped, its bytes rewritten as data. */
+    void uninlineFile(Handle h, InodeUpdate u) throws IOException {
+        if ((u.ed.flags() & Inode.FL_INLINE_DATA) == 0) return;
+        byte[] data = fs.inlineData(u.original);
+        uninline(u);
+        if (data.length > 0) writeData(h, u, 0, ByteBuffer.wrap(data));
+        u.ed.size(data.length);
+    }
+
+    /**
+     * Fills an empty regular file with len bytes of src (bulk copies: put, mkfs -d), the data copied
+     * device-side (copy_file_range) into freshly allocated runs; the tail of the last block is zeroed.
+     * Ordered like writeData: each run's data is on the device before the handle that maps it stops.
+     */
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        checkNotVerity(file);
+        if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        int bs = vol.blockSize();
+        long blocks = (len + bs - 1) / bs;
+        for (long lblk = 0; lblk < blocks; ) {
+            long from = lblk;
+            lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
+                noteData(file.number());
+                InodeUpdate u = update(fs.diskInode(file.number()));
+                uninlineFile(h, u);
+                BlockMapping t = u.tree();
+                if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
+                long goal = t.goalFor(from);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(blocks - from, Math.min(t.maxRun(false), 8192)));
+                long bytes = Math.min((long) r.length() * bs, len - from * bs);
+                vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
+                int tail = (int) ((long) r.length() * bs - bytes);
+                if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
+                t.insert(from, r.start(), r.length(), false);
+                u.addBlocks(r.length());
+                u.ed.size(Math.max(u.ed.size(), from * bs + bytes)); // times stay: a copy keeps the source's
+                u.save(h, balloc);
+                return from + r.length();
+            });
+        }
+    }
+
+    /** Before buffered I/O on a regular file: an inline-data file becomes block-mapped (the engine caches blocks). */
+    void prepareForIo(Inode file) throws IOException {
+        if (!file.hasFlag(Inode.FL_INLINE_DATA)) return;
+        txn("uninline inode " + file.number(), OP_CREDITS, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Largest size: 2^32-1 blocks with extents; what 12 direct + single/double/triple indirect blocks address without. */
+    long maxFileSize(Inode f) {
+        long blocks = (1L << 32) - 1;
+        if (!f.hasFlag(Inode.FL_EXTENTS)) {
+            long p = vol.blockSize() / 4;
+            blocks = Math.min(blocks, 12 + p + p * p + p * p * p);
+        }
+        return blocks * vol.blockSize();
+    }
+
+    /**
+     * A synchronous write inside a handle (an uninlined file's old bytes, a block symlink's target;
+     * file writes go through the buffered I/O engine): for each block run, the data goes to the
+     * device first (ordered mode), then the mapping changes. Partial blocks are read-modify-write on mapped blocks and zero-padded
+     * on new or unwritten ones.
+     */
+    void writeData(Handle h, InodeUpdate u, long pos, ByteBuffer src) throws IOException {
+        int bs = vol.blockSize();
+        BlockMapping t = u.tree();
+        long end = pos + src.remaining();
+        long lblk = pos / bs;
+        long lastBlk = (end - 1) / bs;
+        int srcPos = src.position();
+        while (lblk <= lastBlk) {
+            Extent e = t.find(lblk);
+            long runEnd; long pblk; boolean fresh;
+            if (e == null) {
+                Extent nx = t.next(lblk);
+                long holeEnd = Math.min(lastBlk + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(lblk);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, t.maxRun(false)));
+                pblk = r.start();
+                runEnd = lblk + r.length();
+                fresh = true;
+            } else {
+                pblk = e.pblk() + (lblk - e.lblk());
+                runEnd = Math.min(e.end(), lastBlk + 1);
+                fresh = e.unwritten();
+            }
+            long byteStart = Math.max(pos, lblk * bs), byteEnd = Math.min(end, runEnd * bs);
+            int headPad = (int) (byteStart - lblk * bs);
+            int tailPad = (int) (runEnd * bs - byteEnd);
+            ByteBuffer out;
+            if (headPad == 0 && tailPad == 0) {
+                out = src.slice(srcPos + (int) (byteStart - pos), (int) (byteEnd - byteStart));
+            } else {
+                out = ByteBuffer.allocate((int) ((runEnd - lblk) * bs));
+                if (!fresh && headPad > 0) vol.readBlocks(pblk, out.slice(0, bs));
+                if (!fresh && tailPad > 0) vol.readBlocks(runEnd - 1 - lblk + pblk, out.slice(out.capacity() - bs, bs));
+                out.put(headPad, src, srcPos + (int) (byteStart - pos), (int) (byteEnd - byteStart));
+                out.clear();
+            }
+            vol.writeBlocks(pblk, out);
+            if (e == null) {
+                t.insert(lblk, pblk, runEnd - lblk, false);
+                u.addBlocks(runEnd - lblk);
+            } else if (e.unwritten()) {
+                t.markWritten(lblk, runEnd);
+            }
+            lblk = runEnd;
+        }
+        if (end > u.ed.size()) u.ed.size(end);
+    }
+
+    /**
+     * fs-verity: writes the metadata (already laid out from pos, past EOF) and sets EXT4_VERITY_FL
+     * in one handle, so a crash leaves the file either as it was or verity with all its metadata.
+     * The data blocks are written before the handle's mapping changes commit (ordered), and the
+     * size stays the data's.
+     */
+    void enableVerity(Inode file, long pos, ByteBuffer metadata) throws IOException {
+        txn("enable verity inode " + file.number(), OP_CREDITS * 4, h -> {
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            long size = u.ed.size();
+            writeData(h, u, pos, metadata);
+            u.ed.size(size);
+            u.ed.flags(u.ed.flags() | Inode.FL_VERITY);
+            u.ed.ctime(now());
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */
+    void truncate(Inode file, long size) throws IOException {
+        checkTruncate(file, size);
+        boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            long old = u.ed.size();
+            boolean big = false;
+            if (size < old) {
+                int bs = vol.blockSize();
+                long keep = (size + bs - 1) / bs;
+                zeroTail(u, size);
+                if (w.orphans.isBig(u)) { w.orphans.orphanAdd(h, u); big = true; }  // the blocks go in later handles
+                else w.orphans.freeBlocksFrom(h, u, keep);
+            }
+            u.ed.size(size);
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return big;
+        });
+        if (staged) w.orphans.finishOrphan(file.number());
+    }
+
+    void checkTruncate(Inode file, long size) throws FsException {
+        if (file.isDir()) throw new FsException(Errno.EISDIR, "inode " + file.number());
+        if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size < 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (size > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        checkNotVerity(file);
+    }
+
+    /** A verity file's data never changes (Linux: EPERM on open for writing, truncate, fallocate). */
+    static void checkNotVerity(Inode file) throws FsException {
+        if (file.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.EPERM, "inode " + file.number() + " is a verity file: its data cannot change");
+    }
+
+    void checkWrite(Inode file, long pos, long len) throws FsException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        checkNotVerity(file);
+        if (pos < 0 || pos + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+    }
+
+    /** Zeroes bytes [size, end of its block) if that block holds written data. */
+    void zeroTail(InodeUpdate u, long size) throws IOException {
+        int bs = vol.blockSize();
+        int off = (int) (size % bs);
+        if (off == 0) return;
+        Extent e = u.tree().find(size / bs);
+        if (e == null || e.unwritten()) return;
+        long p = e.pblk() + (size / bs - e.lblk());
+        vol.device().write(p * bs + off, ByteBuffer.allocate(bs - off));
+    }
+
+    /** Preallocates [off, off+len) as unwritten extents; raises the size unless keepSize. */
+    void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.ENODEV, "inode " + file.number());
+        if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        txn("fallocate inode " + file.number(), OP_CREDITS * 8, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            BlockMapping t = u.tree();
+            if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
+            int bs = vol.blockSize();
+            long lblk = off / bs, last = (off + len - 1) / bs;
+            while (lblk <= last) {
+                Extent e = t.find(lblk);
+                if (e != null) { lblk = e.end(); continue; }
+                Extent nx = t.next(lblk);
+                long holeEnd = Math.min(last + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(lblk);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, t.maxRun(true)));
+                t.insert(lblk, r.start(), r.length(), true);
+                u.addBlocks(r.length());
+                lblk += r.length();
+            }
+            if (!keepSize && off + len > u.ed.size()) u.ed.size(off + len);
+            u.ed.ctime(now());
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /**
+     * FALLOC_FL_ZERO_RANGE's metadata half, as ext4 does it: in one handle the holes of the blocks
+     * under [off, off+len) get unwritten extents, and the written extents of the whole blocks inside
+     * it become unwritten (same blocks, now read as zeros). The partial edge blocks are the caller's
+     * (zeroed through the page cache); the size is the caller's too.
+     */
+    void zeroToUnwritten(Inode file, long off, long len) throws IOException {
+        int bs = vol.blockSize();
+        long first = off / bs, last = (off + len + bs - 1) / bs;                 // every block touched
+        long start = (off + bs - 1) / bs, end = (off + len) / bs;                 // the whole blocks
+        if (off + len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        txn("zero range inode " + file.number(), OP_CREDITS * 8, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            BlockMapping t = u.tree();
+            if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
+            List<Extent> written = new ArrayList<>();
+            for (long l = start; l < end; ) {
+                Extent x = t.find(l);
+                if (x == null) { Extent nx = t.next(l); l = nx == null ? end : nx.lblk(); continue; }
+                long s = Math.max(l, x.lblk()), e = Math.min(end, x.end());
+                if (!x.unwritten()) written.add(new Extent(s, (int) (e - s), x.pblk() + (s - x.lblk()), false));
+                l = e;
+            }
+            for (Extent x : written) {
+                t.remove(x.lblk(), x.end());                 // unmapped, not freed: the same blocks come back unwritten
+                t.insert(x.lblk(), x.pblk(), x.len(), true);
+            }
+            for (long l = first; l < last; ) {
+                Extent x = t.find(l);
+                if (x != null) { l = x.end(); continue; }
+                Extent nx = t.next(l);
+                long holeEnd = Math.min(last, nx == null ? Long.MAX_VALUE : nx.lblk());
+                long goal = t.goalFor(l);
+                if (goal == 0) goal = goalForInode(vol, u.number());
+                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - l, t.maxRun(true)));
+                t.insert(l, r.start(), r.length(), true);
+                u.addBlocks(r.length());
+                l += r.length();
+            }
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Deallocates [off, off+len) keeping the size; partial blocks at the edges are zeroed. */
+    void punch(Inode file, long off, long len) throws IOException {
+        if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
+        if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
+        txn("punch inode " + file.number(), OP_CREDITS * 4, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            uninlineFile(h, u);
+            int bs = vol.blockSize();
+            long size = u.ed.size();
+            long end = Math.min(off + len, Math.max(size, off + len));
+            long firstFull = (off + bs - 1) / bs, lastFull = end / bs; // [firstFull, lastFull)
+            zeroRange(u, off, Math.min(end, firstFull * bs));
+            if (lastFull * bs >= off) zeroRange(u, Math.max(off, lastFull * bs), end);
+            if (firstFull < lastFull) {
+                for (BlockAllocator.Range r : u.tree().remove(firstFull, lastFull)) {
+                    balloc.free(h, r.start(), r.length());
+                    u.addBlocks(-r.length());
+                }
+            }
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Writes zeros over [from, to) inside one block where it holds written data. */
+    void zeroRange(InodeUpdate u, long from, long to) throws IOException {
+        if (to <= from) return;
+        int bs = vol.blockSize();
+        Extent e = u.tree().find(from / bs);
+        if (e == null || e.unwritten()) return;
+        long p = e.pblk() + (from / bs - e.lblk());
+        vol.device().write(p * bs + from % bs, ByteBuffer.allocate((int) (to - from)));
+    }
+}

@@ -1,0 +1,208 @@
+package ext4j.fs;
+
+import ext4j.base.LockOrder;
+import ext4j.alloc.BlockAllocator;
+import ext4j.alloc.InodeAllocator;
+import ext4j.dir.DirEntry;
+import ext4j.dir.DirectoryEditor;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
+import ext4j.extent.ExtentTree;
+import ext4j.extent.IndirectMapping;
+import ext4j.xattr.PosixAcl;
+import ext4j.xattr.XattrCodec;
+import ext4j.journal.Handle;
+import ext4j.journal.Journal;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Inodes at the end of their life: the orphan list (unlinked but still open, or being truncated
+ * in several handles), open pins, and freeing an inode's blocks, xattr block and bitmap bit.
+ */
+final class Orphans {
+    private final FsWriter w;
+    private final Ext4FileSystem fs;
+    private final Volume vol;
+    private final BlockAllocator balloc;
+    private final InodeAllocator ialloc;
+    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
+
+    Orphans(FsWriter w) {
+        this.w = w;
+        this.fs = w.fs;
+        this.vol = w.vol;
+        this.balloc = w.balloc;
+        this.ialloc = w.ialloc;
+    }
+
+    private Superblock sb() { return vol.superblock(); }
+    private InodeUpdate update(Inode inode) { return w.update(inode); }
+    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
+    private static Inode.Timestamp now() { return FsWriter.now(); }
+    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
+    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
+    private void noteData(long ino) { w.tx.noteData(ino); }
+
+    /** Extents freed per handle by multi-step truncates and deletes. */
+    static final int EXTENTS_PER_HANDLE = 256;
+
+    private final java.util.Map<Long, Integer> pins = new java.util.HashMap<>();
+
+    boolean isBig(InodeUpdate v) throws IOException {
+        return (v.ed.flags() & Inode.FL_EXTENTS) != 0 && v.tree().extents().size() > EXTENTS_PER_HANDLE;
+    }
+
+    /** Links the inode at the head of the superblock's orphan list (i_dtime holds the next one). */
+    void orphanAdd(Handle h, InodeUpdate v) throws IOException {
+        if (isOrphan(v.number())) return;
+        v.ed.dtime(Integer.toUnsignedLong(sb().lastOrphan()));
+        vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) v.number()));
+    }
+
+    boolean isOrphan(long ino) throws IOException {
+        long cur = Integer.toUnsignedLong(sb().lastOrphan());
+        for (int i = 0; cur != 0 && i < 1_000_000; i++) {
+            if (cur == ino) return true;
+            cur = fs.diskInode(cur).dtime();
+        }
+        return false;
+    }
+
+    /** Unlinks the inode from the orphan list (it is u, already loaded for editing). */
+    void orphanRemove(Handle h, InodeUpdate u) throws IOException {
+        long next = u.ed.dtime();
+        long head = Integer.toUnsignedLong(sb().lastOrphan());
+        if (head == u.number()) {
+            vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) next));
+        } else {
+            long cur = head;
+            for (int i = 0; cur != 0 && i < 1_000_000; i++) {
+                Inode c = fs.diskInode(cur);
+                if (c.dtime() == u.number()) {
+                    InodeUpdate p = update(c);
+                    p.ed.dtime(next);
+                    p.save(h, balloc);
+                    break;
+                }
+                cur = c.dtime();
+            }
+        }
+        u.ed.dtime(0);
+    }
+
+    /**
+     * Completes an orphan: frees its blocks past i_size a chunk of extents per handle, then either
+     * releases it (no links left, not open) or takes it off the list.
+     */
+    void finishOrphan(long ino) throws IOException {
+        if (!isOrphan(ino)) return;
+        int bs = vol.blockSize();
+        while (true) {
+            boolean done = txn("orphan " + ino, OP_CREDITS * 8, h -> {
+                InodeUpdate u = update(fs.diskInode(ino));
+                boolean unlinked = u.ed.links() == 0;
+                if (unlinked && pins.containsKey(ino)) return true; // still open: the last close finishes it
+                long keep = unlinked ? 0 : (u.ed.size() + bs - 1) / bs;
+                List<Extent> ext = mapsBlocks(u) ? u.tree().extents() : List.of();
+                long from = keep;
+                int past = 0;
+                for (Extent e : ext) if (e.end() > keep) past++;
+                if (past > EXTENTS_PER_HANDLE) from = Math.max(keep, ext.get(ext.size() - EXTENTS_PER_HANDLE).lblk());
+                if (past > 0) freeBlocksFrom(h, u, from);
+                if (past > EXTENTS_PER_HANDLE) { u.save(h, balloc); return false; }
+                orphanRemove(h, u);
+                if (unlinked) release(h, u, now());
+                else u.save(h, balloc);
+                return true;
+            });
+            if (done) return;
+        }
+    }
+
+    boolean isPinned(long ino) { return pins.containsKey(ino); }
+
+    /** Marks an inode open: unlinking it then defers freeing until {@link #unpin}. */
+    void pin(long ino) { pins.merge(ino, 1, Integer::sum); }
+
+    /** The last close of an unlinked inode frees it. */
+    void unpin(long ino) throws IOException {
+        Integer n = pins.get(ino);
+        if (n == null) return;
+        if (n > 1) { pins.put(ino, n - 1); return; }
+        pins.remove(ino);
+        finishOrphan(ino);
+    }
+
+    /** At close: every open file is closed, so pinned orphans are finished. */
+    void unpinAll() throws IOException {
+        for (Long ino : new java.util.ArrayList<>(pins.keySet())) { pins.remove(ino); finishOrphan(ino); }
+    }
+
+    /** At a read-write open: completes what a crash interrupted (truncates to i_size, frees unlinked inodes). */
+    void processOrphans() throws IOException {
+        for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) {
+            long ino = Integer.toUnsignedLong(sb().lastOrphan());
+            Inode in = fs.diskInode(ino);
+            if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
+            else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, update(in)); return null; });
+        }
+    }
+
+    /** Inodes freed since the caller last looked: their cached data must go (Ext4FileSystem drains it). */
+    private final List<Long> released = new java.util.ArrayList<>();
+
+    List<Long> takeReleased() {
+        if (released.isEmpty()) return List.of();
+        List<Long> r = List.copyOf(released);
+        released.clear();
+        return r;
+    }
+
+    /** Frees an inode whose last link is gone: its blocks, xattr block and bitmap bit. */
+    void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
+        released.add(v.number());
+        freeBlocksFrom(h, v, 0);
+        long xblk = v.ed.fileAcl();
+        if (xblk != 0) {
+            w.xattrs.releaseXattrBlock(h, xblk);
+            v.ed.fileAcl(0);
+            v.addBlocks(-1);
+        }
+        v.ed.dtime(now.seconds()).size(0);
+        v.save(h, balloc);
+        w.trees.remove(v.number());              // the number may come back as another file
+        ialloc.free(h, v.number(), (v.ed.mode() & Inode.S_IFMT) == Inode.S_IFDIR);
+    }
+
+    /** Whether i_block holds a block mapping (not a fast symlink, a device number or inline data). */
+    boolean mapsBlocks(InodeUpdate v) {
+        int type = v.ed.mode() & Inode.S_IFMT;
+        if ((v.ed.flags() & Inode.FL_INLINE_DATA) != 0) return false;
+        if (type == Inode.S_IFREG || type == Inode.S_IFDIR) return true;
+        if (type != Inode.S_IFLNK) return false;
+        return (v.ed.flags() & Inode.FL_EXTENTS) != 0
+                || v.original.blocks512(vol.blockSize()) - (v.ed.fileAcl() != 0 ? vol.blockSize() / 512 : 0) > 0;
+    }
+
+    /** Unmaps and frees every block at or after logical block from. */
+    void freeBlocksFrom(Handle h, InodeUpdate v, long from) throws IOException {
+        if (!mapsBlocks(v)) return;
+        for (BlockAllocator.Range r : v.tree().remove(from, Long.MAX_VALUE)) {
+            // directory and symlink blocks went through the cache and the log: forget (revoke) them, or a
+            // later checkpoint would write their old bytes over whatever file data reuses the blocks
+            for (long b = r.start(); b < r.start() + r.length(); b++) h.forget(b);
+            balloc.free(h, r.start(), r.length());
+            v.addBlocks(-r.length());
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package ext4j.fs;
+
+import ext4j.base.LockOrder;
+import ext4j.alloc.BlockAllocator;
+import ext4j.alloc.InodeAllocator;
+import ext4j.dir.DirEntry;
+import ext4j.dir.DirectoryEditor;
+import ext4j.extent.BlockMapping;
+import ext4j.extent.Extent;
+import ext4j.extent.ExtentTree;
+import ext4j.extent.IndirectMapping;
+import ext4j.xattr.PosixAcl;
+import ext4j.xattr.XattrCodec;
+import ext4j.journal.Handle;
+import ext4j.journal.Journal;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The buffered I/O engine's metadata work: allocating delayed or hole ranges at writeback
+ * (UNWRITTEN where the mapping can hold it) and, at I/O completion, converting them, raising the
+ * on-disk size and storing a pending mtime, one handle each.
+ */
+final class WritebackAllocation {
+    private final FsWriter w;
+    private final Ext4FileSystem fs;
+    private final Volume vol;
+    private final BlockAllocator balloc;
+    private final InodeAllocator ialloc;
+    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
+
+    WritebackAllocation(FsWriter w) {
+        this.w = w;
+        this.fs = w.fs;
+        this.vol = w.vol;
+        this.balloc = w.balloc;
+        this.ialloc = w.ialloc;
+    }
+
+    private Superblock sb() { return vol.superblock(); }
+    private InodeUpdate update(Inode inode) { return w.update(inode); }
+    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
+    private static Inode.Timestamp now() { return FsWriter.now(); }
+    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
+    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
+    private void noteData(long ino) { w.tx.noteData(ino); }
+
+    /**
+     * Writeback allocation: maps up to n blocks of the hole at lblk, UNWRITTEN (written data only
+     * once the I/O completes, so a crash never shows stale blocks; indirect-mapped files cannot, and
+     * get written blocks). fromReservation: the blocks come out of a delayed-allocation reservation.
+     */
+    Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException {
+        return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
+            noteData(ino);
+            InodeUpdate u = update(fs.diskInode(ino));
+            Extent x = allocateOne(h, u, lblk, n, fromReservation);
+            u.save(h, balloc);
+            return x;
+        });
+    }
+
+    /**
+     * Writeback allocation of several delayed ranges of one extent-mapped file in one handle, all
+     * as UNWRITTEN (so none needs ordering with its data): one tree store for the lot instead of one
+     * per range. Each range may get fewer blocks than asked (what did not fit stays delayed).
+     */
+    List<Extent> allocateDelayedForWriteback(long ino, List<long[]> ranges) throws IOException {
+        return txn("writeback allocation inode " + ino + " (" + ranges.size() + " ranges)", OP_CREDITS, h -> {
+            noteData(ino);
+            InodeUpdate u = update(fs.diskInode(ino));
+            List<Extent> out = new ArrayList<>(ranges.size());
+            for (int i = 0; i < ranges.size(); i++) {
+                if (i > 0) h.extend(8);                       // bitmap, group descriptor, superblock of one more allocation
+                out.add(allocateOne(h, u, ranges.get(i)[0], ranges.get(i)[1], true));
+            }
+            u.save(h, balloc);
+            return out;
+        });
+    }
+
+    Extent allocateOne(Handle h, InodeUpdate u, long lblk, long n, boolean fromReservation) throws IOException {
+        long ino = u.number();
+        BlockMapping t = u.tree();
+        boolean unwritten = t.maxRun(true) > 0;
+        Extent there = t.find(lblk);
+        if (there != null) throw new IllegalStateException("inode " + ino + ": block " + lblk + " is already mapped");
+        Extent nx = t.next(lblk);
+        long room = nx == null ? n : Math.min(n, nx.lblk() - lblk);
+        long goal = t.goalFor(lblk);
+        if (goal == 0) goal = goalForInode(vol, ino);
+        BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(room, t.maxRun(unwritten)), fromReservation);
+        t.insert(lblk, r.start(), r.length(), unwritten);
+        u.addBlocks(r.length());
+        return new Extent(lblk, r.length(), r.start(), unwritten);
+    }
+
+    /**
+     * Writeback completion of block ranges {from, to} of one file: they are on the device; unwritten
+     * blocks there become written, the on-disk size rises to what the cache allows
+     * (CachedFile.safeSize; never falls), and a pending mtime is stored, in one handle (one extent
+     * tree store).
+     */
+    void completeWriteback(ext4j.iomap.CachedFile f, List<long[]> ranges, boolean convert, Inode.Timestamp mtime) throws IOException {
+        long ino = f.id();
+        Inode cur = fs.diskInode(ino);
+        if (cur.linksCount() == 0 && cur.dtime() != 0) return; // freed meanwhile
+        long sizeLimit = f.size() > cur.size() ? f.safeSize(cur.size()) : cur.size(); // before the handle: engine lock, then handle
+        if (!convert && sizeLimit <= cur.size() && mtime == null) return;
+        txn("writeback completion inode " + ino, OP_CREDITS, h -> {
+            InodeUpdate u = update(fs.diskInode(ino));
+            if (convert) for (long[] r : ranges) u.tree().markWritten(r[0], r[1]);
+            if (sizeLimit > u.ed.size()) u.ed.size(sizeLimit);
+            if (convert || sizeLimit > cur.size()) noteData(ino);   // a timestamp alone is not data (fdatasync skips it)
+            if (mtime != null) u.ed.mtime(mtime).ctime(mtime);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+}
