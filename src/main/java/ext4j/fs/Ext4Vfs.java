@@ -599,7 +599,9 @@ public final class Ext4Vfs implements Closeable {
                 PosixAcl acl;
                 try { acl = PosixAcl.fromXattr(value, "inode " + ino + " " + name); }
                 catch (CorruptException e) { throw new FsException(Errno.EINVAL, e.getMessage()); }
-                int mode = InheritedAcl.modeOf(acl, i.mode());
+                int acled = InheritedAcl.modeOf(acl, i.mode());
+                // posix_acl_update_mode: a caller outside the file's group (and not privileged) loses S_ISGID
+                int mode = !who.privileged() && !who.inGroup(i.gid()) ? acled & ~Attr.S_ISGID : acled;
                 if (InheritedAcl.equivalentToMode(acl)) {
                     if ((flags & XATTR_CREATE) != 0 && aclOf(i, ACL_ACCESS) != null) throw new FsException(Errno.EEXIST, "inode " + ino + " " + name);
                     if ((flags & XATTR_REPLACE) != 0 && aclOf(i, ACL_ACCESS) == null) throw new FsException(Errno.ENODATA, "inode " + ino + " " + name);

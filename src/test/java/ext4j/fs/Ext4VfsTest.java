@@ -297,6 +297,13 @@ class Ext4VfsTest {
             v.setxattr(f.ino(), "system.posix_acl_access", minimal, 0, ROOT);
             assertEquals(0751, v.getattr(f.ino()).permissions());
             assertEquals(Errno.ENODATA, errno(() -> v.getxattr(f.ino(), "system.posix_acl_access", ROOT)));
+            // setting an access ACL as the owner outside the file's group drops S_ISGID (posix_acl_update_mode)
+            v.setattr(f.ino(), SetAttr.NONE.mode(02750), ROOT);
+            v.setxattr(f.ino(), "system.posix_acl_access", acl, 0, owner);
+            assertEquals(0640, v.getattr(f.ino()).permissions());
+            v.setattr(f.ino(), SetAttr.NONE.mode(02750), ROOT);
+            v.setxattr(f.ino(), "system.posix_acl_access", acl, 0, ROOT);
+            assertEquals(02640, v.getattr(f.ino()).permissions());
         }
         Tools.assertFsckClean(img);
     }
