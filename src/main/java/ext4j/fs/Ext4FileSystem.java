@@ -50,9 +50,12 @@ public final class Ext4FileSystem implements Closeable {
     private Ext4MappingOps iops;
     private final List<String> warnings;
 
+    private final InodeReader reader;
+
     private Ext4FileSystem(Volume vol, List<String> warnings) {
         this.vol = vol;
         this.warnings = warnings;
+        this.reader = new InodeReader(this, vol);
     }
 
     /** How an opened device becomes a filesystem; the device is closed if this fails. */
@@ -77,7 +80,7 @@ public final class Ext4FileSystem implements Closeable {
     public static Ext4FileSystem openReadOnlyAsIs(Path image) throws IOException {
         return openPath(image, true, dev -> {
             Ext4FileSystem fs = openAsIs(dev, false);
-            if (fs.needsRecovery())
+            if (new Recovery(fs).needsRecovery())
                 fs.warnings.add("needs_recovery is set and the journal holds transactions: shown as on disk, not replayed (`ext4j recover` replays them; other commands show the replayed state)");
             return fs;
         });
@@ -147,7 +150,7 @@ public final class Ext4FileSystem implements Closeable {
         // clean without one), but only when the first transaction starts: a command that fails or changes
         // nothing leaves the image bytes exactly as they were.
         if (s.hasCompat(Features.COMPAT_HAS_JOURNAL) && s.journalInode() != 0 && journaled) {
-            long[] jmap = journalBlockMap();
+            long[] jmap = new Recovery(this).journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER)); inUse = true; });
@@ -161,21 +164,6 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     private static final int FOLIO_SIZE = 64 << 10;
-
-    /** Journal logical block -> filesystem block, for the whole internal journal. */
-    private long[] journalBlockMap() throws IOException {
-        Inode j = inode(Integer.toUnsignedLong(sb().journalInode()));
-        long blocks = j.size() / vol.blockSize();
-        if (blocks <= 0 || blocks > (1 << 24)) throw new CorruptException("journal inode " + j.number() + ": size " + j.size() + " is not a journal");
-        long[] m = new long[(int) blocks];
-        FileMap fm = fileMap(j);
-        for (long l = 0; l < blocks; ) {
-            Run r = fm.find(l);
-            if (r.kind() != Run.Kind.MAPPED) throw new CorruptException("journal inode " + j.number() + ": block " + l + " is not mapped");
-            for (long k = 0; k < r.length() && l < blocks; k++, l++) m[(int) l] = r.physical() + k;
-        }
-        return m;
-    }
 
     private static FsException refuse(String name, String why) {
         return new FsException(Errno.EROFS, name + ": refusing to write: " + why) {
@@ -632,10 +620,11 @@ public final class Ext4FileSystem implements Closeable {
      */
     private static Ext4FileSystem open(BlockDevice dev, boolean lenient) throws IOException {
         Ext4FileSystem fs = openAsIs(dev, lenient);
-        if (!fs.needsRecovery()) return fs;
+        Recovery rec = new Recovery(fs);
+        if (!rec.needsRecovery()) return fs;
         JournalRecovery.Result r;
         try {
-            r = fs.scanJournal();
+            r = rec.scan();
         } catch (CorruptException e) {
             if (!dev.isReadOnly()) throw new CorruptException(dev.name() + ": journal recovery failed: " + e.getMessage());
             fs.warnings.add("the journal needs recovery but cannot be replayed (" + e.getMessage() + "): showing the last checkpointed state");
@@ -643,21 +632,21 @@ public final class Ext4FileSystem implements Closeable {
         }
         if (dev.isReadOnly()) {
             Map<Long, byte[]> view = new HashMap<>(r.blocks());
-            view.put(fs.sbBlock(), fs.superblockBlockWithoutRecover(view.get(fs.sbBlock())));
+            view.put(rec.sbBlock(), rec.superblockBlockWithoutRecover(view.get(rec.sbBlock())));
             Ext4FileSystem replayed = openAsIs(new OverlayBlockDevice(dev, view, fs.vol.blockSize()), lenient);
             replayed.warnings.add("journal replayed in memory (" + r.transactions() + " transactions, " + r.blocks().size()
                     + " blocks); the image is unchanged: `ext4j recover` writes them");
             r.warnings().forEach(w -> replayed.warnings.add("journal: " + w));
             return replayed;
         }
-        fs.replayJournal(r);
+        rec.replay(r);
         Ext4FileSystem recovered = openAsIs(dev, lenient);
         recovered.warnings.add("journal recovered: " + r.transactions() + " transactions, " + r.blocks().size() + " blocks written home");
         r.warnings().forEach(w -> recovered.warnings.add("journal: " + w));
         return recovered;
     }
 
-    private static Ext4FileSystem openAsIs(BlockDevice dev, boolean lenient) throws IOException {
+    static Ext4FileSystem openAsIs(BlockDevice dev, boolean lenient) throws IOException {
         Volume vol = Volume.open(dev, lenient);
         Superblock sb = vol.superblock();
         List<String> warnings = new ArrayList<>();
@@ -666,75 +655,14 @@ public final class Ext4FileSystem implements Closeable {
         return new Ext4FileSystem(vol, warnings);
     }
 
-    /** needs_recovery with a journal that holds transactions. */
-    private boolean needsRecovery() throws IOException {
-        if (!sb().hasIncompat(Features.INCOMPAT_RECOVER)) return false;
-        if (sb().journalInode() == 0) {
-            if (sb().hasCompat(Features.COMPAT_HAS_JOURNAL)) throw new CorruptException(vol.device().name() + ": needs recovery from an external journal, which ext4j does not support");
-            return false;
-        }
-        JournalSuperblock j = journalSuperblock();
-        return j != null && !j.isClean();
-    }
-
-    private long sbBlock() { return Superblock.OFFSET / vol.blockSize(); }
-
-    /** The block holding the superblock (replayed version if given) with needs_recovery cleared and the checksum redone. */
-    private byte[] superblockBlockWithoutRecover(byte[] replayed) throws IOException {
-        int bs = vol.blockSize();
-        byte[] blk = replayed != null ? replayed.clone() : new byte[bs];
-        if (replayed == null) vol.device().read(sbBlock() * bs, ByteBuffer.wrap(blk));
-        ByteBuffer r = ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % bs, Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER);
-        if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
-        return blk;
-    }
-
-    JournalRecovery.Result scanJournal() throws IOException {
-        long[] jmap = journalBlockMap();
-        return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), l -> l < jmap.length ? jmap[(int) l] : -1);
-    }
-
-    /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */
-    private void replayJournal(JournalRecovery.Result r) throws IOException {
-        long[] jmap = journalBlockMap();
-        BlockDevice dev = vol.device();
-        JournalRecovery.writeHome(dev, vol.blockSize(), l -> jmap[(int) l], r);
-        // the superblock's free counts lag behind the descriptors' (Linux updates them lazily): redo them, as e2fsck does
-        Volume replayed = Volume.open(dev, true);
-        long freeBlocks = 0, freeInodes = 0;
-        for (long g = 0; g < replayed.groupCount(); g++) { freeBlocks += replayed.group(g).freeBlocks(); freeInodes += replayed.group(g).freeInodes(); }
-        byte[] sbBlk = superblockBlockWithoutRecover(null);
-        ByteBuffer raw = ByteBuffer.wrap(sbBlk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        raw.putInt(0xC, (int) freeBlocks).putInt(0x10, (int) freeInodes);
-        if ((raw.getInt(0x60) & Features.INCOMPAT_64BIT) != 0) raw.putInt(0x158, (int) (freeBlocks >>> 32));
-        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
-        dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
-        dev.flush();
-    }
-
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image. Returns what was done, or null
-     * if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
+     * list. Returns what was replayed, or null if the journal was clean.
      */
-    public static JournalRecovery.Result recover(Path image) throws IOException {
-        JournalRecovery.Result r = null;
-        boolean orphans;
-        try (BlockDevice dev = FileBlockDevice.open(image, false)) {
-            Ext4FileSystem fs = openAsIs(dev, true);
-            if (fs.needsRecovery()) {
-                r = fs.scanJournal();
-                fs.replayJournal(r);
-            } else if (fs.sb().hasIncompat(Features.INCOMPAT_RECOVER)) {   // flag set, log empty: just clear it
-                dev.write(fs.sbBlock() * fs.vol.blockSize(), ByteBuffer.wrap(fs.superblockBlockWithoutRecover(null)));
-                dev.flush();
-            }
-            orphans = openAsIs(dev, true).sb().lastOrphan() != 0;
-        }
-        // like a mount, finish the orphan list (unlinked-open inodes, interrupted truncates)
-        if (orphans) try (Ext4FileSystem fs = openReadWrite(image, false)) { fs.sync(); }
-        return r;
-    }
+    public static JournalRecovery.Result recover(Path image) throws IOException { return Recovery.recover(image); }
+
+    /** The internal journal's superblock, or null when the filesystem has no internal journal. */
+    public JournalSuperblock journalSuperblock() throws IOException { return new Recovery(this).journalSuperblock(); }
 
     private static void checkFeatures(Superblock sb, String name, List<String> warnings) throws UnsupportedFeatureException {
         if (sb.hasIncompat(Features.INCOMPAT_JOURNAL_DEV))
@@ -810,38 +738,21 @@ public final class Ext4FileSystem implements Closeable {
 
     // ---- directories ----
 
-    public Directory directory(Inode dir) throws IOException {
-        if (!dir.isDir()) throw new FsException(Errno.ENOTDIR, "inode " + dir.number());
-        if (dir.hasFlag(Inode.FL_INLINE_DATA)) return new Directory(vol, dir, null, inlineData(dir));
-        return new Directory(vol, dir, fileMap(dir), null);
-    }
+    // ---- reading from the device (InodeReader) ----
 
-    public List<DirEntry> list(Inode dir) throws IOException { return directory(dir).list(); }
-
-    // ---- file data ----
-
+    public Directory directory(Inode dir) throws IOException { return reader.directory(dir); }
+    public List<DirEntry> list(Inode dir) throws IOException { return reader.list(dir); }
     /** The block mapping of an inode: extent tree or ext2/3 block map. */
-    public FileMap fileMap(Inode inode) throws IOException {
-        if (inode.hasFlag(Inode.FL_EXTENTS)) {
-            return new ExtentMap(vol, inode.number(), inode.iBlock(), sb().hasMetadataCsum() ? inode.checksumSeed(sb()) : null);
-        }
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) throw new IllegalArgumentException("inode " + inode.number() + " holds inline data, not blocks");
-        return new BlockMap(vol, inode.number(), inode.iBlock());
-    }
-
-    /** Inline file or directory bytes: the 60 bytes of i_block then the system.data xattr value, cut to i_size for files. */
-    public byte[] inlineData(Inode inode) throws IOException {
-        byte[] extra = new byte[0];
-        for (Xattr x : inInodeXattrs(inode)) if (x.name().equals("system.data")) extra = x.value();
-        byte[] all = new byte[Inode.I_BLOCK_SIZE + extra.length];
-        inode.iBlock().get(0, all, 0, Inode.I_BLOCK_SIZE);
-        System.arraycopy(extra, 0, all, Inode.I_BLOCK_SIZE, extra.length);
-        if (!inode.isDir()) {
-            if (inode.size() > all.length) throw new CorruptException("inode " + inode.number() + ": inline data is " + all.length + " bytes but i_size is " + inode.size());
-            return java.util.Arrays.copyOf(all, (int) inode.size());
-        }
-        return all;
-    }
+    public FileMap fileMap(Inode inode) throws IOException { return reader.fileMap(inode); }
+    /** Inline file or directory bytes. */
+    public byte[] inlineData(Inode inode) throws IOException { return reader.inlineData(inode); }
+    private long checkedSize(Inode inode) throws CorruptException { return reader.checkedSize(inode); }
+    /** Copies a regular file's contents into out at the same offsets, holes kept. */
+    public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException { reader.copyTo(inode, out, progress); }
+    /** The target of a symlink: fast (in i_block), inline, or in data blocks. */
+    public byte[] readlink(Inode inode) throws IOException { return reader.readlink(inode); }
+    /** Every extended attribute of the inode: in-inode first, then the xattr block (system.data left out). */
+    public List<Xattr> xattrs(Inode inode) throws IOException { return reader.xattrs(inode); }
 
     /**
      * Reads up to dst.remaining() bytes at pos; returns the count, or -1 at end of file.
@@ -871,16 +782,6 @@ public final class Ext4FileSystem implements Closeable {
     /** Data blocks of verity files hashed by cached reads (tests: a cached block is hashed once). */
     volatile long verityBlocksChecked;
 
-    /**
-     * A regular file's size, refused when no block map could reach it: a damaged i_size (say 2^50)
-     * would otherwise have readers walk ~2^40 one-block holes past the mappable range.
-     */
-    private long checkedSize(Inode inode) throws CorruptException {
-        long size = inode.size(), most = FileMap.MAX_LOGICAL * vol.blockSize();
-        if (size > most) throw new CorruptException("inode " + inode.number() + ": i_size " + size + " is beyond the largest file ext4 can map (" + most + " bytes)");
-        return size;
-    }
-
     /** A verity file's checker, kept for the last few verity files read (their tree is checked once per load). */
     private synchronized ext4j.verity.MerkleVerifier verifier(Inode inode) throws IOException {
         record Key(long ino, long generation, long size) {}
@@ -901,32 +802,7 @@ public final class Ext4FileSystem implements Closeable {
         LockOrder.enter(LockOrder.Level.WRITER);
         try {
             if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
-            long size = inode.size();
-            if (pos >= size) return -1;
-            int want = (int) Math.min(dst.remaining(), size - pos);
-            if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
-                dst.put(inlineData(inode), (int) pos, want);
-                return want;
-            }
-            FileMap map = fileMap(inode);
-            int bs = vol.blockSize();
-            int done = 0;
-            while (done < want) {
-                long p = pos + done;
-                long lblk = p / bs;
-                Run r = map.find(lblk);
-                int inRun = (int) Math.min(want - done, r.end() * bs - p);
-                if (r.hasData()) {
-                    int skip = (int) (p - lblk * bs);
-                    ByteBuffer slice = dst.slice(dst.position() + done, inRun);
-                    vol.device().read((r.physical()) * bs + skip, slice);
-                } else {
-                    for (int i = 0; i < inRun; i++) dst.put(dst.position() + done + i, (byte) 0);
-                }
-                done += inRun;
-            }
-            dst.position(dst.position() + done);
-            return done;
+            return reader.readFromDevice(inode, pos, dst);
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
         }
@@ -974,139 +850,6 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Listener for long copies: bytes done so far. */
     public interface Progress { void advance(long bytes); }
-
-    /**
-     * Copies a regular file's contents into out (a new, empty file) at the same offsets, writing
-     * only mapped data: holes and unwritten ranges stay holes in out. Sets out's size to the file size.
-     */
-    public void copyTo(Inode inode, FileChannel out, Progress progress) throws IOException {
-        long size = checkedSize(inode);
-        long written = 0; // out's position: the end of the last byte written
-        if (inode.hasFlag(Inode.FL_VERITY)) {                 // every byte checked against the Merkle tree on the way
-            ByteBuffer b = ByteBuffer.allocate(1 << 20);
-            for (long pos = 0; pos < size; ) {
-                int n = read(inode, pos, b.clear());
-                if (n <= 0) break;
-                out.write(b.flip(), pos);
-                pos += n;
-                progress.advance(n);
-            }
-            written = size;
-        } else if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
-            out.write(ByteBuffer.wrap(inlineData(inode)), 0);
-            written = size;
-            progress.advance(size);
-        } else {
-            FileMap map = fileMap(inode);
-            int bs = vol.blockSize();
-            long blocks = (size + bs - 1) / bs;
-            for (long l = 0; l < blocks; ) {
-                Run r = map.find(l);
-                long end = Math.min(r.end(), blocks);
-                if (r.hasData()) {
-                    long from = l * bs, len = Math.min(end * bs, size) - from;
-                    if (written != from) out.position(from); // skip a hole; the channel tracks its own position otherwise
-                    copyRange(r.physical() * bs, len, out);
-                    written = from + len;
-                    progress.advance(len);
-                }
-                l = end;
-            }
-        }
-        // a trailing hole: extend to the full size by writing the last byte, which reads as zero anyway
-        if (written < size) out.write(ByteBuffer.allocate(1), size - 1);
-    }
-
-    /** Appends len bytes of the device at devOff to out at its current position: zero-copy from an image file. */
-    private void copyRange(long devOff, long len, FileChannel out) throws IOException {
-        if (vol.device() instanceof FileBlockDevice f) {
-            for (long done = 0; done < len; ) {
-                long n = f.channel().transferTo(devOff + done, len - done, out);
-                if (n <= 0) throw new java.io.EOFException(vol.device().name() + ": short read at byte " + (devOff + done));
-                done += n;
-            }
-            return;
-        }
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(len, 1 << 20));
-        for (long done = 0; done < len; ) {
-            buf.clear().limit((int) Math.min(buf.capacity(), len - done));
-            vol.device().read(devOff + done, buf);
-            done += buf.position();
-            buf.flip();
-            while (buf.hasRemaining()) out.write(buf);
-        }
-    }
-
-    // ---- symlinks ----
-
-    /** The target of a symlink: fast (in i_block), inline, or in data blocks. */
-    public byte[] readlink(Inode inode) throws IOException {
-        if (!inode.isSymlink()) throw new FsException(Errno.EINVAL, "inode " + inode.number());
-        long size = inode.size();
-        if (size > vol.blockSize() || size >= 4096) throw new CorruptException("inode " + inode.number() + ": symlink length " + size + " too long");
-        byte[] target = new byte[(int) size];
-        if (isFastSymlink(inode)) {
-            if (size >= Inode.I_BLOCK_SIZE) throw new CorruptException("inode " + inode.number() + ": fast symlink length " + size + " does not fit in i_block");
-            inode.iBlock().get(0, target);
-        } else {
-            ByteBuffer b = ByteBuffer.wrap(target);
-            while (b.hasRemaining()) if (read(inode, b.position(), b) < 0) break;
-        }
-        return target;
-    }
-
-    /**
-     * Whether the target lives in i_block. As the kernel decides it: with ea_inode any target under
-     * 60 bytes; otherwise an inode that owns no blocks besides its xattr block (one cluster).
-     */
-    private boolean isFastSymlink(Inode inode) {
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) return false;
-        if (sb().hasIncompat(Features.INCOMPAT_EA_INODE)) return inode.size() > 0 && inode.size() < Inode.I_BLOCK_SIZE;
-        long eaBlocks = inode.fileAcl() != 0 ? sb().clusterSize() / 512 : 0;
-        return inode.blocks512(vol.blockSize()) - eaBlocks == 0;
-    }
-
-    // ---- xattrs ----
-
-    private List<Xattr> inInodeXattrs(Inode inode) throws IOException {
-        List<Xattr> out = new ArrayList<>();
-        XattrReader.readInInode(inode.inlineXattrArea(), inode.number(), this::eaInodeValue, out);
-        return out;
-    }
-
-    /** Every extended attribute of the inode: in-inode first, then the xattr block. system.data is internal and left out. */
-    public List<Xattr> xattrs(Inode inode) throws IOException {
-        List<Xattr> out = inInodeXattrs(inode);
-        long blk = inode.fileAcl();
-        if (blk != 0) {
-            ByteBuffer b = vol.readMetaBlock(blk, "inode " + inode.number() + " xattr block");
-            XattrReader.readBlock(b, blk, sb().hasMetadataCsum() ? sb().checksumSeed() : null, inode.number(), this::eaInodeValue, out);
-        }
-        out.removeIf(x -> x.name().equals("system.data"));
-        return out;
-    }
-
-    private byte[] eaInodeValue(long ino, int size) throws IOException {
-        Inode ea = inode(ino);
-        if (!ea.hasFlag(Inode.FL_EA_INODE) || ea.size() != size)
-            throw new CorruptException("xattr value inode " + ino + ": not an EA inode of size " + size);
-        byte[] v = new byte[size];
-        ByteBuffer b = ByteBuffer.wrap(v);
-        while (b.hasRemaining()) if (read(ea, b.position(), b) < 0) break;
-        return v;
-    }
-
-    // ---- journal ----
-
-    /** The internal journal's superblock, or null when the filesystem has no internal journal. */
-    public JournalSuperblock journalSuperblock() throws IOException {
-        if (!sb().hasCompat(Features.COMPAT_HAS_JOURNAL) || sb().journalInode() == 0) return null;
-        Inode j = inode(Integer.toUnsignedLong(sb().journalInode()));
-        Run first = fileMap(j).find(0);
-        if (first.kind() != Run.Kind.MAPPED) throw new CorruptException("journal inode " + j.number() + ": first block is not mapped");
-        ByteBuffer b = vol.readMetaBlock(first.physical(), "journal superblock");
-        return JournalSuperblock.parse(b, "journal inode " + j.number() + " block " + first.physical());
-    }
 
     @Override
     public synchronized void close() throws IOException {
