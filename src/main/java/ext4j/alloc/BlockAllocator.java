@@ -1,9 +1,9 @@
 package ext4j.alloc;
 
-import ext4j.fs.Errno;
-import ext4j.fs.FsException;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.journal.Handle;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.GroupDesc;
 import ext4j.ondisk.Superblock;

@@ -1,7 +1,7 @@
 package ext4j.cli;
 
 import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Errno;
-import ext4j.fs.FsException;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 
 /** Paths inside an image as the CLI takes them: absolute, '/'-separated. */
 final class ImagePaths {

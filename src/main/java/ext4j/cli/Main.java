@@ -1,7 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Errno;
-import ext4j.fs.FsException;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

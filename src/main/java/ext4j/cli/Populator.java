@@ -1,8 +1,8 @@
 package ext4j.cli;
 
-import ext4j.fs.Errno;
+import ext4j.base.Errno;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.fs.FsException;
+import ext4j.base.FsException;
 import ext4j.ondisk.Inode;
 
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package ext4j.dir;
 
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;

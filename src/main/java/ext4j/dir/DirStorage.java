@@ -9,7 +9,7 @@ public interface DirStorage {
     long blockCount();                                  // i_size / blockSize
     ByteBuffer read(long lblk) throws IOException;     // read-only little-endian view
     ByteBuffer write(long lblk) throws IOException;    // writable view of the same block, journaled (dirty) by the implementation
-    long append() throws IOException;                  // allocates one zero-filled block at the end, raises i_size, returns its lblk; may throw ext4j.fs.FsException(ENOSPC)
+    long append() throws IOException;                  // allocates one zero-filled block at the end, raises i_size, returns its lblk; may throw ext4j.base.FsException(ENOSPC)
     boolean indexed();
     void setIndexed(boolean on) throws IOException;    // the inode's FL_INDEX (0x1000) flag
     Integer checksumSeed();                             // per-inode crc32c seed (Inode.checksumSeed) or null without metadata_csum

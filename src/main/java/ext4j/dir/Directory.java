@@ -2,8 +2,8 @@ package ext4j.dir;
 
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
-import ext4j.ondisk.CorruptException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;

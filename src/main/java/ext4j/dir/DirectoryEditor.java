@@ -1,8 +1,8 @@
 package ext4j.dir;
 
-import ext4j.fs.Errno;
-import ext4j.fs.FsException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Superblock;
 

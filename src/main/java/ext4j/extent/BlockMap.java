@@ -1,6 +1,6 @@
 package ext4j.extent;
 
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Volume;
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package ext4j.extent;
 
-import ext4j.ondisk.CorruptException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Volume;
 
 import java.io.IOException;

@@ -2,7 +2,7 @@ package ext4j.extent;
 
 import ext4j.alloc.BlockAllocator;
 import ext4j.journal.Handle;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;
 import ext4j.ondisk.Volume;

@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.block.BlockDevice;
 import ext4j.base.LockOrder;
 import ext4j.block.FileBlockDevice;
@@ -14,7 +17,7 @@ import ext4j.journal.JournalSuperblock;
 import ext4j.block.OverlayBlockDevice;
 import java.util.HashMap;
 import java.util.Map;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;

@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.dir.DirEntry;
@@ -7,7 +10,7 @@ import ext4j.dir.Directory;
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
 import ext4j.iomap.CachedFile;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;
 import ext4j.xattr.PosixAcl;

@@ -5,7 +5,7 @@ import ext4j.dir.DirStorage;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.journal.Handle;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Volume;
 

@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.block.FileBlockDevice;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
@@ -7,7 +10,7 @@ import ext4j.extent.BlockMap;
 import ext4j.extent.ExtentMap;
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;

@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.alloc.BlockAllocator;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.ExtentTree;

@@ -6,7 +6,7 @@ import ext4j.extent.FileMap;
 import ext4j.extent.Run;
 import ext4j.journal.JournalRecovery;
 import ext4j.journal.JournalSuperblock;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;
@@ -68,7 +68,7 @@ final class Recovery {
         if (replayed == null) vol.device().read(sbBlock() * bs, ByteBuffer.wrap(blk));
         ByteBuffer r = ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % bs, Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER);
-        if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
+        if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, ext4j.base.Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
         return blk;
     }
 
@@ -90,7 +90,7 @@ final class Recovery {
         ByteBuffer raw = ByteBuffer.wrap(sbBlk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         raw.putInt(0xC, (int) freeBlocks).putInt(0x10, (int) freeInodes);
         if ((raw.getInt(0x60) & Features.INCOMPAT_64BIT) != 0) raw.putInt(0x158, (int) (freeBlocks >>> 32));
-        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, ext4j.ondisk.Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, ext4j.base.Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
         dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
         dev.flush();
     }

@@ -1,8 +1,11 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.verity.MerkleTree;

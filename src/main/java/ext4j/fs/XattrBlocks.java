@@ -1,6 +1,6 @@
 package ext4j.fs;
 
-import ext4j.ondisk.Crc32c;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Volume;
 
 import java.nio.ByteBuffer;

@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.base.LockOrder;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
@@ -84,7 +87,7 @@ final class XattrWrites {
         if (value != null && value.length > XATTR_SIZE_MAX) throw new FsException(Errno.E2BIG, where);
         if (value != null && (want.index() == 2 || want.index() == 3)) {
             try { want = new XattrCodec.Entry(want.index(), want.name(), PosixAcl.fromXattr(value, where).toExt4()); }
-            catch (ext4j.ondisk.CorruptException e) { throw new FsException(Errno.EINVAL, e.getMessage()); }
+            catch (ext4j.base.CorruptException e) { throw new FsException(Errno.EINVAL, e.getMessage()); }
             if (want.index() == 3 && !file.isDir()) throw new FsException(Errno.EACCES, where + " (default ACLs are for directories)");
         }
         XattrCodec.Entry entry = want;

@@ -3,7 +3,7 @@ package ext4j.journal;
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.Crc32c;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,8 +1,8 @@
 package ext4j.journal;
 
 import ext4j.block.BlockDevice;
-import ext4j.ondisk.CorruptException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

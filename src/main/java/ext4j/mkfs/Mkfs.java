@@ -1,8 +1,8 @@
 package ext4j.mkfs;
 
 import ext4j.block.BlockDevice;
-import ext4j.ondisk.CorruptException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.GroupDesc;
 import ext4j.ondisk.Inode;

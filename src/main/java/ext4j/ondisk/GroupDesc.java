@@ -1,5 +1,8 @@
 package ext4j.ondisk;
 
+import ext4j.base.Crc32c;
+import ext4j.base.Crc16;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 

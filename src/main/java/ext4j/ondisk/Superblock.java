@@ -1,5 +1,8 @@
 package ext4j.ondisk;
 
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

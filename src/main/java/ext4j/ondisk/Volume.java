@@ -1,5 +1,8 @@
 package ext4j.ondisk;
 
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
+
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
 import ext4j.journal.Handle;

@@ -1,6 +1,6 @@
 package ext4j.xattr;
 
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

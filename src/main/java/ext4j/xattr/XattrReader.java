@@ -1,7 +1,7 @@
 package ext4j.xattr;
 
-import ext4j.ondisk.CorruptException;
-import ext4j.ondisk.Crc32c;
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -66,7 +66,7 @@ class DirectoryEditorTest {
             for (DirEntry e : fs.list(fs.resolve("/d", true))) if (!e.isDotOrDotDot()) seen.add(e.name());
             assertEquals(want, seen);
             for (String n : want) assertNotNull(fs.resolve("/d/" + n, false), n);
-            for (String n : gone.subList(0, Math.min(1000, gone.size()))) assertThrows(ext4j.fs.FsException.class, () -> fs.resolve("/d/" + n, false));
+            for (String n : gone.subList(0, Math.min(1000, gone.size()))) assertThrows(ext4j.base.FsException.class, () -> fs.resolve("/d/" + n, false));
         }
         kernelSees(img, want);
     }
@@ -132,12 +132,12 @@ class DirectoryEditorTest {
         try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img2, false)) {
             fs.mkdir("/p", 0755, 0, 0);
             int made = 0;
-            ext4j.fs.FsException e = null;
+            ext4j.base.FsException e = null;
             for (int i = 0; i < n && e == null; i++) {
-                try { fs.mkdir("/p/d" + i, 0755, 0, 0); made++; } catch (ext4j.fs.FsException x) { e = x; }
+                try { fs.mkdir("/p/d" + i, 0755, 0, 0); made++; } catch (ext4j.base.FsException x) { e = x; }
             }
             assertNotNull(e, "without dir_nlink the link count caps the subdirectories");
-            assertEquals(ext4j.fs.Errno.EMLINK, e.errno());
+            assertEquals(ext4j.base.Errno.EMLINK, e.errno());
             assertEquals(64_998, made, "65,000 links: '.', the parent's entry and 64,998 '..'");
         }
         Tools.assertFsckClean(img2);

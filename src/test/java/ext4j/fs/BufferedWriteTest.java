@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
 import ext4j.base.LockOrder;
@@ -162,14 +165,14 @@ class BufferedWriteTest {
             assertThrows(java.io.IOException.class, fs::sync);        // the commit of /g fails: the journal aborts
             int tried = dev.writesTried;
             FsException e = assertThrows(FsException.class, () -> fs.mkdir("/h", 0755, 0, 0));
-            assertEquals(ext4j.fs.Errno.EROFS, e.errno());
+            assertEquals(ext4j.base.Errno.EROFS, e.errno());
             assertTrue(e.getMessage().contains("read-only after an error"), e.getMessage());
-            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, () -> fs.fsync("/f")).errno());
-            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, fs::sync).errno());
+            assertEquals(ext4j.base.Errno.EROFS, assertThrows(FsException.class, () -> fs.fsync("/f")).errno());
+            assertEquals(ext4j.base.Errno.EROFS, assertThrows(FsException.class, fs::sync).errno());
             byte[] all = readAll(fs, "/f");                           // the cache still serves what was written
             assertEquals(first.length + later.length, all.length);
             assertArrayEquals(later, Arrays.copyOfRange(all, first.length, all.length));
-            assertEquals(ext4j.fs.Errno.EROFS, assertThrows(FsException.class, fs::close).errno());
+            assertEquals(ext4j.base.Errno.EROFS, assertThrows(FsException.class, fs::close).errno());
             assertEquals(tried, dev.writesTried, "writes were tried after the filesystem turned read-only");
         } finally {
             dev.fail = false;

@@ -1,6 +1,9 @@
 package ext4j.fs;
 
-import ext4j.ondisk.CorruptException;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import ext4j.verity.MerkleTree;

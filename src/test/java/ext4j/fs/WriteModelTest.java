@@ -1,5 +1,8 @@
 package ext4j.fs;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.dir.DirEntry;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;

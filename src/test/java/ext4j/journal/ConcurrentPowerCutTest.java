@@ -3,7 +3,7 @@ package ext4j.journal;
 import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.fs.FsException;
+import ext4j.base.FsException;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;

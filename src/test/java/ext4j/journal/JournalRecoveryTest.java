@@ -2,7 +2,7 @@ package ext4j.journal;
 
 import ext4j.cli.CliRunner;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.testutil.Tools;
 import ext4j.testutil.TreeDiff;
 import org.junit.jupiter.api.Test;

@@ -5,7 +5,7 @@ import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.dir.DirEntry;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.fs.FsException;
+import ext4j.base.FsException;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;

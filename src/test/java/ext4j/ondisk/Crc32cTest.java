@@ -1,5 +1,7 @@
 package ext4j.ondisk;
 
+import ext4j.base.Crc32c;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;

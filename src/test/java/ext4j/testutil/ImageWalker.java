@@ -3,7 +3,7 @@ package ext4j.testutil;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.ondisk.Inode;
 
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package ext4j.verity;
 
-import ext4j.ondisk.CorruptException;
+import ext4j.base.CorruptException;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

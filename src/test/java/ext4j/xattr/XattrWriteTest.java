@@ -1,8 +1,8 @@
 package ext4j.xattr;
 
-import ext4j.fs.Errno;
+import ext4j.base.Errno;
 import ext4j.fs.Ext4FileSystem;
-import ext4j.fs.FsException;
+import ext4j.base.FsException;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,4 @@
-package ext4j.ondisk;
+package ext4j.base;
 
 import java.io.IOException;
 

@@ -1,4 +1,4 @@
-package ext4j.ondisk;
+package ext4j.base;
 
 /** CRC-16 (polynomial 0x8005, reflected as 0xA001), used by the uninit_bg / gdt_csum group descriptor checksum. */
 public final class Crc16 {

@@ -1,4 +1,4 @@
-package ext4j.fs;
+package ext4j.base;
 
 import java.io.IOException;
 

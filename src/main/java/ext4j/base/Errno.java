@@ -1,4 +1,4 @@
-package ext4j.fs;
+package ext4j.base;
 
 /** POSIX error numbers (Linux values) with their strerror(3) text. */
 public enum Errno {
