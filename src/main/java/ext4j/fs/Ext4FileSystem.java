@@ -156,10 +156,10 @@ public final class Ext4FileSystem implements Closeable {
             long[] jmap = new Recovery(this).journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) | Features.INCOMPAT_RECOVER)); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.setIncompat(Features.INCOMPAT_RECOVER)); inUse = true; });
         } else {
             writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048, !populating));
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) & ~Superblock.STATE_VALID))); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.clearState(Superblock.STATE_VALID)); inUse = true; });
         }
         writer.processOrphans();
         iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
@@ -875,14 +875,11 @@ public final class Ext4FileSystem implements Closeable {
                     boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;
                     if (writer.changed()) {
                         long now = ext4j.ondisk.WallClock.seconds();
-                        writer.txn("close", 4, h -> vol.updateSuperblock(h, r -> {
-                            r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID));
-                            r.putInt(0x30, (int) now);
-                        }));
+                        writer.txn("close", 4, h -> vol.updateSuperblock(h, e -> e.setState(Superblock.STATE_VALID).writeTime(now)));
                     }
                     writer.journal().close(); // commits and checkpoints: the log is empty now
-                    if (inUse && logged) vol.updateSuperblockDirect(r -> r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER));
-                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(r -> r.putShort(0x3A, (short) (r.getShort(0x3A) | Superblock.STATE_VALID)));
+                    if (inUse && logged) vol.updateSuperblockDirect(e -> e.clearIncompat(Features.INCOMPAT_RECOVER));
+                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> e.setState(Superblock.STATE_VALID));
                     writer = null;
                 }
             } finally {

@@ -66,7 +66,7 @@ final class Orphans {
     void orphanAdd(Handle h, InodeUpdate v) throws IOException {
         if (isOrphan(v.number())) return;
         v.ed.dtime(Integer.toUnsignedLong(sb().lastOrphan()));
-        vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) v.number()));
+        vol.updateSuperblock(h, e -> e.lastOrphan(v.number()));
     }
 
     boolean isOrphan(long ino) throws IOException {
@@ -83,7 +83,7 @@ final class Orphans {
         long next = u.ed.dtime();
         long head = Integer.toUnsignedLong(sb().lastOrphan());
         if (head == u.number()) {
-            vol.updateSuperblock(h, r -> r.putInt(0xE8, (int) next));
+            vol.updateSuperblock(h, e -> e.lastOrphan(next));
         } else {
             long cur = head;
             for (int i = 0; cur != 0 && i < 1_000_000; i++) {

@@ -67,8 +67,9 @@ final class Recovery {
         byte[] blk = replayed != null ? replayed.clone() : new byte[bs];
         if (replayed == null) vol.device().read(sbBlock() * bs, ByteBuffer.wrap(blk));
         ByteBuffer r = ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % bs, Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        r.putInt(0x60, r.getInt(0x60) & ~Features.INCOMPAT_RECOVER);
-        if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, ext4j.base.Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
+        Superblock.Editor e = new Superblock.Editor(r);
+        e.clearIncompat(Features.INCOMPAT_RECOVER);
+        e.seal();
         return blk;
     }
 
@@ -88,9 +89,9 @@ final class Recovery {
         for (long g = 0; g < replayed.groupCount(); g++) { freeBlocks += replayed.group(g).freeBlocks(); freeInodes += replayed.group(g).freeInodes(); }
         byte[] sbBlk = superblockBlockWithoutRecover(null);
         ByteBuffer raw = ByteBuffer.wrap(sbBlk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        raw.putInt(0xC, (int) freeBlocks).putInt(0x10, (int) freeInodes);
-        if ((raw.getInt(0x60) & Features.INCOMPAT_64BIT) != 0) raw.putInt(0x158, (int) (freeBlocks >>> 32));
-        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, ext4j.base.Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        Superblock.Editor e = new Superblock.Editor(raw);
+        e.freeBlocks(freeBlocks).freeInodes(freeInodes);
+        e.seal();
         dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
         dev.flush();
     }

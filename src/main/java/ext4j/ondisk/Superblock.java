@@ -143,6 +143,35 @@ public final class Superblock {
         return p == n;
     }
 
+    /**
+     * Changes to the raw 1024 bytes by field name (Inode.Editor's counterpart), so no layer above
+     * writes superblock offsets; {@link #seal} redoes the checksum when metadata_csum is on.
+     */
+    public static final class Editor {
+        private final ByteBuffer r;
+
+        public Editor(ByteBuffer raw) { this.r = raw; }
+
+        private boolean is64() { return (r.getInt(0x60) & Features.INCOMPAT_64BIT) != 0; }
+        public long freeBlocks() { return Integer.toUnsignedLong(r.getInt(0xC)) | (is64() ? Integer.toUnsignedLong(r.getInt(0x158)) << 32 : 0); }
+        public Editor freeBlocks(long n) { r.putInt(0xC, (int) n); if (is64()) r.putInt(0x158, (int) (n >>> 32)); return this; }
+        public long freeInodes() { return Integer.toUnsignedLong(r.getInt(0x10)); }
+        public Editor freeInodes(long n) { r.putInt(0x10, (int) n); return this; }
+        /** s_last_orphan: the head of the orphan list. */
+        public Editor lastOrphan(long ino) { r.putInt(0xE8, (int) ino); return this; }
+        public Editor setIncompat(int f) { r.putInt(0x60, r.getInt(0x60) | f); return this; }
+        public Editor clearIncompat(int f) { r.putInt(0x60, r.getInt(0x60) & ~f); return this; }
+        public Editor setState(int bits) { r.putShort(0x3A, (short) (r.getShort(0x3A) | bits)); return this; }
+        public Editor clearState(int bits) { r.putShort(0x3A, (short) (r.getShort(0x3A) & ~bits)); return this; }
+        /** s_wtime with its high byte. */
+        public Editor writeTime(long seconds) { r.putInt(0x30, (int) seconds); r.put(0x274, (byte) (seconds >>> 32)); return this; }
+
+        /** The checksum over the edited bytes, when the filesystem has metadata_csum. */
+        public void seal() {
+            if ((r.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
+        }
+    }
+
     /** A copy of the raw 1024 bytes. */
     public ByteBuffer raw() { return b.duplicate().order(ByteOrder.LITTLE_ENDIAN); }
 

@@ -172,12 +172,12 @@ public final class Volume implements Closeable {
     // ---- superblock and descriptors ----
 
     /** Applies edit to the primary superblock's 1024 bytes, re-checksums and re-parses it. */
-    public Superblock updateSuperblock(Handle h, Consumer<ByteBuffer> edit) throws IOException {
+    public Superblock updateSuperblock(Handle h, Consumer<Superblock.Editor> edit) throws IOException {
         ByteBuffer blk = h.getWriteAccess(sbBlock);
         ByteBuffer raw = blk.duplicate().position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
-        edit.accept(raw);
-        if (sb.hasMetadataCsum() || (raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0)
-            raw.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        Superblock.Editor e = new Superblock.Editor(raw);
+        edit.accept(e);
+        e.seal();
         sb = Superblock.parse(raw.duplicate().clear(), dev.name());
         return sb;
     }
@@ -186,13 +186,14 @@ public final class Volume implements Closeable {
      * Changes the primary superblock outside any handle and writes it home at once (the
      * needs_recovery flag at open and close). Only valid while no transaction holds the block.
      */
-    public Superblock updateSuperblockDirect(Consumer<ByteBuffer> edit) throws IOException {
+    public Superblock updateSuperblockDirect(Consumer<Superblock.Editor> edit) throws IOException {
         if (cache.isDirty(sbBlock)) throw new IllegalStateException("superblock block is part of an uncommitted transaction");
         cache.read(sbBlock);
         byte[] blk = cache.copyOf(sbBlock);
         ByteBuffer raw = ByteBuffer.wrap(blk).order(ByteOrder.LITTLE_ENDIAN).position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
-        edit.accept(raw);
-        if ((raw.getInt(0x64) & Features.RO_METADATA_CSUM) != 0) raw.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, raw, 0, 0x3FC));
+        Superblock.Editor e = new Superblock.Editor(raw);
+        edit.accept(e);
+        e.seal();
         sb = Superblock.parse(raw.duplicate().clear(), dev.name());
         cache.restore(sbBlock, blk);
         dev.write(sbBlock * blockSize, ByteBuffer.wrap(blk));
@@ -202,13 +203,7 @@ public final class Volume implements Closeable {
 
     /** Adds delta to the superblock's free block (cluster) and free inode counts. */
     public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
-        updateSuperblock(h, r -> {
-            long fb = Integer.toUnsignedLong(r.getInt(0xC)) | (sb.is64bit() ? Integer.toUnsignedLong(r.getInt(0x158)) << 32 : 0);
-            fb += dBlocks;
-            r.putInt(0xC, (int) fb);
-            if (sb.is64bit()) r.putInt(0x158, (int) (fb >>> 32));
-            r.putInt(0x10, (int) (Integer.toUnsignedLong(r.getInt(0x10)) + dInodes));
-        });
+        updateSuperblock(h, e -> e.freeBlocks(e.freeBlocks() + dBlocks).freeInodes(e.freeInodes() + dInodes));
     }
 
     /** Edits group g's descriptor in its table block and re-seals its checksum. */
