@@ -363,6 +363,27 @@ public final class Ext4FileSystem implements Closeable {
         }
     }
 
+    /**
+     * FALLOC_FL_COLLAPSE_RANGE (collapse) or FALLOC_FL_INSERT_RANGE: the file is written back, its
+     * cache dropped from off, its extents moved (FileSpace.shiftRange), and the engine's size set
+     * to the new one without zeroing anything.
+     */
+    synchronized void shiftRange(Inode file, long off, long len, boolean collapse) throws IOException {
+        LockOrder.enter(LockOrder.Level.WRITER);
+        try {
+            FsWriter wr = w();
+            FsWriter.checkNotVerity(file);
+            wr.prepareForIo(file);
+            CachedFile f = changeMapping(inode(file.number()), (c, disk) -> {
+                wr.shiftRange(disk, off, len, collapse);           // checks first: a refused call changes nothing
+                io.invalidate(c, off, Long.MAX_VALUE - off);
+            });
+            io.resize(f, diskInode(file.number()).size());
+        } finally {
+            LockOrder.exit(LockOrder.Level.WRITER);
+        }
+    }
+
     private interface MappingChange { void apply(CachedFile f, Inode disk) throws IOException; }
 
     /**

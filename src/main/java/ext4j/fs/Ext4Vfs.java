@@ -440,9 +440,9 @@ public final class Ext4Vfs implements Closeable {
     }
 
     /**
-     * fallocate(2): preallocate (unwritten extents, the size raised unless KEEP_SIZE), PUNCH_HOLE
-     * (which needs KEEP_SIZE), ZERO_RANGE; COLLAPSE_RANGE and INSERT_RANGE are not implemented yet
-     * (EOPNOTSUPP), UNSHARE_RANGE is not ext4's (EOPNOTSUPP). Checks in the order of Linux 6.x's
+     * fallocate(2), every mode ext4 has: preallocate (unwritten extents, the size raised unless
+     * KEEP_SIZE), PUNCH_HOLE (which needs KEEP_SIZE), ZERO_RANGE, COLLAPSE_RANGE and INSERT_RANGE
+     * (block-aligned, extent files); UNSHARE_RANGE and WRITE_ZEROES are not ext4's (EOPNOTSUPP). Checks in the order of Linux 6.x's
      * vfs_fallocate: the range, unknown bits, the mode combination, the handle, the file type, the size.
      */
     public void fallocate(OpenFile f, int mode, long off, long len) throws IOException {
@@ -467,9 +467,10 @@ public final class Ext4Vfs implements Closeable {
             if (i.type() == Inode.S_IFIFO) throw new FsException(Errno.ESPIPE, at);
             if (!i.isRegular()) throw new FsException(Errno.ENODEV, at);
             if (off + len < 0) throw new FsException(Errno.EFBIG, at);
-            if (op != 0 && op != FALLOC_FL_PUNCH_HOLE && op != FALLOC_FL_ZERO_RANGE)
-                throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not implemented by ext4j");
-            if (op == FALLOC_FL_PUNCH_HOLE) fs.punchHole(i, off, len);
+            if (op == FALLOC_FL_UNSHARE_RANGE || op == FALLOC_FL_WRITE_ZEROES)
+                throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not ext4's");
+            if (op == FALLOC_FL_COLLAPSE_RANGE || op == FALLOC_FL_INSERT_RANGE) fs.shiftRange(i, off, len, op == FALLOC_FL_COLLAPSE_RANGE);
+            else if (op == FALLOC_FL_PUNCH_HOLE) fs.punchHole(i, off, len);
             else if (op == FALLOC_FL_ZERO_RANGE) fs.zeroRange(i, off, len, keep);
             else fs.fallocate(i, off, len, keep);
         }

@@ -10,6 +10,7 @@ import ext4j.dir.DirEntry;
 import ext4j.dir.DirectoryEditor;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
+import ext4j.extent.FileMap;
 import ext4j.extent.ExtentTree;
 import ext4j.extent.IndirectMapping;
 import ext4j.xattr.PosixAcl;
@@ -342,6 +343,52 @@ final class FileSpace {
             }
             Inode.Timestamp now = now();
             u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /**
+     * FALLOC_FL_COLLAPSE_RANGE (collapse) or FALLOC_FL_INSERT_RANGE, the metadata half, in one handle:
+     * a collapse frees the blocks of [off, off+len) and moves every extent after it back by len, an
+     * insert moves every extent at or past off forward by len (splitting the one across off), and
+     * the size follows. Checks in ext4's order: block alignment (EINVAL), extent mapping (EOPNOTSUPP),
+     * the largest size (EFBIG), a range reaching EOF (EINVAL). The caller writes the file back and
+     * drops its cache from off first.
+     */
+    void shiftRange(Inode file, long off, long len, boolean collapse) throws IOException {
+        int bs = vol.blockSize();
+        String at = "inode " + file.number();
+        if (off % bs != 0 || len % bs != 0) throw new FsException(Errno.EINVAL, at + ": offset " + off + " and length " + len + " must be multiples of the block size");
+        if (!file.hasFlag(Inode.FL_EXTENTS)) throw new FsException(Errno.EOPNOTSUPP, at + " (collapse and insert range need an extent-mapped file)");
+        long size = file.size();
+        if (collapse && off + len >= size) throw new FsException(Errno.EINVAL, at + ": the range reaches the end of the file (that is a truncate)");
+        if (!collapse && len > maxFileSize(file) - size) throw new FsException(Errno.EFBIG, at);
+        if (!collapse && off >= size) throw new FsException(Errno.EINVAL, at + ": offset " + off + " is not inside the file");
+        long from = off / bs, n = len / bs, pivot = collapse ? from + n : from, delta = collapse ? -n : n;
+        txn((collapse ? "collapse range" : "insert range") + " " + at, OP_CREDITS * 8, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            BlockMapping t = u.tree();
+            List<Extent> moving = new ArrayList<>();
+            for (Extent x : t.extents()) {
+                if (x.end() <= pivot) continue;
+                long s = Math.max(x.lblk(), pivot);
+                moving.add(new Extent(s, (int) (x.end() - s), x.pblk() + (s - x.lblk()), x.unwritten()));
+            }
+            if (!collapse && !moving.isEmpty() && moving.getLast().end() + n > FileMap.MAX_LOGICAL)
+                throw new FsException(Errno.EFBIG, at + ": the last extent would move past the largest block number");
+            h.extend(moving.size() / 32 + 8);
+            if (collapse) {
+                for (BlockAllocator.Range r : t.remove(from, pivot)) {
+                    balloc.free(h, r.start(), r.length());
+                    u.addBlocks(-r.length());
+                }
+            }
+            t.remove(pivot, Long.MAX_VALUE);                  // unmapped, not freed: the same blocks come back moved
+            for (Extent x : moving) t.insert(x.lblk() + delta, x.pblk(), x.len(), x.unwritten());
+            Inode.Timestamp now = now();
+            u.ed.size(collapse ? size - len : size + len).mtime(now).ctime(now);
             u.save(h, balloc);
             return null;
         });

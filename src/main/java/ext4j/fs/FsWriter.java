@@ -135,6 +135,7 @@ final class FsWriter {
     void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException { space.fallocate(file, off, len, keepSize); }
     void zeroToUnwritten(Inode file, long off, long len) throws IOException { space.zeroToUnwritten(file, off, len); }
     void punch(Inode file, long off, long len) throws IOException { space.punch(file, off, len); }
+    void shiftRange(Inode file, long off, long len, boolean collapse) throws IOException { space.shiftRange(file, off, len, collapse); }
     void enableVerity(Inode file, long pos, ByteBuffer metadata) throws IOException { space.enableVerity(file, pos, metadata); }
     long maxFileSize(Inode f) { return space.maxFileSize(f); }
 

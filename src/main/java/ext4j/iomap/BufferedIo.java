@@ -437,6 +437,15 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /**
+     * Sets the in-memory size after the filesystem moved the file's blocks (collapse or insert
+     * range): nothing is zeroed; the caller has written the file back and invalidated every cached
+     * byte from the first one that moved.
+     */
+    public synchronized void resize(CachedFile f, long size) {
+        f.size = size;
+    }
+
+    /**
      * Drops cached data of [pos, pos+len): blocks wholly inside lose their contents and dirty bits
      * (partial invalidation clears exactly those); partly covered edge blocks are kept (callers zero
      * them). Waits for the file's I/O in flight first.
