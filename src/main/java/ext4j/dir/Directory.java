@@ -331,12 +331,7 @@ public final class Directory {
         }
         long limit = blockCount();
         for (long steps = 0; steps <= limit; steps++) {
-            long lblk = nodes[rootLevels].block(idx[rootLevels]);
-            if (lblk >= limit) throw new CorruptException("directory inode " + inode.number() + ": htree points to block " + lblk + " past the directory end " + limit);
-            long p = physical(lblk);
-            ByteBuffer leaf = vol.readMetaBlock(p, where(lblk, p));
-            verifyLeaf(leaf, lblk, p);
-            for (DirEntry e : parseAll(leaf, lblk)) if (e.nameEquals(name)) return e;
+            for (DirEntry e : readLeaf(nodes[rootLevels].block(idx[rootLevels]), limit)) if (e.nameEquals(name)) return e;
             // Hash collisions continue in the next leaf only if its starting hash has the continuation bit.
             int lv = rootLevels;
             while (lv >= 0 && idx[lv] + 1 >= nodes[lv].count()) lv--;

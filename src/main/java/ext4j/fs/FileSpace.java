@@ -33,29 +33,8 @@ import java.util.List;
  * A regular file's blocks: size changes, preallocation, punching, zeroing, synchronous writes
  * inside a handle, device-side copies (put, mkfs -d), inline data moved out, verity metadata.
  */
-final class FileSpace {
-    private final FsWriter w;
-    private final Ext4FileSystem fs;
-    private final Volume vol;
-    private final BlockAllocator balloc;
-    private final InodeAllocator ialloc;
-    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
-
-    FileSpace(FsWriter w) {
-        this.w = w;
-        this.fs = w.fs;
-        this.vol = w.vol;
-        this.balloc = w.balloc;
-        this.ialloc = w.ialloc;
-    }
-
-    private Superblock sb() { return vol.superblock(); }
-    private InodeUpdate update(Inode inode) { return w.update(inode); }
-    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
-    private static Inode.Timestamp now() { return FsWriter.now(); }
-    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
-    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
-    private void noteData(long ino) { w.tx.noteData(ino); }
+final class FileSpace extends WriterPart {
+    FileSpace(FsWriter w) { super(w); }
 
     /**
      * Turns an inline-data inode into an empty block-mapped one: drops system.data from the in-inode
@@ -280,24 +259,29 @@ final class FileSpace {
             BlockMapping t = u.tree();
             if (t.maxRun(true) == 0) throw new FsException(Errno.EOPNOTSUPP, "inode " + file.number() + " (block-mapped files cannot hold unwritten blocks, as in Linux)");
             int bs = vol.blockSize();
-            long lblk = off / bs, last = (off + len - 1) / bs;
-            while (lblk <= last) {
-                Extent e = t.find(lblk);
-                if (e != null) { lblk = e.end(); continue; }
-                Extent nx = t.next(lblk);
-                long holeEnd = Math.min(last + 1, nx == null ? Long.MAX_VALUE : nx.lblk());
-                long goal = t.goalFor(lblk);
-                if (goal == 0) goal = goalForInode(vol, u.number());
-                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - lblk, t.maxRun(true)));
-                t.insert(lblk, r.start(), r.length(), true);
-                u.addBlocks(r.length());
-                lblk += r.length();
-            }
+            fillHolesUnwritten(h, u, off / bs, (off + len - 1) / bs + 1);
             if (!keepSize && off + len > u.ed.size()) u.ed.size(off + len);
             u.ed.ctime(now());
             u.save(h, balloc);
             return null;
         });
+    }
+
+    /** Maps every hole in blocks [from, to) to newly allocated UNWRITTEN extents (preallocation). */
+    private void fillHolesUnwritten(Handle h, InodeUpdate u, long from, long to) throws IOException {
+        BlockMapping t = u.tree();
+        for (long l = from; l < to; ) {
+            Extent x = t.find(l);
+            if (x != null) { l = x.end(); continue; }
+            Extent nx = t.next(l);
+            long holeEnd = Math.min(to, nx == null ? Long.MAX_VALUE : nx.lblk());
+            long goal = t.goalFor(l);
+            if (goal == 0) goal = goalForInode(vol, u.number());
+            BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - l, t.maxRun(true)));
+            t.insert(l, r.start(), r.length(), true);
+            u.addBlocks(r.length());
+            l += r.length();
+        }
     }
 
     /**
@@ -329,18 +313,7 @@ final class FileSpace {
                 t.remove(x.lblk(), x.end());                 // unmapped, not freed: the same blocks come back unwritten
                 t.insert(x.lblk(), x.pblk(), x.len(), true);
             }
-            for (long l = first; l < last; ) {
-                Extent x = t.find(l);
-                if (x != null) { l = x.end(); continue; }
-                Extent nx = t.next(l);
-                long holeEnd = Math.min(last, nx == null ? Long.MAX_VALUE : nx.lblk());
-                long goal = t.goalFor(l);
-                if (goal == 0) goal = goalForInode(vol, u.number());
-                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(holeEnd - l, t.maxRun(true)));
-                t.insert(l, r.start(), r.length(), true);
-                u.addBlocks(r.length());
-                l += r.length();
-            }
+            fillHolesUnwritten(h, u, first, last);
             Inode.Timestamp now = now();
             u.ed.mtime(now).ctime(now);
             u.save(h, balloc);

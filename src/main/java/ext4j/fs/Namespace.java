@@ -32,29 +32,8 @@ import java.util.List;
  * Names and links: create, link, unlink, rmdir, rename (NOREPLACE, EXCHANGE), and plain
  * attribute changes, each one handle, with Linux's errnos in Linux's order of checks.
  */
-final class Namespace {
-    private final FsWriter w;
-    private final Ext4FileSystem fs;
-    private final Volume vol;
-    private final BlockAllocator balloc;
-    private final InodeAllocator ialloc;
-    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
-
-    Namespace(FsWriter w) {
-        this.w = w;
-        this.fs = w.fs;
-        this.vol = w.vol;
-        this.balloc = w.balloc;
-        this.ialloc = w.ialloc;
-    }
-
-    private Superblock sb() { return vol.superblock(); }
-    private InodeUpdate update(Inode inode) { return w.update(inode); }
-    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
-    private static Inode.Timestamp now() { return FsWriter.now(); }
-    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
-    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
-    private void noteData(long ino) { w.tx.noteData(ino); }
+final class Namespace extends WriterPart {
+    Namespace(FsWriter w) { super(w); }
 
     /** A parent directory and the last name of a path. */
     record Target(Inode parent, byte[] name, String path) {}
@@ -234,13 +213,19 @@ final class Namespace {
 
     void unlink(String path) throws IOException { unlink(target(path)); }
 
+    /** The inode unlink (dir false) or rmdir removes: EINVAL for "." and "..", ENOENT, then the type (EISDIR, ENOTDIR). */
+    private Inode victim(Target t, boolean dir) throws IOException {
+        if (isDot(t.name)) throw new FsException(Errno.EINVAL, t.path());
+        DirEntry de = fs.directory(t.parent).lookup(t.name);
+        if (de == null) throw new FsException(Errno.ENOENT, t.path());
+        Inode victim = fs.diskInode(de.inode());
+        if (victim.isDir() != dir) throw new FsException(dir ? Errno.ENOTDIR : Errno.EISDIR, t.path());
+        return victim;
+    }
+
     void unlink(Target t) throws IOException {
         String path = t.path();
-        if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
-        DirEntry de = fs.directory(t.parent).lookup(t.name);
-        if (de == null) throw new FsException(Errno.ENOENT, path);
-        Inode victim = fs.diskInode(de.inode());
-        if (victim.isDir()) throw new FsException(Errno.EISDIR, path);
+        Inode victim = victim(t, false);
         txn("unlink " + path, OP_CREDITS * 4, h -> {
             InodeUpdate parent = update(fs.diskInode(t.parent.number()));
             editor(h, parent).remove(t.name);
@@ -257,11 +242,7 @@ final class Namespace {
 
     void rmdir(Target t) throws IOException {
         String path = t.path();
-        if (isDot(t.name)) throw new FsException(Errno.EINVAL, path);
-        DirEntry de = fs.directory(t.parent).lookup(t.name);
-        if (de == null) throw new FsException(Errno.ENOENT, path);
-        Inode victim = fs.diskInode(de.inode());
-        if (!victim.isDir()) throw new FsException(Errno.ENOTDIR, path);
+        Inode victim = victim(t, true);
         txn("rmdir " + path, OP_CREDITS * 4, h -> {
             InodeUpdate v = update(victim);
             if (!editor(h, v).isEmpty()) throw new FsException(Errno.ENOTEMPTY, path);

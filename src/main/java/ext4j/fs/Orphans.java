@@ -29,29 +29,8 @@ import java.util.List;
  * Inodes at the end of their life: the orphan list (unlinked but still open, or being truncated
  * in several handles), open pins, and freeing an inode's blocks, xattr block and bitmap bit.
  */
-final class Orphans {
-    private final FsWriter w;
-    private final Ext4FileSystem fs;
-    private final Volume vol;
-    private final BlockAllocator balloc;
-    private final InodeAllocator ialloc;
-    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
-
-    Orphans(FsWriter w) {
-        this.w = w;
-        this.fs = w.fs;
-        this.vol = w.vol;
-        this.balloc = w.balloc;
-        this.ialloc = w.ialloc;
-    }
-
-    private Superblock sb() { return vol.superblock(); }
-    private InodeUpdate update(Inode inode) { return w.update(inode); }
-    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
-    private static Inode.Timestamp now() { return FsWriter.now(); }
-    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
-    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
-    private void noteData(long ino) { w.tx.noteData(ino); }
+final class Orphans extends WriterPart {
+    Orphans(FsWriter w) { super(w); }
 
     /** Extents freed per handle by multi-step truncates and deletes. */
     static final int EXTENTS_PER_HANDLE = 256;

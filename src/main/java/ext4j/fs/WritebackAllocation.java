@@ -30,29 +30,8 @@ import java.util.List;
  * (UNWRITTEN where the mapping can hold it) and, at I/O completion, converting them, raising the
  * on-disk size and storing a pending mtime, one handle each.
  */
-final class WritebackAllocation {
-    private final FsWriter w;
-    private final Ext4FileSystem fs;
-    private final Volume vol;
-    private final BlockAllocator balloc;
-    private final InodeAllocator ialloc;
-    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
-
-    WritebackAllocation(FsWriter w) {
-        this.w = w;
-        this.fs = w.fs;
-        this.vol = w.vol;
-        this.balloc = w.balloc;
-        this.ialloc = w.ialloc;
-    }
-
-    private Superblock sb() { return vol.superblock(); }
-    private InodeUpdate update(Inode inode) { return w.update(inode); }
-    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
-    private static Inode.Timestamp now() { return FsWriter.now(); }
-    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
-    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
-    private void noteData(long ino) { w.tx.noteData(ino); }
+final class WritebackAllocation extends WriterPart {
+    WritebackAllocation(FsWriter w) { super(w); }
 
     /**
      * Writeback allocation: maps up to n blocks of the hole at lblk, UNWRITTEN (written data only

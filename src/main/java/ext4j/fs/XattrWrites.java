@@ -32,29 +32,8 @@ import java.util.List;
  * Extended attributes written: in the inode when they fit, else in a (possibly shared,
  * copy-on-write) xattr block, with Linux's errnos.
  */
-final class XattrWrites {
-    private final FsWriter w;
-    private final Ext4FileSystem fs;
-    private final Volume vol;
-    private final BlockAllocator balloc;
-    private final InodeAllocator ialloc;
-    private static final int OP_CREDITS = FsWriter.OP_CREDITS;
-
-    XattrWrites(FsWriter w) {
-        this.w = w;
-        this.fs = w.fs;
-        this.vol = w.vol;
-        this.balloc = w.balloc;
-        this.ialloc = w.ialloc;
-    }
-
-    private Superblock sb() { return vol.superblock(); }
-    private InodeUpdate update(Inode inode) { return w.update(inode); }
-    private InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
-    private static Inode.Timestamp now() { return FsWriter.now(); }
-    private static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
-    private <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
-    private void noteData(long ino) { w.tx.noteData(ino); }
+final class XattrWrites extends WriterPart {
+    XattrWrites(FsWriter w) { super(w); }
 
     /** Decrements a shared xattr block's refcount, or frees it at the last user. */
     void releaseXattrBlock(Handle h, long blk) throws IOException {

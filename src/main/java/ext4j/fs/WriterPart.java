@@ -1,0 +1,38 @@
+package ext4j.fs;
+
+import ext4j.alloc.BlockAllocator;
+import ext4j.alloc.InodeAllocator;
+import ext4j.ondisk.Inode;
+import ext4j.ondisk.Superblock;
+import ext4j.ondisk.Volume;
+
+import java.io.IOException;
+
+/**
+ * What each of FsWriter's concept classes works with: the filesystem, its volume and allocators,
+ * inode updates, and handles run through {@link Transactions}.
+ */
+abstract class WriterPart {
+    static final int OP_CREDITS = FsWriter.OP_CREDITS;
+    final FsWriter w;
+    final Ext4FileSystem fs;
+    final Volume vol;
+    final BlockAllocator balloc;
+    final InodeAllocator ialloc;
+
+    WriterPart(FsWriter w) {
+        this.w = w;
+        this.fs = w.fs;
+        this.vol = w.vol;
+        this.balloc = w.balloc;
+        this.ialloc = w.ialloc;
+    }
+
+    Superblock sb() { return vol.superblock(); }
+    InodeUpdate update(Inode inode) { return w.update(inode); }
+    InodeUpdate update(Inode.Editor fresh) throws IOException { return w.update(fresh); }
+    static Inode.Timestamp now() { return FsWriter.now(); }
+    static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
+    <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
+    void noteData(long ino) { w.tx.noteData(ino); }
+}
