@@ -114,6 +114,7 @@ public class CoreBench {
         };
         double[] r = oneVsTwo(forSeconds.apply(0.5), forSeconds.apply(secs));
         System.out.printf("cached 4K reads: 1 thread %.0f ops/s, 2 threads %.0f ops/s, ratio %.2f (aim >= 1.6)%n", r[0], r[1], r[1] / r[0]);
+        System.err.println("  engine: " + vfs.pathView().ioStats());
         for (OpenFile o : f) vfs.release(o);
     }
 

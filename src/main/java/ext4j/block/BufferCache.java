@@ -24,7 +24,8 @@ public final class BufferCache {
     private static final class Buf {
         final ByteBuffer data;
         boolean dirty;
-        boolean verified; // a reader checked its checksum; reset whenever the block is handed out for writing
+        volatile boolean verified;   // a reader checked its checksum (a published buffer never changes)
+        volatile boolean referenced; // read without the lock since the last trim: a second chance before eviction
         Buf(ByteBuffer data) { this.data = data; }
     }
 
@@ -32,10 +33,12 @@ public final class BufferCache {
     private final int blockSize;
     private final int capacity;
     private final LinkedHashMap<Long, Buf> map = new LinkedHashMap<>(1024, 0.75f, true);
+    /** The same buffers, for reads that take no lock (a published buffer is never written again). */
+    private final java.util.concurrent.ConcurrentHashMap<Long, Buf> index = new java.util.concurrent.ConcurrentHashMap<>();
     private int dirtyCount;
     /** The running handle's private copies, and the thread that owns them (null: no handle editing). */
     private final Map<Long, ByteBuffer> shadows = new java.util.HashMap<>();
-    private Thread shadowOwner;
+    private volatile Thread shadowOwner;
 
     public BufferCache(BlockDevice dev, int blockSize, int capacity) {
         this.dev = dev;
@@ -52,7 +55,7 @@ public final class BufferCache {
         ByteBuffer d = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
         if (!zero) { dev.read(block * blockSize, d); d.clear(); }
         b = new Buf(d);
-        map.put(block, b);
+        put(block, b);
         trim();
         return b;
     }
@@ -60,8 +63,17 @@ public final class BufferCache {
     /** Evicts clean blocks, least recently used first, down to the capacity. */
     private void trim() {
         if (map.size() <= capacity) return;
-        Iterator<Map.Entry<Long, Buf>> it = map.entrySet().iterator();
-        while (map.size() > capacity && it.hasNext()) if (!it.next().getValue().dirty) it.remove();
+        for (int pass = 0; pass < 2 && map.size() > capacity; pass++) {
+            Iterator<Map.Entry<Long, Buf>> it = map.entrySet().iterator();
+            while (map.size() > capacity && it.hasNext()) {
+                Map.Entry<Long, Buf> e = it.next();
+                Buf b = e.getValue();
+                if (b.dirty) continue;
+                if (pass == 0 && b.referenced) { b.referenced = false; continue; } // read lately without the lock
+                it.remove();
+                index.remove(e.getKey(), b);
+            }
+        }
     }
 
     /** The bytes this thread sees: its running handle's copy if it has one, else the published ones. */
@@ -73,9 +85,23 @@ public final class BufferCache {
         return b.data;
     }
 
-    /** A read-only little-endian view of the block, positioned at 0. */
-    public synchronized ByteBuffer read(long block) throws IOException {
-        return visible(block, load(block, false)).asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+    /** A read-only little-endian view of the block, positioned at 0. Cached blocks are found without the lock. */
+    public ByteBuffer read(long block) throws IOException {
+        if (shadowOwner != Thread.currentThread()) {
+            Buf b = index.get(block);
+            if (b != null) {
+                if (!b.referenced) b.referenced = true;
+                return b.data.asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        synchronized (this) {
+            return visible(block, load(block, false)).asReadOnlyBuffer().clear().order(ByteOrder.LITTLE_ENDIAN);
+        }
+    }
+
+    private void put(long block, Buf b) {
+        map.put(block, b);
+        index.put(block, b);
     }
 
     /**
@@ -107,7 +133,7 @@ public final class BufferCache {
             if (b == null) continue;            // forgotten inside the handle
             Buf n = new Buf(e.getValue());
             n.dirty = b.dirty;
-            map.put(e.getKey(), n);             // a new Buf: readers holding the old bytes keep them unchanged
+            put(e.getKey(), n);                 // a new Buf: readers holding the old bytes keep them unchanged
         }
         shadows.clear();
         shadowOwner = null;
@@ -120,13 +146,13 @@ public final class BufferCache {
     }
 
     /** Whether a reader already checked this cached block's checksum (and nobody wrote it since). */
-    public synchronized boolean isVerified(long block) {
-        Buf b = map.get(block);
+    public boolean isVerified(long block) {
+        Buf b = index.get(block);
         return b != null && b.verified;
     }
 
-    public synchronized void markVerified(long block) {
-        Buf b = map.get(block);
+    public void markVerified(long block) {
+        Buf b = index.get(block);
         if (b != null) b.verified = true;
     }
 
@@ -134,6 +160,7 @@ public final class BufferCache {
     public synchronized void forget(long block) {
         if (shadowOwner == Thread.currentThread()) shadows.remove(block);
         Buf b = map.remove(block);
+        index.remove(block);
         if (b != null && b.dirty) dirtyCount--;
     }
 
@@ -152,12 +179,13 @@ public final class BufferCache {
         Buf b = new Buf(ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN));
         b.data.put(0, bytes);
         if (old != null && old.dirty) b.dirty = true;
-        map.put(block, b);
+        put(block, b);
     }
 
     /** Drops every clean block (e.g. after another writer changed the device). */
     public synchronized void dropClean() {
         map.values().removeIf(b -> !b.dirty);
+        index.values().removeIf(b -> !b.dirty);
     }
 
     public synchronized boolean contains(long block) { return map.containsKey(block); }

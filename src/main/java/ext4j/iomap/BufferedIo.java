@@ -43,8 +43,17 @@ public final class BufferedIo implements AutoCloseable {
     private final int folioSize;
     private final long memoryLimit;
     private final int maxIo;
-    private final Map<Long, CachedFile> files = new HashMap<>();
+    /** Files with cached state; changed under the exclusive lock, looked up without any (a read's first step). */
+    private final Map<Long, CachedFile> files = new java.util.concurrent.ConcurrentHashMap<>();
     private final LinkedHashSet<Folio> lru = new LinkedHashSet<>();
+    /**
+     * The engine lock: exclusive for everything that changes folios, file state or the cache's
+     * memory; shared (striped by thread, so readers do not contend) for reads served wholly from
+     * blocks already cached uptodate and for CachedFile's queries.
+     */
+    private final EngineLock lock = new EngineLock();
+
+    EngineLock engineLock() { return lock; }
     /** Memory of dropped folios, reused for new ones. */
     private final ArrayDeque<byte[]> spare = new ArrayDeque<>();
     private static final int MAX_SPARE = 256;
@@ -71,36 +80,59 @@ public final class BufferedIo implements AutoCloseable {
     // ---- files ----
 
     /** The cached state of a file, created with the given size (the size on disk) on first use. */
-    public synchronized CachedFile file(long id, int blockSize, long size) {
-        if (folioSize % blockSize != 0) throw new IllegalArgumentException("block size " + blockSize + " over folio size " + folioSize);
-        return files.computeIfAbsent(id, k -> new CachedFile(this, id, blockSize, size));
+    public CachedFile file(long id, int blockSize, long size) {
+        CachedFile known = files.get(id);
+        if (known != null) return known;
+        lock.lock();
+        try {
+            if (folioSize % blockSize != 0) throw new IllegalArgumentException("block size " + blockSize + " over folio size " + folioSize);
+            return files.computeIfAbsent(id, k -> new CachedFile(this, id, blockSize, size));
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The file's cached state if it has one. */
-    public synchronized CachedFile lookup(long id) { return files.get(id); }
+    public CachedFile lookup(long id) {
+        return files.get(id);
+    }
 
     /** Drops a file's cache without writing anything (its inode is gone); waits for its I/O in flight. */
-    public synchronized void forget(CachedFile f) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void forget(CachedFile f) throws IOException {
+        lock.lock();
         try {
-            awaitCompletions(f);
-            for (Folio fo : f.folios.values()) drop(fo);
-            f.folios.clear();
-            f.pending.clear();
-            files.remove(f.id);
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                awaitCompletions(f);
+                for (Folio fo : f.folios.values()) drop(fo);
+                f.folios.clear();
+                f.pending.clear();
+                files.remove(f.id);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
     /** The files with cached state. */
-    public synchronized List<CachedFile> files() { return new ArrayList<>(files.values()); }
+    public List<CachedFile> files() {
+        lock.lock();
+        try { return new ArrayList<>(files.values()); } finally { lock.unlock(); }
+    }
 
     /** Bytes held by the cache now. */
-    public synchronized long cachedBytes() { return cachedBytes; }
+    public long cachedBytes() {
+        lock.lock();
+        try { return cachedBytes; } finally { lock.unlock(); }
+    }
 
     /** After an error or unmount: writeback starts nothing new (dirty data stays, fsync reports EROFS). */
-    public synchronized void setReadOnly() { readOnly = true; }
+    public void setReadOnly() {
+        lock.lock();
+        try { readOnly = true; } finally { lock.unlock(); }
+    }
 
     // ---- read ----
 
@@ -108,36 +140,85 @@ public final class BufferedIo implements AutoCloseable {
     public int read(CachedFile f, long pos, ByteBuffer dst) throws IOException { return read(f, pos, dst, null); }
 
     /** A read whose blocks must pass check (when not null) before any byte of them is returned. */
-    public synchronized int read(CachedFile f, long pos, ByteBuffer dst, BlockCheck check) throws IOException {
+    public int read(CachedFile f, long pos, ByteBuffer dst, BlockCheck check) throws IOException {
+        if (check == null) {
+            int n = readCached(f, pos, dst);
+            if (n != MISS) { sharedReads.increment(); return n; }
+        }
+        exclusiveReads.increment();
+        lock.lock();
+        try {
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
+                long end = Math.min(f.size, pos + dst.remaining());
+                boolean sequential = pos == f.nextReadPos || pos == 0;
+                if (!sequential) f.readahead = 0;
+                long p = pos;
+                while (p < end) {
+                    if (sequential && f.folioAt(p) == null) {
+                        // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
+                        f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
+                        readahead(f, p, Math.max((long) f.readahead * folioSize, Math.min(maxIo, end - p)));
+                    }
+                    Folio fo = folio(f, p, sequential ? folioSize : end - p); // a random read caches what it reads, not a whole large folio
+                    int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
+                    fo.pins++;
+                    try {
+                        if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset())); // the rest of the folio in one go
+                        else fill(f, fo, off, off + n);
+                        if (check != null) checkBlocks(f, fo, off, off + n, check);
+                        dst.put(fo.data, off, n);
+                    } finally { fo.pins--; }
+                    p += n;
+                }
+                f.nextReadPos = end;
+                balance();
+                return (int) (end - pos);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static final int MISS = Integer.MIN_VALUE;
+    /** Reads served by the shared fast path, and those that needed the exclusive one (stats). */
+    private final java.util.concurrent.atomic.LongAdder sharedReads = new java.util.concurrent.atomic.LongAdder(), exclusiveReads = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * The fast path of read, under the shared lock: when every block of the range is cached
+     * uptodate, the bytes are copied out and nothing else changes (no folio is made, no readahead
+     * starts, the LRU order is left alone); otherwise MISS, and the caller takes the exclusive path.
+     */
+    private int readCached(CachedFile f, long pos, ByteBuffer dst) {
+        int shared = lock.lockShared();
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
             long end = Math.min(f.size, pos + dst.remaining());
-            boolean sequential = pos == f.nextReadPos || pos == 0;
-            if (!sequential) f.readahead = 0;
-            long p = pos;
-            while (p < end) {
-                if (sequential && f.folioAt(p) == null) {
-                    // readahead: a window of folios (doubling while the reads stay sequential) in one device read per extent
-                    f.readahead = (int) Math.min(Math.min(maxIo, memoryLimit / 4) / folioSize, Math.max(2, f.readahead * 2));
-                    readahead(f, p, Math.max((long) f.readahead * folioSize, Math.min(maxIo, end - p)));
-                }
-                Folio fo = folio(f, p, sequential ? folioSize : end - p); // a random read caches what it reads, not a whole large folio
+            int bs = f.blockSize;
+            for (long p = pos; p < end; ) {
+                Folio fo = f.folioAt(p);
+                if (fo == null) return MISS;
                 int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
-                fo.pins++;
-                try {
-                    if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset())); // the rest of the folio in one go
-                    else fill(f, fo, off, off + n);
-                    if (check != null) checkBlocks(f, fo, off, off + n, check);
-                    dst.put(fo.data, off, n);
-                } finally { fo.pins--; }
+                int last = (off + n - 1) / bs;
+                if (last >= fo.blocks() || fo.uptodate.nextClearBit(off / bs) <= last) return MISS;
+                p += n;
+            }
+            if (pos != f.nextReadPos && pos != 0) f.readahead = 0;
+            for (long p = pos; p < end; ) {
+                Folio fo = f.folioAt(p);
+                int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
+                dst.put(fo.data, off, n);
                 p += n;
             }
             f.nextReadPos = end;
-            balance();
             return (int) (end - pos);
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlockShared(shared);
         }
     }
 
@@ -272,41 +353,46 @@ public final class BufferedIo implements AutoCloseable {
      * dirty. A short copy stops the write; what was prepared for the rest is released. Returns the
      * bytes written.
      */
-    public synchronized long write(CachedFile f, long pos, long len, Source src) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public long write(CachedFile f, long pos, long len, Source src) throws IOException {
+        lock.lock();
         try {
-            if (len <= 0) return 0;
-            if (pos > f.size) zeroEofTail(f);
-            // sequential writes get large folios; a random write a folio the size of the write (as Linux's write_begin)
-            boolean sequential = pos == f.nextWritePos || pos == f.size;
-            long done = 0;
-            boolean shortCopy = false;
-            while (done < len && !shortCopy) {
-                long p = pos + done;
-                Mapping m = ops.begin(f, p, len - done, MappingOps.WRITE);
-                long stop = Math.min(m.end(), pos + len);
-                long copied = 0;
-                while (p + copied < stop) {
-                    long q = p + copied;
-                    Folio fo = folio(f, q, sequential ? folioSize : pos + len - q);
-                    if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
-                    int off = (int) (q - fo.offset()), n = (int) Math.min(fo.size() - off, stop - q);
-                    fo.pins++;
-                    try {
-                        int got = copyIntoFolio(f, fo, off, n, src);
-                        copied += got;
-                        if (q + got > f.size) f.size = q + got;
-                        if (got < n) { shortCopy = true; break; }
-                    } finally { fo.pins--; }
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (len <= 0) return 0;
+                if (pos > f.size) zeroEofTail(f);
+                // sequential writes get large folios; a random write a folio the size of the write (as Linux's write_begin)
+                boolean sequential = pos == f.nextWritePos || pos == f.size;
+                long done = 0;
+                boolean shortCopy = false;
+                while (done < len && !shortCopy) {
+                    long p = pos + done;
+                    Mapping m = ops.begin(f, p, len - done, MappingOps.WRITE);
+                    long stop = Math.min(m.end(), pos + len);
+                    long copied = 0;
+                    while (p + copied < stop) {
+                        long q = p + copied;
+                        Folio fo = folio(f, q, sequential ? folioSize : pos + len - q);
+                        if (!ops.isValid(f, m)) break;                       // the mapping changed under us: map again
+                        int off = (int) (q - fo.offset()), n = (int) Math.min(fo.size() - off, stop - q);
+                        fo.pins++;
+                        try {
+                            int got = copyIntoFolio(f, fo, off, n, src);
+                            copied += got;
+                            if (q + got > f.size) f.size = q + got;
+                            if (got < n) { shortCopy = true; break; }
+                        } finally { fo.pins--; }
+                    }
+                    ops.end(f, p, stop - p, copied, MappingOps.WRITE, m);
+                    done += copied;
+                    balance();
                 }
-                ops.end(f, p, stop - p, copied, MappingOps.WRITE, m);
-                done += copied;
-                balance();
+                f.nextWritePos = pos + done;
+                return done;
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
-            f.nextWritePos = pos + done;
-            return done;
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -366,42 +452,47 @@ public final class BufferedIo implements AutoCloseable {
      * seed 002); uncached blocks are zeroed only where the disk holds data (MAPPED). Returns whether
      * anything was zeroed.
      */
-    public synchronized boolean zeroRange(CachedFile f, long pos, long len) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public boolean zeroRange(CachedFile f, long pos, long len) throws IOException {
+        lock.lock();
         try {
-            if (len <= 0) return false;
-            int bs = f.blockSize;
-            long end = pos + len;
-            boolean did = false;
-            long p = pos;
-            while (p < end) {
-                long blockEnd = Math.min(end, (p / bs + 1) * bs);
-                Folio fo = f.folioAt(p);
-                boolean cached = fo != null && fo.isUptodate((int) (p - fo.offset()) / bs);
-                if (!cached) {
-                    Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
-                    if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
-                        long nb = (p / bs + 1) * bs;
-                        p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
-                        continue;
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (len <= 0) return false;
+                int bs = f.blockSize;
+                long end = pos + len;
+                boolean did = false;
+                long p = pos;
+                while (p < end) {
+                    long blockEnd = Math.min(end, (p / bs + 1) * bs);
+                    Folio fo = f.folioAt(p);
+                    boolean cached = fo != null && fo.isUptodate((int) (p - fo.offset()) / bs);
+                    if (!cached) {
+                        Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
+                        if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
+                            long nb = (p / bs + 1) * bs;
+                            p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
+                            continue;
+                        }
+                        fo = folio(f, p, end - p);
                     }
-                    fo = folio(f, p, end - p);
+                    int at = (int) (p - fo.offset());
+                    fo.pins++;
+                    try {
+                        if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
+                        else { ensure(fo, at + bs); fo.uptodate.set(at / bs); }
+                        Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
+                        fo.setDirty(at, at + 1);
+                        did = true;
+                    } finally { fo.pins--; }
+                    p = blockEnd;
                 }
-                int at = (int) (p - fo.offset());
-                fo.pins++;
-                try {
-                    if ((p % bs) != 0 || blockEnd - p < bs) fill(f, fo, at, at + 1);
-                    else { ensure(fo, at + bs); fo.uptodate.set(at / bs); }
-                    Arrays.fill(fo.data, at, at + (int) (blockEnd - p), (byte) 0);
-                    fo.setDirty(at, at + 1);
-                    did = true;
-                } finally { fo.pins--; }
-                p = blockEnd;
+                balance();
+                return did;
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
-            balance();
-            return did;
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -420,19 +511,24 @@ public final class BufferedIo implements AutoCloseable {
      * shrinking drops the cached blocks past the new EOF, dirty or not, and zeroes the rest of the
      * new EOF block in the cache. The filesystem changes its own metadata after this.
      */
-    public synchronized void truncate(CachedFile f, long newSize) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void truncate(CachedFile f, long newSize) throws IOException {
+        lock.lock();
         try {
-            if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
-            awaitCompletions(f);
-            f.size = newSize;
-            int bs = f.blockSize;
-            long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
-            dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
-            Folio fo = f.folioAt(newSize);
-            if (fo != null) zeroPastEof(f, fo);
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
+                awaitCompletions(f);
+                f.size = newSize;
+                int bs = f.blockSize;
+                long keepBlocksEnd = (newSize + bs - 1) / bs * bs;
+                dropRange(f, keepBlocksEnd, Long.MAX_VALUE);
+                Folio fo = f.folioAt(newSize);
+                if (fo != null) zeroPastEof(f, fo);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -441,8 +537,13 @@ public final class BufferedIo implements AutoCloseable {
      * range): nothing is zeroed; the caller has written the file back and invalidated every cached
      * byte from the first one that moved.
      */
-    public synchronized void resize(CachedFile f, long size) {
-        f.size = size;
+    public void resize(CachedFile f, long size) {
+        lock.lock();
+        try {
+            f.size = size;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -450,14 +551,19 @@ public final class BufferedIo implements AutoCloseable {
      * (partial invalidation clears exactly those); partly covered edge blocks are kept (callers zero
      * them). Waits for the file's I/O in flight first.
      */
-    public synchronized void invalidate(CachedFile f, long pos, long len) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void invalidate(CachedFile f, long pos, long len) throws IOException {
+        lock.lock();
         try {
-            if (len <= 0) return;
-            awaitCompletions(f);
-            dropRange(f, pos, pos + len < 0 ? Long.MAX_VALUE : pos + len);
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (len <= 0) return;
+                awaitCompletions(f);
+                dropRange(f, pos, pos + len < 0 ? Long.MAX_VALUE : pos + len);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -475,51 +581,56 @@ public final class BufferedIo implements AutoCloseable {
     // ---- writeback ----
 
     /** Writes every dirty block of [from, to) back and waits for the completions. */
-    public synchronized void writeback(CachedFile f, long from, long to) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void writeback(CachedFile f, long from, long to) throws IOException {
+        lock.lock();
         try {
-            if (readOnly) {
-                if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
-                return;
-            }
-            writebacks++;
-            int bs = f.blockSize;
-            long p = f.firstPending(from);
-            while (p < to) {
-                // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
-                long runEnd = dirtyRunEnd(f, p, to);
-                if (runEnd == p) { p = f.firstPending(p + bs); continue; }
-                long a = p;
-                while (a < runEnd) {
-                    Mapping m = ops.mapForWriteback(f, a, runEnd - a);
-                    if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
-                        throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
-                    long mEnd = Math.min(runEnd, m.end());
-                    try {
-                        while (a < mEnd) {
-                            long n = Math.min(mEnd - a, maxIo);
-                            ByteBuffer buf = ioBuffer.clear().limit((int) n);
-                            gather(f, a, n, buf);
-                            try {
-                                dev.write(m.addrOf(a), buf.flip());
-                                deviceWrites++;
-                                f.inFlight++;
-                                completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
-                            } catch (IOException e) {
-                                if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
-                                finishWriteback(f, a, a + n);
-                            }
-                            a += n;
-                        }
-                    } finally {
-                        ops.submitted(f, m);
-                    }
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (readOnly) {
+                    if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
+                    return;
                 }
-                p = f.firstPending(runEnd);
+                writebacks++;
+                int bs = f.blockSize;
+                long p = f.firstPending(from);
+                while (p < to) {
+                    // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
+                    long runEnd = dirtyRunEnd(f, p, to);
+                    if (runEnd == p) { p = f.firstPending(p + bs); continue; }
+                    long a = p;
+                    while (a < runEnd) {
+                        Mapping m = ops.mapForWriteback(f, a, runEnd - a);
+                        if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
+                            throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
+                        long mEnd = Math.min(runEnd, m.end());
+                        try {
+                            while (a < mEnd) {
+                                long n = Math.min(mEnd - a, maxIo);
+                                ByteBuffer buf = ioBuffer.clear().limit((int) n);
+                                gather(f, a, n, buf);
+                                try {
+                                    dev.write(m.addrOf(a), buf.flip());
+                                    deviceWrites++;
+                                    f.inFlight++;
+                                    completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
+                                } catch (IOException e) {
+                                    if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
+                                    finishWriteback(f, a, a + n);
+                                }
+                                a += n;
+                            }
+                        } finally {
+                            ops.submitted(f, m);
+                        }
+                    }
+                    p = f.firstPending(runEnd);
+                }
+                awaitCompletions(f);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
-            awaitCompletions(f);
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -548,34 +659,45 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /** Completion side: the blocks of [from, to) are no longer in flight. */
-    synchronized void finishWriteback(CachedFile f, long from, long to) {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    void finishWriteback(CachedFile f, long from, long to) {
+        lock.lock();
         try {
-            int bs = f.blockSize;
-            for (Folio fo : f.foliosIn(from, to)) {
-                int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
-                fo.endWriteback(off / bs, stop / bs);
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                int bs = f.blockSize;
+                for (Folio fo : f.foliosIn(from, to)) {
+                    int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
+                    fo.endWriteback(off / bs, stop / bs);
+                }
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
-    synchronized void completed(CachedFile f, int count, IOException failure) {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    void completed(CachedFile f, int count, IOException failure) {
+        lock.lock();
         try {
-            if (failure != null && f.error == null) f.error = failure;
-            f.inFlight -= count;
-            notifyAll();
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                if (failure != null && f.error == null) f.error = failure;
+                f.inFlight -= count;
+                lock.signalAll();
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
     private void awaitCompletions(CachedFile f) throws IOException {
         if (f.inFlight > 0) LockOrder.beforeWait("writeback completions");
         while (f.inFlight > 0) {
-            try { wait(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+            long seen = lock.changes();
+            try { lock.await(seen); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
         }
     }
 
@@ -583,44 +705,59 @@ public final class BufferedIo implements AutoCloseable {
      * fsync's data half: writes the file's dirty data back, waits for the completions, and reports
      * (once) the first error any writeback of the file met since the last fsync.
      */
-    public synchronized void fsync(CachedFile f) throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void fsync(CachedFile f) throws IOException {
+        lock.lock();
         try {
-            writeback(f, 0, Long.MAX_VALUE);
-            IOException e = f.error;
-            f.error = null;
-            if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                writeback(f, 0, Long.MAX_VALUE);
+                IOException e = f.error;
+                f.error = null;
+                if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
     /** Writes back every file. Errors stay with their files for fsync; the first is also thrown. */
-    public synchronized void writebackAll() throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void writebackAll() throws IOException {
+        lock.lock();
         try {
-            IOException first = null;
-            for (CachedFile f : new ArrayList<>(files.values())) {
-                try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                IOException first = null;
+                for (CachedFile f : new ArrayList<>(files.values())) {
+                    try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
+                }
+                if (first != null) throw first;
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
-            if (first != null) throw first;
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
     /** Writes everything back and drops every folio (a cache drop; tests use it to force re-reads). */
-    public synchronized void dropAll() throws IOException {
-        LockOrder.enter(LockOrder.Level.FOLIO);
+    public void dropAll() throws IOException {
+        lock.lock();
         try {
-            writebackAll();
-            for (CachedFile f : files.values()) {
-                for (Folio fo : f.folios.values()) drop(fo);
-                f.folios.clear();
-                f.pending.clear();
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                writebackAll();
+                for (CachedFile f : files.values()) {
+                    for (Folio fo : f.folios.values()) drop(fo);
+                    f.folios.clear();
+                    f.pending.clear();
+                }
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
             }
         } finally {
-            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
         }
     }
 
@@ -705,9 +842,14 @@ public final class BufferedIo implements AutoCloseable {
         completions.close();
     }
 
-    public synchronized String stats() {
-        return files.size() + " files, " + cachedBytes / 1024 + " KiB cached, " + deviceReads + " reads, " + deviceWrites
-                + " writes, " + writebacks + " writebacks, " + evictions + " evictions, " + completions.processed
-                + " completions (" + completions.merged + " merged)";
+    public String stats() {
+        lock.lock();
+        try {
+            return files.size() + " files, " + cachedBytes / 1024 + " KiB cached, " + deviceReads + " reads, " + deviceWrites
+                    + " writes, " + writebacks + " writebacks, " + evictions + " evictions, " + completions.processed
+                    + " completions (" + completions.merged + " merged), " + sharedReads.sum() + " cached reads shared, " + exclusiveReads.sum() + " exclusive";
+        } finally {
+            lock.unlock();
+        }
     }
 }

@@ -7,7 +7,8 @@ import java.util.TreeMap;
 /**
  * The engine's state of one file: its folios, its in-memory size (i_size, which runs ahead of the
  * size on disk until writeback completes), the first writeback error not yet reported to fsync,
- * and a slot for the filesystem's own per-file state. Guarded by the engine's lock.
+ * and a slot for the filesystem's own per-file state. Guarded by the engine's lock (changes under
+ * its exclusive side; the queries here and cached reads under its shared side).
  */
 public final class CachedFile {
     final long id;
@@ -18,9 +19,11 @@ public final class CachedFile {
     final java.util.TreeSet<Long> pending = new java.util.TreeSet<>();
     long size;
     IOException error;
-    long nextReadPos = -1, nextWritePos = 0;
+    /** Where the next sequential read starts, and the next readahead's size: cached reads under the shared lock update them too (racing readers of one file only blur the sequential guess). */
+    volatile long nextReadPos = -1;
+    long nextWritePos = 0;
     /** Folios the next readahead asks for (doubles while reads stay sequential). */
-    int readahead;
+    volatile int readahead;
     int inFlight;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
@@ -38,14 +41,20 @@ public final class CachedFile {
     public int blockSize() { return blockSize; }
 
     /** The in-memory size. */
-    public long size() { synchronized (engine) { return size; } }
+    public long size() {
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try { return size; } finally { l.unlockShared(shared); }
+    }
 
     /** Whether the block holding byte pos has cached data not yet written back. */
     public boolean isDirty(long pos) {
-        synchronized (engine) {
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try {
             Folio fo = folioAt(pos);
             return fo != null && fo.isDirty((int) (pos - fo.offset()) / blockSize);
-        }
+        } finally { l.unlockShared(shared); }
     }
 
     /** The folio holding byte pos, or null. */
@@ -63,7 +72,9 @@ public final class CachedFile {
 
     /** Whether any block in [from, to) is dirty or being written back. */
     public boolean hasPending(long from, long to) {
-        synchronized (engine) { return firstPending(from) < to; }
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try { return firstPending(from) < to; } finally { l.unlockShared(shared); }
     }
 
     /**
@@ -71,7 +82,9 @@ public final class CachedFile {
      * in-memory size, or the first byte at or past diskSize that is still dirty or in flight.
      */
     public long safeSize(long diskSize) {
-        synchronized (engine) { return Math.min(size, firstPending(diskSize)); }
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try { return Math.min(size, firstPending(diskSize)); } finally { l.unlockShared(shared); }
     }
 
     /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
@@ -95,7 +108,9 @@ public final class CachedFile {
     public long firstUncached(long from, long to) { return scan(from, to, false); }
 
     private long scan(long from, long to, boolean cached) {
-        synchronized (engine) {
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try {
             for (long pos = from / blockSize * blockSize; pos < to; pos += blockSize) {
                 Folio fo = folioAt(pos);
                 if (fo == null) {
@@ -110,7 +125,7 @@ public final class CachedFile {
                 if (up == cached) return Math.max(pos, from);
             }
             return -1;
-        }
+        } finally { l.unlockShared(shared); }
     }
 
     @Override public String toString() { return "file " + id; }
