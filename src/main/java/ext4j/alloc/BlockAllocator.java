@@ -80,9 +80,14 @@ public final class BlockAllocator {
 
     /**
      * A pool that reservations never take (Linux's s_resv_clusters: 2% of the blocks, at most
-     * 4096): the extent-tree and other metadata blocks that writing reserved data back needs.
+     * 4096, and none without extents): the extent-tree and other metadata blocks that writing
+     * reserved data back needs. statfs leaves it out of the space available to unprivileged users.
      */
-    public long pool() { return Math.min(vol.superblock().blocksCount() / 50, 4096); }
+    public long pool() { return pool(vol.superblock()); }
+
+    public static long pool(ext4j.ondisk.Superblock sb) {
+        return sb.hasIncompat(ext4j.ondisk.Features.INCOMPAT_EXTENTS) ? Math.min(sb.blocksCount() / 50, 4096) : 0;
+    }
 
     /** Reserves n blocks for delayed allocation; false when they are not there (ENOSPC at write time). */
     public synchronized boolean reserve(long n) {

@@ -634,7 +634,7 @@ public final class Ext4Vfs implements Closeable {
     public StatFs statfs() throws IOException {
         Superblock sb = fs.superblock();
         long free = Math.max(0, sb.freeBlocksCount() - fs.delayedBlocks());
-        long pool = Math.min(sb.blocksCount() / 50, 4096);
+        long pool = ext4j.alloc.BlockAllocator.pool(sb);
         long avail = Math.max(0, free - sb.reservedBlocksCount() - pool);
         long overhead = fs.metadataOverhead(); // Linux (without minixdf) leaves the fixed metadata out of f_blocks
         byte[] u = sb.uuidBytes();

@@ -91,6 +91,33 @@ class CoreKernelCompareTest {
         }
     }
 
+    /** statfs of fresh filesystems (4K, 1K, with and without a journal, ext2): every field as the kernel's statfs gives it. */
+    @Test
+    void statfsMatchesTheKernel() throws Exception {
+        Tools.requireMount();
+        String[][] layouts = {{"-t", "ext4"}, {"-t", "ext4", "-b", "1024"}, {"-t", "ext4", "-m", "0"}, {"-t", "ext2"}, {"-t", "ext4", "-O", "^has_journal"}};
+        for (String[] opts : layouts) {
+            Path img = tmp.resolve("sf.img"), mnt = tmp.resolve("sfm");
+            Files.deleteIfExists(img);
+            Tools.mke2fs(img, null, "96M", opts);
+            Files.createDirectories(mnt);
+            Tools.mount(img, mnt, "ro");
+            String kernel;
+            try {
+                kernel = Tools.ok("stat", "-f", "-c", "%S %b %f %a %c %d %l %i", mnt.toString()).trim();
+            } finally {
+                Tools.umount(mnt);
+            }
+            try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults().withReadOnly(true))) {
+                StatFs f = v.statfs();
+                // stat prints f_fsid as the two 32-bit words, high then low, in hex without leading zeros
+                String ours = f.blockSize() + " " + f.blocks() + " " + f.freeBlocks() + " " + f.availableBlocks() + " " + f.inodes() + " "
+                        + f.freeInodes() + " " + f.nameMax() + " " + Long.toHexString(f.fsid() >>> 32 | f.fsid() << 32);
+                assertEquals(kernel, ours, String.join(" ", opts) + ": statfs (bsize blocks bfree bavail files ffree namelen fsid)");
+            }
+        }
+    }
+
     private static String diff(Map<String, String> kernel, Map<String, String> ours) {
         StringBuilder b = new StringBuilder();
         java.util.Set<String> keys = new java.util.TreeSet<>(kernel.keySet());
