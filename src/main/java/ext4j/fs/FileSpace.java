@@ -368,6 +368,17 @@ final class FileSpace extends WriterPart {
     }
 
     /** Deallocates [off, off+len) keeping the size; partial blocks at the edges are zeroed. */
+    /**
+     * Where a hole punch ends, as ext4 limits it: a range that passes EOF stops at the end of the
+     * page holding EOF (Linux's PAGE_SIZE, 4 KiB here), and one starting at or past EOF punches
+     * nothing (returns off): preallocated blocks further out stay.
+     */
+    static long punchEnd(long size, long off, long len) {
+        final long page = 4096;
+        if (off >= size) return off;
+        return off + len > size ? size + page - (size & (page - 1)) : off + len;
+    }
+
     void punch(Inode file, long off, long len) throws IOException {
         if (!file.isRegular()) throw new FsException(file.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + file.number());
         if (off < 0 || len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
@@ -376,8 +387,8 @@ final class FileSpace extends WriterPart {
             InodeUpdate u = update(fs.diskInode(file.number()));
             uninlineFile(h, u);
             int bs = vol.blockSize();
-            long size = u.ed.size();
-            long end = Math.min(off + len, Math.max(size, off + len));
+            long end = punchEnd(u.ed.size(), off, len);
+            if (end <= off) return null;                         // nothing to punch at or past EOF
             long firstFull = (off + bs - 1) / bs, lastFull = end / bs; // [firstFull, lastFull)
             zeroRange(u, off, Math.min(end, firstFull * bs));
             if (lastFull * bs >= off) zeroRange(u, Math.max(off, lastFull * bs), end);

@@ -447,10 +447,10 @@ public final class BufferedIo implements AutoCloseable {
     // ---- zero range, truncate, invalidate ----
 
     /**
-     * Zeroes [pos, pos+len) through the cache (iomap_zero_range): cached blocks are zeroed in their
-     * folios and marked dirty, whatever the disk says (a block UNWRITTEN on disk may be dirty here,
-     * seed 002); uncached blocks are zeroed only where the disk holds data (MAPPED). Returns whether
-     * anything was zeroed.
+     * Zeroes [pos, pos+len) through the cache (iomap_zero_range): dirty blocks are zeroed in their
+     * folios whatever the disk says (a block UNWRITTEN on disk may be dirty here, seed 002); clean
+     * ones, cached or not, only where the disk holds data (MAPPED), since holes and unwritten blocks
+     * read as zeros already. Returns whether anything was zeroed.
      */
     public boolean zeroRange(CachedFile f, long pos, long len) throws IOException {
         lock.lock();
@@ -465,15 +465,17 @@ public final class BufferedIo implements AutoCloseable {
                 while (p < end) {
                     long blockEnd = Math.min(end, (p / bs + 1) * bs);
                     Folio fo = f.folioAt(p);
-                    boolean cached = fo != null && fo.isUptodate((int) (p - fo.offset()) / bs);
-                    if (!cached) {
+                    int bi = fo == null ? -1 : (int) (p - fo.offset()) / bs;
+                    // a dirty block is zeroed whatever the disk says (seed 002); a clean one, cached or not,
+                    // only over written blocks: over holes and unwritten extents it reads as zeros already
+                    if (fo == null || !fo.isDirty(bi)) {
                         Mapping m = ops.begin(f, p, end - p, MappingOps.ZERO);
-                        if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block that has data in the cache
+                        if (m.type() != MappingType.MAPPED) { // zeros on disk: skip to the next block dirty in the cache
                             long nb = (p / bs + 1) * bs;
-                            p = nb >= end ? end : nextUptodate(f, nb, Math.min(end, Math.max(nb, m.end())));
+                            p = nb >= end ? end : Math.max(nb, Math.min(Math.min(end, Math.max(nb, m.end())), f.firstPending(nb)));
                             continue;
                         }
-                        fo = folio(f, p, end - p);
+                        if (fo == null || !fo.isUptodate(bi)) fo = folio(f, p, end - p);
                     }
                     int at = (int) (p - fo.offset());
                     fo.pins++;
@@ -494,16 +496,6 @@ public final class BufferedIo implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** Offset of the first block in [from, to) that is uptodate in the cache, else to. */
-    private long nextUptodate(CachedFile f, long from, long to) {
-        int bs = f.blockSize;
-        for (Folio fo : f.foliosIn(from, to)) {
-            int b = fo.uptodate.nextSetBit(from > fo.offset() ? (int) (from - fo.offset()) / bs : 0);
-            if (b >= 0) return Math.min(to, Math.max(from, fo.offset() + (long) b * bs));
-        }
-        return to;
     }
 
     /**
