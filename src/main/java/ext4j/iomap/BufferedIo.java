@@ -212,6 +212,7 @@ public final class BufferedIo implements AutoCloseable {
                 Folio fo = f.folioAt(p);
                 int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
                 dst.put(fo.data, off, n);
+                if (!fo.referenced) fo.referenced = true;     // the LRU order is the exclusive side's: this marks a second chance
                 p += n;
             }
             f.nextReadPos = end;
@@ -811,15 +812,19 @@ public final class BufferedIo implements AutoCloseable {
     private void balance() throws IOException {
         while (cachedBytes > memoryLimit) {
             boolean freed = false;
+            List<Folio> secondChance = new ArrayList<>();
             for (Iterator<Folio> it = lru.iterator(); it.hasNext() && cachedBytes > memoryLimit; ) {
                 Folio fo = it.next();
                 if (!fo.isEvictable()) continue;
+                if (fo.referenced) { fo.referenced = false; it.remove(); secondChance.add(fo); continue; } // read lately under the shared lock
                 it.remove();
                 fo.file.folios.remove(fo.offset());
                 release(fo);
                 evictions++;
                 freed = true;
             }
+            lru.addAll(secondChance);                     // to the most recently used end
+            if (!secondChance.isEmpty() && cachedBytes > memoryLimit) continue;
             if (cachedBytes <= memoryLimit) return;
             Folio oldestDirty = null;
             for (Folio fo : lru) if (fo.hasDirty()) { oldestDirty = fo; break; }

@@ -23,6 +23,8 @@ final class Folio {
     /** Blocks a read's check passed since they were read in (fs-verity: hashed once per trip into the cache). */
     final BitSet checked = new BitSet();
     int pins; // > 0 while an operation copies in or out: not evictable
+    /** Read under the engine's shared lock since the last eviction pass: skipped once by eviction. */
+    volatile boolean referenced;
 
     /** A folio of size bytes (a power of two) at offset (a multiple of size) over data (all zeros; may be shorter, and grows on demand). */
     Folio(CachedFile file, long offset, int size, byte[] data, int blockSize) {
