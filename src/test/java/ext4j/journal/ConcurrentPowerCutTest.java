@@ -78,11 +78,7 @@ class ConcurrentPowerCutTest {
         }
         int total = dev.opCount();
         Random rnd = new Random(seed);
-        List<Integer> points = new ArrayList<>();
-        for (int n = start; n <= total; n++) points.add(n);
-        Collections.shuffle(points, rnd);
-        points = new ArrayList<>(points.subList(0, cuts <= 0 ? points.size() : Math.min(cuts, points.size())));
-        points.sort(null);
+        List<Integer> points = sampleCuts(start, total, cuts, rnd);
         CutMode[] modes = CutMode.values();
         Path cut = tmp.resolve("cut.img");
         for (int n : points) {
@@ -107,5 +103,15 @@ class ConcurrentPowerCutTest {
         }
         System.out.println("ConcurrentPowerCutTest: " + threads + " threads, " + synced.size() + " fsynced files, " + total
                 + " device operations, " + points.size() + " cut points recovered clean with every fsynced file intact");
+    }
+
+    /** Device operation counts in [start, total] to cut at: cuts of them sampled with rnd (all when cuts <= 0), ascending. */
+    static List<Integer> sampleCuts(int start, int total, int cuts, Random rnd) {
+        List<Integer> points = new ArrayList<>();
+        for (int n = start; n <= total; n++) points.add(n);
+        Collections.shuffle(points, rnd);
+        points = new ArrayList<>(points.subList(0, cuts <= 0 ? points.size() : Math.min(cuts, points.size())));
+        points.sort(null);
+        return points;
     }
 }

@@ -228,11 +228,7 @@ class CoreConcurrentPowerCutTest {
                 + fdatasyncs.get() + " fdatasyncs, " + renames.get() + " renames of which " + exchanges.get() + " exchanges, " + unlinks.get() + " unlinks, "
                 + expectedErrors.get() + " expected errors), " + allFiles.size() + " files, " + (total - start) + " device operations, in " + workMs + " ms");
 
-        List<Integer> points = new ArrayList<>();
-        for (int n = start; n <= total; n++) points.add(n);
-        Collections.shuffle(points, rnd);
-        points = new ArrayList<>(points.subList(0, cuts <= 0 ? points.size() : Math.min(cuts, points.size())));
-        points.sort(null);
+        List<Integer> points = ConcurrentPowerCutTest.sampleCuts(start, total, cuts, rnd);
         CutMode[] modes = CutMode.values();
         Path cut = tmp.resolve("cut.img");
         List<String> failed = new ArrayList<>();
