@@ -43,6 +43,9 @@ final class InodeLocks {
 
         private void take(long ino, boolean write) {
             if (inos.contains(ino)) return;            // one operation names the same inode twice (rename within a directory)
+            // one operation takes all its inode locks in one Held, in order; a second set taken while one is held could invert it
+            if (inos.isEmpty() && LockOrder.ENABLED && LockOrder.holds(LockOrder.Level.INODE))
+                throw new IllegalStateException("lock order violated: taking inode " + ino + "'s lock while another operation's inode locks are held");
             Ref r = acquire(ino);
             Lock l = write ? r.rw.writeLock() : r.rw.readLock();
             try {

@@ -99,6 +99,20 @@ class Ext4VfsTest {
         Tools.assertFsckClean(img);
     }
 
+    /** The lock check (on in the suite): inode locks are taken as one set per operation, never a second set inside the first. */
+    @Test
+    void inodeLocksAreTakenAsOneSetPerOperation() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(ext4j.base.LockOrder.ENABLED, "needs -Dext4j.lockcheck=true (set by the build for tests)");
+        InodeLocks locks = new InodeLocks();
+        try (var a = locks.write(12, 11)) {
+            a.andWrite(13);                                        // the same operation adds more: allowed
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> locks.read(14));
+            assertTrue(e.getMessage().contains("another operation's inode locks"), e.getMessage());
+        }
+        try (var b = locks.read(14)) { assertEquals(1, locks.live()); }   // nothing was left held
+        assertEquals(0, locks.live());
+    }
+
     @Test
     void staleHandlesGetEstaleNeverAnotherFile() throws Exception {
         Path img = image("stale.img");
