@@ -144,6 +144,8 @@ public final class BufferedIo implements AutoCloseable {
         if (check == null) {
             int n = readCached(f, pos, dst);
             if (n != MISS) { sharedReads.increment(); return n; }
+            n = readInUnlocked(f, pos, dst);
+            if (n != MISS) { unlockedReadIns.increment(); return n; }
         }
         exclusiveReads.increment();
         lock.lock();
@@ -184,8 +186,67 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     private static final int MISS = Integer.MIN_VALUE;
-    /** Reads served by the shared fast path, and those that needed the exclusive one (stats). */
-    private final java.util.concurrent.atomic.LongAdder sharedReads = new java.util.concurrent.atomic.LongAdder(), exclusiveReads = new java.util.concurrent.atomic.LongAdder();
+    /** Reads served by the shared fast path, by a read-in done without the lock, and those that needed the exclusive path (stats). */
+    private final java.util.concurrent.atomic.LongAdder sharedReads = new java.util.concurrent.atomic.LongAdder(),
+            unlockedReadIns = new java.util.concurrent.atomic.LongAdder(), exclusiveReads = new java.util.concurrent.atomic.LongAdder();
+    private static final int MAX_UNLOCKED_READ = 1 << 20;
+
+    /**
+     * A random read that misses the cache, with its device read issued while the engine lock is
+     * not held, so other files' reads, writes and writeback go on meanwhile. Under the exclusive
+     * lock the range is mapped (it must be one written extent, with no dirty or in-flight block
+     * cached over it); the blocks are read with no lock; back under the lock they are installed
+     * only if the mapping is still valid (its cookie: no truncate, punch or reallocation happened)
+     * and no block of the file was dirtied meanwhile, and only into blocks still not uptodate.
+     * Anything else, and sequential reads (readahead), returns MISS for the exclusive path.
+     */
+    private int readInUnlocked(CachedFile f, long pos, ByteBuffer dst) throws IOException {
+        int bs = f.blockSize;
+        long from, to, dirtied;
+        Mapping m;
+        lock.lock();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (pos >= f.size || !dst.hasRemaining() || pos == f.nextReadPos || pos == 0) return MISS;
+            long end = Math.min(f.size, pos + dst.remaining());
+            from = pos / bs * bs;
+            to = Math.min((end + bs - 1) / bs * bs, (f.size + bs - 1) / bs * bs);
+            if (to - from > MAX_UNLOCKED_READ || f.firstPending(from) < to) return MISS;
+            m = ops.begin(f, from, to - from, MappingOps.READ);
+            if (m.type() != MappingType.MAPPED || m.offset() > from || m.end() < to) return MISS;
+            dirtied = f.dirtied;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
+        }
+        byte[] tmp = new byte[(int) (to - from)];
+        dev.read(m.addrOf(from), ByteBuffer.wrap(tmp));
+        lock.lock();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            deviceReads++;
+            if (f.dirtied != dirtied || !ops.isValid(f, m) || files.get(f.id) != f || pos >= f.size) return MISS;
+            long end = Math.min(f.size, pos + dst.remaining());
+            Folio fo = folio(f, pos, end - pos);
+            if (fo.offset() > from || fo.end() < to) return MISS;          // the slow path fills what this folio lacks
+            ensure(fo, (int) (to - fo.offset()));
+            for (long b = from; b < to; b += bs) {
+                int bi = (int) ((b - fo.offset()) / bs);
+                if (fo.isUptodate(bi)) continue;
+                System.arraycopy(tmp, (int) (b - from), fo.data, (int) (b - fo.offset()), bs);
+                fo.uptodate.set(bi);
+            }
+            zeroPastEof(f, fo);
+            int off = (int) (pos - fo.offset()), n = (int) (end - pos);
+            dst.put(fo.data, off, n);
+            f.nextReadPos = end;
+            balance();
+            return n;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
+        }
+    }
 
     /**
      * The fast path of read, under the shared lock: when every block of the range is cached
@@ -844,7 +905,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             return files.size() + " files, " + cachedBytes / 1024 + " KiB cached, " + deviceReads + " reads, " + deviceWrites
                     + " writes, " + writebacks + " writebacks, " + evictions + " evictions, " + completions.processed
-                    + " completions (" + completions.merged + " merged), " + sharedReads.sum() + " cached reads shared, " + exclusiveReads.sum() + " exclusive";
+                    + " completions (" + completions.merged + " merged), " + sharedReads.sum() + " cached reads shared, " + unlockedReadIns.sum() + " read in unlocked, " + exclusiveReads.sum() + " exclusive";
         } finally {
             lock.unlock();
         }

@@ -18,6 +18,8 @@ public final class CachedFile {
     /** Offsets of the folios with dirty or in-flight blocks (kept by Folio), so writeback skips clean ones. */
     final java.util.TreeSet<Long> pending = new java.util.TreeSet<>();
     long size;
+    /** Counts every time a block of the file was dirtied (a read-in done without the lock checks it did not move). */
+    long dirtied;
     IOException error;
     /** Where the next sequential read starts, and the next readahead's size: cached reads under the shared lock update them too (racing readers of one file only blur the sequential guess). */
     volatile long nextReadPos = -1;

@@ -49,6 +49,7 @@ final class Folio {
         if (to <= from) return;
         dirty.set(from >> blockShift, ((to - 1) >> blockShift) + 1);
         checked.clear(from >> blockShift, ((to - 1) >> blockShift) + 1);
+        if (file != null) file.dirtied++;
         notePending();
     }
 

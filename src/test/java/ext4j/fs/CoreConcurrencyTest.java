@@ -304,6 +304,79 @@ class CoreConcurrencyTest {
         Tools.assertFsckClean(img);
     }
 
+    /**
+     * Cache misses read in without the engine lock: two threads read random ranges of a file whose
+     * bytes never change, while another rewrites parts of it with the same bytes (dirtying blocks,
+     * writeback racing the read-ins), another writes a second file under a tiny cache (eviction),
+     * and another drops the caches; every read must return the model's bytes.
+     */
+    @Test
+    void cacheMissesReadInWithoutTheLockAndStayCorrect() throws Exception {
+        Path img = tmp.resolve("miss.img");
+        Tools.mke2fs(img, null, "128M", "-t", "ext4");
+        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        System.out.println("CoreConcurrencyTest misses seed=" + seed);
+        byte[] model = new byte[6 << 20];
+        new Random(seed).nextBytes(model);
+        try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults().withCacheBytes(1 << 20))) {
+            long ino = v.create(Ext4Vfs.ROOT, b("stable"), 0644, 0, ROOT).ino(), other = v.create(Ext4Vfs.ROOT, b("other"), 0644, 0, ROOT).ino();
+            OpenFile w = v.open(ino, Ext4Vfs.O_RDWR, ROOT);
+            v.write(w, 0, ByteBuffer.wrap(model), ROOT);
+            v.fsync(w, false);
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong reads = new AtomicLong();
+            List<Runnable> workers = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                int id = t;
+                workers.add(unchecked(() -> {
+                    Random r = new Random(seed + id);
+                    OpenFile h = v.open(ino, Ext4Vfs.O_RDONLY, ROOT);
+                    ByteBuffer buf = ByteBuffer.allocate(70_000);
+                    try {
+                        for (int i = 0; i < 15_000; i++) {
+                            int pos = 1 + r.nextInt(model.length - 70_001), len = 1 + r.nextInt(r.nextBoolean() ? 4096 : 69_999);
+                            buf.clear().limit(len);
+                            assertEquals(len, v.read(h, pos, buf));
+                            if (!Arrays.equals(buf.array(), 0, len, model, pos, pos + len)) throw new AssertionError("wrong bytes at " + pos + " +" + len);
+                            reads.incrementAndGet();
+                        }
+                    } finally {
+                        v.release(h);
+                        stop.set(true);
+                    }
+                }));
+            }
+            workers.add(unchecked(() -> {                          // the same bytes written again: dirty blocks, writeback
+                Random r = new Random(seed + 7);
+                while (!stop.get()) {
+                    int pos = r.nextInt(model.length - 20_000), len = 1 + r.nextInt(19_999);
+                    v.write(w, pos, ByteBuffer.wrap(model, pos, len), ROOT);
+                    if (r.nextInt(10) == 0) v.fsync(w, true);
+                }
+            }));
+            workers.add(unchecked(() -> {                          // another file under the tiny cache: eviction, and cache drops
+                Random r = new Random(seed + 8);
+                OpenFile h = v.open(other, Ext4Vfs.O_RDWR, ROOT);
+                byte[] junk = new byte[65536];
+                try {
+                    while (!stop.get()) {
+                        r.nextBytes(junk);
+                        v.write(h, (long) r.nextInt(64) << 16, ByteBuffer.wrap(junk), ROOT);
+                        if (r.nextInt(20) == 0) v.pathView().dropCaches();
+                    }
+                } finally {
+                    v.release(h);
+                }
+            }));
+            run(workers);
+            v.release(w);
+            String stats = v.pathView().ioStats();
+            System.out.println("  " + reads.get() + " checked reads; " + stats);
+            assertTrue(stats.matches(".* [1-9][0-9]* read in unlocked.*"), "no read went through the unlocked read-in: " + stats);
+        }
+        Tools.assertFsckClean(img);
+    }
+
     /** Readers resolving, stat-ing and reading while writers rewrite the same directory and inode blocks: never a corruption error or a wrong answer. */
     @Test
     void readersNeverSeeHalfEditedBlocks() throws Exception {
