@@ -308,16 +308,21 @@ public final class Ext4FileSystem implements Closeable {
             wr.prepareForIo(file);
             CachedFile f = cached(file.number());
             long old = f.size();
-            io.truncate(f, size);
-            int bs = vol.blockSize();
-            if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
-            long disk = diskInode(file.number()).size();
-            // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
-            long target = size <= disk || !f.hasPending(0, size) ? size : disk;
+            io.beginMappingChange(f);
             try {
-                wr.truncate(diskInode(file.number()), target);
+                io.truncate(f, size);
+                int bs = vol.blockSize();
+                if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
+                long disk = diskInode(file.number()).size();
+                // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
+                long target = size <= disk || !f.hasPending(0, size) ? size : disk;
+                try {
+                    wr.truncate(diskInode(file.number()), target);
+                } finally {
+                    Ext4MappingOps.changed(f);
+                }
             } finally {
-                Ext4MappingOps.changed(f);
+                io.endMappingChange(f);
             }
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
@@ -394,10 +399,12 @@ public final class Ext4FileSystem implements Closeable {
         writer.prepareForIo(file);
         CachedFile f = cached(file.number());
         io.writeback(f, 0, Long.MAX_VALUE);
+        io.beginMappingChange(f);                  // read-ins done without the lock are not installed meanwhile
         try {
             change.apply(f, diskInode(file.number()));
         } finally {
             Ext4MappingOps.changed(f);
+            io.endMappingChange(f);
         }
         return f;
     }

@@ -192,17 +192,34 @@ public final class BufferedIo implements AutoCloseable {
     private static final int MAX_UNLOCKED_READ = 1 << 20;
 
     /**
+     * The filesystem is about to change the file's block mapping or write its blocks behind the
+     * cache (truncate, punch, fallocate, zero, collapse or insert range): until the matching end, no
+     * read-in done without the lock is installed, and one that started before is dropped (Linux's
+     * invalidate_lock, held by such changes and by page-cache fills).
+     */
+    public void beginMappingChange(CachedFile f) {
+        lock.lock();
+        try { f.mappingChanges++; f.remaps++; } finally { lock.unlock(); }
+    }
+
+    public void endMappingChange(CachedFile f) {
+        lock.lock();
+        try { f.mappingChanges--; f.remaps++; } finally { lock.unlock(); }
+    }
+
+    /**
      * A random read that misses the cache, with its device read issued while the engine lock is
      * not held, so other files' reads, writes and writeback go on meanwhile. Under the exclusive
      * lock the range is mapped (it must be one written extent, with no dirty or in-flight block
      * cached over it); the blocks are read with no lock; back under the lock they are installed
-     * only if the mapping is still valid (its cookie: no truncate, punch or reallocation happened)
-     * and no block of the file was dirtied meanwhile, and only into blocks still not uptodate.
+     * only if no mapping change began or ended meanwhile (beginMappingChange), the mapping is still
+     * valid (its cookie), no block of the file was dirtied meanwhile, and only into blocks still not
+     * uptodate.
      * Anything else, and sequential reads (readahead), returns MISS for the exclusive path.
      */
     private int readInUnlocked(CachedFile f, long pos, ByteBuffer dst) throws IOException {
         int bs = f.blockSize;
-        long from, to, dirtied;
+        long from, to, dirtied, remaps;
         Mapping m;
         lock.lock();
         LockOrder.enter(LockOrder.Level.FOLIO);
@@ -211,10 +228,11 @@ public final class BufferedIo implements AutoCloseable {
             long end = Math.min(f.size, pos + dst.remaining());
             from = pos / bs * bs;
             to = Math.min((end + bs - 1) / bs * bs, (f.size + bs - 1) / bs * bs);
-            if (to - from > MAX_UNLOCKED_READ || f.firstPending(from) < to) return MISS;
+            if (to - from > MAX_UNLOCKED_READ || f.firstPending(from) < to || f.mappingChanges > 0) return MISS;
             m = ops.begin(f, from, to - from, MappingOps.READ);
             if (m.type() != MappingType.MAPPED || m.offset() > from || m.end() < to) return MISS;
             dirtied = f.dirtied;
+            remaps = f.remaps;
         } finally {
             LockOrder.exit(LockOrder.Level.FOLIO);
             lock.unlock();
@@ -225,7 +243,7 @@ public final class BufferedIo implements AutoCloseable {
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             deviceReads++;
-            if (f.dirtied != dirtied || !ops.isValid(f, m) || files.get(f.id) != f || pos >= f.size) return MISS;
+            if (f.dirtied != dirtied || f.remaps != remaps || !ops.isValid(f, m) || files.get(f.id) != f || pos >= f.size) return MISS;
             long end = Math.min(f.size, pos + dst.remaining());
             Folio fo = folio(f, pos, end - pos);
             if (fo.offset() > from || fo.end() < to) return MISS;          // the slow path fills what this folio lacks

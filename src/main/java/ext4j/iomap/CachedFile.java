@@ -20,6 +20,9 @@ public final class CachedFile {
     long size;
     /** Counts every time a block of the file was dirtied (a read-in done without the lock checks it did not move). */
     long dirtied;
+    /** Mapping changes in progress (BufferedIo.beginMappingChange), and a count bumped at each begin and end. */
+    int mappingChanges;
+    long remaps;
     IOException error;
     /** Where the next sequential read starts, and the next readahead's size: cached reads under the shared lock update them too (racing readers of one file only blur the sequential guess). */
     volatile long nextReadPos = -1;
