@@ -55,7 +55,7 @@ class JournalRecoveryTest {
 
     @Test
     void linuxJournalReplaysLikeE2fsck() throws Exception {
-        if (!Tools.canMount()) { System.out.println("SKIP linuxJournalReplaysLikeE2fsck: cannot loop-mount here"); return; }
+        Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
         long seed = System.nanoTime();
         System.out.println("JournalRecoveryTest seed=" + seed);
         Path dirty = kernelDirtyImage(seed);
@@ -94,7 +94,7 @@ class JournalRecoveryTest {
 
     @Test
     void ext4jWritesAfterReplayingALinuxJournal() throws Exception {
-        if (!Tools.canMount()) { System.out.println("SKIP: cannot loop-mount here"); return; }
+        Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
         Path dirty = kernelDirtyImage(7);
         try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dirty, false)) { // replays, then writes
             assertTrue(fs.warnings().stream().anyMatch(w -> w.startsWith("journal recovered")), fs.warnings().toString());
@@ -108,7 +108,7 @@ class JournalRecoveryTest {
     @Test
     @org.junit.jupiter.api.Timeout(300)
     void damagedJournalsAreRefusedOrCutShort() throws Exception {
-        if (!Tools.canMount()) { System.out.println("SKIP: cannot loop-mount here"); return; }
+        Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
         Path dirty = kernelDirtyImage(11);
         long jstart;
         int bs;
