@@ -9,7 +9,7 @@ import ext4j.ondisk.Volume;
  * Where a group's blocks start and end and which of them hold fixed metadata. Used to build the
  * block bitmap of a BLOCK_UNINIT group the way the kernel does when it first allocates there.
  */
-final class GroupLayout {
+public final class GroupLayout {
     private GroupLayout() {}
 
     static long firstBlock(Superblock sb, long g) {
@@ -23,7 +23,7 @@ final class GroupLayout {
     }
 
     /** Number of blocks of the group descriptor table (without meta_bg). */
-    static long descBlocks(Superblock sb) {
+    public static long descBlocks(Superblock sb) {
         long perBlock = sb.blockSize() / sb.descSize();
         return (sb.groupCount() + perBlock - 1) / perBlock;
     }

@@ -125,7 +125,7 @@ final class Extractor {
                 finishNonDir(inode, imagePath, target, linked);
             }
             case Inode.S_IFCHR, Inode.S_IFBLK, Inode.S_IFIFO, Inode.S_IFSOCK -> {
-                long[] dev = inode.type() == Inode.S_IFCHR || inode.type() == Inode.S_IFBLK ? Format.deviceNumbers(inode) : new long[]{0, 0};
+                long[] dev = inode.type() == Inode.S_IFCHR || inode.type() == Inode.S_IFBLK ? inode.deviceNumbers() : new long[]{0, 0};
                 createFresh(target, () -> Posix.mknod(target, inode.type() | inode.permissions(), dev[0], dev[1]));
                 finishNonDir(inode, imagePath, target, linked);
             }

@@ -53,13 +53,4 @@ final class Format {
         return String.format("%d.%09d (%s)", t.seconds(), t.nanos(), t.toInstant());
     }
 
-    /** Device numbers from i_block: old 16-bit encoding in word 0, new 32-bit encoding in word 1. */
-    static long[] deviceNumbers(Inode inode) {
-        var b = inode.iBlock();
-        int old = b.getInt(0), neu = b.getInt(4);
-        if (old != 0) return new long[]{(old >>> 8) & 0xFF, old & 0xFF};
-        long major = (neu & 0xFFF00) >>> 8;
-        long minor = (neu & 0xFF) | ((neu >>> 12) & 0xFFF00);
-        return new long[]{major, minor};
-    }
 }

@@ -63,7 +63,7 @@ final class LsCommand implements Callable<Integer> {
         String size;
         int t = i.type();
         if (t == Inode.S_IFCHR || t == Inode.S_IFBLK) {
-            long[] dev = Format.deviceNumbers(i);
+            long[] dev = i.deviceNumbers();
             size = dev[0] + ", " + dev[1];
         } else {
             size = Long.toString(i.size());

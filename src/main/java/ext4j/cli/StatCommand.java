@@ -55,7 +55,7 @@ final class StatCommand implements Callable<Integer> {
             if (i.crtime() != null) out.printf("crtime:      %s%n", Format.fullTime(i.crtime()));
             if (i.isSymlink()) out.printf("target:      %s%n", new String(fs.readlink(i), StandardCharsets.UTF_8));
             if (i.type() == Inode.S_IFCHR || i.type() == Inode.S_IFBLK) {
-                long[] d = Format.deviceNumbers(i);
+                long[] d = i.deviceNumbers();
                 out.printf("device:      %d,%d%n", d[0], d[1]);
             }
             printMapping(fs, i, out);

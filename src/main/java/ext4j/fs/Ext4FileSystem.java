@@ -520,7 +520,7 @@ public final class Ext4FileSystem implements Closeable {
         long stored = Integer.toUnsignedLong(s.raw().getInt(0x248));
         if (stored != 0) return stored;
         int bs = vol.blockSize();
-        long descBlocks = (vol.groupCount() + bs / s.descSize() - 1) / (bs / s.descSize());
+        long descBlocks = ext4j.alloc.GroupLayout.descBlocks(s);
         long itBlocks = ((long) s.inodesPerGroup() * s.inodeSize() + bs - 1) / bs;
         long n = s.firstDataBlock();
         for (long g = 0; g < vol.groupCount(); g++) n += (s.groupHasSuper(g) ? 1 + descBlocks + s.reservedGdtBlocks() : 0) + 2 + itBlocks;
@@ -601,6 +601,25 @@ public final class Ext4FileSystem implements Closeable {
             else b.append(String.format("\\x%02x", c & 0xFF));
         }
         return b.append('\'').toString();
+    }
+
+    /**
+     * Whether dir is node or one of its ancestors, walking ".." up to the root (bounded; a
+     * non-directory has no descendants). rename's checks and the core's parent lock order use it;
+     * stable while the rename lock is held.
+     */
+    boolean isAncestorOrSelf(long dir, long node) throws IOException {
+        long cur = node;
+        for (int i = 0; i < 65536; i++) {
+            if (cur == dir) return true;
+            if (cur == Inode.ROOT) return false;
+            Inode c = diskInode(cur);
+            if (!c.isDir()) return false;
+            DirEntry up = directory(c).lookup(new byte[] {'.', '.'});
+            if (up == null || up.inode() == cur) return false;
+            cur = up.inode();
+        }
+        throw new FsException(Errno.ELOOP, "inode " + node + ": '..' chain does not reach the root");
     }
 
     /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */

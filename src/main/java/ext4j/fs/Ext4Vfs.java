@@ -127,17 +127,8 @@ public final class Ext4Vfs implements Closeable {
     /** A device inode's number in glibc's dev_t encoding: the old form in i_block[0], else the new one in i_block[1]. */
     private static long rdev(Inode i) {
         if (i.type() != Inode.S_IFCHR && i.type() != Inode.S_IFBLK) return 0;
-        ByteBuffer b = i.iBlock();
-        long major, minor;
-        int old = b.getInt(0);
-        if (old != 0) {
-            major = (old >>> 8) & 0xFF;
-            minor = old & 0xFF;
-        } else {
-            long n = Integer.toUnsignedLong(b.getInt(4));
-            major = (n & 0xFFF00) >>> 8;
-            minor = (n & 0xFF) | ((n >>> 12) & 0xFFF00);
-        }
+        long[] mm = i.deviceNumbers();
+        long major = mm[0], minor = mm[1];
         return ((major & 0xFFFFF000L) << 32) | ((major & 0xFFFL) << 8) | ((minor & 0xFFFFFF00L) << 12) | (minor & 0xFFL);
     }
 
@@ -301,7 +292,7 @@ public final class Ext4Vfs implements Closeable {
             // the inodes named, after their directories; a directory that is an ancestor of the other
             // parent is an error rename reports (EINVAL, ENOTEMPTY) before it touches anything: not locked
             for (DirEntry e : new DirEntry[] {src, dst})
-                if (e != null && (fs.inode(e.inode()).isDir() ? !isAncestorOrSelf(e.inode(), dir) && !isAncestorOrSelf(e.inode(), newDir) : true))
+                if (e != null && (fs.inode(e.inode()).isDir() ? !fs.isAncestorOrSelf(e.inode(), dir) && !fs.isAncestorOrSelf(e.inode(), newDir) : true))
                     held.andWrite(e.inode());
             fs.rename(from, name, to, newName, flags);
         } finally {
@@ -320,25 +311,11 @@ public final class Ext4Vfs implements Closeable {
     /** The two parents of a rename, an ancestor first (else by number), as Linux's lock_rename orders them. */
     private long[] parentsInOrder(long a, long b) throws IOException {
         if (a == b) return new long[] {a};
-        if (isAncestorOrSelf(b, a)) return new long[] {b, a};
-        if (isAncestorOrSelf(a, b)) return new long[] {a, b};
+        if (fs.isAncestorOrSelf(b, a)) return new long[] {b, a};
+        if (fs.isAncestorOrSelf(a, b)) return new long[] {a, b};
         return a < b ? new long[] {a, b} : new long[] {b, a};
     }
 
-    /** Whether dir is node or one of its ancestors (".." walked up, bounded; stable under the rename lock). */
-    private boolean isAncestorOrSelf(long dir, long node) throws IOException {
-        long cur = node;
-        for (int i = 0; i < 65536; i++) {
-            if (cur == dir) return true;
-            if (cur == ROOT) return false;
-            Inode c = fs.inode(cur);
-            if (!c.isDir()) return false;
-            DirEntry up = fs.directory(c).lookup(new byte[] {'.', '.'});
-            if (up == null || up.inode() == cur) return false;
-            cur = up.inode();
-        }
-        throw new FsException(Errno.ELOOP, "inode " + node + ": '..' chain does not reach the root");
-    }
 
     public byte[] readlink(long ino) throws IOException {
         Inode i = live(ino);

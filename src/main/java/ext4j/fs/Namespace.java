@@ -296,8 +296,8 @@ final class Namespace extends WriterPart {
         if (noReplace && de != null) throw new FsException(Errno.EEXIST, to);
         if (exchange && de == null) throw new FsException(Errno.ENOENT, to);
         Inode replaced = de == null ? null : fs.diskInode(de.inode());
-        if (moving.isDir() && isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
-        if (replaced != null && replaced.isDir() && isAncestorOrSelf(replaced.number(), src.parent.number()))
+        if (moving.isDir() && fs.isAncestorOrSelf(moving.number(), dst.parent.number())) throw new FsException(Errno.EINVAL, to);
+        if (replaced != null && replaced.isDir() && fs.isAncestorOrSelf(replaced.number(), src.parent.number()))
             throw new FsException(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, to);
         if (de != null && de.inode() == se.inode()) return; // same file: POSIX says do nothing
         if (exchange) { exchange(src, dst, moving, replaced); return; }
@@ -368,18 +368,6 @@ final class Namespace extends WriterPart {
         });
     }
 
-    /** Whether dir is ancestor (or equal) of node, walking ".." up to the root (bounded). */
-    boolean isAncestorOrSelf(long dir, long node) throws IOException {
-        long cur = node;
-        for (int i = 0; i < 65536; i++) {
-            if (cur == dir) return true;
-            if (cur == Inode.ROOT) return false;
-            DirEntry up = fs.directory(fs.diskInode(cur)).lookup("..".getBytes(StandardCharsets.US_ASCII));
-            if (up == null || up.inode() == cur) return false;
-            cur = up.inode();
-        }
-        throw new FsException(Errno.ELOOP, "inode " + node);
-    }
 
     void setattr(String path, boolean follow, java.util.function.Consumer<Inode.Editor> change) throws IOException {
         setattr(fs.resolve(path, follow), change);

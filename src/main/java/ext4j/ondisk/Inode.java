@@ -151,6 +151,14 @@ public final class Inode {
     }
 
     /** The 60 bytes of i_block: extent root, block map, inline data or fast symlink target. */
+    /** A device inode's {major, minor}: Linux's old 16-bit encoding in i_block word 0, else the new 32-bit one in word 1. */
+    public long[] deviceNumbers() {
+        ByteBuffer ib = iBlock();
+        int old = ib.getInt(0), neu = ib.getInt(4);
+        if (old != 0) return new long[]{(old >>> 8) & 0xFF, old & 0xFF};
+        return new long[]{(neu & 0xFFF00) >>> 8, (neu & 0xFF) | ((neu >>> 12) & 0xFFF00)};
+    }
+
     public ByteBuffer iBlock() {
         return b.duplicate().position(I_BLOCK).limit(I_BLOCK + I_BLOCK_SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
     }
