@@ -255,7 +255,7 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Sets atime and mtime (null leaves one unchanged); ctime becomes now. */
     public synchronized void utimens(String path, Inode.Timestamp atime, Inode.Timestamp mtime, boolean follow) throws IOException {
-        if (mtime != null && io != null) clearPendingMtime(resolve(path, follow).number(), mtime);
+        if (mtime != null) clearPendingMtime(resolve(path, follow).number());
         w().setattr(path, follow, e -> { if (atime != null) e.atime(atime); if (mtime != null) e.mtime(mtime); e.ctime(FsWriter.now()); });
     }
 
@@ -264,7 +264,7 @@ public final class Ext4FileSystem implements Closeable {
 
     /** utimens on an inode already looked up (bulk copies: no second path walk). */
     public synchronized void utimens(Inode inode, Inode.Timestamp atime, Inode.Timestamp mtime) throws IOException {
-        clearPendingMtime(inode.number(), mtime);
+        if (mtime != null) clearPendingMtime(inode.number());
         w().setattr(inode, e -> { if (atime != null) e.atime(atime); if (mtime != null) e.mtime(mtime); e.ctime(FsWriter.now()); });
     }
 
@@ -528,11 +528,6 @@ public final class Ext4FileSystem implements Closeable {
         return n;
     }
 
-    /** Times set explicitly win over the mtime a buffered write left pending for its writeback. */
-    private void clearPendingMtime(long ino, Inode.Timestamp mtime) {
-        CachedFile f = io == null || mtime == null ? null : io.lookup(ino);
-        if (f != null) Ext4MappingOps.clearPendingMtime(f);
-    }
 
     /** Writes all cached data back and drops the page cache (like echo 3 > drop_caches after sync). */
     public synchronized void dropCaches() throws IOException {

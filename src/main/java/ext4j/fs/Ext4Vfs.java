@@ -153,6 +153,8 @@ public final class Ext4Vfs implements Closeable {
             }
             int mask = a.mask();
             Time now = Time.now();
+            // before the handle, as utimens does: a writeback completing meanwhile must not store a pending mtime over this one
+            if ((mask & (SetAttr.MTIME | SetAttr.MTIME_NOW)) != 0) fs.clearPendingMtime(ino);
             fs.setattr(fs.inode(ino), e -> {
                 int mode = e.mode();
                 long gid = (mask & SetAttr.GID) != 0 ? a.gid() : i.gid();
@@ -176,7 +178,6 @@ public final class Ext4Vfs implements Closeable {
                 if ((mask & SetAttr.MTIME_NOW) != 0) e.mtime(now.toTimestamp());
                 e.ctime((mask & SetAttr.CTIME) != 0 ? a.ctime().toTimestamp() : now.toTimestamp());
             });
-            if ((mask & (SetAttr.MTIME | SetAttr.MTIME_NOW)) != 0) fs.clearPendingMtime(ino);
             return attr(live(ino));
         }
     }
