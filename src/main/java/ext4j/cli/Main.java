@@ -16,7 +16,7 @@ import java.nio.file.NoSuchFileException;
                 GetfattrCommand.class,
                 PutCommand.class, MkdirCommand.class, RmCommand.class, RmdirCommand.class, MvCommand.class, LnCommand.class,
                 ChmodCommand.class, ChownCommand.class, TouchCommand.class, TruncateCommand.class, SetfattrCommand.class,
-                FallocateCommand.class, PunchCommand.class, VerityCommand.class,
+                FallocateCommand.class, PunchCommand.class, VerityCommand.class, MountCommand.class, UmountCommand.class,
                 DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_ERROR = 1, EXIT_NOT_FOUND = 2, EXIT_USAGE = 2;

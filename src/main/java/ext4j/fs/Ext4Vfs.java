@@ -373,6 +373,15 @@ public final class Ext4Vfs implements Closeable {
         return new OpenFile(handleIds.incrementAndGet(), ino, flags, i.isDir());
     }
 
+    /**
+     * A front end's reference to an inode that is not an open file (a FUSE lookup count): an
+     * inode unlinked meanwhile lives, on the orphan list, until its last reference is dropped.
+     */
+    public void retain(long ino) throws IOException { if (!isReadOnly()) fs.pin(ino); }
+
+    /** Drops one {@link #retain}; the last one of an unlinked inode frees it. */
+    public void drop(long ino) throws IOException { if (!isReadOnly()) fs.unpin(ino); }
+
     /** The last release of an unlinked file frees it. */
     public void release(OpenFile f) throws IOException {
         if (!f.close()) return;
