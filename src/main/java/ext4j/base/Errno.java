@@ -8,6 +8,7 @@ public enum Errno {
     ENXIO(6, "No such device or address"),
     E2BIG(7, "Argument list too long"),
     EBADF(9, "Bad file descriptor"),
+    ETXTBSY(26, "Text file busy"),
     EACCES(13, "Permission denied"),
     EBUSY(16, "Device or resource busy"),
     EEXIST(17, "File exists"),
@@ -26,6 +27,7 @@ public enum Errno {
     ENOTEMPTY(39, "Directory not empty"),
     ELOOP(40, "Too many levels of symbolic links"),
     ENODATA(61, "No data available"),
+    EOVERFLOW(75, "Value too large for defined data type"),
     EOPNOTSUPP(95, "Operation not supported"),
     ESTALE(116, "Stale file handle");
 

@@ -862,9 +862,13 @@ public final class Ext4FileSystem implements Closeable {
      * measure` prints). Needs the verity feature; the file must be regular and extent-mapped.
      */
     public synchronized ext4j.verity.VerityDescriptor enableVerity(String path, byte[] salt) throws IOException {
+        return enableVerity(resolve(path, true), path, salt);
+    }
+
+    /** enableVerity of an inode already looked up; shown names it in errors. */
+    synchronized ext4j.verity.VerityDescriptor enableVerity(Inode file, String path, byte[] salt) throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
         try {
-            Inode file = resolve(path, true);
             FsWriter wr = w();
             CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
             if (f != null) {                                  // the tree is built from the data on disk
@@ -882,7 +886,10 @@ public final class Ext4FileSystem implements Closeable {
 
     /** FS_IOC_MEASURE_VERITY: a verity file's descriptor, read back and checked (ENODATA if not verity). */
     public synchronized ext4j.verity.VerityDescriptor verityDescriptor(String path) throws IOException {
-        Inode file = resolve(path, true);
+        return verityDescriptor(resolve(path, true), path);
+    }
+
+    synchronized ext4j.verity.VerityDescriptor verityDescriptor(Inode file, String path) throws IOException {
         return new VerityFiles(this).descriptor(path, file);
     }
 

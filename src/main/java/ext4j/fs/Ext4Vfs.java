@@ -616,6 +616,30 @@ public final class Ext4Vfs implements Closeable {
         }
     }
 
+    // ---- fs-verity ----
+
+    /**
+     * FS_IOC_ENABLE_VERITY on an open file: ETXTBSY while a handle has it open for writing (the
+     * caller's own included, as Linux refuses), EOPNOTSUPP without the verity feature, EEXIST if it
+     * is one already. Returns the file digest `fsverity measure` prints (SHA-256 of the descriptor).
+     */
+    public byte[] enableVerity(OpenFile f, byte[] salt, java.util.function.LongPredicate openForWriting) throws IOException {
+        if (f.isClosed()) throw new FsException(Errno.EBADF, "handle " + f.id() + " is released");
+        if (isReadOnly()) throw new FsException(Errno.EROFS, "inode " + f.ino());
+        if (salt.length > 32) throw new FsException(Errno.EINVAL, "inode " + f.ino() + ": salt of " + salt.length + " bytes (at most 32)");
+        try (var held = locks.write(f.ino())) {
+            if (openForWriting.test(f.ino())) throw new FsException(Errno.ETXTBSY, "inode " + f.ino() + " is open for writing");
+            return fs.enableVerity(live(f.ino()), "inode " + f.ino(), salt).digest();
+        }
+    }
+
+    /** FS_IOC_MEASURE_VERITY: the SHA-256 file digest of a verity file; ENODATA for any other file. */
+    public byte[] measureVerity(long ino) throws IOException {
+        try (var held = locks.read(ino)) {
+            return fs.verityDescriptor(live(ino), "inode " + ino).digest();
+        }
+    }
+
     // ---- the filesystem ----
 
     public StatFs statfs() throws IOException {

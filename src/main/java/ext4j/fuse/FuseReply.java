@@ -13,17 +13,24 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * (struct fuse_out_header), then {@link #send} writes header and payload to /dev/fuse in one write.
  */
 public final class FuseReply {
+    /** Where a finished reply goes: /dev/fuse in a server, a recorder in protocol tests. */
+    interface Sink {
+        /** Writes len bytes of buf as one reply; returns the count or -errno. */
+        long write(MemorySegment buf, int len);
+    }
+
     final MemorySegment buf;
-    private final int fd;
-    private final MemorySegment callState;
+    private final Sink sink;
     private long unique;
     private boolean sent;
 
-    FuseReply(MemorySegment buf, int fd, MemorySegment callState) {
+    FuseReply(MemorySegment buf, Sink sink) {
         this.buf = buf;
-        this.fd = fd;
-        this.callState = callState;
+        this.sink = sink;
     }
+
+    /** A reply written to a /dev/fuse descriptor. */
+    static Sink toDevice(int fd, MemorySegment callState) { return (b, len) -> Native.write(fd, b, len, callState); }
 
     void reset(long unique) { this.unique = unique; sent = false; }
 
@@ -54,7 +61,7 @@ public final class FuseReply {
         buf.set(JAVA_INT_UNALIGNED, 4, error);
         buf.set(JAVA_LONG_UNALIGNED, 8, unique);
         sent = true;
-        long n = Native.write(fd, buf, total, callState);
+        long n = sink.write(buf, total);
         // ENOENT: the request was interrupted and is gone; ENODEV: unmounted meanwhile. Neither is ours to fix.
         if (n < 0 && n != -Native.ENOENT && n != -Native.ENODEV)
             System.err.println("ext4j fuse: reply to request " + unique + " failed: errno " + (-n));

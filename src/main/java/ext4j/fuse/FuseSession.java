@@ -100,7 +100,7 @@ public final class FuseSession implements AutoCloseable {
                 if (q.opcode != FuseProto.INIT) throw new IOException("the kernel's first request is " + FuseProto.opcodeName(q.opcode) + ", not INIT");
                 break;
             }
-            FuseReply r = new FuseReply(out, fd, st);
+            FuseReply r = new FuseReply(out, FuseReply.toDevice(fd, st));
             r.reset(q.unique);
             try {
                 int major = q.u32(0), minor = q.u32(4), maxReadahead = q.u32(8);
@@ -153,7 +153,7 @@ public final class FuseSession implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment in = a.allocate(FuseProto.BUFFER, 4096), out = a.allocate(FuseProto.BUFFER, 4096), st = Native.callState(a);
             FuseRequest q = new FuseRequest();
-            FuseReply r = new FuseReply(out, tfd, st);
+            FuseReply r = new FuseReply(out, FuseReply.toDevice(tfd, st));
             for (;;) {
                 long n = Native.read(tfd, in, st);
                 if (n == -Native.EINTR || n == -Native.EAGAIN || n == -Native.ENOENT) continue;
@@ -183,7 +183,12 @@ public final class FuseSession implements AutoCloseable {
      * Unmounts: umount2 (lazily when lazy: a busy mount is detached now and served until its last
      * user leaves) as root, fusermount3 -u otherwise. The session ends once the kernel lets go.
      */
-    public void unmount(boolean lazy) throws IOException {
+    public void unmount(boolean lazy) throws IOException { unmount(mountpoint, viaFusermount, lazy); }
+
+    /** Unmounts a FUSE mountpoint this process did not mount (ext4j umount): umount2 as root, fusermount3 -u otherwise. */
+    public static void unmount(Path mountpoint, boolean lazy) throws IOException { unmount(mountpoint, Native.getuid() != 0, lazy); }
+
+    private static void unmount(Path mountpoint, boolean viaFusermount, boolean lazy) throws IOException {
         String mp = mountpoint.toAbsolutePath().normalize().toString();
         if (!viaFusermount) {
             Native.umount2(mp, lazy ? Native.MNT_DETACH : 0);
@@ -200,11 +205,6 @@ public final class FuseSession implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted unmounting " + mp);
         }
-    }
-
-    /** Unmounts a FUSE mountpoint this process did not mount (ext4j umount): umount2 as root, fusermount3 -u otherwise. */
-    public static void unmount(Path mountpoint, boolean lazy) throws IOException {
-        new FuseSession(mountpoint, -1, Native.getuid() != 0, new FuseFilesystem() {}, Options.defaults("")).unmount(lazy);
     }
 
     /** Tells the kernel to drop its cached attributes (and, for len != 0, data) of node. */

@@ -39,7 +39,9 @@ final class Ext4Fuse implements FuseFilesystem {
     /** The inode flags lsattr may see (ext4's EXT4_FL_USER_VISIBLE). */
     private static final int USER_VISIBLE_FLAGS = 0x705BDFFF;
     private static final int FS_IOC_GETFLAGS = 0x80086601, FS_IOC_SETFLAGS = 0x40086602, FS_IOC_GETFLAGS32 = 0x80046601,
-            FS_IOC_SETFLAGS32 = 0x40046602, FS_IOC_FSGETXATTR = 0x801C581F;
+            FS_IOC_SETFLAGS32 = 0x40046602, FS_IOC_FSGETXATTR = 0x801C581F, FS_IOC_ENABLE_VERITY = 0x40806685,
+            FS_IOC_MEASURE_VERITY = 0xC0046686, FS_IOC_READ_VERITY_METADATA = 0xC0286687;
+    private static final int FS_VERITY_HASH_SHA256 = 1, EOVERFLOW = 75;
 
     private final Ext4Vfs vfs;
     private final Map<Long, OpenFile> handles = new ConcurrentHashMap<>();
@@ -362,8 +364,46 @@ final class Ext4Fuse implements FuseFilesystem {
                 ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, x);
                 return new IoctlResult(0, out);
             }
+            case FS_IOC_ENABLE_VERITY -> { return enableVerity(fh, in); }
+            case FS_IOC_MEASURE_VERITY -> {
+                // struct fsverity_digest: u16 algorithm, u16 size (in: the room the caller has), then the digest
+                if (in.length < 4) throw new FuseException(FuseException.EINVAL, "MEASURE_VERITY argument");
+                int room = Short.toUnsignedInt(ByteBuffer.wrap(in).order(java.nio.ByteOrder.LITTLE_ENDIAN).getShort(2));
+                byte[] digest = call(() -> vfs.measureVerity(ino));
+                if (room < digest.length) throw new FuseException(EOVERFLOW, "digest of " + digest.length + " bytes for " + room);
+                ByteBuffer out = ByteBuffer.allocate(4 + digest.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                out.putShort((short) FS_VERITY_HASH_SHA256).putShort((short) digest.length).put(digest);
+                return new IoctlResult(0, out.array());
+            }
+            // its argument points to a buffer, which a restricted FUSE ioctl cannot reach
+            case FS_IOC_READ_VERITY_METADATA -> throw new FuseException(FuseException.EOPNOTSUPP, "FS_IOC_READ_VERITY_METADATA through FUSE");
             default -> throw new FuseException(FuseException.ENOTTY, "ioctl 0x" + Integer.toHexString(cmd));
         }
+    }
+
+    /**
+     * struct fsverity_enable_arg (128 bytes: version, hash algorithm, block size, salt size, salt
+     * pointer, signature size, ...), followed by the salt and signature bytes the kernel copied in.
+     */
+    private IoctlResult enableVerity(long fh, byte[] in) throws FuseException {
+        if (in.length < 128) throw new FuseException(FuseException.EINVAL, "ENABLE_VERITY argument of " + in.length + " bytes");
+        ByteBuffer b = ByteBuffer.wrap(in).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int version = b.getInt(0), alg = b.getInt(4), blockSize = b.getInt(8), saltSize = b.getInt(12), sigSize = b.getInt(24);
+        if (version != 1) throw new FuseException(FuseException.EINVAL, "fs-verity version " + version);
+        if (alg != FS_VERITY_HASH_SHA256) throw new FuseException(FuseException.EOPNOTSUPP, "fs-verity hash algorithm " + alg + " (SHA-256 only)");
+        int bs = call(vfs::statfs).blockSize();
+        if (blockSize != bs) throw new FuseException(FuseException.EINVAL, "fs-verity block size " + blockSize + " (this filesystem: " + bs + ")");
+        if (sigSize != 0) throw new FuseException(FuseException.EOPNOTSUPP, "fs-verity built-in signatures");
+        if (saltSize < 0 || saltSize > 32 || 128 + saltSize > in.length) throw new FuseException(FuseException.EINVAL, "fs-verity salt of " + saltSize + " bytes");
+        byte[] salt = java.util.Arrays.copyOfRange(in, 128, 128 + saltSize);
+        OpenFile f = handle(fh);
+        call(() -> vfs.enableVerity(f, salt, this::openForWriting));
+        return new IoctlResult(0, new byte[0]);
+    }
+
+    private boolean openForWriting(long ino) {
+        for (OpenFile f : handles.values()) if (f.ino() == ino && (f.flags() & Ext4Vfs.O_ACCMODE) != Ext4Vfs.O_RDONLY) return true;
+        return false;
     }
 
     private static byte[] le(int v, int size) {
