@@ -29,6 +29,32 @@ public final class DirBlock {
      */
     public static void parse(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
                              String where, Consumer<DirEntry> sink) throws CorruptException {
+        walk(b, start, end, filetype, maxInode, blockSize, where, (off, ino, nameLen, type) -> {
+            byte[] name = new byte[nameLen];
+            b.get(off + HEADER, name);
+            sink.accept(new DirEntry(ino, name, type));
+            return true;
+        });
+    }
+
+    /** The live entry named want, checking every entry on the way as {@link #parse} does; null if none. */
+    public static DirEntry find(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
+                                String where, byte[] want) throws CorruptException {
+        DirEntry[] hit = new DirEntry[1];
+        walk(b, start, end, filetype, maxInode, blockSize, where, (off, ino, nameLen, type) -> {
+            if (nameLen != want.length) return true;
+            for (int i = 0; i < nameLen; i++) if (b.get(off + HEADER + i) != want[i]) return true;
+            hit[0] = new DirEntry(ino, want.clone(), type);
+            return false;
+        });
+        return hit[0];
+    }
+
+    /** A live entry found by {@link #walk}: where it is and what its header says; false stops the walk. */
+    private interface Visitor { boolean visit(int off, long ino, int nameLen, int type); }
+
+    private static void walk(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
+                             String where, Visitor v) throws CorruptException {
         int off = start;
         while (off < end) {
             if (end - off < HEADER) throw new CorruptException(where + ": directory entry at offset " + off + " truncated (" + (end - off) + " bytes left)");
@@ -43,9 +69,7 @@ public final class DirBlock {
                     throw new CorruptException(where + ": directory entry at offset " + off + " has name_len " + nameLen + " for rec_len " + rec);
                 if (ino > maxInode)
                     throw new CorruptException(where + ": directory entry at offset " + off + " points to inode " + ino + " beyond the inode count " + maxInode);
-                byte[] name = new byte[nameLen];
-                b.get(off + HEADER, name);
-                sink.accept(new DirEntry(ino, name, type));
+                if (!v.visit(off, ino, nameLen, type)) return;
             }
             off += rec;
         }

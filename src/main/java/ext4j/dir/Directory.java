@@ -72,7 +72,6 @@ public final class Directory {
     /** The entry for name, or null. */
     public DirEntry lookup(byte[] name) throws IOException {
         if (indexed()) return dxLookup(name);
-        DirEntry[] hit = new DirEntry[1];
         if (inline != null) {
             List<DirEntry> all = new ArrayList<>();
             listInline(all);
@@ -80,11 +79,12 @@ public final class Directory {
             return null;
         }
         long n = blockCount();
-        for (long l = 0; l < n && hit[0] == null; l++) {
+        for (long l = 0; l < n; l++) {
             ByteBuffer b = leafOrNode(l);
-            if (b != null) parseLeaf(b, l, e -> { if (hit[0] == null && e.nameEquals(name)) hit[0] = e; });
+            DirEntry e = b == null ? null : findInLeaf(b, l, name);
+            if (e != null) return e;
         }
-        return hit[0];
+        return null;
     }
 
     // ---- readdir: a listing that resumes from a cookie ----
@@ -150,12 +150,15 @@ public final class Directory {
         throw new CorruptException("directory inode " + inode.number() + ": htree has more leaves than blocks");
     }
 
-    private List<DirEntry> readLeaf(long lblk, long limit) throws IOException {
+    private List<DirEntry> readLeaf(long lblk, long limit) throws IOException { return parseAll(leafBlock(lblk, limit), lblk); }
+
+    /** An htree leaf, read and its checksum verified. */
+    private ByteBuffer leafBlock(long lblk, long limit) throws IOException {
         if (lblk >= limit) throw new CorruptException("directory inode " + inode.number() + ": htree points to block " + lblk + " past the directory end " + limit);
         long p = physical(lblk);
         ByteBuffer leaf = vol.readMetaBlock(p, where(lblk, p));
         verifyLeaf(leaf, lblk, p);
-        return parseAll(leaf, lblk);
+        return leaf;
     }
 
     /** The hash an unindexed directory's listing is ordered by: the one an index would get (DirectoryEditor's rule). */
@@ -261,9 +264,14 @@ public final class Directory {
     }
 
     private void parseLeaf(ByteBuffer b, long lblk, java.util.function.Consumer<DirEntry> sink) throws IOException {
-        int end = b.capacity() == bs && csumSeed != null ? bs - DirBlock.TAIL_SIZE : b.capacity();
-        DirBlock.parse(b, 0, end, filetype, maxInode(), bs, "directory inode " + inode.number() + " block " + lblk, sink);
+        DirBlock.parse(b, 0, leafEnd(b), filetype, maxInode(), bs, "directory inode " + inode.number() + " block " + lblk, sink);
     }
+
+    private DirEntry findInLeaf(ByteBuffer b, long lblk, byte[] name) throws IOException {
+        return DirBlock.find(b, 0, leafEnd(b), filetype, maxInode(), bs, "directory inode " + inode.number() + " block " + lblk, name);
+    }
+
+    private int leafEnd(ByteBuffer b) { return b.capacity() == bs && csumSeed != null ? bs - DirBlock.TAIL_SIZE : b.capacity(); }
 
     // ---- htree ----
 
@@ -331,7 +339,8 @@ public final class Directory {
         }
         long limit = blockCount();
         for (long steps = 0; steps <= limit; steps++) {
-            for (DirEntry e : readLeaf(nodes[rootLevels].block(idx[rootLevels]), limit)) if (e.nameEquals(name)) return e;
+            DirEntry hit = findInLeaf(leafBlock(nodes[rootLevels].block(idx[rootLevels]), limit), nodes[rootLevels].block(idx[rootLevels]), name);
+            if (hit != null) return hit;
             // Hash collisions continue in the next leaf only if its starting hash has the continuation bit.
             int lv = rootLevels;
             while (lv >= 0 && idx[lv] + 1 >= nodes[lv].count()) lv--;

@@ -21,9 +21,26 @@ final class FuseDispatcher {
         this.attrValid = attrValidSeconds;
     }
 
+    /** Per opcode: requests served and nanoseconds spent (printed at the end with -Dext4j.fuseStats=true). */
+    final java.util.concurrent.atomic.LongAdder[] count = new java.util.concurrent.atomic.LongAdder[64], nanos = new java.util.concurrent.atomic.LongAdder[64];
+    {
+        for (int i = 0; i < 64; i++) { count[i] = new java.util.concurrent.atomic.LongAdder(); nanos[i] = new java.util.concurrent.atomic.LongAdder(); }
+    }
+
+    /** The per-opcode table, busiest first. */
+    String stats() {
+        StringBuilder b = new StringBuilder();
+        java.util.List<Integer> ops = new java.util.ArrayList<>();
+        for (int i = 0; i < 64; i++) if (count[i].sum() > 0) ops.add(i);
+        ops.sort((x, y) -> Long.compare(nanos[y].sum(), nanos[x].sum()));
+        for (int i : ops) b.append(String.format("%-16s %9d requests %10.1f ms %8.1f us each%n", opcodeName(i), count[i].sum(), nanos[i].sum() / 1e6, nanos[i].sum() / 1e3 / count[i].sum()));
+        return b.toString();
+    }
+
     /** Handles one request; true when the session should end (DESTROY). */
     boolean handle(FuseRequest q, FuseReply r) {
         r.reset(q.unique);
+        long t0 = System.nanoTime();
         try {
             return dispatch(q, r);
         } catch (FuseException e) {
@@ -32,6 +49,10 @@ final class FuseDispatcher {
             System.err.println("ext4j fuse: " + opcodeName(q.opcode) + " on node " + q.nodeid + " failed: " + e);
             if (Boolean.getBoolean("ext4j.fuseDebug")) e.printStackTrace();
             if (!r.sent()) r.error(FuseException.EIO);
+        } finally {
+            int op = q.opcode & 63;
+            count[op].increment();
+            nanos[op].add(System.nanoTime() - t0);
         }
         return false;
     }

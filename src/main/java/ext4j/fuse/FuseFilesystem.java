@@ -46,7 +46,8 @@ public interface FuseFilesystem {
     default int read(FuseContext c, long node, long fh, long offset, ByteBuffer dst) throws FuseException { throw nosys(); }
     default int write(FuseContext c, long node, long fh, long offset, ByteBuffer src, int writeFlags) throws FuseException { throw nosys(); }
     default FuseStatfs statfs(FuseContext c, long node) throws FuseException { throw nosys(); }
-    default void flush(FuseContext c, long node, long fh) throws FuseException { }
+    /** close(2) of one descriptor. The default ENOSYS makes the kernel stop sending it (it still writes dirty pages back first). */
+    default void flush(FuseContext c, long node, long fh) throws FuseException { throw nosys(); }
     default void release(FuseContext c, long node, long fh, int flags) throws FuseException { }
     default void fsync(FuseContext c, long node, long fh, boolean datasync) throws FuseException { throw nosys(); }
     default void setxattr(FuseContext c, long node, String name, byte[] value, int flags, int setxattrFlags) throws FuseException { throw nosys(); }

@@ -174,7 +174,10 @@ public final class FuseSession implements AutoCloseable {
     }
 
     /** Blocks until the kernel has ended the connection and every server thread has stopped. */
-    public void awaitEnd() throws InterruptedException { ended.await(); }
+    public void awaitEnd() throws InterruptedException {
+        ended.await();
+        if (Boolean.getBoolean("ext4j.fuseStats")) System.err.print(dispatcher.stats());
+    }
 
     /** Whether the connection has ended. */
     public boolean hasEnded() { return ended.getCount() == 0; }

@@ -121,8 +121,17 @@ public final class Superblock {
     /** Seed of every metadata_csum checksum: stored (metadata_csum_seed) or crc32c(~0, uuid). */
     public int checksumSeed() {
         if (hasIncompat(Features.INCOMPAT_CSUM_SEED)) return checksumSeedField();
-        return Crc32c.update(0xFFFFFFFF, b, 0x68, 16);
+        // the UUID rarely changes (tune2fs -U): remember the seed of the last one seen
+        long hi = b.getLong(0x68), lo = b.getLong(0x70);
+        SeedMemo m = seedMemo;
+        if (m != null && m.hi == hi && m.lo == lo) return m.seed;
+        int seed = Crc32c.update(0xFFFFFFFF, b, 0x68, 16);
+        seedMemo = new SeedMemo(hi, lo, seed);
+        return seed;
     }
+
+    private record SeedMemo(long hi, long lo, int seed) {}
+    private volatile SeedMemo seedMemo;
 
     public long groupCount() {
         return (blocksCount() - firstDataBlock() + Integer.toUnsignedLong(blocksPerGroup()) - 1) / Integer.toUnsignedLong(blocksPerGroup());
