@@ -206,6 +206,24 @@ public final class Ext4FileSystem implements Closeable {
         return readOnlyCause != null;
     }
 
+    /**
+     * Damage found while open (errors=remount-ro): what was written so far is committed if it can
+     * be, then the filesystem turns read-only with the damage as the cause. Reads go on.
+     */
+    public synchronized void reportCorruption(ext4j.base.CorruptException damage) {
+        if (writer == null || readOnlyCause != null) return;
+        try {
+            sync();                                   // the damage is old: what callers wrote is not, keep it
+        } catch (IOException | RuntimeException e) {
+            damage.addSuppressed(e);
+        }
+        readOnlyCause = damage;
+        if (io != null) io.setReadOnly();
+    }
+
+    /** Why the filesystem turned read-only while open, or null. */
+    public synchronized IOException readOnlyCause() { turnedReadOnly(); return readOnlyCause; }
+
     private FsWriter w() throws IOException {
         if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
         if (turnedReadOnly()) throw new FsException(Errno.EROFS, vol.device().name() + ": read-only after an error: " + readOnlyCause.getMessage());

@@ -83,7 +83,7 @@ public final class Ext4Vfs implements Closeable {
     /** The path-based filesystem under this API (the CLI's and tests' view of the same open). */
     public Ext4FileSystem pathView() { return fs; }
 
-    public boolean isReadOnly() { return !fs.isWritable(); }
+    public boolean isReadOnly() { return !fs.isWritable() || fs.readOnlyCause() != null; }
 
     /** Why the open is read-only or may look stale (a journal replayed in memory, an unknown feature). */
     public List<String> warnings() { return fs.warnings(); }
@@ -664,6 +664,12 @@ public final class Ext4Vfs implements Closeable {
         if (!Access.allowed(i.mode(), i.uid(), i.gid(), who.privileged() ? null : aclOf(i, ACL_ACCESS), who, mask))
             throw new FsException(Errno.EACCES, "inode " + ino);
     }
+
+    /** Damage a front end met (errors=remount-ro): commits what can be, then the filesystem turns read-only. */
+    public void reportCorruption(CorruptException damage) { fs.reportCorruption(damage); }
+
+    /** Why a writable open turned read-only (damage found, a failed commit), or null. */
+    public IOException readOnlyCause() { return fs.readOnlyCause(); }
 
     /** Everything written so far made durable. */
     public void sync() throws IOException { fs.sync(); }

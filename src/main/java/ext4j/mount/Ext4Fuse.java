@@ -52,15 +52,23 @@ final class Ext4Fuse implements FuseFilesystem {
     static long ino(long node) { return node == FuseProto.ROOT_ID ? EXT4_ROOT : node; }
     static long node(long ino) { return ino == EXT4_ROOT ? FuseProto.ROOT_ID : ino; }
 
-    /** An IOException of the core as the kernel gets it: its errno, or EIO for damage and I/O errors. */
-    static FuseException fail(IOException e) {
+    /**
+     * An IOException of the core as the kernel gets it: its errno, or EIO for damage and I/O
+     * errors. Damage also turns the filesystem read-only (ext4's errors=remount-ro), after what
+     * was written is committed.
+     */
+    private FuseException fail(IOException e) {
         if (e instanceof FsException f) return new FuseException(f.errno().code, f.getMessage());
+        if (e instanceof ext4j.base.CorruptException damage) {
+            System.err.println("ext4j mount: " + damage.getMessage() + ": the filesystem is now read-only");
+            vfs.reportCorruption(damage);
+        }
         return new FuseException(FuseException.EIO, e.getMessage());
     }
 
     interface Op<T> { T run() throws IOException; }
 
-    private static <T> T call(Op<T> op) throws FuseException {
+    private <T> T call(Op<T> op) throws FuseException {
         try {
             return op.run();
         } catch (IOException e) {
