@@ -60,9 +60,11 @@ final class MountCommand implements Callable<Integer> {
                 m.close();
             } catch (IOException e) {
                 System.err.println("ext4j mount: unmount at exit: " + e.getMessage());
-            } finally {
                 MountState.clear(mountpoint);
+                Runtime.getRuntime().halt(Main.EXIT_ERROR);
             }
+            MountState.clear(mountpoint);
+            Runtime.getRuntime().halt(0);             // a clean unmount on SIGTERM/SIGINT exits 0, as fuse2fs does
         }, "ext4j-unmount");
         Runtime.getRuntime().addShutdownHook(hook);
         out.println(READY + image + " on " + mountpoint);
