@@ -213,8 +213,18 @@ final class Ext4Fuse implements FuseFilesystem {
 
     // ---- files ----
 
-    /** The kernel positions appends itself (it knows the size), so the core never sees O_APPEND. */
+    /** Whether the kernel's writeback cache is on: it then reads pages of files opened write-only (partial-page writes). */
+    private volatile boolean writebackCache;
+
+    @Override public void init(long kernelFlags) { writebackCache = (kernelFlags & FuseProto.WRITEBACK_CACHE) != 0; }
+
+    /**
+     * The kernel positions appends itself (it knows the size), so the core never sees O_APPEND;
+     * with the writeback cache a write-only open is served read-write, since the kernel fills
+     * partly written pages by reading them through that handle.
+     */
     private long opened(long ino, int flags, Caller who) throws IOException {
+        if (writebackCache && (flags & Ext4Vfs.O_ACCMODE) == Ext4Vfs.O_WRONLY) flags = (flags & ~Ext4Vfs.O_ACCMODE) | Ext4Vfs.O_RDWR;
         OpenFile f = vfs.open(ino, flags & ~Ext4Vfs.O_APPEND, who);
         handles.put(f.id(), f);
         return f.id();
