@@ -284,6 +284,50 @@ class FuseMountTest {
     }
 
     @Test
+    void anUnprivilegedOwnerOfTheImageMountsThroughFusermount3() throws Exception {
+        Tools.requireTool("setpriv");
+        Tools.requireTool("fusermount3");
+        Assumptions.assumeTrue(Files.getPosixFilePermissions(Path.of("/dev/fuse")).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE),
+                "/dev/fuse is not open to other users here (.ci/run makes it 0666, as distributions do): skipping the unprivileged mount");
+        int uid = 1500;
+        // a world-readable copy of the classes and picocli: the user cannot read root's build or Maven cache
+        Path home = Files.createTempDirectory(Path.of("/tmp"), "ext4j-user");
+        try {
+            Files.setPosixFilePermissions(home, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            List<String> cp = new ArrayList<>();
+            for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+                Path src = Path.of(e);
+                if (src.endsWith("classes")) {
+                    Path dst = home.resolve("classes");
+                    sh(tmp, "cp -r " + src + " " + dst);
+                    cp.add(dst.toString());
+                } else if (src.getFileName().toString().startsWith("picocli")) {
+                    Path dst = home.resolve(src.getFileName());
+                    Files.copy(src, dst);
+                    cp.add(dst.toString());
+                }
+            }
+            sh(home, "chmod -R a+rX . && mkdir mp && chown " + uid + ":" + uid + " mp");
+            Path img = home.resolve("user.img");
+            Tools.mke2fs(img, null, "64M", "-t", "ext4", "-E", "root_owner=" + uid + ":" + uid);
+            sh(home, "chown " + uid + ":" + uid + " " + img);
+            String java = Path.of(System.getProperty("java.home"), "bin", "java") + " --enable-native-access=ALL-UNNAMED -cp " + String.join(":", cp) + " " + Main.class.getName();
+            String as = "setpriv --reuid=" + uid + " --regid=" + uid + " --clear-groups ";
+            String out = sh(home, as + java + " mount " + img + " mp && echo mounted-as-$(" + as + " id -u) && " + as + "sh -c 'echo mine > mp/file && stat -c %u mp/file'"
+                    + " && grep ' " + home.resolve("mp") + " ' /proc/self/mounts && " + as + java + " umount mp");
+            assertTrue(out.contains("mounted-as-" + uid), out);
+            assertTrue(out.contains("\n" + uid + "\n") || out.lines().anyMatch(l -> l.equals(String.valueOf(uid))), "files belong to the user: " + out);
+            assertTrue(out.contains("user_id=" + uid), "mounted through fusermount3 for the user: " + out);
+            assertFalse(mounted(home.resolve("mp")), "ext4j umount unmounted it");
+            Tools.assertFsckClean(img);
+            assertTrue(Tools.debugfs(img, "cat /file").contains("mine"));
+        } finally {
+            Tools.run("umount", "-l", home.resolve("mp").toString());
+            Tools.deleteTree(home);
+        }
+    }
+
+    @Test
     void anUnlinkedOpenFileLivesUntilItsLastCloseThenIsFreed() throws Exception {
         Path img = image("64M"), mnt = dir("m");
         try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
