@@ -79,8 +79,9 @@ final class MountCommand implements Callable<Integer> {
     private int background() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>(List.of("setsid", java, "-Xmx512m", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "-f"));
+        List<String> cmd = new ArrayList<>(List.of("setsid", java, "-Xmx512m", "--enable-native-access=ALL-UNNAMED"));
+        for (String k : System.getProperties().stringPropertyNames()) if (k.startsWith("ext4j.")) cmd.add("-D" + k + "=" + System.getProperty(k));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "-f"));
         if (options != null) cmd.addAll(List.of("-o", options));
         cmd.add(image.toString());
         cmd.add(mountpoint.toString());
