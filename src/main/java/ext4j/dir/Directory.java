@@ -315,8 +315,10 @@ public final class Directory {
         return new DxNode(b, off, count);
     }
 
-    private int effectiveHashVersion() {
+    private int effectiveHashVersion() throws CorruptException {
         int v = hashVersion;
+        if (v < DxHash.LEGACY || v > DxHash.SIPHASH)
+            throw new CorruptException("directory inode " + inode.number() + ": htree root names unknown hash version " + v);
         if (v <= DxHash.TEA && (sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0) v += 3;
         return v;
     }

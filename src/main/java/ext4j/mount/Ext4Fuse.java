@@ -59,7 +59,7 @@ final class Ext4Fuse implements FuseFilesystem {
      */
     private FuseException fail(IOException e) {
         if (e instanceof FsException f) return new FuseException(f.errno().code, f.getMessage());
-        if (e instanceof ext4j.base.CorruptException damage) {
+        if (e instanceof ext4j.base.CorruptException damage && !vfs.isReadOnly()) {
             System.err.println("ext4j mount: " + damage.getMessage() + ": the filesystem is now read-only");
             vfs.reportCorruption(damage);
         }
