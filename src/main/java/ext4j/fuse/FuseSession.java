@@ -37,7 +37,6 @@ public final class FuseSession implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final CountDownLatch ended;
     private volatile long granted;
-    private volatile int kernelMinor;
     private final Object notifyLock = new Object();
 
     private FuseSession(Path mountpoint, int fd, boolean viaFusermount, FuseFilesystem fs, Options o) {
@@ -101,39 +100,51 @@ public final class FuseSession implements AutoCloseable {
                 break;
             }
             FuseReply r = new FuseReply(out, FuseReply.toDevice(fd, st));
-            r.reset(q.unique);
-            try {
-                int major = q.u32(0), minor = q.u32(4), maxReadahead = q.u32(8);
-                long flags = Integer.toUnsignedLong(q.u32(12));
-                if ((flags & FuseProto.INIT_EXT) != 0) flags |= Integer.toUnsignedLong(q.u32(16)) << 32;
-                if (major < 7) { r.error(FuseException.EPROTO); throw new IOException("kernel FUSE protocol " + major + "." + minor + " is too old"); }
-                if (major > 7) {        // the kernel then retries with our major
-                    r.u32(0, FuseProto.KERNEL_VERSION);
-                    r.u32(4, FuseProto.KERNEL_MINOR);
-                    r.send(8);
-                    throw new IOException("kernel FUSE protocol " + major + " is newer than 7");
-                }
-                long agreed = flags & WANTED;
-                granted = agreed;
-                kernelMinor = minor;
-                dispatcher.setxattrExt = (agreed & FuseProto.SETXATTR_EXT) != 0;
-                r.zero(0, FuseProto.INIT_OUT);
-                r.u32(0, FuseProto.KERNEL_VERSION);
-                r.u32(4, Math.min(minor, FuseProto.KERNEL_MINOR));
-                r.u32(8, maxReadahead);
-                r.u32(12, (int) agreed);
-                r.u16(16, 64);                     // max_background
-                r.u16(18, 48);                     // congestion_threshold
-                r.u32(20, FuseProto.MAX_WRITE);
-                r.u32(24, 1);                      // time_gran: nanoseconds
-                r.u16(28, FuseProto.MAX_PAGES_COUNT);
-                r.u32(32, (int) (agreed >>> 32));
-                fs.init(agreed);
-                r.send(FuseProto.INIT_OUT);
-            } catch (FuseException e) {
-                r.error(e.errno);
-                throw new IOException("INIT: " + e.getMessage());
+            long agreed = negotiate(q, r);
+            granted = agreed;
+            dispatcher.setxattrExt = (agreed & FuseProto.SETXATTR_EXT) != 0;
+            fs.init(agreed);
+            r.send(FuseProto.INIT_OUT);
+        }
+    }
+
+    /**
+     * INIT: checks the kernel's protocol version, agrees on the flags both sides want and fills
+     * the reply (sent by the caller once the filesystem knows the flags). A kernel too old (below
+     * 7.26) gets EPROTO, one with a newer major our major (it then retries); both end the mount.
+     */
+    static long negotiate(FuseRequest q, FuseReply r) throws IOException {
+        r.reset(q.unique);
+        try {
+            int major = q.u32(0), minor = q.u32(4), maxReadahead = q.u32(8);
+            long flags = Integer.toUnsignedLong(q.u32(12));
+            if ((flags & FuseProto.INIT_EXT) != 0) flags |= Integer.toUnsignedLong(q.u32(16)) << 32;
+            if (major < 7 || (major == 7 && minor < 26)) {
+                r.error(FuseException.EPROTO);
+                throw new IOException("kernel FUSE protocol " + major + "." + minor + " is too old (7.26, Linux 4.7, or newer needed)");
             }
+            if (major > 7) {
+                r.u32(0, FuseProto.KERNEL_VERSION);
+                r.u32(4, FuseProto.KERNEL_MINOR);
+                r.send(8);
+                throw new IOException("kernel FUSE protocol " + major + "." + minor + " has a newer major than 7");
+            }
+            long agreed = flags & WANTED;
+            r.zero(0, FuseProto.INIT_OUT);
+            r.u32(0, FuseProto.KERNEL_VERSION);
+            r.u32(4, Math.min(minor, FuseProto.KERNEL_MINOR));
+            r.u32(8, maxReadahead);
+            r.u32(12, (int) agreed);
+            r.u16(16, 64);                     // max_background
+            r.u16(18, 48);                     // congestion_threshold
+            r.u32(20, FuseProto.MAX_WRITE);
+            r.u32(24, 1);                      // time_gran: nanoseconds
+            r.u16(28, FuseProto.MAX_PAGES_COUNT);
+            r.u32(32, (int) (agreed >>> 32));
+            return agreed;
+        } catch (FuseException e) {
+            r.error(e.errno);
+            throw new IOException("INIT: " + e.getMessage());
         }
     }
 
