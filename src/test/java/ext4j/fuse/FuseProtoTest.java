@@ -291,6 +291,62 @@ class FuseProtoTest {
         }
     }
 
+    /** Runs INIT negotiation on a kernel's offer; returns the reply (or the exception's message as an error reply's text). */
+    private static Object[] init(int major, int minor, long offered) {
+        try (Harness h = new Harness(new Toy())) {
+            byte[] body = le(major, minor, 128 * 1024, (int) offered, (int) (offered >>> 32), new byte[44]);
+            int len = IN_HEADER + body.length;
+            h.in.set(JAVA_INT_UNALIGNED, 0, len);
+            h.in.set(JAVA_INT_UNALIGNED, 4, INIT);
+            h.in.set(JAVA_LONG_UNALIGNED, 8, 77L);
+            h.in.set(JAVA_INT_UNALIGNED, 36, 0);
+            MemorySegment.copy(body, 0, h.in, java.lang.foreign.ValueLayout.JAVA_BYTE, IN_HEADER, body.length);
+            assertTrue(h.q.decode(h.in, len));
+            try {
+                long agreed = FuseSession.negotiate(h.q, h.r);
+                h.r.send(INIT_OUT);
+                return new Object[] {agreed, h.replies.get(0)};
+            } catch (java.io.IOException e) {
+                return new Object[] {e.getMessage(), h.replies.isEmpty() ? null : h.replies.get(0)};
+            }
+        }
+    }
+
+    @Test
+    void initAgreesOnWhatBothSidesHave() {
+        long everything = -1L >>> 1;                      // a kernel offering every flag
+        Object[] r = init(7, 45, everything);
+        long agreed = (Long) r[0];
+        Reply rep = (Reply) r[1];
+        assertEquals(FuseSession.WANTED, agreed, "everything we ask for, nothing more");
+        assertEquals(0, rep.error());
+        assertEquals(OUT_HEADER + INIT_OUT, rep.len());
+        assertEquals(7, rep.body().getInt(0));
+        assertEquals(KERNEL_MINOR, rep.body().getInt(4), "our minor when the kernel's is newer");
+        assertEquals(128 * 1024, rep.body().getInt(8), "the kernel's readahead kept");
+        assertEquals((int) agreed, rep.body().getInt(12));
+        assertEquals(MAX_WRITE, rep.body().getInt(20));
+        assertEquals(1, rep.body().getInt(24), "nanosecond times");
+        assertEquals(MAX_PAGES_COUNT, Short.toUnsignedInt(rep.body().getShort(28)));
+        assertEquals((int) (agreed >>> 32), rep.body().getInt(32));
+        for (long f : new long[] {ASYNC_READ, ATOMIC_O_TRUNC, DO_READDIRPLUS, READDIRPLUS_AUTO, PARALLEL_DIROPS, MAX_PAGES, WRITEBACK_CACHE,
+                CACHE_SYMLINKS, POSIX_ACL, HANDLE_KILLPRIV_V2, EXPORT_SUPPORT})
+            assertNotEquals(0, agreed & f, "asks for 0x" + Long.toHexString(f));
+        assertEquals(0, agreed & (POSIX_LOCKS | FLOCK_LOCKS), "locks stay with the kernel");
+
+        Object[] old = init(7, 31, ASYNC_READ | POSIX_ACL | WRITEBACK_CACHE);
+        assertEquals(ASYNC_READ | POSIX_ACL | WRITEBACK_CACHE, (long) (Long) old[0], "only what an older kernel offers");
+        assertEquals(31, ((Reply) old[1]).body().getInt(4), "and its minor");
+
+        Object[] tooOld = init(7, 12, everything);
+        assertTrue(((String) tooOld[0]).contains("too old"), (String) tooOld[0]);
+        assertEquals(-FuseException.EPROTO, ((Reply) tooOld[1]).error());
+
+        Object[] newer = init(8, 0, everything);
+        assertTrue(((String) newer[0]).contains("newer major"), (String) newer[0]);
+        assertEquals(7, ((Reply) newer[1]).body().getInt(0), "a newer major is told ours, so it can retry");
+    }
+
     @Test
     void headersThatCannotBeRequestsAreRefused() {
         try (Arena a = Arena.ofConfined()) {
