@@ -26,7 +26,7 @@ final class InfoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Ext4FileSystem fs = img.open(err, false)) { // as on disk: a dirty journal is reported, not replayed
             Superblock sb = fs.superblock();
-            out.printf("filesystem:        %s%n", kind(sb));
+            out.printf("filesystem:        %s%n", sb.kind());
             out.printf("volume name:       %s%n", sb.volumeName().isEmpty() ? "<none>" : sb.volumeName());
             out.printf("uuid:              %s%n", sb.uuid());
             out.printf("state:             %s%n", state(sb.state()));
@@ -69,11 +69,6 @@ final class InfoCommand implements Callable<Integer> {
             out.flush();
             return bad.isEmpty() ? 0 : Main.EXIT_ERROR;
         }
-    }
-
-    private static String kind(Superblock sb) {
-        if (sb.hasIncompat(Features.INCOMPAT_EXTENTS) || sb.hasIncompat(Features.INCOMPAT_64BIT) || sb.hasIncompat(Features.INCOMPAT_FLEX_BG)) return "ext4";
-        return sb.hasCompat(Features.COMPAT_HAS_JOURNAL) ? "ext3" : "ext2";
     }
 
     private static String state(int s) {

@@ -671,6 +671,12 @@ public final class Ext4Vfs implements Closeable {
     /** Why a writable open turned read-only (damage found, a failed commit), or null. */
     public IOException readOnlyCause() { return fs.readOnlyCause(); }
 
+    /** The volume label (empty if none). */
+    public String label() { return fs.superblock().volumeName(); }
+
+    /** ext4, ext3 or ext2, by the features the filesystem has. */
+    public String kind() { return fs.superblock().kind(); }
+
     /** Everything written so far made durable. */
     public void sync() throws IOException { fs.sync(); }
 

@@ -97,6 +97,12 @@ public final class Superblock {
     public UUID uuid() { return new UUID(Long.reverseBytes(b.getLong(0x68)), Long.reverseBytes(b.getLong(0x70))); }
     public byte[] uuidBytes() { byte[] u = new byte[16]; b.get(0x68, u); return u; }
     public String volumeName() { return cString(0x78, 16); }
+
+    /** ext4 (extents, 64bit or flex_bg), else ext3 (a journal), else ext2: what blkid and mount call it. */
+    public String kind() {
+        if (hasIncompat(Features.INCOMPAT_EXTENTS) || hasIncompat(Features.INCOMPAT_64BIT) || hasIncompat(Features.INCOMPAT_FLEX_BG)) return "ext4";
+        return hasCompat(Features.COMPAT_HAS_JOURNAL) ? "ext3" : "ext2";
+    }
     public String lastMounted() { return cString(0x88, 64); }
     public int reservedGdtBlocks() { return u16(0xCE); }
     public int journalInode() { return b.getInt(0xE0); }

@@ -1,0 +1,38 @@
+package ext4j.nio;
+
+import ext4j.base.FsException;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileSystemLoopException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.NotLinkException;
+
+/** The core's errno failures as NIO's exception types, with the path (and, for the rest, the errno's text). */
+final class Errors {
+    private Errors() {}
+
+    static IOException of(IOException e, Object path, Object other) {
+        if (!(e instanceof FsException f)) return e;
+        String p = String.valueOf(path), o = other == null ? null : String.valueOf(other);
+        IOException r = switch (f.errno()) {
+            case ENOENT -> new NoSuchFileException(p, o, null);
+            case EEXIST -> new FileAlreadyExistsException(p, o, null);
+            case ENOTEMPTY -> new DirectoryNotEmptyException(p);
+            case ENOTDIR -> new NotDirectoryException(p);
+            case EACCES, EPERM -> new AccessDeniedException(p, o, f.errno().message);
+            case ELOOP -> new FileSystemLoopException(p);
+            default -> new FileSystemException(p, o, f.errno().message);
+        };
+        r.initCause(e);
+        return r;
+    }
+
+    static IOException of(IOException e, Object path) { return of(e, path, null); }
+
+    static NotLinkException notLink(Object path) { return new NotLinkException(String.valueOf(path)); }
+}
