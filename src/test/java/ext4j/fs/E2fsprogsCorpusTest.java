@@ -1,5 +1,7 @@
 package ext4j.fs;
 
+import ext4j.testutil.Tools;
+
 import ext4j.testutil.ImageWalker;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,13 +35,7 @@ class E2fsprogsCorpusTest {
     @BeforeAll static void setUp() throws IOException { work = Files.createTempDirectory("ext4j-corpus"); }
 
     /** The corpus folder; missing is a failure that says where it is expected, not a skip. */
-    static Path corpus() {
-        Path dir = Path.of(System.getProperty("ext4j.corpus",
-                Path.of("").toAbsolutePath().getParent().resolve("shared/corpus/e2fsprogs").toString()));
-        if (!Files.isRegularFile(dir.resolve("MANIFEST")))
-            throw new AssertionError("the e2fsprogs image corpus is expected at " + dir + " (with its MANIFEST); set -Dext4j.corpus=DIR if it is elsewhere");
-        return dir;
-    }
+    static Path corpus() { return Tools.corpus(); }
     private static int readFully, refused;
 
     @AfterAll static void tearDown() throws IOException {

@@ -37,13 +37,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class FuseCorpusTest {
     @TempDir Path tmp;
 
-    static Path corpus() {
-        Path dir = Path.of(System.getProperty("ext4j.corpus",
-                Path.of("").toAbsolutePath().getParent().resolve("shared/corpus/e2fsprogs").toString()));
-        if (!Files.isRegularFile(dir.resolve("MANIFEST")))
-            throw new AssertionError("the e2fsprogs image corpus is expected at " + dir + " (with its MANIFEST); set -Dext4j.corpus=DIR if it is elsewhere");
-        return dir;
-    }
+    static Path corpus() { return Tools.corpus(); }
 
     /** What a walk saw: entries reached and errors answered. */
     static final class Walk { int entries, errors; long bytes; }

@@ -1,6 +1,5 @@
 package ext4j.mount;
 
-import ext4j.cli.Main;
 import ext4j.fs.Ext4Vfs;
 import ext4j.fs.Options;
 import ext4j.testutil.Tools;
@@ -8,12 +7,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -41,26 +37,7 @@ class FuseCrashTest {
     /** What the servers printed after starting (shown when a check fails). */
     private final StringBuilder serverLog = new StringBuilder();
 
-    private Process server(Path img, Path mnt) throws Exception {
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "mount", "-f", "-o", "commit=1", img.toString(), mnt.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        StringBuilder seen = new StringBuilder();
-        for (String l; (l = r.readLine()) != null; ) {
-            seen.append(l).append('\n');
-            if (l.startsWith("ext4j: mounted ")) {
-                Thread.ofPlatform().daemon(true).start(() -> {
-                    try { for (String m; (m = r.readLine()) != null; ) synchronized (serverLog) { serverLog.append(m).append('\n'); } }
-                    catch (IOException ignored) { }
-                });
-                return p;
-            }
-        }
-        fail("the server did not start: " + seen);
-        return null;
-    }
+    private Process server(Path img, Path mnt) throws Exception { return ServerProcess.start(img, mnt, serverLog, "-o", "commit=1"); }
 
     @Test
     void killDashNineLosesNothingThatWasFsynced() throws Exception {

@@ -8,9 +8,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -215,26 +213,7 @@ class FuseMountTest {
         assertArrayEquals(before, Files.readAllBytes(img), "a read-only mount changes no byte of the image");
     }
 
-    /** The server as its own process (`ext4j mount -f`), on the test classpath; returns once it says it serves. */
-    private Process server(Path img, Path mnt, String... opts) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "-f"));
-        cmd.addAll(List.of(opts));
-        cmd.add(img.toString());
-        cmd.add(mnt.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        StringBuilder seen = new StringBuilder();
-        for (String l; (l = r.readLine()) != null; ) {
-            seen.append(l).append('\n');
-            if (l.startsWith("ext4j: mounted ")) {
-                Thread.ofPlatform().daemon(true).start(() -> { try { r.transferTo(java.io.Writer.nullWriter()); } catch (IOException ignored) { } });
-                return p;
-            }
-        }
-        fail("the server did not start: " + seen);
-        return null;
-    }
+    private Process server(Path img, Path mnt, String... opts) throws Exception { return ServerProcess.start(img, mnt, null, opts); }
 
     private static boolean mounted(Path mnt) throws IOException {
         return Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt.toAbsolutePath() + " ");

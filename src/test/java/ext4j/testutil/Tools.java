@@ -109,6 +109,15 @@ public final class Tools {
         }
     }
 
+    /** e2fsprogs' image corpus beside the project (-Dext4j.corpus=DIR elsewhere); missing is a failure that says where it is expected. */
+    public static Path corpus() {
+        Path dir = Path.of(System.getProperty("ext4j.corpus",
+                Path.of("").toAbsolutePath().getParent().resolve("shared/corpus/e2fsprogs").toString()));
+        if (!Files.isRegularFile(dir.resolve("MANIFEST")))
+            throw new AssertionError("the e2fsprogs image corpus is expected at " + dir + " (with its MANIFEST); set -Dext4j.corpus=DIR if it is elsewhere");
+        return dir;
+    }
+
     private static Boolean canMount;
 
     /** True if we are root and a loop mount of a fresh ext4 image works here. */
