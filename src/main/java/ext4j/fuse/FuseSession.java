@@ -78,7 +78,24 @@ public final class FuseSession implements AutoCloseable {
             s.abortMount();
             throw e;
         }
+        s.raiseReadahead();
         return s;
+    }
+
+    /**
+     * The kernel caps a FUSE mount's readahead at its backing device's default (128 KiB), below
+     * the 1 MiB a request may carry; where we may (root), the mount's bdi gets 1 MiB, so
+     * sequential reads arrive in requests of max_pages.
+     */
+    private void raiseReadahead() {
+        try {
+            long dev = ((Number) java.nio.file.Files.getAttribute(mountpoint, "unix:dev")).longValue();
+            long major = (dev >>> 8) & 0xFFF, minor = (dev & 0xFF) | ((dev >>> 12) & 0xFFF00);
+            Path ra = Path.of("/sys/class/bdi/" + major + ":" + minor + "/read_ahead_kb");
+            if (java.nio.file.Files.isWritable(ra)) java.nio.file.Files.writeString(ra, Integer.toString(FuseProto.MAX_WRITE / 1024));
+        } catch (IOException | RuntimeException ignored) {
+            // not root, or no sysfs: the kernel's default readahead stays
+        }
     }
 
     private void abortMount() {
