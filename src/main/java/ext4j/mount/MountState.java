@@ -28,9 +28,17 @@ public final class MountState {
         return dir().resolve(mp.replace("%", "%25").replace("/", "%2F") + ".pid");
     }
 
-    /** Records this process as the server of mountpoint. */
+    /** Records this process as the server of mountpoint (and forgets servers that died without unmounting: kill -9). */
     public static void record(Path mountpoint, Path image) throws IOException {
         Files.createDirectories(dir());
+        try (var files = Files.list(dir())) {
+            for (Path f : files.toList()) {
+                try {
+                    long pid = Long.parseLong(Files.readString(f).split("\n")[0].trim());
+                    if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) Files.deleteIfExists(f);
+                } catch (IOException | RuntimeException unreadable) { }
+            }
+        }
         Files.writeString(file(mountpoint), ProcessHandle.current().pid() + "\n" + image.toAbsolutePath().normalize() + "\n");
     }
 
