@@ -34,5 +34,15 @@ final class Errors {
 
     static IOException of(IOException e, Object path) { return of(e, path, null); }
 
+    /** For stat and access, where Linux's JDK reports a non-directory in the middle of a path as NoSuchFileException. */
+    static IOException query(IOException e, Object path) {
+        if (e instanceof FsException f && f.errno() == ext4j.base.Errno.ENOTDIR) {
+            IOException r = new NoSuchFileException(String.valueOf(path));
+            r.initCause(e);
+            return r;
+        }
+        return of(e, path, null);
+    }
+
     static NotLinkException notLink(Object path) { return new NotLinkException(String.valueOf(path)); }
 }

@@ -23,8 +23,10 @@ final class Globs {
                     int end = glob.indexOf(']', i + 1);
                     if (end < 0) throw new java.util.regex.PatternSyntaxException("missing ']'", glob, i);
                     String set = glob.substring(i + 1, end);
-                    if (set.startsWith("!")) set = "^" + set.substring(1);
-                    r.append('[').append(set.replace("\\", "\\\\").replace("[", "\\[")).append("&&[^/]]");
+                    boolean negated = set.startsWith("!");
+                    if (negated) set = set.substring(1);
+                    // [[set]&&[^/]], the set's own brackets first: "[^a&&[^/]]" would mean "not (a and not /)"
+                    r.append("[[").append(negated ? "^" : "").append(set.replace("\\", "\\\\").replace("[", "\\[")).append("]&&[^/]]");
                     i = end;
                 }
                 case '{' -> { if (inGroup) throw new java.util.regex.PatternSyntaxException("nested group", glob, i); r.append("(?:"); inGroup = true; }

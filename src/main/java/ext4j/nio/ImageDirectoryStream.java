@@ -31,10 +31,11 @@ final class ImageDirectoryStream implements DirectoryStream<Path> {
         this.filter = filter;
     }
 
-    @Override public synchronized void close() { open = false; }
+    @Override public synchronized void close() { open = false; fs.forget(this); }
 
     @Override public synchronized Iterator<Path> iterator() {
         if (!open) throw new ClosedDirectoryStreamException();
+        fs.checkOpen();
         if (iterated) throw new IllegalStateException("iterator already obtained");
         iterated = true;
         return new Iterator<>() {
@@ -45,29 +46,31 @@ final class ImageDirectoryStream implements DirectoryStream<Path> {
             private void fill() {
                 while (ready.isEmpty() && !end) {
                     synchronized (ImageDirectoryStream.this) { if (!open) { end = true; return; } }
-                    int[] taken = {0};
+                    java.util.List<Path> batch = new java.util.ArrayList<>();
                     long[] next = {cookie};
                     try {
                         fs.vfs().readdir(ino, cookie, (Dirent d) -> {
-                            if (taken[0] == BATCH) return false;
-                            taken[0]++;
+                            if (batch.size() == BATCH) return false;
                             next[0] = d.nextCookie();
                             byte[] n = d.name();
-                            if (!(n.length == 1 && n[0] == '.') && !(n.length == 2 && n[0] == '.' && n[1] == '.')) {
-                                Path p = dir.resolve(new ImagePath(fs, n));
-                                try {
-                                    if (filter == null || filter.accept(p)) ready.add(p);
-                                } catch (IOException e) {
-                                    throw new DirectoryIteratorException(e);
-                                }
-                            }
+                            boolean dots = (n.length == 1 && n[0] == '.') || (n.length == 2 && n[0] == '.' && n[1] == '.');
+                            batch.add(dots ? null : dir.resolve(new ImagePath(fs, n)));
                             return true;
                         });
                     } catch (IOException e) {
                         throw new DirectoryIteratorException(Errors.of(e, dir));
                     }
                     cookie = next[0];
-                    if (taken[0] < BATCH) end = true;
+                    if (batch.size() < BATCH) end = true;
+                    // the filter runs outside the listing: it may use the filesystem (stat the entry) without re-entering its locks
+                    for (Path p : batch) {
+                        if (p == null) continue;
+                        try {
+                            if (filter == null || filter.accept(p)) ready.add(p);
+                        } catch (IOException e) {
+                            throw new DirectoryIteratorException(e);
+                        }
+                    }
                 }
             }
 

@@ -187,6 +187,7 @@ final class ImageFileChannel extends FileChannel {
     @Override public MemorySegment map(MapMode mode, long offset, long size, Arena arena) throws IOException {
         if (mode != MapMode.READ_ONLY && mode != MapMode.PRIVATE) throw new UnsupportedOperationException("map " + mode + ": only READ_ONLY and PRIVATE copies");
         readCheck();
+        if (mode == MapMode.PRIVATE) writeCheck();          // as the default provider: a private mapping needs a writable channel
         if (offset < 0 || size < 0) throw new IllegalArgumentException("negative offset or size");
         MemorySegment m = arena.allocate(size, 4096);
         long done = 0;
@@ -212,6 +213,7 @@ final class ImageFileChannel extends FileChannel {
     }
 
     @Override protected void implCloseChannel() throws IOException {
+        fs.forget(this);
         Locks.releaseAll(this);
         try {
             fs.vfs().release(f);

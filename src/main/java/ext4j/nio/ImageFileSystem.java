@@ -72,8 +72,17 @@ public final class ImageFileSystem extends FileSystem {
 
     @Override public ImageFileSystemProvider provider() { return provider; }
 
+    /** Channels and directory streams open on this filesystem: close() closes them, as the contract asks. */
+    private final java.util.Set<java.io.Closeable> openThings = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    <T extends java.io.Closeable> T track(T c) { openThings.add(c); return c; }
+    void forget(java.io.Closeable c) { openThings.remove(c); }
+
     @Override public synchronized void close() throws IOException {
         if (!open) return;
+        for (java.io.Closeable c : java.util.List.copyOf(openThings)) {
+            try { c.close(); } catch (IOException ignored) { }
+        }
         open = false;
         provider.closed(this);
         vfs.close();

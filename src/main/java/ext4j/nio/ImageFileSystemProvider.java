@@ -203,10 +203,11 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
                 if (existing != null && createNew) throw new FsException(Errno.EEXIST, p.toString());
                 if (existing == null) {
                     ino = vfs.create(pa.dir(), pa.name(), modeOf(attrs, 0666), DEFAULT_UMASK, fs.caller()).ino();
-                    // a dangling symlink's target would be created by the kernel; the entry itself is what we made
+                } else if (existing.attr().isSymlink()) {
+                    if (nofollow) throw new FsException(Errno.ELOOP, p.toString());
+                    ino = createThroughLink(fs, p, attrs);
                 } else {
-                    if (existing.attr().isSymlink() && nofollow) throw new FsException(Errno.ELOOP, p.toString());
-                    ino = existing.attr().isSymlink() ? fs.resolver().resolve(p.toAbsolutePath(), true).ino() : existing.ino();
+                    ino = existing.ino();
                 }
             } else {
                 Entry e = fs.resolver().resolve(p.toAbsolutePath(), !nofollow);
@@ -219,17 +220,38 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
             Runnable onClose = options.contains(StandardOpenOption.DELETE_ON_CLOSE) ? () -> {
                 try { delete(p); } catch (IOException ignored) { }
             } : null;
-            return new ImageFileChannel(fs, f, p, read, write, append, options.contains(StandardOpenOption.SYNC), options.contains(StandardOpenOption.DSYNC), onClose);
+            return fs.track(new ImageFileChannel(fs, f, p, read, write, append, options.contains(StandardOpenOption.SYNC), options.contains(StandardOpenOption.DSYNC), onClose));
         } catch (IOException e) {
             throw Errors.of(e, p);
         }
+    }
+
+    /** O_CREAT through a symlink, as open(2) does: the file it points to, created if it does not exist (links of links followed, 40 at most). */
+    private static long createThroughLink(ImageFileSystem fs, ImagePath link, FileAttribute<?>[] attrs) throws IOException {
+        Ext4Vfs vfs = fs.vfs();
+        ImagePath at = link.toAbsolutePath();
+        for (int hops = 0; hops < Resolver.MAX_SYMLINKS; hops++) {
+            Entry e = fs.resolver().resolve(at, false);
+            if (!e.attr().isSymlink()) return e.ino();
+            ImagePath target = (ImagePath) ((ImagePath) at.getParent()).resolve(fs.getPath(vfs.readlink(e.ino())));
+            Resolver.Parent pa = fs.resolver().parent(target.toAbsolutePath());
+            try {
+                Entry next = vfs.lookup(pa.dir(), pa.name());
+                if (!next.attr().isSymlink()) return next.ino();
+                at = target.toAbsolutePath();
+            } catch (FsException missing) {
+                if (missing.errno() != Errno.ENOENT) throw missing;
+                return vfs.create(pa.dir(), pa.name(), modeOf(attrs, 0666), DEFAULT_UMASK, fs.caller()).ino();
+            }
+        }
+        throw new FsException(Errno.ELOOP, link.toString());
     }
 
     @Override public DirectoryStream<Path> newDirectoryStream(Path dir, DirectoryStream.Filter<? super Path> filter) throws IOException {
         ImagePath p = check(dir);
         Entry e = resolve(p, true);
         if (!e.attr().isDirectory()) throw new NotDirectoryException(p.toString());
-        return new ImageDirectoryStream(p.getFileSystem(), p, e.ino(), filter);
+        return p.getFileSystem().track(new ImageDirectoryStream(p.getFileSystem(), p, e.ino(), filter));
     }
 
     @Override public void createDirectory(Path dir, FileAttribute<?>... attrs) throws IOException {
@@ -293,9 +315,9 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
         }
         readOnlyCheck(t);
         Entry src = resolve(s, !nofollow);
-        if (s.getFileSystem() == t.getFileSystem() && exists(t)) {
+        if (exists(t)) {
             Entry dst = resolve(t, false);
-            if (dst.ino() == src.ino()) return;       // copying a file onto itself changes nothing
+            if (s.getFileSystem() == t.getFileSystem() && dst.ino() == src.ino()) return;   // copying a file onto itself changes nothing
             if (!replace) throw new FileAlreadyExistsException(t.toString());
             delete(t);
         }
@@ -343,17 +365,32 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
             else if (o != StandardCopyOption.COPY_ATTRIBUTES && o != LinkOption.NOFOLLOW_LINKS) throw new UnsupportedOperationException("move option " + o);
         }
         if (s.getFileSystem() != t.getFileSystem()) {
-            if (atomic) throw new AtomicMoveNotSupportedException(s.toString(), t.toString(), "between filesystems");
-            throw new ProviderMismatchException("move between two images");
+            // two images: what the JDK does across mounts, a copy with the attributes, then the source removed
+            if (atomic) throw new AtomicMoveNotSupportedException(s.toString(), t.toString(), "between two images");
+            copy(s, t, replace ? new CopyOption[] {StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS}
+                    : new CopyOption[] {StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS});
+            delete(s);
+            return;
         }
         readOnlyCheck(t);
+        if (exists(t) && resolve(s, false).ino() == resolve(t, false).ino()) return;   // onto itself (or a hard link of itself): nothing to do, as rename(2)
         Resolver.Parent from = parent(s), to = parent(t);
         // ATOMIC_MOVE is one rename(2), replacing a target as rename does; otherwise a target is kept unless REPLACE_EXISTING
         int flags = atomic || replace ? 0 : Ext4Vfs.RENAME_NOREPLACE;
+        Ext4Vfs vfs = s.getFileSystem().vfs();
         try {
-            s.getFileSystem().vfs().rename(from.dir(), from.name(), to.dir(), to.name(), flags);
+            vfs.rename(from.dir(), from.name(), to.dir(), to.name(), flags);
+        } catch (FsException e) {
+            if (e.errno() == Errno.EEXIST) throw new FileAlreadyExistsException(t.toString());
+            // REPLACE_EXISTING replaces a target of the other kind (a file by a directory, an empty directory by a file), which rename(2) refuses
+            if (replace && !atomic && (e.errno() == Errno.ENOTDIR || e.errno() == Errno.EISDIR)) {
+                delete(t);
+                try { vfs.rename(from.dir(), from.name(), to.dir(), to.name(), Ext4Vfs.RENAME_NOREPLACE); }
+                catch (IOException again) { throw Errors.of(again, s, t); }
+                return;
+            }
+            throw Errors.of(e, s, t);
         } catch (IOException e) {
-            if (e instanceof FsException f && f.errno() == Errno.EEXIST) throw new FileAlreadyExistsException(t.toString());
             throw Errors.of(e, s, t);
         }
     }
@@ -379,7 +416,8 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
 
     @Override public void checkAccess(Path path, AccessMode... modes) throws IOException {
         ImagePath p = check(path);
-        Entry e = resolve(p, true);
+        Entry e;
+        try { e = p.getFileSystem().resolver().resolve(p.toAbsolutePath(), true); } catch (IOException x) { throw Errors.query(x, p); }
         int mask = 0;
         for (AccessMode m : modes) mask |= switch (m) { case READ -> Ext4Vfs.R_OK; case WRITE -> Ext4Vfs.W_OK; case EXECUTE -> Ext4Vfs.X_OK; };
         try { p.getFileSystem().vfs().access(e.ino(), p.getFileSystem().caller(), mask); }

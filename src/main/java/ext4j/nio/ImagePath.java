@@ -74,6 +74,7 @@ public final class ImagePath implements Path {
     }
 
     private byte[] name(int i) {
+        if (path.length == 0) return new byte[0];
         int[] o = offsets();
         int end = i + 1 < o.length ? o[i + 1] - 1 : path.length;
         return Arrays.copyOfRange(path, o[i], end);
@@ -183,15 +184,29 @@ public final class ImagePath implements Path {
         return new ImagePath(fs, r);
     }
 
+    private boolean hasDots() {
+        for (byte[] n : names()) if (Arrays.equals(n, DOT) || Arrays.equals(n, DOTDOT)) return true;
+        return false;
+    }
+
+    /** As Linux's default provider: with "." or ".." in either path both are normalized first; a ".." left in this path cannot be undone. */
     @Override public Path relativize(Path other) {
         ImagePath o = check(other);
         if (o.isAbsolute() != isAbsolute()) throw new IllegalArgumentException("'" + other + "' is not of the same kind as '" + this + "'");
+        if (hasDots() || o.hasDots()) return ((ImagePath) normalize()).relativizeNormal((ImagePath) o.normalize());
+        return relativizeNormal(o);
+    }
+
+    private Path relativizeNormal(ImagePath o) {
         if (equals(o)) return new ImagePath(fs, new byte[0]);
         List<byte[]> a = path.length == 0 ? List.of() : names(), b = o.path.length == 0 ? List.of() : o.names();
         int common = 0;
         while (common < a.size() && common < b.size() && Arrays.equals(a.get(common), b.get(common))) common++;
         List<byte[]> r = new ArrayList<>();
-        for (int i = common; i < a.size(); i++) r.add(DOTDOT);
+        for (int i = common; i < a.size(); i++) {
+            if (Arrays.equals(a.get(i), DOTDOT)) throw new IllegalArgumentException("unable to compute a relative path from '" + this + "' to '" + o + "'");
+            r.add(DOTDOT);
+        }
         for (int i = common; i < b.size(); i++) r.add(b.get(i));
         return join(false, r);
     }

@@ -24,12 +24,15 @@ final class ImageViews {
     /** What every view needs: the filesystem, the path, whether a final symlink is followed. */
     record Target(ImageFileSystem fs, ImagePath path, boolean follow) {
         Entry entry() throws IOException {
-            try { return fs.resolver().resolve(path.toAbsolutePath(), follow); } catch (IOException e) { throw Errors.of(e, path); }
+            try { return fs.resolver().resolve(path.toAbsolutePath(), follow); } catch (IOException e) { throw Errors.query(e, path); }
         }
+
+        void writable() { if (fs.isReadOnly()) throw new java.nio.file.ReadOnlyFileSystemException(); }
 
         ImageFileAttributes attributes() throws IOException { return new ImageFileAttributes(entry().attr(), fs, fs.deviceId()); }
 
         void set(SetAttr a) throws IOException {
+            writable();
             try { fs.vfs().setattr(entry().ino(), a, fs.caller()); } catch (IOException e) { throw Errors.of(e, path); }
         }
     }
@@ -51,9 +54,9 @@ final class ImageViews {
             if (a.mask() != 0) t.set(a);       // a birth time cannot be set on ext4; like Linux's provider, it is ignored
         }
 
+        /** As chmod with the nine bits: set-id and sticky bits are cleared, as the default provider does. */
         @Override public void setPermissions(Set<PosixFilePermission> perms) throws IOException {
-            int keep = t.entry().attr().mode() & 07000;
-            t.set(SetAttr.NONE.mode(keep | ImageFileAttributes.mode(perms)));
+            t.set(SetAttr.NONE.mode(ImageFileAttributes.mode(perms)));
         }
 
         @Override public UserPrincipal getOwner() throws IOException { return t.attributes().owner(); }
@@ -90,6 +93,7 @@ final class ImageViews {
         }
 
         @Override public int write(String name, ByteBuffer src) throws IOException {
+            t.writable();
             byte[] v = new byte[src.remaining()];
             src.get(v);
             try { t.fs().vfs().setxattr(t.entry().ino(), "user." + name, v, 0, t.fs().caller()); } catch (IOException e) { throw Errors.of(e, t.path()); }
@@ -97,6 +101,7 @@ final class ImageViews {
         }
 
         @Override public void delete(String name) throws IOException {
+            t.writable();
             try { t.fs().vfs().removexattr(t.entry().ino(), "user." + name, t.fs().caller()); } catch (IOException e) { throw Errors.of(e, t.path()); }
         }
     }
