@@ -178,6 +178,11 @@ public final class Ext4Vfs implements Closeable {
                 if ((mask & SetAttr.MTIME_NOW) != 0) e.mtime(now.toTimestamp());
                 e.ctime((mask & SetAttr.CTIME) != 0 ? a.ctime().toTimestamp() : now.toTimestamp());
             });
+            if ((mask & SetAttr.MODE) != 0) {
+                // posix_acl_chmod: an access ACL follows the new permission bits (owner, mask or group, other)
+                PosixAcl acl = aclOf(fs.inode(ino), ACL_ACCESS);
+                if (acl != null) fs.setXattr(fs.inode(ino), ACL_ACCESS, InheritedAcl.chmod(acl, fs.inode(ino).mode()).toXattr(), XATTR_REPLACE);
+            }
             return attr(live(ino));
         }
     }
@@ -607,11 +612,16 @@ public final class Ext4Vfs implements Closeable {
         }
     }
 
+    /** removexattr; removing an ACL that is not stored succeeds, as Linux's set_acl(NULL) does (the mode says it all). */
     public void removexattr(long ino, String name, Caller who) throws IOException {
         try (var held = locks.write(ino)) {
             Inode i = live(ino);
             Errno no = forbidden(i, name, true, who);
             if (no != null) throw new FsException(no, "inode " + ino + " " + name);
+            if ((name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT)) && aclOf(i, name) == null) {
+                fs.setattr(fs.inode(ino), e -> e.ctime(FsWriter.now()));
+                return;
+            }
             fs.setXattr(i, name, null, 0);
         }
     }

@@ -59,6 +59,26 @@ record InheritedAcl(int mode, PosixAcl access, PosixAcl defaultAcl) {
         return (mode & ~0777) | user << 6 | (mask >= 0 ? mask : group) << 3 | other;
     }
 
+    /**
+     * chmod of a file with an access ACL (Linux's posix_acl_chmod): the owner, other and mask
+     * entries (the owning group's where there is no mask) take the new mode's bits; named entries stay.
+     */
+    static PosixAcl chmod(PosixAcl acl, int mode) {
+        boolean hasMask = acl.entries().stream().anyMatch(e -> e.tag() == PosixAcl.MASK);
+        java.util.List<PosixAcl.Entry> out = new java.util.ArrayList<>();
+        for (PosixAcl.Entry e : acl.entries()) {
+            int perm = switch (e.tag()) {
+                case PosixAcl.USER_OBJ -> (mode >> 6) & 7;
+                case PosixAcl.MASK -> (mode >> 3) & 7;
+                case PosixAcl.GROUP_OBJ -> hasMask ? e.perm() : (mode >> 3) & 7;
+                case PosixAcl.OTHER -> mode & 7;
+                default -> e.perm();
+            };
+            out.add(new PosixAcl.Entry(e.tag(), perm, e.id()));
+        }
+        return new PosixAcl(out);
+    }
+
     /** Whether an access ACL holds nothing the mode bits cannot say (then it is not stored). */
     static boolean equivalentToMode(PosixAcl acl) {
         for (PosixAcl.Entry e : acl.entries())

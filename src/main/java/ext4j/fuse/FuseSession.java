@@ -23,10 +23,15 @@ public final class FuseSession implements AutoCloseable {
         public static Options defaults(String fsName) { return new Options(fsName, "ext4j", false, false, 4, 3600, 3600); }
     }
 
-    /** The INIT flags this server asks for; the kernel grants the ones it has. */
+    /**
+     * The INIT flags this server asks for; the kernel grants the ones it has. Not HANDLE_KILLPRIV_V2:
+     * with it the kernel left set-id clearing on chown(-1,-1), utimensat and writes to the server
+     * and kept its cached mode (measured by FusePosixCompareTest); without it the kernel's own VFS
+     * rules clear the bits and send the new mode, as for a local filesystem.
+     */
     static final long WANTED = FuseProto.ASYNC_READ | FuseProto.ATOMIC_O_TRUNC | FuseProto.EXPORT_SUPPORT | FuseProto.BIG_WRITES
             | FuseProto.DONT_MASK | FuseProto.HAS_IOCTL_DIR | FuseProto.DO_READDIRPLUS | FuseProto.READDIRPLUS_AUTO
-            | FuseProto.WRITEBACK_CACHE | FuseProto.PARALLEL_DIROPS | FuseProto.HANDLE_KILLPRIV_V2 | FuseProto.POSIX_ACL
+            | FuseProto.WRITEBACK_CACHE | FuseProto.PARALLEL_DIROPS | FuseProto.POSIX_ACL
             | FuseProto.MAX_PAGES | FuseProto.CACHE_SYMLINKS | FuseProto.SETXATTR_EXT | FuseProto.INIT_EXT | FuseProto.ASYNC_DIO;
 
     private final Path mountpoint;

@@ -330,7 +330,7 @@ class FuseProtoTest {
         assertEquals(MAX_PAGES_COUNT, Short.toUnsignedInt(rep.body().getShort(28)));
         assertEquals((int) (agreed >>> 32), rep.body().getInt(32));
         for (long f : new long[] {ASYNC_READ, ATOMIC_O_TRUNC, DO_READDIRPLUS, READDIRPLUS_AUTO, PARALLEL_DIROPS, MAX_PAGES, WRITEBACK_CACHE,
-                CACHE_SYMLINKS, POSIX_ACL, HANDLE_KILLPRIV_V2, EXPORT_SUPPORT})
+                CACHE_SYMLINKS, POSIX_ACL, EXPORT_SUPPORT})
             assertNotEquals(0, agreed & f, "asks for 0x" + Long.toHexString(f));
         assertEquals(0, agreed & (POSIX_LOCKS | FLOCK_LOCKS), "locks stay with the kernel");
 
