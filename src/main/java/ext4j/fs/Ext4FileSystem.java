@@ -747,6 +747,9 @@ public final class Ext4FileSystem implements Closeable {
     /** An inode as callers see it (a cached file's size and pending mtime included). */
     public Inode inode(long ino) throws IOException { return live(vol.readInode(ino)); }
 
+    /** The largest size this file may have (its mapping's limit, as s_maxbytes). */
+    synchronized long maxFileSize(Inode file) throws IOException { return w().maxFileSize(file); }
+
     /** An inode exactly as stored (what metadata changes start from). */
     Inode diskInode(long ino) throws IOException { return vol.readInode(ino); }
 

@@ -172,11 +172,11 @@ public final class Ext4Vfs implements Closeable {
                     }
                 }
                 e.mode(mode);
-                if ((mask & SetAttr.ATIME) != 0) e.atime(a.atime().toTimestamp());
+                if ((mask & SetAttr.ATIME) != 0) e.atime(inRange(a.atime()).toTimestamp());
                 if ((mask & SetAttr.ATIME_NOW) != 0) e.atime(now.toTimestamp());
-                if ((mask & SetAttr.MTIME) != 0) e.mtime(a.mtime().toTimestamp());
+                if ((mask & SetAttr.MTIME) != 0) e.mtime(inRange(a.mtime()).toTimestamp());
                 if ((mask & SetAttr.MTIME_NOW) != 0) e.mtime(now.toTimestamp());
-                e.ctime((mask & SetAttr.CTIME) != 0 ? a.ctime().toTimestamp() : now.toTimestamp());
+                e.ctime((mask & SetAttr.CTIME) != 0 ? inRange(a.ctime()).toTimestamp() : now.toTimestamp());
             });
             if ((mask & SetAttr.MODE) != 0) {
                 // posix_acl_chmod: an access ACL follows the new permission bits (owner, mask or group, other)
@@ -185,6 +185,18 @@ public final class Ext4Vfs implements Closeable {
             }
             return attr(live(ino));
         }
+    }
+
+    /**
+     * A time as ext4 can store it (Linux's timestamp_truncate): clamped to the filesystem's range,
+     * 1901-12-13 to 2446-05-10 with the extra time fields of large inodes, else to 2038-01-19; a
+     * clamped time loses its nanoseconds.
+     */
+    private Time inRange(Time t) {
+        long min = Integer.MIN_VALUE, max = fs.superblock().inodeSize() > 128 ? (1L << 34) - 1 + Integer.MIN_VALUE : Integer.MAX_VALUE;
+        if (t.seconds() <= min) return new Time(min, 0);
+        if (t.seconds() >= max) return new Time(max, 0);
+        return t;
     }
 
     /** A write or truncate by a caller without CAP_FSETID drops S_ISUID, and S_ISGID if the group may execute (file_remove_privs). */
@@ -373,7 +385,8 @@ public final class Ext4Vfs implements Closeable {
         if (i.isDir() && writes) throw new FsException(Errno.EISDIR, "inode " + ino);
         if (writes && isReadOnly()) throw new FsException(Errno.EROFS, "inode " + ino);
         if (writes && i.hasFlag(Inode.FL_VERITY)) throw new FsException(Errno.EPERM, "inode " + ino + " is a verity file");
-        if (writes && (flags & O_TRUNC) != 0 && i.isRegular()) setattr(ino, SetAttr.NONE.size(0), who);
+        // Linux truncates on O_TRUNC whatever the access mode (the caller's write permission was checked)
+        if ((flags & O_TRUNC) != 0 && i.isRegular() && !isReadOnly()) setattr(ino, SetAttr.NONE.size(0), who);
         if (!isReadOnly()) fs.pin(ino);
         return new OpenFile(handleIds.incrementAndGet(), ino, flags, i.isDir());
     }
@@ -418,7 +431,16 @@ public final class Ext4Vfs implements Closeable {
             if ((f.flags() & O_APPEND) != 0) pos = i.size();
             int n = src.remaining();
             if (n == 0) return 0;
+            long max = i.isRegular() ? fs.maxFileSize(i) : Long.MAX_VALUE;
+            if (pos >= max) throw new FsException(Errno.EFBIG, "inode " + f.ino() + ": offset " + pos + " at or past the largest size " + max);
             dropPrivileges(i, who);
+            if (pos + n > max) {                      // a short write up to the limit, as Linux's generic_write_check_limits
+                int fits = (int) (max - pos);
+                ByteBuffer part = src.duplicate().limit(src.position() + fits);
+                fs.write(fs.inode(f.ino()), pos, part);
+                src.position(src.position() + fits);
+                return fits;
+            }
             fs.write(fs.inode(f.ino()), pos, src);
             return n;
         }

@@ -22,8 +22,8 @@ public interface FuseFilesystem {
 
     private static FuseException nosys() { return new FuseException(FuseException.ENOSYS, "not implemented"); }
 
-    /** The connection is up; kernelFlags are the INIT flags both sides agreed on. */
-    default void init(long kernelFlags) {}
+    /** The connection is up; kernelFlags are the INIT flags both sides agreed on; notifier reaches the kernel's caches. */
+    default void init(long kernelFlags, FuseNotifier notifier) {}
     /** The kernel unmounted (DESTROY): nothing more will be asked. */
     default void destroy() {}
 

@@ -17,7 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * descriptor into its own off-heap buffers. The session ends when the kernel ends the connection
  * (unmount: DESTROY, then reads fail with ENODEV).
  */
-public final class FuseSession implements AutoCloseable {
+public final class FuseSession implements AutoCloseable, FuseNotifier {
     /** What to mount with: fsname (the source column of mount tables), allow_other, ro, threads, cache timeouts. */
     public record Options(String fsName, String subtype, boolean allowOther, boolean readOnly, int threads, long entryValidSeconds, long attrValidSeconds) {
         public static Options defaults(String fsName) { return new Options(fsName, "ext4j", false, false, 4, 3600, 3600); }
@@ -125,7 +125,7 @@ public final class FuseSession implements AutoCloseable {
             long agreed = negotiate(q, r);
             granted = agreed;
             dispatcher.setxattrExt = (agreed & FuseProto.SETXATTR_EXT) != 0;
-            fs.init(agreed);
+            fs.init(agreed, this);
             r.send(FuseProto.INIT_OUT);
         }
     }
@@ -244,7 +244,7 @@ public final class FuseSession implements AutoCloseable {
     }
 
     /** Tells the kernel to drop its cached attributes (and, for len != 0, data) of node. */
-    public void invalidateInode(long node, long off, long len) {
+    @Override public void invalidateInode(long node, long off, long len) {
         notify(FuseProto.NOTIFY_INVAL_INODE, 24, (seg, o) -> {
             seg.set(JAVA_LONG_UNALIGNED, o, node);
             seg.set(JAVA_LONG_UNALIGNED, o + 8, off);
@@ -253,7 +253,7 @@ public final class FuseSession implements AutoCloseable {
     }
 
     /** Tells the kernel to forget its cached lookup of name in parent. */
-    public void invalidateEntry(long parent, byte[] name) {
+    @Override public void invalidateEntry(long parent, byte[] name) {
         notify(FuseProto.NOTIFY_INVAL_ENTRY, 16 + name.length + 1, (seg, o) -> {
             seg.set(JAVA_LONG_UNALIGNED, o, parent);
             seg.set(JAVA_INT_UNALIGNED, o + 8, name.length);

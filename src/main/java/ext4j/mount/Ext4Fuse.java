@@ -216,7 +216,12 @@ final class Ext4Fuse implements FuseFilesystem {
     /** Whether the kernel's writeback cache is on: it then reads pages of files opened write-only (partial-page writes). */
     private volatile boolean writebackCache;
 
-    @Override public void init(long kernelFlags) { writebackCache = (kernelFlags & FuseProto.WRITEBACK_CACHE) != 0; }
+    private volatile ext4j.fuse.FuseNotifier notifier = ext4j.fuse.FuseNotifier.NONE;
+
+    @Override public void init(long kernelFlags, ext4j.fuse.FuseNotifier notifier) {
+        writebackCache = (kernelFlags & FuseProto.WRITEBACK_CACHE) != 0;
+        this.notifier = notifier;
+    }
 
     /**
      * The kernel positions appends itself (it knows the size), so the core never sees O_APPEND;
@@ -274,9 +279,14 @@ final class Ext4Fuse implements FuseFilesystem {
         if (f != null) call(() -> { vfs.release(f); return null; });
     }
 
+    /**
+     * After an fsync the blocks the kernel's writeback sent are allocated, and st_blocks changed
+     * behind the kernel's cached attributes (it caches them for an hour): it is told to drop them.
+     */
     @Override public void fsync(FuseContext c, long node, long fh, boolean datasync) throws FuseException {
         OpenFile f = handle(fh);
         call(() -> { vfs.fsync(f, datasync); return null; });
+        if (!f.isDirectory()) notifier.invalidateInode(node, -1, 0);
     }
 
     @Override public long opendir(FuseContext c, long node, int flags) throws FuseException {
