@@ -48,7 +48,7 @@ class FuseCrashTest {
         System.out.println("FuseCrashTest seed=" + seed + " points=" + points + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("crash.img"), mnt = Files.createDirectories(tmp.resolve("m")), kmnt = Files.createDirectories(tmp.resolve("k"));
-        Tools.mke2fs(img, null, "128M", "-t", "ext4");
+        Tools.mke2fs(img, null, "512M", "-t", "ext4");          // room for every round's files: a full disk is not what this test is about
         Map<String, byte[]> durable = new LinkedHashMap<>();     // name -> bytes an fsync returned for (a prefix of the file)
         int files = 0, syncs = 0;
         for (int point = 0; point < points; point++) {
@@ -64,7 +64,7 @@ class FuseCrashTest {
             try {
                 while (!killed.get()) {
                     String name = "p" + point + "_" + files++;
-                    byte[] data = new byte[w.nextInt(3) == 0 ? w.nextInt(300_000) : w.nextInt(9000)];
+                    byte[] data = new byte[w.nextInt(3) == 0 ? w.nextInt(100_000) : w.nextInt(9000)];
                     w.nextBytes(data);
                     try (FileChannel ch = FileChannel.open(mnt.resolve(name), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                         ch.write(ByteBuffer.wrap(data));
