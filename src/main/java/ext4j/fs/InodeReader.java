@@ -57,7 +57,8 @@ final class InodeReader {
         if (inode.hasFlag(Inode.FL_EXTENTS)) {
             return new ExtentMap(vol, inode.number(), inode.iBlock(), sb().hasMetadataCsum() ? inode.checksumSeed(sb()) : null);
         }
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) throw new IllegalArgumentException("inode " + inode.number() + " holds inline data, not blocks");
+        // reached through a damaged inode (its flags say inline where its use says blocks): damage, named, not a crash
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) throw new ext4j.base.CorruptException("inode " + inode.number() + " holds inline data, not blocks");
         return new BlockMap(vol, inode.number(), inode.iBlock());
     }
 

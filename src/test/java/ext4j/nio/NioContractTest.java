@@ -1798,11 +1798,17 @@ class NioContractTest {
             return (t.getEpochSecond() >= 0 || t.getNano() == 0) && t.isBefore(Instant.parse("2262-04-11T23:47:16Z"));
         }
 
+        /** What ext4 stores (Linux's timestamp_truncate): at the bounds of its range, 1901 and 2446, no nanoseconds. */
+        private static Instant ext4(Instant t) {
+            long s = t.getEpochSecond();
+            return s == 15032385535L || s == -2147483648L ? Instant.ofEpochSecond(s) : t;
+        }
+
         @Test void modificationTimesRoundTripToTheNanosecond() throws Exception {
             for (Instant t : INSTANTS) {
                 Op op = r -> { Files.setLastModifiedTime(r.resolve("file"), FileTime.from(t)); return Files.getLastModifiedTime(r.resolve("file")).toInstant(); };
                 Outcome o = hostCanStore(t) ? same(op) : outcome(op, image);
-                assertEquals(describe(t), o.value(), "exact");
+                assertEquals(describe(ext4(t)), o.value(), "exact");
             }
         }
 
@@ -1810,7 +1816,7 @@ class NioContractTest {
             for (Instant t : INSTANTS) {
                 if (!hostCanStore(t)) {
                     Files.getFileAttributeView(image.resolve("file"), BasicFileAttributeView.class).setTimes(null, FileTime.from(t), null);
-                    assertEquals(t, Files.readAttributes(image.resolve("file"), BasicFileAttributes.class).lastAccessTime().toInstant());
+                    assertEquals(ext4(t), Files.readAttributes(image.resolve("file"), BasicFileAttributes.class).lastAccessTime().toInstant());
                     continue;
                 }
                 same(r -> {
