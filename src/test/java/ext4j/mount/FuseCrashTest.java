@@ -89,7 +89,11 @@ class FuseCrashTest {
                     }
                 }
             } catch (IOException expected) {
-                if (!killed.get()) { Thread.sleep(500); synchronized (serverLog) { fail("an I/O error before the kill: " + expected + " at " + java.util.Arrays.toString(java.util.Arrays.copyOf(expected.getStackTrace(), 6)) + "\nserver said:\n" + serverLog); } }
+                if (!killed.get()) {
+                    Thread.sleep(500);
+                    p.destroyForcibly();                              // leave no server or dead mountpoint behind a failure
+                    Tools.run("umount", "-l", mnt.toString());
+                    synchronized (serverLog) { fail("an I/O error before the kill: " + expected + " at " + java.util.Arrays.toString(java.util.Arrays.copyOf(expected.getStackTrace(), 6)) + "\nserver said:\n" + serverLog); } }
             }
             killer.join();
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
