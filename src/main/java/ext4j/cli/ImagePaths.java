@@ -33,17 +33,6 @@ final class ImagePaths {
 
     /** Parses sizes like 4096, 64K, 10M, 2G, 1T (powers of 1024). */
     static long size(String s) {
-        String t = s.trim();
-        long mul = 1;
-        char c = t.isEmpty() ? 0 : Character.toUpperCase(t.charAt(t.length() - 1));
-        int shift = switch (c) { case 'K' -> 10; case 'M' -> 20; case 'G' -> 30; case 'T' -> 40; default -> 0; };
-        if (shift > 0) { mul = 1L << shift; t = t.substring(0, t.length() - 1); }
-        try {
-            long v = Long.parseLong(t);
-            if (v < 0) throw new NumberFormatException();
-            return Math.multiplyExact(v, mul);
-        } catch (NumberFormatException | ArithmeticException e) {
-            throw new BadArgumentException("invalid size: '" + s + "'");
-        }
+        try { return ext4j.base.Sizes.parse(s); } catch (IllegalArgumentException e) { throw new BadArgumentException(e.getMessage()); }
     }
 }

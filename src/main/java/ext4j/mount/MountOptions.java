@@ -49,11 +49,6 @@ public record MountOptions(boolean readOnly, boolean allowOther, long commitSeco
     }
 
     static long size(String k, String v) {
-        if (v == null || v.isEmpty()) throw new IllegalArgumentException(k + " needs a size");
-        char last = Character.toUpperCase(v.charAt(v.length() - 1));
-        int shift = switch (last) { case 'K' -> 10; case 'M' -> 20; case 'G' -> 30; default -> 0; };
-        long n = number(k, shift == 0 ? v : v.substring(0, v.length() - 1));
-        if (n > (Long.MAX_VALUE >> shift)) throw new IllegalArgumentException(k + "=" + v + ": too large");
-        return n << shift;
+        try { return ext4j.base.Sizes.parse(v); } catch (IllegalArgumentException e) { throw new IllegalArgumentException(k + "=" + v + ": " + e.getMessage()); }
     }
 }

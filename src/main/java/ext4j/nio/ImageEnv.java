@@ -64,14 +64,9 @@ record ImageEnv(boolean readOnly, boolean create, long size, MkfsOptions mkfs, O
         catch (NumberFormatException e) { throw new IllegalArgumentException("env " + k + ": '" + v + "' is not a number"); }
     }
 
-    /** A size: a number of bytes or a string with a K, M, G or T suffix. */
+    /** A size: a number of bytes, or a string as Sizes reads it. */
     static long bytes(String k, Object v) {
         if (v instanceof Number n) return n.longValue();
-        String s = String.valueOf(v).trim();
-        if (s.isEmpty()) throw new IllegalArgumentException("env " + k + ": empty size");
-        int shift = switch (Character.toUpperCase(s.charAt(s.length() - 1))) { case 'K' -> 10; case 'M' -> 20; case 'G' -> 30; case 'T' -> 40; default -> 0; };
-        long n = number(k, shift == 0 ? s : s.substring(0, s.length() - 1));
-        if (n < 0 || n > (Long.MAX_VALUE >> shift)) throw new IllegalArgumentException("env " + k + ": '" + v + "' out of range");
-        return n << shift;
+        try { return ext4j.base.Sizes.parse(String.valueOf(v)); } catch (IllegalArgumentException e) { throw new IllegalArgumentException("env " + k + ": " + e.getMessage()); }
     }
 }
