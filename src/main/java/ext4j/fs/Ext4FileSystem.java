@@ -748,7 +748,7 @@ public final class Ext4FileSystem implements Closeable {
     public Inode inode(long ino) throws IOException { return live(vol.readInode(ino)); }
 
     /** The largest size this file may have (its mapping's limit, as s_maxbytes). */
-    synchronized long maxFileSize(Inode file) throws IOException { return w().maxFileSize(file); }
+    long maxFileSize(Inode file) { return FileSpace.maxFileSize(file, vol.blockSize()); }   // a pure function: no writer lock on the write path
 
     /** An inode exactly as stored (what metadata changes start from). */
     Inode diskInode(long ino) throws IOException { return vol.readInode(ino); }

@@ -180,8 +180,9 @@ public final class Ext4Vfs implements Closeable {
             });
             if ((mask & SetAttr.MODE) != 0) {
                 // posix_acl_chmod: an access ACL follows the new permission bits (owner, mask or group, other)
-                PosixAcl acl = aclOf(fs.inode(ino), ACL_ACCESS);
-                if (acl != null) fs.setXattr(fs.inode(ino), ACL_ACCESS, InheritedAcl.chmod(acl, fs.inode(ino).mode()).toXattr(), XATTR_REPLACE);
+                Inode changed = fs.inode(ino);
+                PosixAcl acl = aclOf(changed, ACL_ACCESS);
+                if (acl != null) fs.setXattr(changed, ACL_ACCESS, InheritedAcl.chmod(acl, changed.mode()).toXattr(), XATTR_REPLACE);
             }
             return attr(live(ino));
         }

@@ -109,13 +109,15 @@ final class FileSpace extends WriterPart {
     }
 
     /** Largest size: 2^32-1 blocks with extents; what 12 direct + single/double/triple indirect blocks address without. */
-    long maxFileSize(Inode f) {
+    long maxFileSize(Inode f) { return maxFileSize(f, vol.blockSize()); }
+
+    static long maxFileSize(Inode f, int blockSize) {
         long blocks = (1L << 32) - 1;
         if (!f.hasFlag(Inode.FL_EXTENTS)) {
-            long p = vol.blockSize() / 4;
+            long p = blockSize / 4;
             blocks = Math.min(blocks, 12 + p + p * p + p * p * p);
         }
-        return blocks * vol.blockSize();
+        return blocks * blockSize;
     }
 
     /**
