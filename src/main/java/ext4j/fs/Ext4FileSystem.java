@@ -157,6 +157,9 @@ public final class Ext4FileSystem implements Closeable {
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.setIncompat(Features.INCOMPAT_RECOVER)); inUse = true; });
+            // needs_recovery over an empty log (a writer killed before its first commit): in use from now
+            // on, so close clears it, as a Linux mount does; else e2fsck -n would call for a recovery forever
+            if (s.hasIncompat(Features.INCOMPAT_RECOVER)) inUse = true;
         } else {
             writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048, !populating));
             writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.clearState(Superblock.STATE_VALID)); inUse = true; });

@@ -310,9 +310,12 @@ public final class Ext4Vfs implements Closeable {
             DirEntry dst = isDot(newName) || newName.length > 255 || newName.length == 0 ? null : fs.directory(to).lookup(newName);
             // the inodes named, after their directories; a directory that is an ancestor of the other
             // parent is an error rename reports (EINVAL, ENOTEMPTY) before it touches anything: not locked
+            long[] victims = new long[2];
+            int n = 0;
             for (DirEntry e : new DirEntry[] {src, dst})
                 if (e != null && (fs.inode(e.inode()).isDir() ? !fs.isAncestorOrSelf(e.inode(), dir) && !fs.isAncestorOrSelf(e.inode(), newDir) : true))
-                    held.andWrite(e.inode());
+                    victims[n++] = e.inode();
+            held.andWrite(java.util.Arrays.copyOf(victims, n));  // both at once, by number
             fs.rename(from, name, to, newName, flags);
         } finally {
             if (cross) { renameLock.unlock(); LockOrder.exit(LockOrder.Level.RENAME); }

@@ -14,7 +14,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * A lock exists while someone holds or waits for it (reference counted), so memory is bounded by
  * the operations in flight. The order rule, kept by the callers: the rename lock, then
  * directories (an ancestor before its descendants, else by inode number), then the other inodes
- * by number; {@link #write} takes a set of unrelated inodes by number.
+ * by number; {@link #write} takes a set of unrelated inodes by number. The lock check holds a set
+ * to it: what {@link Held#andWrite}/{@link Held#andRead} add after the first group comes in
+ * ascending inode number across calls (two operations that each add two victims in a different
+ * order could deadlock).
  */
 final class InodeLocks {
     private static final class Ref {
@@ -40,6 +43,8 @@ final class InodeLocks {
     final class Held implements AutoCloseable {
         private final List<Long> inos = new ArrayList<>(4);
         private final List<Lock> locks = new ArrayList<>(4);
+        /** Highest inode added after the first group (-1: none yet): later additions must be higher. */
+        private long lastAdded = -1;
 
         private void take(long ino, boolean write) {
             if (inos.contains(ino)) return;            // one operation names the same inode twice (rename within a directory)
@@ -63,12 +68,19 @@ final class InodeLocks {
         Held andWrite(long... more) {
             long[] s = more.clone();
             java.util.Arrays.sort(s);
-            for (long ino : s) take(ino, true);
+            for (long ino : s) add(ino, true);
             return this;
         }
 
         /** Also takes this inode shared, after everything held so far. */
-        Held andRead(long ino) { take(ino, false); return this; }
+        Held andRead(long ino) { add(ino, false); return this; }
+
+        private void add(long ino, boolean write) {
+            if (LockOrder.ENABLED && ino < lastAdded && !inos.contains(ino))
+                throw new IllegalStateException("lock order violated: inode " + ino + " added to a lock set after inode " + lastAdded + " (by number, ascending)");
+            take(ino, write);
+            lastAdded = Math.max(lastAdded, ino);
+        }
 
         @Override public void close() {
             for (int i = locks.size() - 1; i >= 0; i--) {
@@ -88,8 +100,14 @@ final class InodeLocks {
         return h;
     }
 
-    /** Exclusive locks of the given inodes, taken by number. */
-    Held write(long... inos) { return new Held().andWrite(inos); }
+    /** Exclusive locks of the given inodes, taken by number (the set's first group). */
+    Held write(long... inos) {
+        Held h = new Held();
+        long[] s = inos.clone();
+        java.util.Arrays.sort(s);
+        for (long ino : s) h.take(ino, true);
+        return h;
+    }
 
     /** Exclusive locks in exactly the given order (directories ordered by the caller). */
     Held writeInOrder(long... inos) {
