@@ -1,9 +1,12 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Caller;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.OpenFile;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -27,16 +30,22 @@ final class CatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Ext4FileSystem fs = img.open(spec.commandLine().getErr())) {
-            Inode i = fs.resolve(path, true);
-            if (i.isDir()) throw new FsException(Errno.EISDIR, path);
-            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-            for (long pos = 0; ; ) {
-                buf.clear();
-                int n = fs.read(i, pos, buf);
-                if (n < 0) break;
-                stdout.write(buf.array(), 0, n);
-                pos += n;
+        try (Ext4Vfs vfs = img.open(spec.commandLine().getErr())) {
+            Entry i = new Ext4Paths(vfs, Caller.ROOT).resolve(path, true);
+            if (i.attr().isDirectory()) throw new FsException(Errno.EISDIR, path);
+            OpenFile f = Ext4Paths.at(path, i.ino(), () -> vfs.open(i.ino(), Ext4Vfs.O_RDONLY, Caller.ROOT));
+            try {
+                ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+                for (long pos = 0; ; ) {
+                    buf.clear();
+                    long at = pos;
+                    int n = Ext4Paths.at(path, i.ino(), () -> vfs.read(f, at, buf));
+                    if (n < 0) break;
+                    stdout.write(buf.array(), 0, n);
+                    pos += n;
+                }
+            } finally {
+                vfs.release(f);
             }
             stdout.flush();
             return 0;

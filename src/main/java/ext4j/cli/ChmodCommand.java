@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.SetAttr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -13,8 +14,8 @@ final class ChmodCommand extends WriteCommand {
     @Parameters(index = "2..*", paramLabel = "PATH") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         int perm = Modes.parse(mode);
-        return each(paths, p -> fs.chmod(p, perm));
+        return each(paths, p -> fs.setattr(p, true, SetAttr.NONE.mode(perm)));
     }
 }

@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.SetAttr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -15,12 +16,16 @@ final class ChownCommand extends WriteCommand {
     @Parameters(index = "2..*", paramLabel = "PATH") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         String[] parts = owner.split(":", -1);
         if (parts.length > 2) throw new BadArgumentException("invalid owner: '" + owner + "' (numeric UID[:GID])");
         Long uid = parts[0].isEmpty() ? null : id(parts[0]);
         Long gid = parts.length < 2 || parts[1].isEmpty() ? null : id(parts[1]);
-        return each(paths, p -> fs.chown(p, uid != null ? uid : -1, gid != null ? gid : -1, !noDeref));
+        SetAttr change = uid == null && gid == null ? SetAttr.NONE.killSuidgid() : SetAttr.NONE; // chown(-1, -1): no owner change, set-id bits dropped
+        if (uid != null) change = change.uid(uid);
+        if (gid != null) change = change.gid(gid);
+        SetAttr c = change;
+        return each(paths, p -> fs.setattr(p, !noDeref, c));
     }
 
     private long id(String s) {

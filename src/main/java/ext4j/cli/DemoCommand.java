@@ -1,8 +1,13 @@
 package ext4j.cli;
 
-import ext4j.dir.DirEntry;
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Dirent;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.FsSummary;
+import ext4j.fs.OpenFile;
+import ext4j.fs.Options;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -47,13 +52,14 @@ final class DemoCommand implements Callable<Integer> {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String msg = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) throw new IOException("mke2fs failed: " + msg);
-            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(image)) {
-                var sb = fs.superblock();
-                out.printf("ext4j opened %s: %d blocks of %d bytes, %d inodes, uuid %s%n", image.getFileName(), sb.blocksCount(), sb.blockSize(), Integer.toUnsignedLong(sb.inodesCount()), sb.uuid());
+            try (Ext4Vfs vfs = Ext4Vfs.open(image, Options.defaults().withReadOnly(true))) {
+                Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
+                FsSummary sb = vfs.summary();
+                out.printf("ext4j opened %s: %d blocks of %d bytes, %d inodes, uuid %s%n", image.getFileName(), sb.blocks(), sb.blockSize(), sb.inodes(), sb.uuid());
                 out.println("ext4j ls -l / :");
-                for (DirEntry e : fs.list(fs.resolve("/", true))) {
-                    Inode i = fs.inode(e.inode());
-                    out.printf("  %s %8d %s%n", Format.modeString(i.mode()), i.size(), e.name());
+                for (Dirent e : fs.list(Ext4Vfs.ROOT)) {
+                    Attr i = vfs.getattr(e.ino());
+                    out.printf("  %s %8d %s%n", Format.modeString(i.mode()), i.size(), e.nameString());
                 }
                 List<String> mismatches = compare(fs, src);
                 if (mismatches.isEmpty()) {
@@ -73,18 +79,18 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Checks each source path against the image: type, mode, size, SHA-256 of contents, symlink target, mtime. */
-    static List<String> compare(Ext4FileSystem fs, Path src) throws Exception {
+    static List<String> compare(Ext4Paths fs, Path src) throws Exception {
         List<String> bad = new ArrayList<>();
         List<Path> paths;
         try (Stream<Path> w = Files.walk(src)) { paths = w.toList(); }
         for (Path p : paths) {
             String rel = "/" + src.relativize(p).toString().replace('\\', '/');
             if (rel.equals("/")) continue;
-            Inode i;
-            try { i = fs.resolve(rel, false); } catch (IOException e) { bad.add(rel + ": " + e.getMessage()); continue; }
+            Attr i;
+            try { i = fs.resolve(rel, false).attr(); } catch (IOException e) { bad.add(rel + ": " + e.getMessage()); continue; }
             if (Files.isSymbolicLink(p)) {
                 String want = Files.readSymbolicLink(p).toString();
-                String got = new String(fs.readlink(i), StandardCharsets.UTF_8);
+                String got = i.isSymlink() ? new String(fs.vfs().readlink(i.ino()), StandardCharsets.UTF_8) : "(not a symlink)";
                 if (!i.isSymlink() || !want.equals(got)) bad.add(rel + ": symlink target " + got + " != " + want);
                 continue;
             }
@@ -95,15 +101,20 @@ final class DemoCommand implements Callable<Integer> {
             if (mt.toInstant().getEpochSecond() != i.mtime().seconds()) bad.add(rel + ": mtime " + i.mtime().toInstant() + " != " + mt.toInstant());
             if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                 if (Files.size(p) != i.size()) bad.add(rel + ": size " + i.size() + " != " + Files.size(p));
-                else if (!MessageDigest.isEqual(sha256(Files.readAllBytes(p)), sha256(readAll(fs, i)))) bad.add(rel + ": contents differ");
+                else if (!MessageDigest.isEqual(sha256(Files.readAllBytes(p)), sha256(readAll(fs.vfs(), i)))) bad.add(rel + ": contents differ");
             }
         }
         return bad;
     }
 
-    static byte[] readAll(Ext4FileSystem fs, Inode i) throws IOException {
+    static byte[] readAll(Ext4Vfs vfs, Attr i) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(i.size()));
-        while (b.hasRemaining() && fs.read(i, b.position(), b) >= 0) { }
+        OpenFile f = vfs.open(i.ino(), Ext4Vfs.O_RDONLY, Caller.ROOT);
+        try {
+            while (b.hasRemaining() && vfs.read(f, b.position(), b) >= 0) { }
+        } finally {
+            vfs.release(f);
+        }
         return b.array();
     }
 

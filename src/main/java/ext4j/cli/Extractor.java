@@ -1,10 +1,9 @@
 package ext4j.cli;
 
-import ext4j.dir.DirEntry;
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
-import ext4j.xattr.PosixAcl;
-import ext4j.xattr.Xattr;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Dirent;
+import ext4j.fs.Ext4Vfs;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -43,9 +42,9 @@ final class Extractor {
     private static final int MAX_DEPTH = 2048;
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
 
-    private record PendingDir(Inode inode, String imagePath, Path target) {}
+    private record PendingDir(Attr inode, String imagePath, Path target) {}
 
-    private final Ext4FileSystem fs;
+    private final Ext4Vfs vfs;
     private final PrintWriter err;
     private final boolean restoreOwner;
     private final ProgressBar progress;
@@ -56,8 +55,8 @@ final class Extractor {
     private final List<PendingDir> dirsDone = new ArrayList<>();
     private final AtomicInteger errors = new AtomicInteger();
 
-    Extractor(Ext4FileSystem fs, PrintWriter err, boolean restoreOwner, ProgressBar progress, int threads) {
-        this.fs = fs;
+    Extractor(Ext4Vfs vfs, PrintWriter err, boolean restoreOwner, ProgressBar progress, int threads) {
+        this.vfs = vfs;
         this.err = err;
         this.restoreOwner = restoreOwner;
         this.progress = progress;
@@ -67,7 +66,7 @@ final class Extractor {
     int errors() { return errors.get(); }
 
     /** Extracts inode (found at imagePath) to target, recursing into directories; returns when all is written. */
-    void extract(Inode inode, String imagePath, Path target) throws IOException {
+    void extract(Attr inode, String imagePath, Path target) throws IOException {
         try {
             node(inode, imagePath, target, 0);
         } finally {
@@ -89,19 +88,19 @@ final class Extractor {
     }
 
     /** A regular file waiting in a batch for the pool. */
-    private record FileJob(Inode inode, String imagePath, Path target) {}
+    private record FileJob(Attr inode, String imagePath, Path target) {}
 
     private static final int BATCH = 64;
 
-    private void node(Inode inode, String imagePath, Path target, int depth) throws IOException {
+    private void node(Attr inode, String imagePath, Path target, int depth) throws IOException {
         node(inode, imagePath, target, depth, null);
     }
 
     /** batch: where single-link regular files are queued (null: copy them right away). */
-    private void node(Inode inode, String imagePath, Path target, int depth, List<FileJob> batch) throws IOException {
-        boolean linked = inode.linksCount() > 1 && !inode.isDir();
+    private void node(Attr inode, String imagePath, Path target, int depth, List<FileJob> batch) throws IOException {
+        boolean linked = inode.nlink() > 1 && !inode.isDirectory();
         if (linked) {
-            Path first = extractedLinks.get(inode.number());
+            Path first = extractedLinks.get(inode.ino());
             if (first != null) {
                 createFresh(target, () -> Files.createLink(target, first));
                 progress.fileDone();
@@ -109,43 +108,43 @@ final class Extractor {
             }
         }
         switch (inode.type()) {
-            case Inode.S_IFDIR -> directory(inode, imagePath, target, depth);
-            case Inode.S_IFREG -> {
+            case Attr.S_IFDIR -> directory(inode, imagePath, target, depth);
+            case Attr.S_IFREG -> {
                 if (linked || batch == null) { // later links need this one on disk first: copy it now
                     regularFile(inode, imagePath, target);
-                    if (linked) extractedLinks.put(inode.number(), target);
+                    if (linked) extractedLinks.put(inode.ino(), target);
                 } else {
                     batch.add(new FileJob(inode, imagePath, target));
                     if (batch.size() >= BATCH) submit(batch);
                 }
             }
-            case Inode.S_IFLNK -> {
-                Path link = Paths.get(new String(fs.readlink(inode), StandardCharsets.UTF_8));
+            case Attr.S_IFLNK -> {
+                Path link = Paths.get(new String(vfs.readlink(inode.ino()), StandardCharsets.UTF_8));
                 createFresh(target, () -> Files.createSymbolicLink(target, link));
                 finishNonDir(inode, imagePath, target, linked);
             }
-            case Inode.S_IFCHR, Inode.S_IFBLK, Inode.S_IFIFO, Inode.S_IFSOCK -> {
-                long[] dev = inode.type() == Inode.S_IFCHR || inode.type() == Inode.S_IFBLK ? inode.deviceNumbers() : new long[]{0, 0};
+            case Attr.S_IFCHR, Attr.S_IFBLK, Attr.S_IFIFO, Attr.S_IFSOCK -> {
+                long[] dev = inode.type() == Attr.S_IFCHR || inode.type() == Attr.S_IFBLK ? Format.majorMinor(inode.rdev()) : new long[]{0, 0};
                 createFresh(target, () -> Posix.mknod(target, inode.type() | inode.permissions(), dev[0], dev[1]));
                 finishNonDir(inode, imagePath, target, linked);
             }
-            default -> throw new IOException(imagePath + ": inode " + inode.number() + " has unknown file type 0" + Integer.toOctalString(inode.type()));
+            default -> throw new IOException(imagePath + ": inode " + inode.ino() + " has unknown file type 0" + Integer.toOctalString(inode.type()));
         }
     }
 
-    private void regularFile(Inode inode, String imagePath, Path target) throws IOException {
+    private void regularFile(Attr inode, String imagePath, Path target) throws IOException {
         createFresh(target, () -> {
             try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW)) {
-                fs.copyTo(inode, out, progress::advance);
+                vfs.copyTo(inode.ino(), out, progress::advance);
             }
         });
         attributes(inode, imagePath, target);
         progress.fileDone();
     }
 
-    private void finishNonDir(Inode inode, String imagePath, Path target, boolean linked) throws IOException {
+    private void finishNonDir(Attr inode, String imagePath, Path target, boolean linked) throws IOException {
         attributes(inode, imagePath, target);
-        if (linked) extractedLinks.put(inode.number(), target);
+        if (linked) extractedLinks.put(inode.ino(), target);
         progress.fileDone();
     }
 
@@ -188,9 +187,9 @@ final class Extractor {
         }
     }
 
-    private void directory(Inode dir, String imagePath, Path target, int depth) throws IOException {
+    private void directory(Attr dir, String imagePath, Path target, int depth) throws IOException {
         if (depth > MAX_DEPTH) throw new IOException(imagePath + ": directory tree deeper than " + MAX_DEPTH + " levels");
-        if (!activeDirs.add(dir.number())) throw new IOException(imagePath + ": directory loop (inode " + dir.number() + " contains itself)");
+        if (!activeDirs.add(dir.ino())) throw new IOException(imagePath + ": directory loop (inode " + dir.ino() + " contains itself)");
         try {
             try {
                 Files.createDirectory(target);
@@ -201,16 +200,20 @@ final class Extractor {
                 }
             }
             List<FileJob> batch = new ArrayList<>();
-            for (DirEntry e : fs.list(dir)) {
-                if (e.isDotOrDotDot()) continue;
-                String name = e.name();
+            List<Dirent> entries = new ArrayList<>();
+            vfs.readdir(dir.ino(), 0, entries::add);
+            // in inode order, which is close to the order of their blocks on disk: fewer seeks than hash order
+            entries.sort(java.util.Comparator.comparingLong(Dirent::ino));
+            for (Dirent e : entries) {
+                if (RmCommand.isDot(e.name())) continue;
+                String name = e.nameString();
                 String childPath = imagePath.endsWith("/") ? imagePath + name : imagePath + "/" + name;
                 if (!safeName(name)) {
-                    error(childPath + ": unsafe name in directory inode " + dir.number() + ", skipped");
+                    error(childPath + ": unsafe name in directory inode " + dir.ino() + ", skipped");
                     continue;
                 }
                 try {
-                    node(fs.inode(e.inode()), childPath, target.resolve(name), depth + 1, batch);
+                    node(vfs.getattr(e.ino()), childPath, target.resolve(name), depth + 1, batch);
                 } catch (IOException ex) {
                     String m = Main.message(ex);
                     error(m.startsWith(childPath) ? m : childPath + ": " + m);
@@ -219,7 +222,7 @@ final class Extractor {
             submit(batch);
             dirsDone.add(new PendingDir(dir, imagePath, target));
         } finally {
-            activeDirs.remove(dir.number());
+            activeDirs.remove(dir.ino());
         }
     }
 
@@ -228,17 +231,16 @@ final class Extractor {
     }
 
     /** Owner, then mode (chown clears setuid bits), xattrs, then times last. */
-    private void attributes(Inode inode, String imagePath, Path target) throws IOException {
+    private void attributes(Attr inode, String imagePath, Path target) throws IOException {
         if (restoreOwner) Posix.lchown(target, inode.uid(), inode.gid());
         if (!inode.isSymlink()) Posix.chmod(target, inode.permissions());
-        for (Xattr x : fs.xattrs(inode)) {
-            byte[] value = x.value();
-            if (x.name().startsWith("system.posix_acl_")) value = PosixAcl.fromExt4(value, imagePath + " " + x.name()).toXattr();
-            else if (x.name().startsWith("system.")) continue; // other system.* names are filesystem-internal
+        for (String x : vfs.listxattr(inode.ino(), Caller.ROOT)) {
+            if (x.startsWith("system.") && !x.startsWith("system.posix_acl_")) continue; // other system.* names are filesystem-internal
+            byte[] value = vfs.getxattr(inode.ino(), x, Caller.ROOT);  // ACLs come in the Linux xattr format lsetxattr takes
             try {
-                Posix.lsetxattr(target, x.name(), value);
+                Posix.lsetxattr(target, x, value);
             } catch (IOException ex) {
-                error(imagePath + ": cannot restore xattr " + x.name() + ": " + ex.getMessage());
+                error(imagePath + ": cannot restore xattr " + x + ": " + ex.getMessage());
             }
         }
         Posix.utimes(target, inode.atime().seconds(), inode.atime().nanos(), inode.mtime().seconds(), inode.mtime().nanos());

@@ -1,6 +1,11 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.OpenFile;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,12 +22,27 @@ final class FallocateCommand extends WriteCommand {
     @Parameters(index = "1", paramLabel = "PATH") String path;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         long off = ImagePaths.size(offset), len = ImagePaths.size(length);
         return each(List.of(path), p -> {
-            if (punch) { fs.punchHole(p, off, len); return; }
-            if (Lookup.find(fs, p, true) == null) fs.createFile(p, 0644, Posix.euid(), Posix.egid());
-            fs.fallocate(p, off, len, keepSize);
+            if (!punch && fs.find(p, true) == null) fs.create(p, 0644);
+            int mode = punch ? Ext4Vfs.FALLOC_FL_PUNCH_HOLE | Ext4Vfs.FALLOC_FL_KEEP_SIZE : keepSize ? Ext4Vfs.FALLOC_FL_KEEP_SIZE : 0;
+            fallocate(fs, p, mode, off, len);
+        });
+    }
+
+    /** fallocate(2) on what path names, through a handle open for writing. */
+    static void fallocate(Ext4Paths fs, String path, int mode, long off, long len) throws IOException {
+        Entry e = fs.resolve(path, true);
+        if (e.attr().isDirectory()) throw new FsException(Errno.EISDIR, path);
+        Ext4Paths.at(path, e.ino(), () -> {
+            OpenFile f = fs.vfs().open(e.ino(), Ext4Vfs.O_RDWR, fs.caller());
+            try {
+                fs.vfs().fallocate(f, mode, off, len);
+            } finally {
+                fs.vfs().release(f);
+            }
+            return null;
         });
     }
 }

@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.ondisk.Inode;
+import ext4j.fs.Attr;
+import ext4j.fs.Time;
 
 import java.time.Instant;
 import java.time.ZoneId;
@@ -14,14 +15,14 @@ final class Format {
 
     /** "-rw-r--r--" as ls prints it, including setuid/setgid/sticky letters. */
     static String modeString(int mode) {
-        char t = switch (mode & Inode.S_IFMT) {
-            case Inode.S_IFDIR -> 'd';
-            case Inode.S_IFLNK -> 'l';
-            case Inode.S_IFCHR -> 'c';
-            case Inode.S_IFBLK -> 'b';
-            case Inode.S_IFIFO -> 'p';
-            case Inode.S_IFSOCK -> 's';
-            case Inode.S_IFREG -> '-';
+        char t = switch (mode & Attr.S_IFMT) {
+            case Attr.S_IFDIR -> 'd';
+            case Attr.S_IFLNK -> 'l';
+            case Attr.S_IFCHR -> 'c';
+            case Attr.S_IFBLK -> 'b';
+            case Attr.S_IFIFO -> 'p';
+            case Attr.S_IFSOCK -> 's';
+            case Attr.S_IFREG -> '-';
             default -> '?';
         };
         char[] s = {t, '-', '-', '-', '-', '-', '-', '-', '-', '-'};
@@ -34,23 +35,28 @@ final class Format {
     }
 
     static String typeName(int mode) {
-        return switch (mode & Inode.S_IFMT) {
-            case Inode.S_IFDIR -> "directory";
-            case Inode.S_IFLNK -> "symlink";
-            case Inode.S_IFCHR -> "character device";
-            case Inode.S_IFBLK -> "block device";
-            case Inode.S_IFIFO -> "fifo";
-            case Inode.S_IFSOCK -> "socket";
-            case Inode.S_IFREG -> "regular";
+        return switch (mode & Attr.S_IFMT) {
+            case Attr.S_IFDIR -> "directory";
+            case Attr.S_IFLNK -> "symlink";
+            case Attr.S_IFCHR -> "character device";
+            case Attr.S_IFBLK -> "block device";
+            case Attr.S_IFIFO -> "fifo";
+            case Attr.S_IFSOCK -> "socket";
+            case Attr.S_IFREG -> "regular";
             default -> "unknown";
         };
     }
 
-    static String lsTime(Inode.Timestamp t) { return LS_TIME.format(Instant.ofEpochSecond(t.seconds())); }
+    static String lsTime(Time t) { return LS_TIME.format(Instant.ofEpochSecond(t.seconds())); }
 
     /** "1700000000.123456789 (2023-11-14T22:13:20.123456789Z)". */
-    static String fullTime(Inode.Timestamp t) {
+    static String fullTime(Time t) {
         return String.format("%d.%09d (%s)", t.seconds(), t.nanos(), t.toInstant());
+    }
+
+    /** A device number in glibc's dev_t encoding as {major, minor}. */
+    static long[] majorMinor(long rdev) {
+        return new long[] {((rdev >>> 8) & 0xFFF) | ((rdev >>> 32) & ~0xFFFL), (rdev & 0xFF) | ((rdev >>> 12) & ~0xFFL)};
     }
 
 }

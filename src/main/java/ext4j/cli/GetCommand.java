@@ -1,10 +1,12 @@
 package ext4j.cli;
 
-import ext4j.dir.DirEntry;
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Dirent;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -33,9 +35,10 @@ final class GetCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
-        try (Ext4FileSystem fs = img.open(err)) {
-            Inode inode = fs.resolve(path, false);
-            if (inode.isDir() && !recursive) throw new FsException(Errno.EISDIR, path + " (use -r)");
+        try (Ext4Vfs vfs = img.open(err)) {
+            Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
+            Attr inode = fs.resolve(path, false).attr();
+            if (inode.isDirectory() && !recursive) throw new FsException(Errno.EISDIR, path + " (use -r)");
             Path target = dest;
             String base = baseName(path);
             if (Files.isDirectory(dest) && !base.isEmpty()) {
@@ -44,7 +47,7 @@ final class GetCommand implements Callable<Integer> {
             }
             boolean tty = ProgressBar.onTerminal();
             ProgressBar bar = new ProgressBar(err, tty ? totalBytes(fs, inode, 0) : 0, tty);
-            Extractor x = new Extractor(fs, err, Posix.isRoot(), bar, threads);
+            Extractor x = new Extractor(vfs, err, Posix.isRoot(), bar, threads);
             x.extract(inode, path, target);
             bar.finish();
             return x.errors() == 0 ? 0 : Main.EXIT_ERROR;
@@ -57,11 +60,11 @@ final class GetCommand implements Callable<Integer> {
     }
 
     /** Bytes a tree's regular files hold, for the progress bar's total; bounded like the extraction walk. */
-    private static long totalBytes(Ext4FileSystem fs, Inode i, int depth) throws IOException {
+    private static long totalBytes(Ext4Paths fs, Attr i, int depth) throws IOException {
         if (i.isRegular()) return i.size();
-        if (!i.isDir() || depth > 64) return 0;
+        if (!i.isDirectory() || depth > 64) return 0;
         long sum = 0;
-        for (DirEntry e : fs.list(i)) if (!e.isDotOrDotDot()) sum += totalBytes(fs, fs.inode(e.inode()), depth + 1);
+        for (Dirent e : fs.list(i.ino())) if (!RmCommand.isDot(e.name())) sum += totalBytes(fs, fs.vfs().getattr(e.ino()), depth + 1);
         return sum;
     }
 }

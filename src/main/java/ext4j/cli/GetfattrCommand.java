@@ -1,11 +1,11 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Caller;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
-import ext4j.xattr.PosixAcl;
-import ext4j.xattr.Xattr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,20 +36,22 @@ final class GetfattrCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         Pattern re = Pattern.compile(match.equals("-") ? "" : match);
         int code = 0;
-        try (Ext4FileSystem fs = img.open(err)) {
+        try (Ext4Vfs vfs = img.open(err)) {
+            Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
             for (String p : paths) {
                 try {
-                    Inode i = fs.resolve(ImagePaths.check(p), !noDeref);
-                    List<Xattr> xs = fs.xattrs(i).stream()
-                            .filter(x -> name != null ? x.name().equals(name) : re.matcher(x.name()).find())
-                            .filter(x -> !x.name().equals("system.data"))
+                    Entry i = fs.resolve(ImagePaths.check(p), !noDeref);
+                    List<String> xs = Ext4Paths.at(p, i.ino(), () -> vfs.listxattr(i.ino(), Caller.ROOT)).stream()
+                            .filter(x -> name != null ? x.equals(name) : re.matcher(x).find())
+                            .filter(x -> !x.equals("system.data"))
                             .toList();
                     if (name != null && xs.isEmpty()) throw new FsException(Errno.ENODATA, p + ": " + name);
                     if (xs.isEmpty()) continue;
                     out.println("# file: " + p);
-                    for (Xattr x : xs) {
-                        byte[] v = x.name().startsWith("system.posix_acl_") ? PosixAcl.fromExt4(x.value(), p + " " + x.name()).toXattr() : x.value();
-                        out.println(dump || name != null ? x.name() + "=" + XattrValues.encode(v, encoding) : x.name());
+                    for (String x : xs) {
+                        if (!(dump || name != null)) { out.println(x); continue; }
+                        byte[] v = Ext4Paths.at(p, i.ino(), () -> vfs.getxattr(i.ino(), x, Caller.ROOT)); // ACLs in the Linux xattr format
+                        out.println(x + "=" + XattrValues.encode(v, encoding));
                     }
                     out.println();
                 } catch (FsException e) {

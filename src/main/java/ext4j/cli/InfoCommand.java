@@ -1,10 +1,7 @@
 package ext4j.cli;
 
-import ext4j.dir.DxHash;
-import ext4j.fs.Ext4FileSystem;
-import ext4j.journal.JournalSuperblock;
-import ext4j.ondisk.Features;
-import ext4j.ondisk.Superblock;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.FsSummary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
@@ -24,70 +21,58 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (Ext4FileSystem fs = img.open(err, false)) { // as on disk: a dirty journal is reported, not replayed
-            Superblock sb = fs.superblock();
+        try (Ext4Vfs vfs = img.open(err, false)) { // as on disk: a dirty journal is reported, not replayed
+            FsSummary sb = vfs.summary();
             out.printf("filesystem:        %s%n", sb.kind());
-            out.printf("volume name:       %s%n", sb.volumeName().isEmpty() ? "<none>" : sb.volumeName());
+            out.printf("volume name:       %s%n", sb.label().isEmpty() ? "<none>" : sb.label());
             out.printf("uuid:              %s%n", sb.uuid());
-            out.printf("state:             %s%n", state(sb.state()));
+            out.printf("state:             %s%n", state(sb));
             out.printf("block size:        %d%n", sb.blockSize());
             if (sb.clusterSize() != sb.blockSize()) out.printf("cluster size:      %d%n", sb.clusterSize());
-            out.printf("blocks:            %d%n", sb.blocksCount());
-            out.printf("free blocks:       %d%n", sb.freeBlocksCount());
-            out.printf("reserved blocks:   %d%n", sb.reservedBlocksCount());
-            out.printf("inodes:            %d%n", Integer.toUnsignedLong(sb.inodesCount()));
-            out.printf("free inodes:       %d%n", sb.freeInodesCount());
+            out.printf("blocks:            %d%n", sb.blocks());
+            out.printf("free blocks:       %d%n", sb.freeBlocks());
+            out.printf("reserved blocks:   %d%n", sb.reservedBlocks());
+            out.printf("inodes:            %d%n", sb.inodes());
+            out.printf("free inodes:       %d%n", sb.freeInodes());
             out.printf("first inode:       %d%n", sb.firstInode());
             out.printf("inode size:        %d%n", sb.inodeSize());
-            out.printf("groups:            %d (%d blocks, %d inodes each)%n", sb.groupCount(), Integer.toUnsignedLong(sb.blocksPerGroup()), sb.inodesPerGroup());
-            if (sb.hasIncompat(Features.INCOMPAT_FLEX_BG)) out.printf("flex group size:   %d%n", 1 << sb.logGroupsPerFlex());
+            out.printf("groups:            %d (%d blocks, %d inodes each)%n", sb.groups(), sb.blocksPerGroup(), sb.inodesPerGroup());
+            if (sb.flexGroupSize() != 0) out.printf("flex group size:   %d%n", sb.flexGroupSize());
             out.printf("descriptor size:   %d%n", sb.descSize());
-            List<String> feats = new ArrayList<>(Features.compatNames(sb.featureCompat()));
-            feats.addAll(Features.incompatNames(sb.featureIncompat()));
-            feats.addAll(Features.roCompatNames(sb.featureRoCompat()));
-            out.printf("features:          %s%n", String.join(" ", feats));
-            out.printf("default hash:      %s%n", hashName(sb.defHashVersion(), (sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0));
-            if (sb.hasMetadataCsum()) out.printf("checksum seed:     0x%08x%n", sb.checksumSeed());
-            out.printf("created:           %s%n", time(sb.mkfsTime()));
-            out.printf("last mounted:      %s%s%n", time(sb.mountTime()), sb.lastMounted().isEmpty() ? "" : " on " + sb.lastMounted());
-            out.printf("last written:      %s%n", time(sb.writeTime()));
+            out.printf("features:          %s%n", String.join(" ", sb.features()));
+            out.printf("default hash:      %s%n", sb.defaultHash());
+            if (sb.metadataCsum()) out.printf("checksum seed:     0x%08x%n", sb.checksumSeed());
+            out.printf("created:           %s%n", time(sb.created()));
+            out.printf("last mounted:      %s%s%n", time(sb.lastMounted()), sb.lastMountedOn().isEmpty() ? "" : " on " + sb.lastMountedOn());
+            out.printf("last written:      %s%n", time(sb.lastWritten()));
             out.printf("mount count:       %d/%d%n", sb.mountCount(), sb.maxMountCount());
-            JournalSuperblock j = fs.journalSuperblock();
-            if (j == null) {
-                out.printf("journal:           %s%n", sb.hasCompat(Features.COMPAT_HAS_JOURNAL) ? "external (device " + sb.journalDev() + ")" : "none");
-            } else {
-                out.printf("journal:           inode %d, %d blocks of %d bytes%n", Integer.toUnsignedLong(sb.journalInode()), j.maxLen(), j.blockSize());
-                out.printf("journal state:     %s%n", j.isClean() ? "clean" : "needs recovery");
-                out.printf("journal sequence:  %d%n", j.sequence());
-                out.printf("journal start:     %d%n", j.start());
-                out.printf("journal features:  %s%n", j.incompatNames().isEmpty() ? "(none)" : j.incompatNames());
-                if (j.errno() != 0) out.printf("journal errno:     %d%n", j.errno());
+            FsSummary.Journal j = sb.journal();
+            switch (j.kind()) {
+                case "none" -> out.printf("journal:           none%n");
+                case "external" -> out.printf("journal:           external (device %d)%n", j.device());
+                default -> {
+                    out.printf("journal:           inode %d, %d blocks of %d bytes%n", j.inode(), j.blocks(), j.blockSize());
+                    out.printf("journal state:     %s%n", j.clean() ? "clean" : "needs recovery");
+                    out.printf("journal sequence:  %d%n", j.sequence());
+                    out.printf("journal start:     %d%n", j.start());
+                    out.printf("journal features:  %s%n", j.features().isEmpty() ? "(none)" : j.features());
+                    if (j.errno() != 0) out.printf("journal errno:     %d%n", j.errno());
+                }
             }
-            List<String> bad = fs.volume().verifyBitmaps();
-            if (sb.hasMetadataCsum()) out.printf("bitmap checksums:  %s%n", bad.isEmpty() ? "ok" : bad.size() + " bad");
+            List<String> bad = vfs.verifyBitmaps();
+            if (sb.metadataCsum()) out.printf("bitmap checksums:  %s%n", bad.isEmpty() ? "ok" : bad.size() + " bad");
             for (String b : bad) err.println("ext4j: " + img.image + ": " + b);
             out.flush();
             return bad.isEmpty() ? 0 : Main.EXIT_ERROR;
         }
     }
 
-    private static String state(int s) {
+    private static String state(FsSummary sb) {
         List<String> parts = new ArrayList<>();
-        parts.add((s & Superblock.STATE_VALID) != 0 ? "clean" : "not clean");
-        if ((s & Superblock.STATE_ERROR) != 0) parts.add("with errors");
-        if ((s & Superblock.STATE_ORPHANS) != 0) parts.add("orphans being recovered");
+        parts.add(sb.clean() ? "clean" : "not clean");
+        if (sb.errors()) parts.add("with errors");
+        if (sb.orphansRecovering()) parts.add("orphans being recovered");
         return String.join(", ", parts);
-    }
-
-    static String hashName(int v, boolean unsigned) {
-        String n = switch (v) {
-            case DxHash.LEGACY -> "legacy";
-            case DxHash.HALF_MD4 -> "half_md4";
-            case DxHash.TEA -> "tea";
-            case DxHash.SIPHASH -> "siphash";
-            default -> "unknown (" + v + ")";
-        };
-        return v <= DxHash.TEA ? n + (unsigned ? " (unsigned)" : " (signed)") : n;
     }
 
     private static String time(long t) { return t == 0 ? "never" : Instant.ofEpochSecond(t).toString(); }

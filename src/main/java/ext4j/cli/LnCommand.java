@@ -1,7 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Entry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,12 +17,12 @@ final class LnCommand extends WriteCommand {
     @Parameters(index = "2", paramLabel = "LINK", description = "the new name; an existing directory receives the link inside it") String link;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         return each(List.of(link), l -> {
             String at = ImagePaths.strip(l);
-            Inode d = Lookup.find(fs, at, true);
-            if (d != null && d.isDir()) at = ImagePaths.child(at, ImagePaths.name(target));
-            if (symbolic) fs.symlink(at, target.getBytes(StandardCharsets.UTF_8), Posix.euid(), Posix.egid());
+            Entry d = fs.find(at, true);
+            if (d != null && d.attr().isDirectory()) at = ImagePaths.child(at, ImagePaths.name(target));
+            if (symbolic) fs.symlink(at, target.getBytes(StandardCharsets.UTF_8));
             else fs.link(ImagePaths.check(target), at);
         });
     }

@@ -1,8 +1,11 @@
 package ext4j.cli;
 
-import ext4j.dir.DirEntry;
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Dirent;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,27 +33,28 @@ final class LsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (Ext4FileSystem fs = img.open(err)) {
-            Inode target = fs.resolve(path, true);
-            if (!target.isDir()) {
-                Inode self = fs.resolve(path, false);
-                print(fs, out, path, self);
+        try (Ext4Vfs vfs = img.open(err)) {
+            Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
+            Entry target = fs.resolve(path, true);
+            if (!target.attr().isDirectory()) {
+                Entry self = fs.resolve(path, false);
+                print(vfs, out, path, self.attr());
             } else {
-                List<DirEntry> entries = new ArrayList<>(fs.list(target));
-                entries.removeIf(e -> !all && e.nameBytes()[0] == '.');
-                entries.sort(Comparator.comparing(DirEntry::nameBytes, Arrays::compareUnsigned));
+                List<Dirent> entries = new ArrayList<>(fs.list(target.ino()));
+                entries.removeIf(e -> !all && e.name()[0] == '.');
+                entries.sort(Comparator.comparing(Dirent::name, Arrays::compareUnsigned));
                 if (longFormat) {
                     long blocks = 0;
-                    List<Inode> inodes = new ArrayList<>();
-                    for (DirEntry e : entries) {
-                        Inode i = fs.inode(e.inode());
-                        inodes.add(i);
-                        blocks += i.blocks512(fs.superblock().blockSize()) / 2;
+                    List<Attr> attrs = new ArrayList<>();
+                    for (Dirent e : entries) {
+                        Attr a = vfs.getattr(e.ino());
+                        attrs.add(a);
+                        blocks += a.blocks() / 2;
                     }
                     out.println("total " + blocks);
-                    for (int k = 0; k < entries.size(); k++) print(fs, out, entries.get(k).name(), inodes.get(k));
+                    for (int k = 0; k < entries.size(); k++) print(vfs, out, entries.get(k).nameString(), attrs.get(k));
                 } else {
-                    for (DirEntry e : entries) out.println(e.name());
+                    for (Dirent e : entries) out.println(e.nameString());
                 }
             }
             out.flush();
@@ -58,18 +62,18 @@ final class LsCommand implements Callable<Integer> {
         }
     }
 
-    private void print(Ext4FileSystem fs, PrintWriter out, String name, Inode i) throws Exception {
+    private void print(Ext4Vfs vfs, PrintWriter out, String name, Attr i) throws Exception {
         if (!longFormat) { out.println(name); return; }
         String size;
         int t = i.type();
-        if (t == Inode.S_IFCHR || t == Inode.S_IFBLK) {
-            long[] dev = i.deviceNumbers();
+        if (t == Attr.S_IFCHR || t == Attr.S_IFBLK) {
+            long[] dev = Format.majorMinor(i.rdev());
             size = dev[0] + ", " + dev[1];
         } else {
             size = Long.toString(i.size());
         }
-        String suffix = i.isSymlink() ? " -> " + new String(fs.readlink(i), StandardCharsets.UTF_8) : "";
-        out.printf("%s %3d %5d %5d %10s %s %s%s%n", Format.modeString(i.mode()), i.linksCount(), i.uid(), i.gid(), size,
+        String suffix = i.isSymlink() ? " -> " + new String(vfs.readlink(i.ino()), StandardCharsets.UTF_8) : "";
+        out.printf("%s %3d %5d %5d %10s %s %s%s%n", Format.modeString(i.mode()), i.nlink(), i.uid(), i.gid(), size,
                 Format.lsTime(i.mtime()), name, suffix);
     }
 }

@@ -1,9 +1,9 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Entry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -18,22 +18,22 @@ final class MkdirCommand extends WriteCommand {
     @Parameters(index = "1..*", paramLabel = "PATH", description = "absolute paths inside the image") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         int perm = Modes.parse(mode);
         return each(paths, p -> {
             if (parents) mkdirs(fs, ImagePaths.strip(p), perm);
-            else fs.mkdir(ImagePaths.strip(p), perm, Posix.euid(), Posix.egid());
+            else fs.mkdir(ImagePaths.strip(p), perm);
         });
     }
 
-    static void mkdirs(Ext4FileSystem fs, String p, int perm) throws IOException {
+    static void mkdirs(Ext4Paths fs, String p, int perm) throws IOException {
         if (p.equals("/")) return;
-        Inode i = Lookup.find(fs, p, true);
+        Entry i = fs.find(p, true);
         if (i != null) {
-            if (!i.isDir()) throw new FsException(Errno.EEXIST, p);
+            if (!i.attr().isDirectory()) throw new FsException(Errno.EEXIST, p);
             return;
         }
         mkdirs(fs, ImagePaths.parent(p), 0755);
-        fs.mkdir(p, perm, Posix.euid(), Posix.egid());
+        fs.mkdir(p, perm);
     }
 }

@@ -1,10 +1,11 @@
 package ext4j.cli;
 
 import ext4j.block.FileBlockDevice;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.FsSummary;
+import ext4j.fs.Options;
 import ext4j.mkfs.Mkfs;
 import ext4j.mkfs.MkfsOptions;
-import ext4j.ondisk.Superblock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -59,36 +60,32 @@ final class MkfsCommand implements Callable<Integer> {
                 if (bytes > 0) ch.write(java.nio.ByteBuffer.wrap(new byte[1]), bytes - 1);
             }
         }
-        Superblock sb;
         try (FileBlockDevice dev = FileBlockDevice.open(image, false)) {
             try {
-                sb = Mkfs.format(dev, bytes, o, device, what -> { });
+                Mkfs.format(dev, bytes, o, device, what -> { });
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new BadArgumentException(e.getMessage());
             }
         }
         long files = 0;
+        FsSummary sb = null;
         if (srcDir != null) {
             // like mke2fs -d: the root directory keeps mkfs's attributes, its contents come from SRCDIR
-            try (Ext4FileSystem fs = Ext4FileSystem.openForPopulating(image)) {
-                files = Populator.populate(fs, srcDir, "/", err, ProgressBar.onTerminal());
+            try (Ext4Vfs vfs = Ext4Vfs.openForPopulating(image)) {
+                files = Populator.populate(vfs, srcDir, Ext4Vfs.ROOT, "/", err, ProgressBar.onTerminal());
+                if (!quiet) sb = vfs.summary();
             } catch (java.io.IOException | RuntimeException e) {
                 throw new java.io.IOException("copying " + srcDir + " failed, the new filesystem is incomplete: " + Main.message(e), e);
             }
         }
         if (!quiet) {
-            out.printf("%s: %s, %d blocks of %d bytes, %d inodes, %d groups, features: %s%n", image, type, sb.blocksCount(), sb.blockSize(),
-                    Integer.toUnsignedLong(sb.inodesCount()), sb.groupCount(), String.join(" ", featureNames(sb)));
+            if (sb == null) {
+                try (Ext4Vfs vfs = Ext4Vfs.open(image, Options.defaults().withReadOnly(true))) { sb = vfs.summary(); }
+            }
+            out.printf("%s: %s, %d blocks of %d bytes, %d inodes, %d groups, features: %s%n", image, type, sb.blocks(), sb.blockSize(),
+                    sb.inodes(), sb.groups(), String.join(" ", sb.features()));
             if (srcDir != null) out.printf("copied %d files from %s%n", files, srcDir);
         }
         return 0;
-    }
-
-    private static List<String> featureNames(Superblock sb) {
-        List<String> all = new java.util.ArrayList<>();
-        all.addAll(ext4j.ondisk.Features.compatNames(sb.featureCompat()));
-        all.addAll(ext4j.ondisk.Features.incompatNames(sb.featureIncompat()));
-        all.addAll(ext4j.ondisk.Features.roCompatNames(sb.featureRoCompat()));
-        return all;
     }
 }

@@ -1,7 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Entry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,11 +17,11 @@ final class MvCommand extends WriteCommand {
     @Parameters(index = "2", paramLabel = "DEST") String dest;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         return each(List.of(src), s -> {
             String from = ImagePaths.strip(s), to = ImagePaths.strip(ImagePaths.check(dest));
-            Inode target = noTargetDir ? null : Lookup.find(fs, to, true);
-            if (target != null && target.isDir() && target.number() != fs.resolve(from, false).number())
+            Entry target = noTargetDir ? null : fs.find(to, true);
+            if (target != null && target.attr().isDirectory() && target.ino() != fs.resolve(from, false).ino())
                 to = ImagePaths.child(to, ImagePaths.name(from));
             fs.rename(from, to);
         });

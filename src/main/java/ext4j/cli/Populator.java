@@ -1,14 +1,22 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.NodeSpec;
+import ext4j.fs.OpenFile;
+import ext4j.fs.SetAttr;
+import ext4j.fs.Time;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -20,44 +28,49 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Copies a host file or tree into an image through the library, like {@code mke2fs -d}: regular
+ * Copies a host file or tree into an image through the core API, like {@code mke2fs -d}: regular
  * files (all-zero blocks become holes), directories, symlinks, hard links, devices, fifos and
  * sockets, with mode, owner, times (nanoseconds) and extended attributes. Directory times are set
- * after their contents so they stick. Never follows symlinks; recursion is bounded.
+ * after their contents so they stick. Never follows symlinks; recursion is bounded. Works by
+ * directory inode and name, so no path is walked per file.
  */
 public final class Populator {
     private static final int MAX_DEPTH = 4096;
     private static final int CHUNK = 1 << 20;
+    /** A copy is made as mke2fs -d makes it: anything the source has is stored (trusted.* xattrs too). */
+    private static final Caller AS_ROOT = Caller.ROOT;
 
-    private final Ext4FileSystem fs;
+    private final Ext4Vfs vfs;
     private final PrintWriter err;
     private final ProgressBar bar;
-    private final Map<String, String> hardLinks = new HashMap<>(); // host "dev:ino" -> first image path
+    private final int blockSize;
+    private final Map<String, Long> hardLinks = new HashMap<>(); // host "dev:ino" -> the image inode copied first
     private final ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
     private boolean xattrWarned;
     private long files;
 
-    Populator(Ext4FileSystem fs, PrintWriter err, ProgressBar bar) {
-        this.fs = fs;
+    Populator(Ext4Vfs vfs, PrintWriter err, ProgressBar bar) throws IOException {
+        this.vfs = vfs;
         this.err = err;
         this.bar = bar;
+        this.blockSize = vfs.getattr(Ext4Vfs.ROOT).blockSize();
     }
 
-    /** Copies every entry of srcDir into the existing image directory destDir (mke2fs -d). */
-    public static long populate(Ext4FileSystem fs, Path srcDir, String destDir, PrintWriter err, boolean progress) throws IOException {
-        return run(fs, srcDir, err, progress, p -> p.copyChildren(srcDir, destDir, 0));
+    /** Copies every entry of srcDir into the existing image directory dir, shown as destDir (mke2fs -d). */
+    public static long populate(Ext4Vfs vfs, Path srcDir, long dir, String destDir, PrintWriter err, boolean progress) throws IOException {
+        return run(vfs, srcDir, err, progress, p -> p.copyChildren(srcDir, dir, destDir, 0));
     }
 
-    /** Copies src (a file, a special file, or with its contents a directory) to the new image path dest. */
-    public static long copyTree(Ext4FileSystem fs, Path src, String dest, PrintWriter err, boolean progress) throws IOException {
-        return run(fs, src, err, progress, p -> p.copy(src, dest, 0));
+    /** Copies src (a file, a special file, or with its contents a directory) to the new image name at. */
+    public static long copyTree(Ext4Vfs vfs, Path src, Ext4Paths.Parent at, PrintWriter err, boolean progress) throws IOException {
+        return run(vfs, src, err, progress, p -> p.copy(src, at, 0));
     }
 
     private interface Job { void run(Populator p) throws IOException; }
 
-    private static long run(Ext4FileSystem fs, Path src, PrintWriter err, boolean progress, Job job) throws IOException {
+    private static long run(Ext4Vfs vfs, Path src, PrintWriter err, boolean progress, Job job) throws IOException {
         ProgressBar bar = new ProgressBar(err, progress ? treeBytes(src) : 0, progress);
-        Populator p = new Populator(fs, err, bar);
+        Populator p = new Populator(vfs, err, bar);
         job.run(p);
         bar.finish();
         return p.files;
@@ -69,92 +82,104 @@ public final class Populator {
         }
     }
 
-    private static String child(String dir, String name) { return dir.equals("/") ? "/" + name : dir + "/" + name; }
-
-    void copyChildren(Path srcDir, String destDir, int depth) throws IOException {
+    void copyChildren(Path srcDir, long dir, String destDir, int depth) throws IOException {
         if (depth > MAX_DEPTH) throw new FsException(Errno.ELOOP, srcDir.toString());
         List<Path> kids = new ArrayList<>();
         try (var s = Files.list(srcDir)) { s.forEach(kids::add); }
         kids.sort(null);
-        for (Path k : kids) copy(k, child(destDir, k.getFileName().toString()), depth + 1);
+        for (Path k : kids) {
+            String name = k.getFileName().toString();
+            copy(k, new Ext4Paths.Parent(dir, name.getBytes(StandardCharsets.UTF_8), ImagePaths.child(destDir, name)), depth + 1);
+        }
     }
 
-    /** Copies one host entry (a tree if it is a directory) to the image path dest. */
-    void copy(Path src, String dest, int depth) throws IOException {
+    /** Copies one host entry (a tree if it is a directory) to the image name at. */
+    void copy(Path src, Ext4Paths.Parent at, int depth) throws IOException {
         Map<String, Object> a = Files.readAttributes(src, "unix:mode,uid,gid,dev,ino,nlink,rdev,size,lastAccessTime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS); // no owner names: no passwd lookups
         int mode = (Integer) a.get("mode");
         long uid = (Integer) a.get("uid") & 0xFFFFFFFFL, gid = (Integer) a.get("gid") & 0xFFFFFFFFL;
-        int type = mode & Inode.S_IFMT;
+        int type = mode & Attr.S_IFMT;
         String key = a.get("dev") + ":" + a.get("ino");
-        if (type != Inode.S_IFDIR && (Integer) a.get("nlink") > 1) {
-            String first = hardLinks.get(key);
-            if (first != null) { fs.link(first, dest); return; }
-            hardLinks.put(key, dest);
-        }
-        FileTime at = (FileTime) a.get("lastAccessTime"), mt = (FileTime) a.get("lastModifiedTime");
-        // creation applies all 12 permission bits (no umask), so no chmod follows
-        Inode made = switch (type) {
-            case Inode.S_IFDIR -> {
-                Inode d = dest.equals("/") ? fs.resolve("/", true) : fs.mkdir(dest, mode & 07777, uid, gid);
-                copyChildren(src, dest, depth);
-                yield d;
+        boolean linked = type != Attr.S_IFDIR && (Integer) a.get("nlink") > 1;
+        if (linked) {
+            Long first = hardLinks.get(key);
+            if (first != null) {
+                Ext4Paths.at(at, () -> vfs.link(first, at.dir(), at.name()));
+                return;
             }
-            case Inode.S_IFREG -> {
-                Inode f = fs.createFile(dest, mode & 07777, uid, gid, ts(at), ts(mt));
+        }
+        Time atime = ts((FileTime) a.get("lastAccessTime")), mtime = ts((FileTime) a.get("lastModifiedTime"));
+        // creation applies all 12 permission bits (no umask), so no chmod follows
+        Entry made;
+        boolean timesKept = false;
+        switch (type) {
+            case Attr.S_IFDIR -> {
+                made = create(at, NodeSpec.directory(mode, uid, gid));
+                copyChildren(src, made.ino(), at.path(), depth);
+            }
+            case Attr.S_IFREG -> {
+                Entry f = create(at, NodeSpec.file(mode, uid, gid, atime, mtime));
+                made = f;
                 long size = ((Number) a.get("size")).longValue();
-                boolean timesKept = size == 0 || copyData(src, f, size);
+                timesKept = size == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(src, f.ino(), size));
                 files++;
                 bar.fileDone();
-                yield timesKept ? null : f;
             }
-            case Inode.S_IFLNK -> fs.symlink(dest, Files.readSymbolicLink(src).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8), uid, gid);
-            default -> fs.mknod(dest, mode, ((Number) a.get("rdev")).longValue(), uid, gid);
-        };
-        copyXattrs(src, dest);
-        if (made != null) fs.utimens(made, ts(at), ts(mt)); // after the contents, which touched the times
+            case Attr.S_IFLNK -> made = create(at, NodeSpec.symlink(Files.readSymbolicLink(src).toString().getBytes(StandardCharsets.UTF_8), uid, gid));
+            default -> made = create(at, NodeSpec.special(mode, ((Number) a.get("rdev")).longValue(), uid, gid));
+        }
+        long ino = made.ino();
+        if (linked) hardLinks.put(key, ino);
+        copyXattrs(src, ino, at.path());
+        if (!timesKept) // after the contents, which touched the times
+            Ext4Paths.at(at.path(), ino, () -> vfs.setattr(ino, SetAttr.NONE.atime(atime).mtime(mtime), AS_ROOT));
     }
 
-    private static Inode.Timestamp ts(FileTime t) {
-        java.time.Instant i = t.toInstant();
-        return new Inode.Timestamp(i.getEpochSecond(), i.getNano());
+    private Entry create(Ext4Paths.Parent at, NodeSpec what) throws IOException {
+        return Ext4Paths.at(at, () -> vfs.createAsIs(at.dir(), at.name(), what));
     }
 
-    /** Writes the file's non-zero blocks; runs of zero blocks stay holes. */
-    /** Copies the contents; returns whether the file's times are still the ones it was created with. */
-    private boolean copyData(Path src, Inode file, long expectedSize) throws IOException {
+    private static Time ts(FileTime t) { return Time.of(t.toInstant()); }
+
+    /** Copies the contents, runs of zero blocks left as holes; returns whether the file's times are still the ones it was created with. */
+    private boolean copyData(Path src, long ino, long expectedSize) throws IOException {
         if (expectedSize == 0) return true;
-        int bs = fs.superblock().blockSize();
         try (FileChannel ch = FileChannel.open(src, StandardOpenOption.READ)) {
-            long size = ch.size(), pos = 0;
-            if (size > 0 && Posix.allocatedBytes(src) >= size) { // no holes to keep: copy device-side, no scan for zeros
-                fs.writeFrom(file, ch, size);
-                bar.advance(size);
-                return true;
-            }
-            while (pos < size) {
-                buf.clear().limit((int) Math.min(CHUNK, size - pos));
-                while (buf.hasRemaining()) if (ch.read(buf, pos + buf.position()) < 0) break;
-                int n = buf.position();
-                if (n == 0) break;
-                // write each maximal run of blocks that are not all zero
-                int runStart = -1;
-                for (int off = 0; off < n; off += bs) {
-                    int len = Math.min(bs, n - off);
-                    boolean zero = allZero(buf, off, len);
-                    if (!zero && runStart < 0) runStart = off;
-                    if (zero && runStart >= 0) { write(file, pos, runStart, off); runStart = -1; }
+            OpenFile file = vfs.open(ino, Ext4Vfs.O_WRONLY, AS_ROOT);
+            try {
+                long size = ch.size(), pos = 0;
+                if (size > 0 && Posix.allocatedBytes(src) >= size) { // no holes to keep: copy device-side, no scan for zeros
+                    vfs.writeFrom(file, ch, size);
+                    bar.advance(size);
+                    return true;
                 }
-                if (runStart >= 0) write(file, pos, runStart, n);
-                bar.advance(n);
-                pos += n;
+                while (pos < size) {
+                    buf.clear().limit((int) Math.min(CHUNK, size - pos));
+                    while (buf.hasRemaining()) if (ch.read(buf, pos + buf.position()) < 0) break;
+                    int n = buf.position();
+                    if (n == 0) break;
+                    // write each maximal run of blocks that are not all zero
+                    int runStart = -1;
+                    for (int off = 0; off < n; off += blockSize) {
+                        int len = Math.min(blockSize, n - off);
+                        boolean zero = allZero(buf, off, len);
+                        if (!zero && runStart < 0) runStart = off;
+                        if (zero && runStart >= 0) { write(file, pos, runStart, off); runStart = -1; }
+                    }
+                    if (runStart >= 0) write(file, pos, runStart, n);
+                    bar.advance(n);
+                    pos += n;
+                }
+                if (vfs.getattr(ino).size() != size) vfs.setattr(ino, SetAttr.NONE.size(size), AS_ROOT); // ends in a hole
+                return size == 0;
+            } finally {
+                vfs.release(file);
             }
-            if (fs.inode(file.number()).size() != size) fs.truncate(file, size); // ends in a hole
-            return size == 0;
         }
     }
 
-    private void write(Inode file, long chunkPos, int from, int to) throws IOException {
-        fs.write(file, chunkPos + from, buf.duplicate().position(from).limit(to));
+    private void write(OpenFile file, long chunkPos, int from, int to) throws IOException {
+        vfs.write(file, chunkPos + from, buf.duplicate().position(from).limit(to), AS_ROOT);
     }
 
     private static boolean allZero(ByteBuffer b, int off, int len) {
@@ -164,12 +189,13 @@ public final class Populator {
         return true;
     }
 
-    private void copyXattrs(Path src, String dest) throws IOException {
+    private void copyXattrs(Path src, long ino, String dest) throws IOException {
         List<String> names;
         try { names = Posix.llistxattr(src); } catch (IOException e) { return; }
         for (String n : names) {
             try {
-                fs.setXattr(dest, n, Posix.lgetxattr(src, n), 0, false);
+                byte[] v = Posix.lgetxattr(src, n);
+                Ext4Paths.at(dest, ino, () -> { vfs.setxattr(ino, n, v, 0, AS_ROOT); return null; });
             } catch (FsException e) {
                 if (e.errno() != Errno.EOPNOTSUPP) throw e;
                 if (!xattrWarned) err.println("ext4j: warning: extended attributes not copied: " + e.getMessage());

@@ -69,6 +69,9 @@ public final class Posix {
         return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d, Linker.Option.captureCallState("errno"));
     }
 
+    /** The caller the CLI's changes are made as: the effective uid and gid (uid 0 has every privilege, as root). */
+    public static ext4j.fs.Caller caller() { return new ext4j.fs.Caller(euid(), egid(), new long[0]); }
+
     public static boolean isRoot() {
         try { return (int) GETEUID.invokeExact() == 0; } catch (Throwable t) { return false; }
     }

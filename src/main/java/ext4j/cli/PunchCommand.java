@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -15,8 +16,8 @@ final class PunchCommand extends WriteCommand {
     @Parameters(index = "1", paramLabel = "PATH") String path;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         long off = ImagePaths.size(offset), len = ImagePaths.size(length);
-        return each(List.of(path), p -> fs.punchHole(p, off, len));
+        return each(List.of(path), p -> FallocateCommand.fallocate(fs, p, Ext4Vfs.FALLOC_FL_PUNCH_HOLE | Ext4Vfs.FALLOC_FL_KEEP_SIZE, off, len));
     }
 }

@@ -1,9 +1,9 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
 import ext4j.base.FsException;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Entry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -30,22 +30,22 @@ final class PutCommand extends WriteCommand {
     @Parameters(index = "2", paramLabel = "PATH", description = "absolute destination path inside the image") String dest;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         if (!Files.exists(src, LinkOption.NOFOLLOW_LINKS)) throw new NoSuchFileException(src.toString());
         boolean dir = Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS);
         if (dir && !recursive) throw new FsException(Errno.EISDIR, src + " (use -r to copy a directory)");
         return each(List.of(dest), d -> {
             String target = ImagePaths.strip(d);
-            Inode existing = Lookup.find(fs, target, true);
-            if (existing != null && existing.isDir()) {
+            Entry existing = fs.find(target, true);
+            if (existing != null && existing.attr().isDirectory()) {
                 target = ImagePaths.child(target, src.getFileName() == null ? "" : src.getFileName().toString());
-                existing = Lookup.find(fs, target, false);
+                existing = fs.find(target, false);
             }
-            if (existing != null && (dir || existing.isDir()))
+            if (existing != null && (dir || existing.attr().isDirectory()))
                 throw new FsException(Errno.EEXIST, target + (dir ? " (put -r does not merge into an existing directory)" : ""));
             String tmp = ImagePaths.child(ImagePaths.parent(target), ".ext4j-put-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
             try {
-                Populator.copyTree(fs, src, tmp, err(), ProgressBar.onTerminal());
+                Populator.copyTree(fs.vfs(), src, fs.parent(tmp), err(), ProgressBar.onTerminal());
                 fs.rename(tmp, target);
             } catch (IOException | RuntimeException e) {
                 undo(fs, tmp);
@@ -55,12 +55,16 @@ final class PutCommand extends WriteCommand {
     }
 
     /** Removes a partial copy; a second failure is reported but does not hide the first. */
-    private void undo(Ext4FileSystem fs, String tmp) {
+    private void undo(Ext4Paths fs, String tmp) {
         try {
-            Inode i = Lookup.find(fs, tmp, false);
+            Entry i = fs.find(tmp, false);
             if (i == null) return;
-            if (i.isDir()) RmCommand.removeTree(fs, tmp, i, 0);
-            else fs.unlink(tmp);
+            if (i.attr().isDirectory()) {
+                RmCommand.removeTree(fs, tmp, i.ino(), 0);
+                fs.rmdir(tmp);
+            } else {
+                fs.unlink(tmp);
+            }
         } catch (IOException | RuntimeException e) {
             err().println("ext4j: warning: could not remove the partial copy " + tmp + ": " + e.getMessage());
         }

@@ -1,7 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
-import ext4j.journal.JournalRecovery;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.Replay;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
@@ -19,11 +19,11 @@ final class RecoverCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        JournalRecovery.Result r = Ext4FileSystem.recover(image);
+        Replay r = Ext4Vfs.recover(image);
         if (r == null) out.println(image + ": journal clean, nothing to replay");
         else {
             out.printf("%s: replayed %d transactions (%d to %d), %d blocks written, %d revoked%n", image, r.transactions(),
-                    r.firstTid(), r.endTid() - 1, r.blocks().size(), r.revoked());
+                    r.firstTid(), r.lastTid(), r.blocks(), r.revoked());
             for (String w : r.warnings()) out.println("  " + w);
         }
         return 0;

@@ -1,6 +1,6 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -12,7 +12,7 @@ final class RmdirCommand extends WriteCommand {
     @Parameters(index = "1..*", paramLabel = "PATH", description = "absolute paths inside the image") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         return each(paths, p -> fs.rmdir(ImagePaths.strip(p)));
     }
 }

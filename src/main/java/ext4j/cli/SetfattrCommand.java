@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,11 +24,15 @@ final class SetfattrCommand extends WriteCommand {
     @Parameters(index = "1..*", paramLabel = "PATH") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         byte[] v = action.name != null ? XattrValues.decode(value) : null;
         return each(paths, p -> {
-            if (action.name != null) fs.setXattr(p, action.name, v, 0, !noDeref);
-            else fs.removeXattr(p, action.remove, !noDeref);
+            Entry e = fs.resolve(p, !noDeref);
+            Ext4Paths.at(p, e.ino(), () -> {
+                if (action.name != null) fs.vfs().setxattr(e.ino(), action.name, v, 0, fs.caller());
+                else fs.vfs().removexattr(e.ino(), action.remove, fs.caller());
+                return null;
+            });
         });
     }
 }

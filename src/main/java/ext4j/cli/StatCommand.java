@@ -1,12 +1,11 @@
 package ext4j.cli;
 
-import ext4j.extent.ExtentMap;
-import ext4j.extent.FileMap;
-import ext4j.extent.Run;
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
-import ext4j.xattr.PosixAcl;
-import ext4j.xattr.Xattr;
+import ext4j.fs.Attr;
+import ext4j.fs.Caller;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.InodeLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -33,60 +32,56 @@ final class StatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (Ext4FileSystem fs = img.open(spec.commandLine().getErr())) {
-            Inode i = fs.resolve(path, false);
-            int bs = fs.superblock().blockSize();
+        try (Ext4Vfs vfs = img.open(spec.commandLine().getErr())) {
+            Entry e = new Ext4Paths(vfs, Caller.ROOT).resolve(path, false);
+            Attr i = e.attr();
+            InodeLayout layout = Ext4Paths.at(path, e.ino(), () -> vfs.layout(e.ino()));
             out.printf("path:        %s%n", path);
-            out.printf("inode:       %d%n", i.number());
+            out.printf("inode:       %d%n", i.ino());
             out.printf("type:        %s%n", Format.typeName(i.mode()));
             out.printf("mode:        %04o (%s)%n", i.permissions(), Format.modeString(i.mode()));
             out.printf("uid:         %d%n", i.uid());
             out.printf("gid:         %d%n", i.gid());
             out.printf("size:        %d%n", i.size());
-            out.printf("links:       %d%n", i.linksCount());
-            out.printf("blocks:      %d (512-byte units)%n", i.blocks512(bs));
+            out.printf("links:       %d%n", i.nlink());
+            out.printf("blocks:      %d (512-byte units)%n", i.blocks());
             out.printf("flags:       0x%08x%s%n", i.flags(), flagNames(i.flags()));
-            out.printf("generation:  %d%n", Integer.toUnsignedLong(i.generation()));
-            if (i.projectId() != 0) out.printf("project:     %d%n", i.projectId());
-            if (i.fileAcl() != 0) out.printf("xattr block: %d%n", i.fileAcl());
+            out.printf("generation:  %d%n", i.generation());
+            if (layout.projectId() != 0) out.printf("project:     %d%n", layout.projectId());
+            if (layout.xattrBlock() != 0) out.printf("xattr block: %d%n", layout.xattrBlock());
             out.printf("atime:       %s%n", Format.fullTime(i.atime()));
             out.printf("mtime:       %s%n", Format.fullTime(i.mtime()));
             out.printf("ctime:       %s%n", Format.fullTime(i.ctime()));
             if (i.crtime() != null) out.printf("crtime:      %s%n", Format.fullTime(i.crtime()));
-            if (i.isSymlink()) out.printf("target:      %s%n", new String(fs.readlink(i), StandardCharsets.UTF_8));
-            if (i.type() == Inode.S_IFCHR || i.type() == Inode.S_IFBLK) {
-                long[] d = i.deviceNumbers();
+            if (i.isSymlink()) out.printf("target:      %s%n", new String(vfs.readlink(i.ino()), StandardCharsets.UTF_8));
+            if (i.type() == Attr.S_IFCHR || i.type() == Attr.S_IFBLK) {
+                long[] d = Format.majorMinor(i.rdev());
                 out.printf("device:      %d,%d%n", d[0], d[1]);
             }
-            printMapping(fs, i, out);
-            List<Xattr> xs = fs.xattrs(i);
-            if (!xs.isEmpty()) {
+            printMapping(layout, out);
+            List<String> names = Ext4Paths.at(path, e.ino(), () -> vfs.listxattr(e.ino(), Caller.ROOT));
+            if (!names.isEmpty()) {
                 out.println("xattrs:");
-                for (Xattr x : xs) out.printf("  %s = %s%n", x.name(), showValue(x));
+                for (String n : names) out.printf("  %s = %s%n", n, showValue(vfs, e.ino(), n));
             }
             out.flush();
             return 0;
         }
     }
 
-    private static void printMapping(Ext4FileSystem fs, Inode i, PrintWriter out) throws Exception {
-        if (i.hasFlag(Inode.FL_INLINE_DATA)) {
-            out.printf("inline data: %d bytes%n", i.isDir() ? fs.inlineData(i).length : i.size());
-            return;
+    private static void printMapping(InodeLayout l, PrintWriter out) {
+        switch (l.kind()) {
+            case NONE -> { return; }
+            case INLINE -> { out.printf("inline data: %d bytes%n", l.inlineBytes()); return; }
+            case EXTENTS -> {
+                if (!l.treeBlocks().isEmpty()) out.printf("tree blocks: %s%n", l.treeBlocks());
+                out.println("extents:");
+            }
+            case BLOCKS -> out.println("blocks:");
         }
-        boolean hasMap = i.isRegular() || i.isDir() || (i.isSymlink() && (i.hasFlag(Inode.FL_EXTENTS) || i.blocks512(fs.superblock().blockSize()) > (i.fileAcl() != 0 ? fs.superblock().blockSize() / 512 : 0)));
-        if (!hasMap) return;
-        FileMap map = fs.fileMap(i);
-        if (map instanceof ExtentMap em) {
-            List<Long> nodes = em.nodeBlocks();
-            if (!nodes.isEmpty()) out.printf("tree blocks: %s%n", nodes);
-            out.println("extents:");
-        } else {
-            out.println("blocks:");
-        }
-        for (Run r : map.runs()) {
-            out.printf("  logical %d-%d physical %d-%d length %d%s%n", r.logical(), r.end() - 1, r.physical(),
-                    r.physical() + r.length() - 1, r.length(), r.kind() == Run.Kind.UNWRITTEN ? " unwritten" : "");
+        for (InodeLayout.Piece r : l.pieces()) {
+            out.printf("  logical %d-%d physical %d-%d length %d%s%n", r.logical(), r.logical() + r.length() - 1, r.physical(),
+                    r.physical() + r.length() - 1, r.length(), r.unwritten() ? " unwritten" : "");
         }
     }
 
@@ -99,11 +94,16 @@ final class StatCommand implements Callable<Integer> {
         return n.isEmpty() ? "" : " (" + String.join(", ", n) + ")";
     }
 
-    static String showValue(Xattr x) {
-        if (x.name().startsWith("system.posix_acl_")) {
-            try { return PosixAcl.fromExt4(x.value(), x.name()).toText(); } catch (Exception e) { return "<bad ACL: " + e.getMessage() + ">"; }
+    static String showValue(Ext4Vfs vfs, long ino, String name) {
+        byte[] v;
+        try {
+            v = vfs.getxattr(ino, name, Caller.ROOT);
+        } catch (java.io.IOException e) {
+            return name.startsWith("system.posix_acl_") ? "<bad ACL: " + e.getMessage() + ">" : "<unreadable: " + e.getMessage() + ">";
         }
-        byte[] v = x.value();
+        if (name.startsWith("system.posix_acl_")) {
+            try { return AclText.of(v); } catch (IllegalArgumentException e) { return "<bad ACL: " + e.getMessage() + ">"; }
+        }
         int n = v.length > 0 && v[v.length - 1] == 0 ? v.length - 1 : v.length; // C strings carry a NUL
         boolean printable = true;
         for (int k = 0; k < n && printable; k++) printable = (v[k] & 0xFF) >= 0x20 && v[k] != 0x7F;

@@ -1,7 +1,8 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
-import ext4j.ondisk.Inode;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.SetAttr;
+import ext4j.fs.Time;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,31 +24,29 @@ final class TouchCommand extends WriteCommand {
     @Parameters(index = "1..*", paramLabel = "PATH") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
-        Inode.Timestamp t = date == null ? null : parse(date);
+    int run(Ext4Paths fs) throws IOException {
+        Time t = date == null ? null : parse(date);
         return each(paths, p -> {
-            Inode.Timestamp when = t != null ? t : now();
-            if (Lookup.find(fs, p, true) == null) {
+            Time when = t != null ? t : Time.now();
+            if (fs.find(p, true) == null) {
                 if (noCreate) return;
-                fs.createFile(p, 0644, Posix.euid(), Posix.egid());
+                fs.create(p, 0644);
             }
             boolean both = onlyAtime == onlyMtime;
-            fs.utimens(p, both || onlyAtime ? when : null, both || onlyMtime ? when : null, true);
+            SetAttr change = SetAttr.NONE;
+            if (both || onlyAtime) change = change.atime(when);
+            if (both || onlyMtime) change = change.mtime(when);
+            fs.setattr(p, true, change);
         });
     }
 
-    private static Inode.Timestamp now() {
-        Instant i = Instant.now();
-        return new Inode.Timestamp(i.getEpochSecond(), i.getNano());
-    }
-
-    static Inode.Timestamp parse(String s) {
+    static Time parse(String s) {
         try {
             if (s.startsWith("@")) {
                 java.math.BigDecimal d = new java.math.BigDecimal(s.substring(1));
                 long sec = d.setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
                 int ns = d.subtract(java.math.BigDecimal.valueOf(sec)).movePointRight(9).intValue();
-                return new Inode.Timestamp(sec, ns);
+                return new Time(sec, ns);
             }
             Instant i;
             try { i = OffsetDateTime.parse(s).toInstant(); }
@@ -55,7 +54,7 @@ final class TouchCommand extends WriteCommand {
                 try { i = Instant.parse(s); }
                 catch (DateTimeParseException e2) { i = LocalDateTime.parse(s).atZone(ZoneId.systemDefault()).toInstant(); }
             }
-            return new Inode.Timestamp(i.getEpochSecond(), i.getNano());
+            return Time.of(i);
         } catch (RuntimeException e) {
             throw new BadArgumentException("invalid date: '" + s + "' (use @EPOCH or ISO-8601, e.g. 2024-01-31T12:00:00Z)");
         }

@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.SetAttr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -15,14 +16,14 @@ final class TruncateCommand extends WriteCommand {
     @Parameters(index = "1..*", paramLabel = "PATH") List<String> paths;
 
     @Override
-    int run(Ext4FileSystem fs) throws IOException {
+    int run(Ext4Paths fs) throws IOException {
         long n = ImagePaths.size(size);
         return each(paths, p -> {
-            if (Lookup.find(fs, p, true) == null) {
+            if (fs.find(p, true) == null) {
                 if (noCreate) return;
-                fs.createFile(p, 0644, Posix.euid(), Posix.egid());
+                fs.create(p, 0644);
             }
-            fs.truncate(p, n);
+            fs.setattr(p, true, SetAttr.NONE.size(n));
         });
     }
 }

@@ -1,7 +1,10 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
-import ext4j.verity.VerityDescriptor;
+import ext4j.fs.Caller;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Entry;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.OpenFile;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,6 +26,9 @@ final class VerityCommand implements Runnable {
 
     @Override public void run() { spec.commandLine().usage(spec.commandLine().getOut()); }
 
+    /** A digest as fsverity-utils prints it. */
+    static String digestString(byte[] digest) { return "sha256:" + HexFormat.of().formatHex(digest); }
+
     static byte[] salt(String hex) {
         if (hex == null) return new byte[0];
         try {
@@ -40,9 +46,20 @@ final class VerityCommand implements Runnable {
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "PATH") List<String> paths;
 
         @Override
-        int run(Ext4FileSystem fs) throws IOException {
+        int run(Ext4Paths fs) throws IOException {
             byte[] s = salt(salt);
-            return each(paths, p -> out().println(fs.enableVerity(p, s).digestString() + " " + p));
+            return each(paths, p -> {
+                Entry e = fs.resolve(p, true);
+                byte[] digest = Ext4Paths.at(p, e.ino(), () -> {
+                    OpenFile f = fs.vfs().open(e.ino(), Ext4Vfs.O_RDONLY, fs.caller()); // as FS_IOC_ENABLE_VERITY wants it
+                    try {
+                        return fs.vfs().enableVerity(f, s, ino -> false);          // the CLI holds no other handle
+                    } finally {
+                        fs.vfs().release(f);
+                    }
+                });
+                out().println(digestString(digest) + " " + p);
+            });
         }
     }
 
@@ -54,10 +71,11 @@ final class VerityCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            try (Ext4FileSystem fs = img.open(spec.commandLine().getErr())) {
+            try (Ext4Vfs vfs = img.open(spec.commandLine().getErr())) {
+                Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
                 for (String p : paths) {
-                    VerityDescriptor d = fs.verityDescriptor(ImagePaths.check(p));
-                    spec.commandLine().getOut().println(d.digestString() + " " + p);
+                    Entry e = fs.resolve(ImagePaths.check(p), true);
+                    spec.commandLine().getOut().println(digestString(Ext4Paths.at(p, e.ino(), () -> vfs.measureVerity(e.ino()))) + " " + p);
                 }
             }
             spec.commandLine().getOut().flush();
@@ -75,8 +93,12 @@ final class VerityCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             byte[] s = salt(salt);
-            try (Ext4FileSystem fs = img.open(spec.commandLine().getErr())) {
-                for (String p : paths) spec.commandLine().getOut().println(fs.computeVerity(ImagePaths.check(p), s).digestString() + " " + p);
+            try (Ext4Vfs vfs = img.open(spec.commandLine().getErr())) {
+                Ext4Paths fs = new Ext4Paths(vfs, Caller.ROOT);
+                for (String p : paths) {
+                    Entry e = fs.resolve(ImagePaths.check(p), true);
+                    spec.commandLine().getOut().println(digestString(Ext4Paths.at(p, e.ino(), () -> vfs.computeVerity(e.ino(), s))) + " " + p);
+                }
             }
             spec.commandLine().getOut().flush();
             return 0;

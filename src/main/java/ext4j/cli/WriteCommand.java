@@ -1,7 +1,8 @@
 package ext4j.cli;
 
 import ext4j.base.Errno;
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Paths;
+import ext4j.fs.Ext4Vfs;
 import ext4j.base.FsException;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,12 +27,12 @@ abstract class WriteCommand implements Callable<Integer> {
 
     @Override
     public final Integer call() throws Exception {
-        try (Ext4FileSystem fs = img.open(err())) {
-            return run(fs);
+        try (Ext4Vfs vfs = img.open(err())) {
+            return run(new Ext4Paths(vfs, Posix.caller()));
         }
     }
 
-    abstract int run(Ext4FileSystem fs) throws IOException;
+    abstract int run(Ext4Paths fs) throws IOException;
 
     interface PathOp { void apply(String path) throws IOException; }
 

@@ -1,6 +1,7 @@
 package ext4j.cli;
 
-import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Ext4Vfs;
+import ext4j.fs.Options;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -16,10 +17,10 @@ final class WriteImageOptions {
     @Option(names = "--force", description = "write even if metadata fails a checksum or the filesystem is marked with errors")
     boolean force;
 
-    Ext4FileSystem open(PrintWriter err) throws IOException {
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(image, force);
-        for (String w : fs.warnings()) err.println("ext4j: " + image + ": warning: " + w);
+    Ext4Vfs open(PrintWriter err) throws IOException {
+        Ext4Vfs vfs = Ext4Vfs.open(image, Options.defaults().withForce(force));
+        for (String w : vfs.warnings()) err.println("ext4j: " + image + ": warning: " + w);
         err.flush();
-        return fs;
+        return vfs;
     }
 }

@@ -723,4 +723,150 @@ public final class Ext4Vfs implements Closeable {
     int liveLocks() { return locks.live(); }
 
     static String utf8(byte[] name) { return new String(name, StandardCharsets.UTF_8); }
+
+    // ==== The CLI's calls (issue 14: the CLI stands on this API). Opening as the CLI needs it, the ====
+    // ==== bulk copies of put -r / mkfs -d / get -r, and read-only inspection for the commands    ====
+    // ==== that show on-disk structures (info, stat, recover), in this API's own value types.       ====
+
+    /** Opens read-only exactly as on disk: a journal that needs recovery is reported in {@link #warnings()}, not replayed (`ext4j info`). */
+    public static Ext4Vfs openAsOnDisk(Path image) throws IOException { return new Ext4Vfs(Ext4FileSystem.openReadOnlyAsIs(image)); }
+
+    /**
+     * Opens a filesystem that mkfs has just made, to fill it (mkfs -d): blocks go home in batches
+     * without the journal, as mke2fs -d writes; a crash means making it again.
+     */
+    public static Ext4Vfs openForPopulating(Path image) throws IOException { return new Ext4Vfs(Ext4FileSystem.openForPopulating(image)); }
+
+    /**
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
+     * list. What was replayed, or null if the journal was clean.
+     */
+    public static Replay recover(Path image) throws IOException {
+        var r = Ext4FileSystem.recover(image);
+        return r == null ? null : new Replay(r.transactions(), r.firstTid(), r.endTid() - 1, r.blocks().size(), r.revoked(), List.copyOf(r.warnings()));
+    }
+
+    /**
+     * Creates an inode exactly as described (mke2fs -d's way, for bulk copies of a host tree):
+     * mode, owner, device and times as given, in one handle; no umask, inherited ACL or setgid
+     * directory rule applies. The errnos of create, mknod and symlink.
+     */
+    public Entry createAsIs(long dir, byte[] name, NodeSpec n) throws IOException {
+        int type = n.mode() & Inode.S_IFMT;
+        if (type != Inode.S_IFREG && type != Inode.S_IFDIR && type != Inode.S_IFLNK && type != Inode.S_IFCHR && type != Inode.S_IFBLK
+                && type != Inode.S_IFIFO && type != Inode.S_IFSOCK)
+            throw new FsException(Errno.EINVAL, "mknod type 0" + Integer.toOctalString(type));
+        if ((type == Inode.S_IFLNK) != (n.symlinkTarget() != null)) throw new FsException(Errno.EINVAL, "a symlink target for a symlink only");
+        try (var held = locks.write(dir)) {
+            Inode d = liveDir(dir);
+            Inode made = fs.create(d, name, new Namespace.NewInode(n.mode(), n.uid(), n.gid(), n.rdev(), n.symlinkTarget(),
+                    n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()));
+            return entry(fs.inode(made.number()));
+        }
+    }
+
+    /**
+     * Fills an empty regular file, open for writing, with the first len bytes of src (a host file
+     * without holes) by a device-side copy: blocks allocated in long runs and the bytes moved by
+     * the device (transferTo from an image file), not through the page cache. Times unchanged, as
+     * a copy keeps its source's.
+     */
+    public void writeFrom(OpenFile f, java.nio.channels.FileChannel src, long len) throws IOException {
+        checkOpen(f, true);
+        if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
+        try (var held = locks.write(f.ino())) {
+            fs.writeFrom(fs.inode(f.ino()), src, len);
+        }
+    }
+
+    /**
+     * Copies a regular file's bytes into out at the same offsets, holes kept (skipped, the size
+     * set at the end), straight from the device (transferTo into a host file); verity files are
+     * checked on the way. progress receives the bytes done. A writable open writes the file's
+     * cached data back first, so the device holds what a read would return.
+     */
+    public void copyTo(long ino, java.nio.channels.FileChannel out, java.util.function.LongConsumer progress) throws IOException {
+        try (var held = locks.read(ino)) {
+            Inode i = live(ino);
+            if (!i.isRegular()) throw new FsException(i.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + ino);
+            if (fs.isWritable()) {
+                fs.writtenBack(i);
+                i = live(ino);
+            }
+            fs.copyTo(i, out, progress::accept);
+        }
+    }
+
+    /** `fsverity digest`: the file digest fs-verity would give the file's current bytes with this salt, without enabling it. */
+    public byte[] computeVerity(long ino, byte[] salt) throws IOException {
+        if (salt.length > 32) throw new FsException(Errno.EINVAL, "inode " + ino + ": salt of " + salt.length + " bytes (at most 32)");
+        try (var held = locks.read(ino)) {
+            Inode i = live(ino);
+            if (!i.isRegular()) throw new FsException(Errno.EINVAL, "inode " + ino + ": not a regular file");
+            return new VerityFiles(fs).compute(i, salt).digest();
+        }
+    }
+
+    /** The superblock and journal superblock as `ext4j info` shows them. */
+    public FsSummary summary() throws IOException {
+        Superblock sb = fs.superblock();
+        var j = fs.journalSuperblock();
+        FsSummary.Journal journal;
+        if (j != null)
+            journal = new FsSummary.Journal("internal", Integer.toUnsignedLong(sb.journalInode()), 0, j.maxLen(), j.blockSize(), j.isClean(),
+                    j.sequence(), j.start(), j.incompatNames(), j.errno());
+        else if (sb.hasCompat(ext4j.ondisk.Features.COMPAT_HAS_JOURNAL))
+            journal = new FsSummary.Journal("external", 0, Integer.toUnsignedLong(sb.journalDev()), 0, 0, false, 0, 0, "", 0);
+        else journal = new FsSummary.Journal("none", 0, 0, 0, 0, false, 0, 0, "", 0);
+        List<String> features = new ArrayList<>(ext4j.ondisk.Features.compatNames(sb.featureCompat()));
+        features.addAll(ext4j.ondisk.Features.incompatNames(sb.featureIncompat()));
+        features.addAll(ext4j.ondisk.Features.roCompatNames(sb.featureRoCompat()));
+        int state = sb.state();
+        return new FsSummary(sb.kind(), sb.volumeName(), sb.uuid().toString(), (state & Superblock.STATE_VALID) != 0,
+                (state & Superblock.STATE_ERROR) != 0, (state & Superblock.STATE_ORPHANS) != 0,
+                sb.blockSize(), sb.clusterSize(), sb.blocksCount(), sb.freeBlocksCount(), sb.reservedBlocksCount(),
+                Integer.toUnsignedLong(sb.inodesCount()), sb.freeInodesCount(), Integer.toUnsignedLong(sb.firstInode()), sb.inodeSize(),
+                sb.groupCount(), Integer.toUnsignedLong(sb.blocksPerGroup()), Integer.toUnsignedLong(sb.inodesPerGroup()),
+                sb.hasIncompat(ext4j.ondisk.Features.INCOMPAT_FLEX_BG) ? 1 << sb.logGroupsPerFlex() : 0, sb.descSize(),
+                List.copyOf(features), hashName(sb.defHashVersion(), (sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0),
+                sb.hasMetadataCsum(), sb.hasMetadataCsum() ? Integer.toUnsignedLong(sb.checksumSeed()) : 0,
+                sb.mkfsTime(), sb.mountTime(), sb.lastMounted(), sb.writeTime(), sb.mountCount(), sb.maxMountCount(), journal);
+    }
+
+    /** The directory hash as dumpe2fs names it, with its signedness for the hashes that have one. */
+    private static String hashName(int v, boolean unsigned) {
+        String n = switch (v) {
+            case ext4j.dir.DxHash.LEGACY -> "legacy";
+            case ext4j.dir.DxHash.HALF_MD4 -> "half_md4";
+            case ext4j.dir.DxHash.TEA -> "tea";
+            case ext4j.dir.DxHash.SIPHASH -> "siphash";
+            default -> "unknown (" + v + ")";
+        };
+        return v <= ext4j.dir.DxHash.TEA ? n + (unsigned ? " (unsigned)" : " (signed)") : n;
+    }
+
+    /** Checks every block and inode bitmap against its checksum (metadata_csum); one line per bad one. */
+    public List<String> verifyBitmaps() throws IOException { return fs.volume().verifyBitmaps(); }
+
+    /** Where an inode's data lives on disk (`ext4j stat`). */
+    public InodeLayout layout(long ino) throws IOException {
+        try (var held = locks.read(ino)) {
+            Inode i = live(ino);
+            int bs = fs.volume().blockSize();
+            if (i.hasFlag(Inode.FL_INLINE_DATA)) {
+                int n = i.isDir() ? fs.inlineData(i).length : (int) i.size();
+                return new InodeLayout(i.fileAcl(), i.projectId(), InodeLayout.Kind.INLINE, n, List.of(), List.of());
+            }
+            // a fast symlink keeps its target in i_block: no map; a slow one has a block (its xattr block not counted)
+            boolean mapped = i.isRegular() || i.isDir() || (i.isSymlink()
+                    && (i.hasFlag(Inode.FL_EXTENTS) || i.blocks512(bs) > (i.fileAcl() != 0 ? bs / 512 : 0)));
+            if (!mapped) return new InodeLayout(i.fileAcl(), i.projectId(), InodeLayout.Kind.NONE, 0, List.of(), List.of());
+            FileMap map = fs.fileMap(i);
+            List<InodeLayout.Piece> pieces = new ArrayList<>();
+            for (Run r : map.runs()) pieces.add(new InodeLayout.Piece(r.logical(), r.physical(), r.length(), r.kind() == Run.Kind.UNWRITTEN));
+            boolean extents = map instanceof ext4j.extent.ExtentMap;
+            List<Long> nodes = map instanceof ext4j.extent.ExtentMap em ? List.copyOf(em.nodeBlocks()) : List.of();
+            return new InodeLayout(i.fileAcl(), i.projectId(), extents ? InodeLayout.Kind.EXTENTS : InodeLayout.Kind.BLOCKS, 0, nodes, List.copyOf(pieces));
+        }
+    }
 }
