@@ -173,6 +173,15 @@ public final class BufferCache {
         return c;
     }
 
+    /** A copy of the block's published bytes (what readers see, not a running handle's copy), or null if it is not cached. */
+    public synchronized byte[] publishedCopy(long block) {
+        Buf b = map.get(block);
+        if (b == null) return null;
+        byte[] c = new byte[blockSize];
+        b.data.get(0, c);
+        return c;
+    }
+
     /** Puts back bytes saved by {@link #copyOf} (a handle being undone); published as a new buffer. */
     public synchronized void restore(long block, byte[] bytes) {
         Buf old = map.get(block);

@@ -21,8 +21,14 @@ public final class Handle implements AutoCloseable {
     private int credits;
     private int depth = 1;
     private final Set<Long> touched = new HashSet<>();
-    /** Each touched block's bytes before this handle changed it (null: not cached before, forget on abort). */
+    /**
+     * What an abort must do for each block, from the first time the handle touched it: UNCHANGED
+     * (the cache's copy-on-write kept its published bytes as they were: nothing), null (it was not
+     * cached and the handle made it as zeros: forget it), or the published bytes to put back (the
+     * handle freed it, which dropped it from the cache).
+     */
     private final Map<Long, byte[]> before = new HashMap<>();
+    private static final byte[] UNCHANGED = new byte[0];
     private boolean aborted;
 
     /** The journal side of a handle: told when the outermost stop happens, or that the handle was undone. */
@@ -53,17 +59,14 @@ public final class Handle implements AutoCloseable {
     /** Writable little-endian buffer of an existing metadata block; the block is dirty from now on. */
     public ByteBuffer getWriteAccess(long block) throws IOException {
         charge(block);
-        if (undo && !before.containsKey(block)) {
-            cache.read(block); // loads it, so the copy below is the on-disk state
-            before.put(block, cache.copyOf(block));
-        }
+        if (undo) before.putIfAbsent(block, UNCHANGED);     // the handle edits a private copy; an abort drops it
         return cache.writable(block, false);
     }
 
     /** A zero-filled writable buffer for a newly allocated metadata block (not read from disk). */
     public ByteBuffer getCreateAccess(long block) throws IOException {
         charge(block);
-        if (undo && !before.containsKey(block)) before.put(block, cache.copyOf(block));
+        if (undo && !before.containsKey(block)) before.put(block, cache.contains(block) ? UNCHANGED : null);
         return cache.writable(block, true);
     }
 
@@ -72,8 +75,8 @@ public final class Handle implements AutoCloseable {
      * it when the handle stops (an aborted handle revokes nothing: the free is undone).
      */
     public void forget(long block) {
-        byte[] cached = undo ? cache.copyOf(block) : null;
-        if (cached != null && !before.containsKey(block)) before.put(block, cached); // an abort puts it back
+        if (undo && (!before.containsKey(block) || before.get(block) == UNCHANGED))
+            before.put(block, cache.publishedCopy(block));  // an abort puts it back (null: it was not cached)
         cache.forget(block);
         touched.remove(block);
         forgotten.add(block);
@@ -118,6 +121,7 @@ public final class Handle implements AutoCloseable {
             return;
         }
         for (Map.Entry<Long, byte[]> e : before.entrySet()) {
+            if (e.getValue() == UNCHANGED) continue;
             if (e.getValue() == null) cache.forget(e.getKey());
             else cache.restore(e.getKey(), e.getValue());
         }
