@@ -20,9 +20,22 @@ public final class Crc32c {
     /** CRC state after the bytes of buf between position and limit (buf is not consumed). */
     public static int update(int seed, ByteBuffer buf) {
         CRC32C crc = start(seed);
-        crc.update(buf.duplicate());
+        if (buf.isDirect() || buf.hasArray()) crc.update(buf.duplicate());
+        else {
+            // a read-only heap view (the buffer cache hands those out): the JDK would copy it into a new
+            // array on every call; a per-thread scratch array makes the same copy without the garbage
+            byte[] scratch = SCRATCH.get();
+            for (int at = buf.position(), end = buf.limit(); at < end; ) {
+                int n = Math.min(scratch.length, end - at);
+                buf.get(at, scratch, 0, n);
+                crc.update(scratch, 0, n);
+                at += n;
+            }
+        }
         return ~(int) crc.getValue();
     }
+
+    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[16 << 10]);
 
     public static int update(int seed, byte[] b, int off, int len) {
         if (len <= 16) { // short inputs (inode numbers, block numbers): a table loop beats setting up the JDK's CRC

@@ -45,6 +45,22 @@ class Crc32cTest {
         assertEquals((int) c.getValue(), ~Crc32c.update(0xFFFFFFFF, b));
     }
 
+    /** Read-only heap views (what the buffer cache hands out), direct and array buffers give the array's CRC, at any offset and length. */
+    @Test
+    void everyKindOfBufferGivesTheSameCrc() {
+        Random r = new Random(7);
+        for (int len : new int[] {0, 5, 17, 4096, 16 << 10, (16 << 10) + 3, 100_000}) {
+            byte[] b = new byte[len + 11];
+            r.nextBytes(b);
+            int want = Crc32c.update(0x1234, b, 11, len);
+            java.nio.ByteBuffer heap = java.nio.ByteBuffer.wrap(b), direct = java.nio.ByteBuffer.allocateDirect(b.length).put(b.clone()).clear();
+            for (java.nio.ByteBuffer v : new java.nio.ByteBuffer[] {heap, heap.asReadOnlyBuffer(), direct, direct.asReadOnlyBuffer()}) {
+                assertEquals(want, Crc32c.update(0x1234, v, 11, len), len + " bytes, " + v);
+                assertEquals(want, Crc32c.update(0x1234, v.duplicate().position(11).limit(11 + len)), len + " bytes from position, " + v);
+            }
+        }
+    }
+
     /** Reference: the textbook bit-at-a-time reflected CRC-32C with no inversions. */
     private static int bitwise(int crc, byte[] b) {
         for (byte x : b) {
