@@ -62,15 +62,20 @@ class EngineUnlockedIoTest {
 
     private static byte[] fill(int n, int v) { byte[] b = new byte[n]; Arrays.fill(b, (byte) v); return b; }
 
+    /** Maps count logical blocks from lblk to physical ones from pblk, the k-th written on the device as bytes of value(k). */
+    private void mapOnDevice(long lblk, int count, long pblk, java.util.function.IntUnaryOperator value) throws IOException {
+        for (int k = 0; k < count; k++) {
+            ops.map.put(lblk + k, pblk + k);
+            dev.dev.write((pblk + k) * BS, ByteBuffer.wrap(fill(BS, value.applyAsInt(k))));
+        }
+    }
+
     /** File A: 8 blocks of 0x11 written back and cached, plus 8 more mapped on the device but not cached. */
     private CachedFile fileA(BufferedIo io) throws IOException {
         CachedFile a = io.file(1, BS, 0);
         io.write(a, A * BS, ByteBuffer.wrap(fill(8 * BS, 0x11)));
         io.writeback(a, 0, Long.MAX_VALUE);
-        for (long b = A + 8; b < A + 16; b++) {
-            ops.map.put(b, 3000 + b);
-            dev.dev.write((3000 + b) * BS, ByteBuffer.wrap(fill(BS, 0x22)));
-        }
+        mapOnDevice(A + 8, 8, 3000 + A + 8, k -> 0x22);
         io.resize(a, (A + 16) * BS);
         return a;
     }
@@ -125,10 +130,7 @@ class EngineUnlockedIoTest {
     void readaheadReadDoesNotHoldTheEngine() throws Exception {
         try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
             CachedFile a = fileA(io);
-            for (long k = 0; k < 256; k++) {
-                ops.map.put(k, 5000 + k);
-                dev.dev.write((5000 + k) * BS, ByteBuffer.wrap(fill(BS, (int) k)));
-            }
+            mapOnDevice(0, 256, 5000, k -> k);
             CachedFile b = io.file(2, BS, 256 * BS);
             dev.stallFrom = 5000L * BS; dev.stallTo = 5256L * BS; dev.stallReads = true;
             CompletableFuture<byte[]> seq = CompletableFuture.supplyAsync(() -> read(io, b, 0, 16 * BS), pool); // from the start: readahead
@@ -143,10 +145,7 @@ class EngineUnlockedIoTest {
     void checkedCacheMissReadDoesNotHoldTheEngine() throws Exception {
         try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
             CachedFile a = fileA(io);
-            for (long k = 0; k < 4; k++) {
-                ops.map.put(k, 6000 + k);
-                dev.dev.write((6000 + k) * BS, ByteBuffer.wrap(fill(BS, 0x55)));
-            }
+            mapOnDevice(0, 4, 6000, k -> 0x55);
             CachedFile b = io.file(2, BS, 4 * BS);
             io.read(b, 3 * BS, ByteBuffer.allocate(BS));             // B's next read is not sequential: no readahead
             dev.stallFrom = 6000L * BS; dev.stallTo = 6003L * BS; dev.stallReads = true;
