@@ -22,7 +22,8 @@ python3 "$root/bench/gen-tree.py" "$work/empty" "$empties" 0 --empty
 "$root/ext4j" --version >/dev/null   # builds the jar outside the timing
 # run a private copy of the jar (and its AOT cache), so edits to the sources during the run change nothing
 . "$root/scripts/java-env.sh"; _ext4j_find_java
-mkdir -p "$work/bin"; cp "$root/target/ext4j.jar" "$work/bin/"; [ -f "$root/target/ext4j.aot" ] && cp "$root/target/ext4j.aot" "$work/bin/"
+mkdir -p "$work/bin"; cp -p "$root/target/ext4j.jar" "$work/bin/"
+[ "$root/target/ext4j.aot" -nt "$root/target/ext4j.jar" ] && cp -p "$root/target/ext4j.aot" "$work/bin/"   # only a cache of this jar
 e4j() {
   local o=(-XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED)
   [ -f "$work/bin/ext4j.aot" ] && o+=(-XX:AOTCache="$work/bin/ext4j.aot" -Xlog:aot=off -Xlog:cds=off)
