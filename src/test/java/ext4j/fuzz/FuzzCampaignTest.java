@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Fuzzes every @FuzzTest for a few seconds (-Dext4j.fuzz.seconds=N, default 3; 0 skips), each in a
+ * Fuzzes every @FuzzTest for a few seconds (-Dext4j.fuzz.seconds=N, default 2; 0 skips), each in a
  * JVM of its own: Jazzer's JUnit integration fuzzes only one @FuzzTest per JVM (JAZZER_FUZZ=1),
  * and in the normal run the @FuzzTests themselves only replay their inputs. The child is Jazzer's
  * own driver running the @FuzzTest (--target_class/--target_method), with the corpus it grows kept in
@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FuzzCampaignTest {
     static final List<Class<?>> TARGET_CLASSES = List.of(ImageFuzzTest.class, OnDiskFuzzTest.class, JournalFuzzTest.class,
             VerityFuzzTest.class, ext4j.fuse.FuseFuzzTest.class);
-    static final long SECONDS = Long.getLong("ext4j.fuzz.seconds", 3);
+    static final long SECONDS = Long.getLong("ext4j.fuzz.seconds", 2);
 
     @TestFactory
     Stream<DynamicTest> fuzzEachTarget() {
