@@ -216,7 +216,7 @@ final class FuzzImages {
 
     // ---- recomputing the checksums of patched structures (metadata_csum) ----
 
-    private static void reseal(Seed seed, byte[] img, List<Region> hit) {
+    static void reseal(Seed seed, byte[] img, List<Region> hit) {
         ByteBuffer all = ByteBuffer.wrap(img).order(ByteOrder.LITTLE_ENDIAN);
         Superblock sb;
         // the superblock first: every other checksum is seeded from it
@@ -236,7 +236,8 @@ final class FuzzImages {
                     int ds = sb.descSize();
                     if (ds < 32 || ds > bs) break;
                     long firstGroup = (r.offset() / bs - Volume.descBlock(sb, 0)) * (bs / ds);
-                    for (int k = 0; k < bs / ds; k++) {
+                    long groups = sb.blocksPerGroup() <= 0 ? 0 : (sb.blocksCount() - sb.firstDataBlock() + sb.blocksPerGroup() - 1) / sb.blocksPerGroup();
+                    for (int k = 0; k < bs / ds && firstGroup + k < groups; k++) {
                         int o = off + k * ds;
                         int c = GroupDesc.of(all.slice(o, ds).order(ByteOrder.LITTLE_ENDIAN), ds, firstGroup + k).computeChecksum(sb);
                         all.putShort(o + 0x1E, (short) c);

@@ -1,0 +1,45 @@
+package ext4j.fuzz;
+
+import ext4j.fuzz.FuzzImages.Kind;
+import ext4j.fuzz.FuzzImages.Seed;
+import org.junit.jupiter.api.Test;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The fuzz harness itself: the seeds' metadata maps find every kind of structure, and resealing computes the checksums the disk has. */
+class FuzzImagesTest {
+    @Test
+    void seedsMapTheirStructures() {
+        List<Seed> seeds = FuzzImages.seeds();
+        assertEquals(FuzzImages.NAMES.length, seeds.size());
+        for (Seed s : seeds) {
+            assertFalse(s.regions(EnumSet.of(Kind.INODE)).isEmpty(), s.name);
+            assertFalse(s.regions(EnumSet.of(Kind.DIR)).isEmpty(), s.name);
+            assertTrue(s.files.size() > 5, s.name + ": regular files with known bytes");
+        }
+        Seed csum = seeds.get(0), ext2 = seeds.get(2);
+        assertTrue(csum.csum);
+        for (Kind k : Set.of(Kind.EXTENT, Kind.XATTR, Kind.JOURNAL, Kind.GROUP_DESC))
+            assertFalse(csum.regions(EnumSet.of(k)).isEmpty(), "ext4-csum has " + k);
+        assertFalse(ext2.regions(EnumSet.of(Kind.INDIRECT)).isEmpty(), "ext2 seed has indirect blocks");
+    }
+
+    @Test
+    void resealingAnUntouchedImageChangesNoByte() {
+        for (Seed s : FuzzImages.seeds()) {
+            if (!s.csum) continue;
+            byte[] img = s.image.clone();
+            FuzzImages.reseal(s, img, s.regions(EnumSet.of(Kind.SUPERBLOCK, Kind.GROUP_DESC, Kind.INODE, Kind.EXTENT, Kind.DIR, Kind.XATTR)));
+            for (int i = 0; i < img.length; i++)
+                if (img[i] != s.image[i]) throw new AssertionError(s.name + ": reseal changed byte " + i + " (block " + i / s.blockSize + ")");
+            assertArrayEquals(s.image, img);
+        }
+    }
+}
