@@ -49,6 +49,18 @@ class FuzzCampaignTest {
         Path root = Path.of("").toAbsolutePath();
         Path corpus = root.resolve("target/fuzz-corpus/" + target.getName() + "/" + method);
         Files.createDirectories(corpus);
+        // a first corpus of random inputs a few hundred bytes long: libFuzzer grows an empty one a byte
+        // at a time, and a short input is a single patch of one seed
+        try (var listing = Files.list(corpus)) {
+            if (listing.findAny().isEmpty()) {
+                java.util.Random r = new java.util.Random(17);
+                for (int i = 0; i < 24; i++) {
+                    byte[] b = new byte[64 << (i % 3)];
+                    r.nextBytes(b);
+                    Files.write(corpus.resolve("random-" + i), b);
+                }
+            }
+        }
         // crashing inputs go here (Jazzer writes findings into an existing source Inputs directory)
         Path inputs = root.resolve("src/test/resources/" + target.getPackageName().replace('.', '/') + "/" + target.getSimpleName() + "Inputs/" + method);
         Files.createDirectories(inputs);
