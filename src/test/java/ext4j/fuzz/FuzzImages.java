@@ -164,11 +164,45 @@ final class FuzzImages {
                             throw new UncheckedIOException("seed " + n, e);
                         }
                     }
+                    s.addAll(corpusSeeds());
                     seeds = List.copyOf(s);
                 }
             }
         }
         return seeds;
+    }
+
+    /** How many of the seeds are the committed ones (the rest come from the e2fsprogs corpus, when it is there). */
+    static final int COMMITTED = NAMES.length;
+
+    /**
+     * The e2fsprogs corpus images its MANIFEST calls clean (in ../shared/corpus/e2fsprogs or
+     * -Dext4j.corpus; read at test time, never committed), up to 4 MiB each, that ext4j walks without error.
+     */
+    private static List<Seed> corpusSeeds() {
+        java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("ext4j.corpus",
+                java.nio.file.Path.of("").toAbsolutePath().getParent().resolve("shared/corpus/e2fsprogs").toString()));
+        List<Seed> out = new ArrayList<>();
+        java.nio.file.Path manifest = dir.resolve("MANIFEST");
+        if (!java.nio.file.Files.isRegularFile(manifest)) return out;
+        try {
+            for (String line : java.nio.file.Files.readAllLines(manifest)) {
+                String[] f = line.split("\t");
+                if (f.length < 2 || !f[1].equals("clean")) continue;
+                java.nio.file.Path gz = dir.resolve(f[0] + ".img.gz");
+                if (!java.nio.file.Files.isRegularFile(gz)) continue;
+                try (InputStream in = new GZIPInputStream(java.nio.file.Files.newInputStream(gz))) {
+                    byte[] img = in.readNBytes((4 << 20) + 1);
+                    if (img.length > 4 << 20) continue;
+                    out.add(new Seed("corpus " + f[0], img));
+                } catch (IOException | RuntimeException e) {
+                    // not walkable as it is: no use as a seed
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
     }
 
     /** A mutated copy of a seed: which seed, the image, and the blocks any patch touched. */
@@ -184,7 +218,9 @@ final class FuzzImages {
     /** Picks a seed and applies 1 to 8 patches inside regions of the given kinds. */
     static Mutated mutate(FuzzedDataProvider d, Set<Kind> kinds) {
         List<Seed> all = seeds();
-        Seed seed = all.get(d.consumeInt(0, all.size() - 1));
+        // the same bytes pick the same committed seed whether or not the corpus is there (regression inputs replay alike)
+        int pick = d.consumeInt(0, 1023);
+        Seed seed = pick >= 512 && all.size() > COMMITTED ? all.get(COMMITTED + pick % (all.size() - COMMITTED)) : all.get(pick % COMMITTED);
         List<Region> targets = seed.regions(kinds);
         byte[] img = seed.image.clone();
         BitSet touched = new BitSet();

@@ -18,8 +18,9 @@ class FuzzImagesTest {
     @Test
     void seedsMapTheirStructures() {
         List<Seed> seeds = FuzzImages.seeds();
-        assertEquals(FuzzImages.NAMES.length, seeds.size());
-        for (Seed s : seeds) {
+        assertTrue(seeds.size() >= FuzzImages.COMMITTED);
+        System.out.println("fuzz seeds: " + seeds.stream().map(s -> s.name).toList());
+        for (Seed s : seeds.subList(0, FuzzImages.COMMITTED)) {
             assertFalse(s.regions(EnumSet.of(Kind.INODE)).isEmpty(), s.name);
             assertFalse(s.regions(EnumSet.of(Kind.DIR)).isEmpty(), s.name);
             assertTrue(s.files.size() > 5, s.name + ": regular files with known bytes");
