@@ -29,7 +29,7 @@ class VerityFuzzTest {
             if (size < 0) throw new AssertionError("negative tree size " + size + " for " + v);
             if (size <= tree.length) {
                 MerkleVerifier mv = new MerkleVerifier(v, Arrays.copyOf(tree, (int) size), "fuzz");
-                mv.verify(0, new byte[mv.blockSize()], 0);
+                if (v.dataSize() > 0) mv.verify(0, new byte[mv.blockSize()], 0); // block 0 exists only in a non-empty file
             }
         });
     }
