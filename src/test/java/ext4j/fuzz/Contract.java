@@ -59,6 +59,9 @@ public final class Contract {
     static IOException allowed(String what, IOException e) {
         String m = e.getMessage();
         if (m == null || m.isBlank()) throw new AssertionError(what + ": " + e.getClass().getName() + " without a message", e);
+        // a RuntimeException wrapped on its way out (writeback completion does so) is still a bug
+        for (Throwable c = e.getCause(); c != null; c = c.getCause())
+            if (c instanceof RuntimeException || c instanceof Error) throw new AssertionError(what + ": " + e + " wraps " + c, c);
         if (e instanceof FsException fe && fe.errno() == null) throw new AssertionError(what + ": FsException without an errno", e);
         if (e instanceof CorruptException || e instanceof FsException || e instanceof UnsupportedFeatureException) return e;
         return e; // another IOException with a message: allowed too
