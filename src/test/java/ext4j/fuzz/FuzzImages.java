@@ -215,6 +215,9 @@ final class FuzzImages {
         MemoryBlockDevice device(boolean readOnly) { return new MemoryBlockDevice(image, seed.name + "-mutated", readOnly); }
     }
 
+    private static final long[] INTERESTING = {0, 1, 2, 3, 4, 7, 8, 12, 16, 32, 60, 64, 127, 128, 255, 256, 1023, 1024, 4095, 4096, 32767, 32768, 65535, 65536,
+            0x7FFFFFFFL, 0x80000000L, 0xFFFFFFFEL, 0xFFFFFFFFL, 0xF30A, 0xEA020000L, 0xC03B3998L};
+
     /** Picks a seed and applies 1 to 8 patches inside regions of the given kinds. */
     static Mutated mutate(FuzzedDataProvider d, Set<Kind> kinds) {
         List<Seed> all = seeds();
@@ -231,12 +234,15 @@ final class FuzzImages {
             for (int k = 0; k < n && d.remainingBytes() > 0; k++) {
                 Region r = targets.get(d.consumeInt(0, targets.size() - 1));
                 int pos = d.consumeInt(0, r.length() - 1);
-                int op = d.consumeInt(0, 3);
+                int op = d.consumeInt(0, 5);
                 long at = r.offset() + pos;
-                int width = switch (op) { case 2 -> 2; case 3 -> 4; default -> 1; };
+                int width = switch (op) { case 2 -> 2; case 3, 4 -> 4; case 5 -> 2; default -> 1; };
                 width = Math.min(width, r.length() - pos);
                 long v = switch (op) {
                     case 0 -> (img[(int) at] ^ (1 << d.consumeInt(0, 7))) & 0xFF;
+                    // boundary values, and the field plus or minus a little (counts, block numbers, lengths)
+                    case 4 -> INTERESTING[d.consumeInt(0, INTERESTING.length - 1)];
+                    case 5 -> (ByteBuffer.wrap(img).order(ByteOrder.LITTLE_ENDIAN).getShort((int) Math.min(at, img.length - 2)) + d.consumeInt(-16, 16));
                     default -> d.consumeLong();
                 };
                 for (int w = 0; w < width; w++) img[(int) at + w] = (byte) (v >>> (8 * w));
