@@ -35,12 +35,31 @@ class FuzzImagesTest {
     @Test
     void resealingAnUntouchedImageChangesNoByte() {
         for (Seed s : FuzzImages.seeds()) {
-            if (!s.csum) continue;
+            // the kernel seed's journal holds newer copies of some blocks: on disk they are not what the map describes
+            if (!s.csum || s.name.equals("kernel-journal")) continue;
             byte[] img = s.image.clone();
             FuzzImages.reseal(s, img, s.regions(EnumSet.of(Kind.SUPERBLOCK, Kind.GROUP_DESC, Kind.INODE, Kind.EXTENT, Kind.DIR, Kind.XATTR)));
             for (int i = 0; i < img.length; i++)
                 if (img[i] != s.image[i]) throw new AssertionError(s.name + ": reseal changed byte " + i + " (block " + i / s.blockSize + ")");
             assertArrayEquals(s.image, img);
+        }
+    }
+
+    /** The dxHash target's finding, in place: an htree root naming siphash gives a CorruptException naming the directory, not DxHash's UnsupportedOperationException. */
+    @Test
+    void siphashHtreeRootIsCorruption() throws Exception {
+        Seed s = FuzzImages.seeds().get(1); // ext4-nocsum-1k: no checksum to redo
+        java.util.Map<Long, Integer> blocks = new java.util.HashMap<>();
+        for (FuzzImages.Region r : s.regions(EnumSet.of(Kind.DIR))) blocks.merge(r.owner(), 1, Integer::sum);
+        long htree = blocks.entrySet().stream().max(java.util.Map.Entry.comparingByValue()).orElseThrow().getKey();
+        FuzzImages.Region root = s.regions(EnumSet.of(Kind.DIR)).stream().filter(r -> r.owner() == htree && r.lblk() == 0).findFirst().orElseThrow();
+        byte[] img = s.image.clone();
+        assertEquals(1, img[(int) root.offset() + 0x1C], "the seed's htree uses half_md4");
+        img[(int) root.offset() + 0x1C] = 6;
+        try (var vfs = ext4j.fs.Ext4Vfs.open(new ext4j.block.MemoryBlockDevice(img, "siphash", true), ext4j.fs.Options.defaults().withReadOnly(true))) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(ext4j.base.CorruptException.class,
+                    () -> vfs.lookup(htree, "entry-with-a-longer-name-7".getBytes()));
+            assertEquals("directory inode " + htree + ": htree root names the siphash hash, used only by casefolded encrypted directories", e.getMessage());
         }
     }
 }

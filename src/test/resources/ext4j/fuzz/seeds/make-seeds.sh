@@ -10,6 +10,8 @@ mk() { # name size mke2fs-options...
   local name=$1 size=$2; shift 2
   rm -f "$work/$name.img"
   mke2fs -q -F -U 6f1c2d3e-4b5a-6978-8796-a5b4c3d2e1f0 -E hash_seed=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 "$@" -d "$work/src" "$work/$name.img" "$size"
+  # mke2fs -d writes linear directories; e2fsck -D indexes the big one (where dir_index is on)
+  e2fsck -fyD "$work/$name.img" >/dev/null 2>&1 || [ $? -le 1 ]
   gzip -9n -c "$work/$name.img" > "$out/$name.img.gz"
 }
 src=$work/src
@@ -38,7 +40,8 @@ mk ext4-inline 4M -t ext4 -O inline_data,^metadata_csum -b 1024
 rm -f "$work/kj.img"
 mke2fs -q -F -t ext4 -b 1024 -U 6f1c2d3e-4b5a-6978-8796-a5b4c3d2e1f1 "$work/kj.img" 4M
 mkdir -p "$work/mnt" && mount -o loop,commit=600 "$work/kj.img" "$work/mnt"
-mkdir "$work/mnt/j"; for i in $(seq 1 40); do line "j$i" 30 > "$work/mnt/j/f$i"; done
+mkdir "$work/mnt/j"; for i in $(seq 1 120); do line "j$i" 30 > "$work/mnt/j/file-with-a-long-name-$i"; done   # the kernel indexes it
+ln "$work/mnt/j/file-with-a-long-name-1" "$work/mnt/j/f1"; line f2 3 > "$work/mnt/j/f2"
 ln -s f1 "$work/mnt/j/link"; setfattr -n user.k -v v "$work/mnt/j/f1"; rm "$work/mnt/j/f2"
 sync -f "$work/mnt/j/f1"; cp "$work/kj.img" "$work/kj-copy.img"
 umount "$work/mnt"
