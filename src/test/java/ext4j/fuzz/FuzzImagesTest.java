@@ -4,6 +4,7 @@ import ext4j.fuzz.FuzzImages.Kind;
 import ext4j.fuzz.FuzzImages.Seed;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -61,5 +62,34 @@ class FuzzImagesTest {
                     () -> vfs.lookup(htree, "entry-with-a-longer-name-7".getBytes()));
             assertEquals("directory inode " + htree + ": htree root names the siphash hash, used only by casefolded encrypted directories", e.getMessage());
         }
+    }
+
+    /** The writeSequence finding, in place: a bitmap showing the superblock as free must not get the superblock allocated and overwritten. */
+    @Test
+    void bitmapShowingTheSuperblockFreeIsCorruption() throws Exception {
+        Seed s = FuzzImages.seeds().get(1); // ext4-nocsum-1k: the superblock is block 1, bit 0 of group 0's bitmap
+        FuzzImages.Region bitmap = s.regions(EnumSet.of(Kind.BITMAP)).get(0);
+        byte[] img = s.image.clone();
+        // every block in use but the superblock's: the allocator's search must end there
+        java.util.Arrays.fill(img, (int) bitmap.offset(), (int) bitmap.offset() + s.blockSize, (byte) 0xFF);
+        img[(int) bitmap.offset()] &= (byte) ~1;
+        byte[] sbBefore = java.util.Arrays.copyOfRange(img, 1024, 2048);
+        var dev = new ext4j.block.MemoryBlockDevice(img, "free-superblock", false);
+        IOException failure = null;
+        try (var vfs = ext4j.fs.Ext4Vfs.open(dev, ext4j.fs.Options.defaults().withForce(true))) {
+            var e = vfs.create(ext4j.fs.Ext4Vfs.ROOT, "new".getBytes(), 0100644, 022, ext4j.fs.Caller.ROOT);
+            var f = vfs.open(e.ino(), ext4j.fs.Ext4Vfs.O_RDWR, ext4j.fs.Caller.ROOT);
+            vfs.write(f, 0, java.nio.ByteBuffer.wrap(new byte[8192]), ext4j.fs.Caller.ROOT);
+            vfs.fsync(f, false);
+            vfs.release(f);
+        } catch (IOException x) {
+            failure = x;
+        }
+        assertTrue(failure != null && failure.getMessage().contains("shows metadata blocks 1+"), "expected the bitmap refused, got " + failure);
+        // still this filesystem's superblock (the open set needs_recovery in it, which the abort leaves)
+        var after = ext4j.ondisk.Superblock.parse(java.nio.ByteBuffer.wrap(dev.bytes(), 1024, 1024).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN), "after");
+        var before = ext4j.ondisk.Superblock.parse(java.nio.ByteBuffer.wrap(sbBefore).order(java.nio.ByteOrder.LITTLE_ENDIAN), "before");
+        assertEquals(before.blocksCount(), after.blocksCount());
+        assertEquals(before.uuid(), after.uuid());
     }
 }
