@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Fuzzes every @FuzzTest for a few seconds (-Dext4j.fuzz.seconds=N, default 2; 0 skips), each in a
+ * Fuzzes every @FuzzTest for a few seconds (-Dext4j.fuzz.seconds=N, default 2; 0 skips; two at a
+ * time, -Dext4j.fuzz.jobs=N), each in a
  * JVM of its own: Jazzer's JUnit integration fuzzes only one @FuzzTest per JVM (JAZZER_FUZZ=1),
  * and in the normal run the @FuzzTests themselves only replay their inputs. The child is Jazzer's
  * own driver running the @FuzzTest (--target_class/--target_method), with the corpus it grows kept in
@@ -33,15 +34,31 @@ class FuzzCampaignTest {
 
     @TestFactory
     Stream<DynamicTest> fuzzEachTarget() {
-        List<DynamicTest> tests = new ArrayList<>();
         if (SECONDS <= 0) return Stream.empty();
+        List<Method> targets = new ArrayList<>();
         for (Class<?> c : TARGET_CLASSES)
             for (Method m : c.getDeclaredMethods())
-                if (m.isAnnotationPresent(com.code_intelligence.jazzer.junit.FuzzTest.class))
-                    tests.add(DynamicTest.dynamicTest(c.getSimpleName() + "." + m.getName(), () -> fuzz(c, m.getName())));
-        tests.sort((a, b) -> a.getDisplayName().compareTo(b.getDisplayName()));
+                if (m.isAnnotationPresent(com.code_intelligence.jazzer.junit.FuzzTest.class)) targets.add(m);
+        targets.sort(java.util.Comparator.comparing(m -> m.getDeclaringClass().getSimpleName() + "." + m.getName()));
+        // JOBS fuzzers at once (-Dext4j.fuzz.jobs, default 2): a child's start-up is most of a brief run
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(JOBS, r -> { Thread t = new Thread(r, "fuzz-campaign"); t.setDaemon(true); return t; });
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Method m : targets) {
+            var run = pool.submit(() -> { fuzz(m.getDeclaringClass(), m.getName()); return null; });
+            tests.add(DynamicTest.dynamicTest(m.getDeclaringClass().getSimpleName() + "." + m.getName(), () -> {
+                try {
+                    run.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof Error err) throw err;
+                    throw e.getCause();
+                }
+            }));
+        }
+        pool.shutdown();
         return tests.stream();
     }
+
+    static final int JOBS = Integer.getInteger("ext4j.fuzz.jobs", 2);
 
     private static final Pattern DONE = Pattern.compile("#(\\d+)\\s+DONE\\s+cov: (\\d+) ft: (\\d+) corp: (\\d+)");
 
