@@ -187,14 +187,49 @@ public final class BlockAllocator {
             long end = bit;
             while (end < n && end - bit < max && !GroupLayout.test(avail, end)) end++;
             if (end - bit >= minLen) {
-                for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
                 long start = GroupLayout.firstBlock(sb, g) + bit;
+                checkNotFixedMetadata(g, start, end - bit);
+                for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
                 store(h, g, bm, -(end - bit), start);
                 return new Range(start, (int) (end - bit));
             }
             bit = end;
         }
         return null;
+    }
+
+    /** Per group, the ranges {start, length} of fixed metadata in it (superblock backup, descriptors, bitmaps, inode tables); built once. */
+    private java.util.Map<Long, java.util.List<long[]>> fixed;
+
+    /**
+     * A damaged bitmap can show the superblock, a descriptor block, a bitmap or an inode table as
+     * free; handing it out would overwrite that metadata. Refused as Linux refuses it
+     * ("Allocating blocks ... which overlap fs metadata").
+     */
+    private void checkNotFixedMetadata(long g, long start, long len) throws CorruptException {
+        if (fixed == null) {
+            Superblock sb = vol.superblock();
+            fixed = new java.util.HashMap<>();
+            long per = Integer.toUnsignedLong(sb.blocksPerGroup());
+            long itBlocks = ((long) sb.inodesPerGroup() * sb.inodeSize() + sb.blockSize() - 1) / sb.blockSize();
+            for (long o = 0; o < vol.groupCount(); o++) {
+                if (sb.groupHasSuper(o)) addFixed(per, GroupLayout.firstBlock(sb, o), 1 + GroupLayout.descBlocks(sb) + sb.reservedGdtBlocks());
+                GroupDesc d = vol.group(o);
+                addFixed(per, d.blockBitmap(), 1);
+                addFixed(per, d.inodeBitmap(), 1);
+                addFixed(per, d.inodeTable(), itBlocks);
+            }
+        }
+        for (long[] r : fixed.getOrDefault(g, java.util.List.of()))
+            if (start < r[0] + r[1] && r[0] < start + len)
+                throw new CorruptException("group " + g + "'s block bitmap (block " + vol.group(g).blockBitmap() + ") shows metadata blocks "
+                        + r[0] + "+" + r[1] + " as free");
+    }
+
+    private void addFixed(long perGroup, long first, long count) {
+        long fdb = vol.superblock().firstDataBlock();
+        if (first < fdb || perGroup == 0) return;
+        fixed.computeIfAbsent((first - fdb) / perGroup, k -> new java.util.ArrayList<>()).add(new long[] {first, count});
     }
 
     /** Marks a specific range as used (for callers that must place blocks exactly, e.g. tests). */

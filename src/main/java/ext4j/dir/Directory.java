@@ -319,6 +319,9 @@ public final class Directory {
         int v = hashVersion;
         if (v < DxHash.LEGACY || v > DxHash.SIPHASH)
             throw new CorruptException("directory inode " + inode.number() + ": htree root names unknown hash version " + v);
+        // siphash is for casefolded encrypted directories, which an image ext4j opens cannot have
+        if (v == DxHash.SIPHASH)
+            throw new CorruptException("directory inode " + inode.number() + ": htree root names the siphash hash, used only by casefolded encrypted directories");
         if (v <= DxHash.TEA && (sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0) v += 3;
         return v;
     }

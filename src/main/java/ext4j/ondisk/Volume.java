@@ -218,15 +218,22 @@ public final class Volume implements Closeable {
         return gd;
     }
 
-    /** Re-reads the superblock and descriptors from the cache (after a handle was undone). */
+    /**
+     * Re-reads the superblock and descriptors from the cache (after a handle was undone). If they no
+     * longer parse (damage met while writing: the journal is aborting anyway), the last good views
+     * stay and the damage is listed in {@link #problems()}; it runs as an abort listener, which
+     * cannot fail.
+     */
     public void reloadViews() {
         try {
             ByteBuffer blk = cache.read(sbBlock);
-            sb = Superblock.parse(blk.position(sbOffset), dev.name());
-            GroupDesc[] fresh = readGroupDescs(cache, sb, new ArrayList<>());
-            System.arraycopy(fresh, 0, groups, 0, groups.length);
+            Superblock fresh = Superblock.parse(blk.position(sbOffset), dev.name());
+            GroupDesc[] descs = readGroupDescs(cache, fresh, new ArrayList<>());
+            if (descs.length != groups.length) throw new CorruptException("group count changed from " + groups.length + " to " + descs.length);
+            sb = fresh;
+            System.arraycopy(descs, 0, groups, 0, groups.length);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            synchronized (problems) { problems.add("after an undone change: " + e.getMessage()); }
         }
     }
 
