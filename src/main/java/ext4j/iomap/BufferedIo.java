@@ -705,11 +705,13 @@ public final class BufferedIo implements AutoCloseable {
     // ---- writeback ----
 
     /**
-     * Writes every dirty block of [from, to) back and waits for the completions. Each device write
-     * (up to maxIo bytes) is issued with no engine lock held, so reads, writes and writeback of other
-     * files go on meanwhile; the blocks are under writeback and counted in flight first (truncate,
-     * invalidate, forget and fsync wait for them), and everything is looked at again afterwards.
-     * One device write per file at a time, so two writes of one block never race.
+     * Writes every dirty block of [from, to) back and waits for the completions. The dirty runs are
+     * taken in batches (up to maxIo bytes, at most MAX_BATCH runs): each run is mapped, gathered
+     * into one buffer and put under writeback, counted in flight (truncate, invalidate, forget and
+     * fsync wait for them), then the batch's device writes are issued with no engine lock held, so
+     * reads, writes and writeback of other files go on meanwhile; a batch of scattered 4 KiB runs
+     * lets the lock go once, not once per run. Everything is looked at again afterwards. One batch
+     * per file at a time, so two writes of one block never race.
      */
     public void writeback(CachedFile f, long from, long to) throws IOException {
         lock.lock();
@@ -721,23 +723,10 @@ public final class BufferedIo implements AutoCloseable {
                     return;
                 }
                 writebacks++;
-                int bs = f.blockSize;
                 long p = f.firstPending(from);
                 while (p < to) {
                     if (f.writing > 0) { LockOrder.beforeWait("another thread's writeback of the file"); awaitChange(); p = f.firstPending(Math.max(from, p)); continue; }
-                    // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
-                    long runEnd = dirtyRunEnd(f, p, to);
-                    if (runEnd == p) { p = f.firstPending(p + bs); continue; }
-                    Mapping m = ops.mapForWriteback(f, p, runEnd - p);
-                    if (m.offset() != p || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
-                        throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + p);
-                    long n = Math.min(Math.min(runEnd, m.end()) - p, maxIo);
-                    try {
-                        writeOut(f, m, p, n);
-                    } finally {
-                        ops.submitted(f, m);
-                    }
-                    p = f.firstPending(p + n);
+                    p = writeBatch(f, p, to);
                 }
                 awaitCompletions(f);
             } finally {
@@ -748,33 +737,83 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** One device write of [a, a+n) of the file under mapping m, issued with the engine lock let go; the completion is queued. */
-    private void writeOut(CachedFile f, Mapping m, long a, long n) throws IOException {
-        ByteBuffer buf = takeIoBuffer().limit((int) n);
-        gather(f, a, n, buf);
-        f.inFlight++;
-        f.writing++;
-        Throwable failed = null;
-        int holds = lock.releaseAll();
+    /** Most dirty runs one writeback batch takes on (bounds the lock hold while it maps and gathers them). */
+    private static final int MAX_BATCH = 256;
+
+    /** A run of a writeback batch: file bytes [pos, pos+len) under mapping m, at offset at of the batch's buffer. */
+    private record Run(Mapping m, long pos, int len, int at) {}
+
+    /**
+     * One writeback batch from the dirty run at or after p (below to): mapped and gathered under the
+     * lock, written with it let go, completions queued. Returns where the next batch starts.
+     */
+    private long writeBatch(CachedFile f, long p, long to) throws IOException {
+        int bs = f.blockSize;
+        List<Run> runs = new ArrayList<>();
+        ByteBuffer buf = takeIoBuffer();
+        Exception mapFailure = null;
         try {
-            dev.write(m.addrOf(a), buf.flip());
-        } catch (IOException | RuntimeException e) {
-            failed = e;
+            try {
+                while (p < to && buf.hasRemaining() && runs.size() < MAX_BATCH) {
+                    // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
+                    long runEnd = dirtyRunEnd(f, p, to);
+                    if (runEnd == p) { p = f.firstPending(p + bs); continue; }
+                    Mapping m = ops.mapForWriteback(f, p, runEnd - p);
+                    if (m.offset() != p || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
+                        throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + p);
+                    int n = (int) Math.min(Math.min(runEnd, m.end()) - p, buf.remaining());
+                    runs.add(new Run(m, p, n, buf.position()));
+                    gather(f, p, n, buf);
+                    p = f.firstPending(p + n);
+                }
+            } catch (IOException | RuntimeException e) {
+                mapFailure = e;                   // what was gathered is under writeback: written anyway, then reported
+            }
+            if (runs.isEmpty()) {
+                rethrow(mapFailure);
+                return p;
+            }
+            f.inFlight += runs.size();
+            f.writing++;
+            Throwable[] failed = new Throwable[runs.size()];
+            int holds = lock.releaseAll();
+            try {
+                for (int i = 0; i < runs.size(); i++) {
+                    Run r = runs.get(i);
+                    try {
+                        dev.write(r.m().addrOf(r.pos()), buf.duplicate().limit(r.at() + r.len()).position(r.at()));
+                    } catch (IOException | RuntimeException e) {
+                        failed[i] = e;
+                    }
+                }
+            } finally {
+                lock.reacquire(holds);
+                f.writing--;
+                lock.signalAll();
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                Run r = runs.get(i);
+                if (failed[i] == null) {
+                    deviceWrites++;
+                    completions.submit(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type()));
+                    continue;
+                }
+                IOException e = failed[i] instanceof IOException io ? io : new IOException("writeback of " + f + " at " + r.pos() + ": " + failed[i], failed[i]);
+                if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
+                finishWriteback(f, r.pos(), r.pos() + r.len());
+                f.inFlight--;
+            }
         } finally {
-            lock.reacquire(holds);
-            f.writing--;
             ioBuffers.push(buf);
-            lock.signalAll();
+            for (Run r : runs) ops.submitted(f, r.m());
         }
-        if (failed == null) {
-            deviceWrites++;
-            completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
-            return;
-        }
-        IOException e = failed instanceof IOException io ? io : new IOException("writeback of " + f + " at " + a + ": " + failed, failed);
-        if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
-        finishWriteback(f, a, a + n);
-        f.inFlight--;
+        rethrow(mapFailure);
+        return p;
+    }
+
+    private static void rethrow(Exception e) throws IOException {
+        if (e instanceof IOException io) throw io;
+        if (e instanceof RuntimeException re) throw re;
     }
 
     /** A device-sized buffer for I/O done outside the engine lock (one per thread doing it; guarded by the lock). */
