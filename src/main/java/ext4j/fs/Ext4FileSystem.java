@@ -642,6 +642,12 @@ public final class Ext4FileSystem implements Closeable {
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
     /** The engine's view of a regular file, for SEEK_DATA/SEEK_HOLE: its dirty data written back first. */
+    /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
+    boolean hasUnwrittenCache(long ino) {
+        CachedFile f = io == null ? null : io.lookup(ino);
+        return f != null && f.hasPending(0, Long.MAX_VALUE);
+    }
+
     synchronized CachedFile writtenBack(Inode file) throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
         try {

@@ -40,8 +40,24 @@ final class VerityFiles {
 
     private MerkleTree tree(Inode file, byte[] salt) throws IOException {
         int bs = fs.volume().blockSize();
-        return MerkleTree.build(file.size(), bs, salt, (i, dst) -> {
-            while (dst.hasRemaining() && fs.read(file, i * bs + dst.position(), dst) > 0) { }
+        FileMap map = file.hasFlag(Inode.FL_INLINE_DATA) ? null : fs.fileMap(file);
+        return MerkleTree.build(file.size(), bs, salt, new MerkleTree.DataSource() {
+            @Override public void read(long i, ByteBuffer dst) throws IOException {
+                while (dst.hasRemaining() && fs.read(file, i * bs + dst.position(), dst) > 0) { }
+            }
+
+            /** Holes and unwritten extents, unless the cache holds data not on disk yet: zeros, not read. */
+            @Override public long zeroBlocksAt(long i) throws IOException {
+                if (map == null || fs.hasUnwrittenCache(file.number())) return 0;
+                Run r = map.find(i);
+                return r.kind() == Run.Kind.MAPPED ? 0 : r.end() - i;
+            }
+
+            @Override public long dataBlocksAt(long i) throws IOException {
+                if (map == null || fs.hasUnwrittenCache(file.number())) return Long.MAX_VALUE;
+                Run r = map.find(i);
+                return r.kind() == Run.Kind.MAPPED ? r.end() - i : Long.MAX_VALUE;
+            }
         });
     }
 

@@ -28,7 +28,19 @@ public final class MerkleTree {
      * Supplies the file's data from block i on: fills dst completely (its limit is a whole number of
      * blocks, or stops at the end of the data). Asked for up to {@link #CHUNK} bytes at a time.
      */
-    public interface DataSource { void read(long block, ByteBuffer dst) throws IOException; }
+    public interface DataSource {
+        void read(long block, ByteBuffer dst) throws IOException;
+
+        /**
+         * How many blocks from block on are known to read as zeros without being read (a hole or an
+         * unwritten extent with nothing cached over it); 0 when unknown or data. Those blocks get the
+         * zero block's hash with no read and no compare.
+         */
+        default long zeroBlocksAt(long block) throws IOException { return 0; }
+
+        /** How many blocks from block on may hold data before the next run zeroBlocksAt names (unknown: Long.MAX_VALUE). */
+        default long dataBlocksAt(long block) throws IOException { return Long.MAX_VALUE; }
+    }
 
     /** Bytes read per DataSource call: large reads cost far less per block than block-sized ones. */
     public static final int CHUNK = 1 << 20;
@@ -64,8 +76,16 @@ public final class MerkleTree {
         ByteBuffer buf = ByteBuffer.allocate(chunkBlocks * blockSize);
         byte[] a = buf.array();
         long skipped = 0;
-        for (long first = 0; first < blocks; first += chunkBlocks) {
-            int n = (int) Math.min(buf.capacity(), dataSize - first * blockSize);
+        for (long first = 0; first < blocks; ) {
+            long zeros = Math.min(src.zeroBlocksAt(first), blocks - first);
+            if (zeros > 0) {                                            // a hole: its hashes without reading it
+                for (long k = first; k < first + zeros; k++) System.arraycopy(zeroHash, 0, level, (int) (k * HASH_SIZE), HASH_SIZE);
+                skipped += zeros;
+                first += zeros;
+                continue;
+            }
+            long upTo = Math.max(1, Math.min(chunkBlocks, src.dataBlocksAt(first)));   // stop where the next hole starts
+            int n = (int) Math.min(upTo * blockSize, dataSize - first * blockSize);
             buf.clear().limit(n);
             src.read(first, buf);
             if (buf.position() != n) throw new IOException("verity: data from block " + first + " read short (" + buf.position() + " of " + n + " bytes)");
@@ -78,6 +98,7 @@ public final class MerkleTree {
                 else d = h.hash(a, off, blockSize);
                 System.arraycopy(d, 0, level, (int) ((first + k) * HASH_SIZE), HASH_SIZE);
             }
+            first += inChunk;
         }
         // one data block: no tree, the root hash is that block's hash
         if (blocks == 1) return new MerkleTree(blockSize, levels, Arrays.copyOf(level, HASH_SIZE), skipped);

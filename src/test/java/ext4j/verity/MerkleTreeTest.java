@@ -92,6 +92,47 @@ class MerkleTreeTest {
         assertEquals(res.out().trim().split(" ")[0], new VerityDescriptor(12, new byte[0], size, t.rootHash()).digestString());
     }
 
+    /**
+     * Holes the source names (zeroBlocksAt) are not read, and the tree is the same as when every
+     * block is read: a sparse file of data islands, holes starting mid-chunk and at chunk starts.
+     */
+    @Test
+    void namedHolesAreNotReadAndGiveTheSameTree() throws Exception {
+        int bs = 4096;
+        long blocks = 3 * (MerkleTree.CHUNK / bs) + 77;
+        java.util.Set<Long> data = new java.util.TreeSet<>(java.util.List.of(0L, 5L, 256L, 300L, 700L, blocks - 1));
+        java.util.function.LongUnaryOperator holeRun = b -> {          // blocks from b on with no data
+            long n = 0;
+            while (b + n < blocks && !data.contains(b + n)) n++;
+            return n;
+        };
+        long[] readBlocks = new long[1];
+        class Src implements MerkleTree.DataSource {
+            final boolean hints;
+            Src(boolean hints) { this.hints = hints; }
+            @Override public void read(long block, ByteBuffer dst) {
+                for (long b = block; dst.hasRemaining(); b++) {
+                    int n = Math.min(bs, dst.remaining());
+                    byte[] blk = new byte[n];
+                    if (data.contains(b)) java.util.Arrays.fill(blk, (byte) (b % 251 + 1));
+                    dst.put(blk);
+                    if (hints) readBlocks[0]++;
+                }
+            }
+            @Override public long zeroBlocksAt(long block) { return hints ? holeRun.applyAsLong(block) : 0; }
+            @Override public long dataBlocksAt(long block) {
+                long n = 0;
+                while (hints && block + n < blocks && data.contains(block + n)) n++;
+                return hints ? n : Long.MAX_VALUE;
+            }
+        }
+        MerkleTree plain = MerkleTree.build(blocks * bs, bs, new byte[] {7}, new Src(false));
+        MerkleTree hinted = MerkleTree.build(blocks * bs, bs, new byte[] {7}, new Src(true));
+        assertArrayEquals(plain.rootHash(), hinted.rootHash());
+        assertArrayEquals(plain.bytes(), hinted.bytes());
+        assertEquals(data.size(), readBlocks[0], "only the data blocks were read");
+    }
+
     @Test
     void badDescriptorsAreRefusedNamingTheField() {
         byte[] good = new VerityDescriptor(12, new byte[] {1, 2}, 5000, new byte[32]).encode();
