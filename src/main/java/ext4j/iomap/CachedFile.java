@@ -31,8 +31,6 @@ public final class CachedFile {
     volatile int readahead;
     /** Writeback I/O not completed yet: device writes in progress plus completions queued. */
     int inFlight;
-    /** Device writes of this file in progress outside the engine lock (at most one). */
-    int writing;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
     public volatile Object fsState;
