@@ -167,18 +167,18 @@ public final class BufferCache {
     /** A copy of the cached bytes of the block, or null if it is not cached. */
     public synchronized byte[] copyOf(long block) {
         Buf b = map.get(block);
-        if (b == null) return null;
-        byte[] c = new byte[blockSize];
-        visible(block, b).get(0, c);
-        return c;
+        return b == null ? null : bytes(visible(block, b));
     }
 
     /** A copy of the block's published bytes (what readers see, not a running handle's copy), or null if it is not cached. */
     public synchronized byte[] publishedCopy(long block) {
         Buf b = map.get(block);
-        if (b == null) return null;
+        return b == null ? null : bytes(b.data);
+    }
+
+    private byte[] bytes(ByteBuffer data) {
         byte[] c = new byte[blockSize];
-        b.data.get(0, c);
+        data.get(0, c);
         return c;
     }
 

@@ -29,7 +29,7 @@ public final class CachedFile {
     long nextWritePos = 0;
     /** Folios the next readahead asks for (doubles while reads stay sequential). */
     volatile int readahead;
-    /** Writeback I/O not completed yet: device writes in progress plus completions queued. */
+    /** Writeback I/O whose completion (written to the device, conversion queued) has not run yet. */
     int inFlight;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
