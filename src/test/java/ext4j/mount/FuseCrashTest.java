@@ -108,7 +108,7 @@ class FuseCrashTest {
                 }
                 Tools.assertFsckClean(img);
             } else {
-                try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults())) { /* ext4j replays the journal and finishes orphans at open */ }
+                try (Ext4Vfs _ = Ext4Vfs.open(img, Options.defaults())) { /* ext4j replays the journal and finishes orphans at open */ }
                 Tools.assertFsckClean(img);
                 Tools.mount(img, kmnt, "ro");
                 try {

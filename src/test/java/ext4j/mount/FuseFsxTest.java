@@ -67,8 +67,8 @@ class FuseFsxTest {
     private final byte[][] model = new byte[FILES][CAP];
     private final ArrayDeque<String> log = new ArrayDeque<>();
     /** The last ops on each file, shown with a mismatch in it. */
-    @SuppressWarnings("unchecked")
-    private final ArrayDeque<String>[] fileLog = new ArrayDeque[FILES];
+    @SuppressWarnings("unchecked") // a generic array: only ArrayDeque<String> is ever stored
+    private final ArrayDeque<String>[] fileLog = (ArrayDeque<String>[]) new ArrayDeque<?>[FILES];
     private final Map<String, Integer> counts = new TreeMap<>();
     /** Which fallocate modes the kernel's FUSE client passes on (the others it answers EOPNOTSUPP itself). */
     private boolean fuseZero, fuseCollapse, fuseInsert;
