@@ -7,6 +7,7 @@ import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
 import ext4j.base.LockOrder;
 import ext4j.ondisk.Inode;
+import ext4j.testutil.TestThread;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -233,7 +234,7 @@ class BufferedWriteTest {
         Tools.mke2fs(img, null, "32M", "-t", "ext3", "-b", "1024");
         byte[] d = new byte[64 * 1024];
         Arrays.fill(d, (byte) 0x5A);
-        java.util.concurrent.atomic.AtomicReference<Thread> committer = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<TestThread> committer = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicBoolean committedTooEarly = new java.util.concurrent.atomic.AtomicBoolean();
         Ext4FileSystem[] fsRef = new Ext4FileSystem[1];
         BlockDevice inner = FileBlockDevice.open(img, false);
@@ -241,9 +242,8 @@ class BufferedWriteTest {
             @Override public void write(long offset, ByteBuffer src) throws java.io.IOException {
                 boolean data = src.remaining() >= 4096 && src.get(src.position()) == 0x5A && src.get(src.position() + 4095) == 0x5A;
                 if (data && committer.get() == null) {           // the first data write of the writeback: another thread asks for a commit now
-                    Thread t = new Thread(() -> { try { Ext4FileSystemAccess.journal(fsRef[0]).commit(); } catch (java.io.IOException e) { throw new RuntimeException(e); } });
+                    TestThread t = TestThread.start("committer", () -> Ext4FileSystemAccess.journal(fsRef[0]).commit());
                     committer.set(t);
-                    t.start();
                     try { t.join(300); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
                     committedTooEarly.set(!t.isAlive());
                 }
@@ -258,8 +258,7 @@ class BufferedWriteTest {
             fs.fsync("/f");
             assertNotNull(committer.get(), "the data write was not seen");
             assertFalse(committedTooEarly.get(), "a commit went through between the allocation and the data write");
-            committer.get().join(10_000);
-            assertFalse(committer.get().isAlive(), "the held commit never went through");
+            committer.get().joinAndCheck(10_000);                // the held commit went through, and without an exception
             assertArrayEquals(d, readAll(fs, "/f"));
         }
         Tools.assertFsckClean(img);

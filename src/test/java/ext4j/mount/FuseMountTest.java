@@ -267,7 +267,7 @@ class FuseMountTest {
         Tools.requireTool("setpriv");
         Tools.requireTool("fusermount3");
         Assumptions.assumeTrue(Files.getPosixFilePermissions(Path.of("/dev/fuse")).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE),
-                "/dev/fuse is not open to other users here (.ci/run makes it 0666, as distributions do): skipping the unprivileged mount");
+                "/dev/fuse is not open to other users here (scripts/install-test-deps.sh makes it 0666, as distributions do): skipping the unprivileged mount");
         int uid = 1500;
         // a world-readable copy of the classes and picocli: the user cannot read root's build or Maven cache
         Path home = Files.createTempDirectory(Path.of("/tmp"), "ext4j-user");
