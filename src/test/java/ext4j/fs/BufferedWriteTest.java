@@ -93,9 +93,8 @@ class BufferedWriteTest {
     void enospcAtWritebackCommitsAndRetries() throws Exception {
         Path img = tmp.resolve("enospc.img");
         Tools.mke2fs(img, null, "8M", "-t", "ext4", "-b", "1024", "-m", "0");
-        System.setProperty("ext4j.commitMs", "600000");           // no timed commit in between
         byte[] a, b;
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, Options.defaults().withCommitMillis(600_000))) {   // no timed commit in between
             long free = fs.volume().superblock().freeBlocksCount();
             a = new byte[(int) (free - 400) * 1024];
             new Random(3).nextBytes(a);
@@ -111,8 +110,6 @@ class BufferedWriteTest {
             fs.fsync("/b");
             assertTrue(fs.writerForTest().tx.enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
             assertArrayEquals(b, readAll(fs, "/b"));
-        } finally {
-            System.clearProperty("ext4j.commitMs");
         }
         Tools.assertFsckClean(img);
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
@@ -303,30 +300,25 @@ class BufferedWriteTest {
         byte[] a = new byte[8192], b = new byte[4096], c = new byte[4096], d = new byte[4096];
         Random r = new Random(9);
         r.nextBytes(a); r.nextBytes(b); r.nextBytes(c); r.nextBytes(d);
-        System.setProperty("ext4j.commitMs", "600000");
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
-        try {
-            ext4j.journal.JbdJournal j = (ext4j.journal.JbdJournal) fs.journalForTest();
-            fs.createFile("/f", 0644, 0, 0);
-            fs.write("/f", 0, ByteBuffer.wrap(a));
-            long before = j.commits();
-            fs.fdatasync("/f");
-            assertTrue(j.commits() > before, "a new file's blocks and size need a commit");
-            before = j.commits();
-            fs.write("/f", 0, ByteBuffer.wrap(b));                     // in place: only the mtime changes
-            fs.fdatasync("/f");
-            assertEquals(before, j.commits(), "an overwrite in place needs no commit");
-            fs.write("/f", a.length, ByteBuffer.wrap(c));              // append: new blocks and size
-            fs.fdatasync("/f");
-            assertTrue(j.commits() > before, "an append needs a commit");
-            before = j.commits();
-            fs.write("/f", 4096, ByteBuffer.wrap(d));
-            fs.fdatasync("/f");
-            assertEquals(before, j.commits());
-            Ext4FileSystemAccess.abandon(fs);                          // power cut right after
-        } finally {
-            System.clearProperty("ext4j.commitMs");
-        }
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, Options.defaults().withCommitMillis(600_000));
+        ext4j.journal.JbdJournal j = (ext4j.journal.JbdJournal) fs.journalForTest();
+        fs.createFile("/f", 0644, 0, 0);
+        fs.write("/f", 0, ByteBuffer.wrap(a));
+        long before = j.commits();
+        fs.fdatasync("/f");
+        assertTrue(j.commits() > before, "a new file's blocks and size need a commit");
+        before = j.commits();
+        fs.write("/f", 0, ByteBuffer.wrap(b));                     // in place: only the mtime changes
+        fs.fdatasync("/f");
+        assertEquals(before, j.commits(), "an overwrite in place needs no commit");
+        fs.write("/f", a.length, ByteBuffer.wrap(c));              // append: new blocks and size
+        fs.fdatasync("/f");
+        assertTrue(j.commits() > before, "an append needs a commit");
+        before = j.commits();
+        fs.write("/f", 4096, ByteBuffer.wrap(d));
+        fs.fdatasync("/f");
+        assertEquals(before, j.commits());
+        Ext4FileSystemAccess.abandon(fs);                          // power cut right after
         Ext4FileSystem.recover(img);
         Tools.assertFsckClean(img);
         byte[] want = new byte[a.length + c.length];

@@ -5,6 +5,7 @@ import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.dir.DirEntry;
 import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Options;
 import ext4j.base.FsException;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
@@ -117,8 +118,7 @@ class PowerCutTest {
         model.put("/", "d");
         states.add(digest());
         opEnd.add(0);
-        System.setProperty("ext4j.commitMs", "0");
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, false)) {
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, Options.defaults().withCommitMillis(0))) {   // commits only at sync
             int base0 = dev.opCount();
             opEnd.set(0, base0);
             for (int op = 1; op <= 160; op++) {
@@ -127,8 +127,6 @@ class PowerCutTest {
                 else randomOp(fs, rnd, mark);
                 mark.run();
             }
-        } finally {
-            System.clearProperty("ext4j.commitMs");
         }
         int devOps = dev.opCount();
         System.out.println("  " + (states.size() - 1) + " states, " + syncAt.size() + " syncs, " + devOps + " device operations");
