@@ -1,5 +1,6 @@
 package ext4j.fuse;
 
+import ext4j.testutil.Seeds;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -279,8 +280,7 @@ class FuseProtoTest {
 
     @Test
     void randomRequestsNeverEscapeTheDispatcher() {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("FuseProtoTest random requests seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("FuseProtoTest random requests");
         Random rnd = new Random(seed);
         try (Harness h = new Harness(new Toy())) {
             for (int i = 0; i < 20_000; i++) {

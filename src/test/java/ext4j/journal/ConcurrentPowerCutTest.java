@@ -1,5 +1,6 @@
 package ext4j.journal;
 
+import ext4j.testutil.Seeds;
 import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.fs.Ext4FileSystem;
@@ -37,9 +38,8 @@ class ConcurrentPowerCutTest {
 
     @Test
     void fsyncedFilesSurviveCutsDuringConcurrentWork() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        long seed = Seeds.seed("ConcurrentPowerCutTest");
         int cuts = Integer.getInteger("ext4j.cuts", 300);
-        System.out.println("ConcurrentPowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Path img = tmp.resolve("base.img");
         Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", "1024");
         RecordingBlockDevice dev = new RecordingBlockDevice(Files.readAllBytes(img), "recorded");
