@@ -115,7 +115,7 @@ class FuseMountTest {
         } finally {
             Tools.umount(kmnt);
         }
-        if (!rsync) Assumptions.abort("rsync is not installed: cp -a and tar were checked, rsync -aH was not (install rsync, see .ci/run)");
+        if (!rsync) Assumptions.abort("rsync is not installed: cp -a and tar were checked, rsync -aH was not (scripts/install-test-deps.sh installs rsync)");
     }
 
     @Test
