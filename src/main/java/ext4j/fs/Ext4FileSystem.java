@@ -43,6 +43,9 @@ import java.util.List;
  * paths, and reads directories, files, symlinks and xattrs. The one place that speaks POSIX
  * (errno) rather than on-disk structures.
  */
+// public for the module's own layers and tests, not API: front ends use Ext4Vfs, so the internal types its
+// methods name (Inode, BlockDevice, Volume...) stay unexported
+@SuppressWarnings("exports")
 public final class Ext4FileSystem implements Closeable {
     private static final int MAX_SYMLINK_FOLLOWS = 40;
     private static final int MAX_PATH_COMPONENTS = 4096;
@@ -185,7 +188,6 @@ public final class Ext4FileSystem implements Closeable {
     /** Set once the on-disk superblock says "in use" (see enableWrites). */
     private boolean inUse;
 
-    /** Test hook: drops the filesystem as a power cut would (no close-time writes, nothing flushed beyond what was written). */
     /** The journal behind the writer (tests only); null when read-only. */
     ext4j.journal.Journal journalForTest() { return writer == null ? null : writer.journal(); }
 
@@ -641,7 +643,6 @@ public final class Ext4FileSystem implements Closeable {
     /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
-    /** The engine's view of a regular file, for SEEK_DATA/SEEK_HOLE: its dirty data written back first. */
     /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
     boolean hasUnwrittenCache(long ino) {
         CachedFile f = io == null ? null : io.lookup(ino);

@@ -398,7 +398,7 @@ public final class BufferedIo implements AutoCloseable {
     private void scatter(CachedFile f, long pos, ByteBuffer src) {
         for (long q = pos; src.hasRemaining(); ) {
             Folio fo = f.folioAt(q);
-            int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, src.remaining());
+            int off = (int) (q - fo.offset()), c = Math.min(fo.size() - off, src.remaining());
             ensure(fo, off + c);
             src.get(fo.data, off, c);
             q += c;

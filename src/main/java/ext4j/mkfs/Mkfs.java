@@ -153,7 +153,7 @@ public final class Mkfs {
         reserved = blocks * 5 / 100;
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
-        lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
+        lfBlocks = Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
         place();
     }
 

@@ -1,5 +1,6 @@
 package ext4j.dir;
 
+import ext4j.testutil.Seeds;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
@@ -25,8 +26,7 @@ class DirectoryEditorTest {
     }
 
     private void bigDirectory(String label, int files, boolean longNames, String... mkfs) throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("DirectoryEditorTest " + label + " seed=" + seed);
+        long seed = Seeds.seed("DirectoryEditorTest " + label);
         Random r = new Random(seed);
         Path img = tmp.resolve(label + ".img");
         Tools.mke2fs(img, null, "256M", mkfs);

@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.base.FsException;
 
@@ -355,9 +356,8 @@ class WriteModelTest {
     }
 
     private void run(String label, String size, long ops, String... mkfsOpts) throws Exception {
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        seed = Seeds.seed("WriteModelTest " + label);
         rnd = new Random(seed);
-        System.out.println("WriteModelTest " + label + " seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Path img = tmp.resolve(label + ".img");
         Tools.mke2fs(img, null, size, mkfsOpts);
         try (Ext4FileSystem ro = Ext4FileSystem.openReadOnly(img)) { extents = ro.superblock().hasIncompat(ext4j.ondisk.Features.INCOMPAT_EXTENTS); }
@@ -454,9 +454,8 @@ class WriteModelTest {
     @Test
     void kernelRoundTrip() throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        seed = Seeds.seed("WriteModelTest kernelRoundTrip");
         rnd = new Random(seed);
-        System.out.println("WriteModelTest kernelRoundTrip seed=" + seed);
         Path img = tmp.resolve("k.img"), mnt = tmp.resolve("mnt");
         java.nio.file.Files.createDirectories(mnt);
         Tools.mke2fs(img, null, "128M", "-t", "ext4");

@@ -1,5 +1,6 @@
 package ext4j.journal;
 
+import ext4j.testutil.Seeds;
 import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.fs.Attr;
@@ -182,10 +183,9 @@ class CoreConcurrentPowerCutTest {
 
     @Test
     void fsyncedFilesSurviveCutsDuringConcurrentCoreApiWork() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        long seed = Seeds.seed("CoreConcurrentPowerCutTest");
         int cuts = Integer.getInteger("ext4j.cuts", 250);
         int ops = Integer.getInteger("ext4j.coreCutOps", 200);
-        System.out.println("CoreConcurrentPowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         long t0 = System.nanoTime();
         Random rnd = new Random(seed);
         String blockSize = rnd.nextBoolean() ? "1024" : "4096";

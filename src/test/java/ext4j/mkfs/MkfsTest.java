@@ -1,5 +1,6 @@
 package ext4j.mkfs;
 
+import ext4j.testutil.Seeds;
 import ext4j.cli.CliRunner;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.testutil.Tools;
@@ -114,8 +115,7 @@ class MkfsTest {
     @Test
     void mkfsDirAndMke2fsDirReadTheSame() throws Exception {
         Path src = tmp.resolve("src");
-        long seed = System.nanoTime();
-        System.out.println("MkfsTest -d seed=" + seed);
+        long seed = Seeds.seed("MkfsTest -d");
         Random r = new Random(seed);
         for (int i = 0; i < 400; i++) {
             Path d = src.resolve("d" + (i % 13)).resolve("s" + (i % 5));

@@ -1,5 +1,6 @@
 package ext4j.mount;
 
+import ext4j.testutil.Seeds;
 import ext4j.fs.Ext4Vfs;
 import ext4j.fs.Options;
 import ext4j.testutil.Tools;
@@ -45,9 +46,8 @@ class FuseCrashTest {
     void killDashNineLosesNothingThatWasFsynced() throws Exception {
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")), "no /dev/fuse: skipping the FUSE crash test");
         Tools.requireMount();
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
         int points = Integer.getInteger("ext4j.fuseCrashPoints", 24);
-        System.out.println("FuseCrashTest seed=" + seed + " points=" + points + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("FuseCrashTest points=" + points);
         Random rnd = new Random(seed);
         Path img = tmp.resolve("crash.img"), mnt = Files.createDirectories(tmp.resolve("m")), kmnt = Files.createDirectories(tmp.resolve("k"));
         Tools.mke2fs(img, null, "512M", "-t", "ext4");          // room for every round's files: a full disk is not what this test is about
@@ -125,7 +125,7 @@ class FuseCrashTest {
                 }
                 Tools.assertFsckClean(img);
             } else {
-                try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults())) { /* ext4j replays the journal and finishes orphans at open */ }
+                try (Ext4Vfs _ = Ext4Vfs.open(img, Options.defaults())) { /* ext4j replays the journal and finishes orphans at open */ }
                 Tools.assertFsckClean(img);
                 Tools.mount(img, kmnt, "ro");
                 try {
