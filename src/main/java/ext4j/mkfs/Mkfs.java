@@ -41,7 +41,7 @@ public final class Mkfs {
     private static final int INCOMPAT_EXT2 = Features.INCOMPAT_FILETYPE;
     private static final int RO_EXT2 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE;
     /** What this mkfs can lay out; anything else in -O is refused. */
-    private static final int COMPAT_OK = COMPAT_EXT4, INCOMPAT_OK = INCOMPAT_EXT4,
+    private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE, INCOMPAT_OK = INCOMPAT_EXT4,
             RO_OK = RO_EXT4 | Features.RO_GDT_CSUM;
 
     private final BlockDevice dev;
@@ -54,6 +54,9 @@ public final class Mkfs {
     private long blocks, firstData, groups, bpg, ipg, inodesTotal, descBlocks, rsvGdt, itableBlocks, reserved;
     private int compat, incompat, ro, flexSize;
     private long journalBlocks, journalStart;
+    /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
+    private static final long ORPHAN_INO = 12;
+    private long orphanBlocks, orphanStart;
     private UUID uuid;
     private final List<Long> metaStart = new ArrayList<>(); // per group: block bitmap, inode bitmap, inode table
     private long[] bbitmap, ibitmap, itable;
@@ -154,6 +157,11 @@ public final class Mkfs {
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
         lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
+        if ((compat & Features.COMPAT_ORPHAN_FILE) != 0) {
+            if ((compat & Features.COMPAT_HAS_JOURNAL) == 0) throw new IllegalArgumentException("cannot set orphan_file feature without a journal");
+            if ((incompat & Features.INCOMPAT_EXTENTS) == 0) throw new IllegalArgumentException("ext4j mkfs makes the orphan file only with the extent feature");
+            orphanBlocks = defaultOrphanFileBlocks(blocks);
+        }
         place();
     }
 
@@ -182,6 +190,13 @@ public final class Mkfs {
         long rsvGroups = (max - firstData + bpg - 1) / bpg;
         long rsv = (rsvGroups * descSize + bs - 1) / bs - descBlocks;
         return Math.max(0, Math.min(rsv, perBlock));
+    }
+
+    /** mke2fs 1.47's default orphan file size: 32 blocks, a block per 4096 from 128 Ki blocks, at most 512. */
+    static long defaultOrphanFileBlocks(long n) {
+        if (n < 128 * 1024) return 32;
+        if (n < 2 * 1024 * 1024) return n / 4096;
+        return 512;
     }
 
     /** mke2fs's default journal size for a filesystem of this many blocks (-1: too small for one). */
@@ -238,9 +253,11 @@ public final class Mkfs {
             journalStart = take(mid, journalBlocks);
             if (journalStart < 0) journalStart = take(groupStart(0), journalBlocks);
         }
-        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0) resizeDind = take(groupStart(0), 1);
+        // in mke2fs's order: root, lost+found, the resize inode's block, the orphan file
         rootBlock = take(groupStart(0), 1);
         lfStart = take(rootBlock + 1, lfBlocks);
+        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0) resizeDind = take(groupStart(0), 1);
+        if (orphanBlocks > 0) orphanStart = take(groupStart(0), orphanBlocks);
         if (used.cardinality() + reserved > blocks) throw new IllegalArgumentException("filesystem too small for its metadata");
     }
 
@@ -292,13 +309,16 @@ public final class Mkfs {
         boolean metaCsum = sb.hasMetadataCsum();
 
         progress.step("inodes");
-        // inodes 2 (root), 7 (resize), 8 (journal), 11 (lost+found); the rest of group 0's first table block stays zero
-        ByteBuffer table = ByteBuffer.allocate((int) Math.min(itableBlocks * bs, ((11 * (long) inodeSize + bs - 1) / bs) * bs)).order(ByteOrder.LITTLE_ENDIAN);
+        // inodes 2 (root), 7 (resize), 8 (journal), 11 (lost+found), 12 (orphan file); the rest of group 0's first table block stays zero
+        long lastIno = usedInodes0();
+        ByteBuffer table = ByteBuffer.allocate((int) Math.min(itableBlocks * bs, ((lastIno * inodeSize + bs - 1) / bs) * bs)).order(ByteOrder.LITTLE_ENDIAN);
         putInode(table, rootInode(now));
         if (resizeDind != 0) putInode(table, resizeInode(now));
         if (journalBlocks > 0) putInode(table, journalInode(now));
         putInode(table, lostFoundInode(now));
+        if (orphanBlocks > 0) putInode(table, orphanInode(now));
         dev.write(itable[0] * bs, table.clear());
+        if (orphanBlocks > 0) { progress.step("orphan file"); writeOrphanBlocks(seed, metaCsum); }
 
         progress.step("directories");
         writeDirBlock(rootBlock, 2, 2, new Object[][]{{11L, "lost+found"}}, seed, metaCsum, 2);
@@ -319,7 +339,7 @@ public final class Mkfs {
             for (long b = s; b < e; b++) if (used.get((int) b)) { bb.put((int) ((b - s) >>> 3), (byte) (bb.get((int) ((b - s) >>> 3)) | 1 << ((b - s) & 7))); usedHere++; }
             for (long b = e - s; b < 8L * bs; b++) bb.put((int) (b >>> 3), (byte) (bb.get((int) (b >>> 3)) | 1 << (b & 7))); // past the end
             long freeB = (e - s) - usedHere;
-            long usedInodes = g == 0 ? 11 : 0;
+            long usedInodes = g == 0 ? usedInodes0() : 0;
             ByteBuffer ib = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
             for (long i = 0; i < usedInodes; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
             for (long i = ipg; i < 8L * bs; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
@@ -408,6 +428,7 @@ public final class Mkfs {
         r.putInt(0x160, 0x1);                                // signed directory hash, as on x86
         if (flexSize > 1) r.put(0x174, (byte) Integer.numberOfTrailingZeros(flexSize));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.put(0x175, (byte) 1);
+        if (orphanBlocks > 0) r.putInt(0x280, (int) ORPHAN_INO);
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
         return r.array();
     }
@@ -457,6 +478,25 @@ public final class Mkfs {
 
     private Inode.Editor lostFoundInode(Inode.Timestamp now) {
         return withMapping(base(11, Inode.S_IFDIR | 0700, 2, now).size((long) lfBlocks * bs), lfStart, lfBlocks);
+    }
+
+    /** Inodes in use in group 0: the reserved ones up to lost+found (11), and the orphan file's. */
+    private long usedInodes0() { return orphanBlocks > 0 ? ORPHAN_INO : 11; }
+
+    /** The orphan file as mke2fs makes it: a regular file, mode 0600, one extent. */
+    private Inode.Editor orphanInode(Inode.Timestamp now) {
+        return withMapping(base(ORPHAN_INO, Inode.S_IFREG | 0600, 1, now).size(orphanBlocks * bs), orphanStart, orphanBlocks);
+    }
+
+    /** Empty orphan blocks: every slot 0, the tail's magic and (metadata_csum) checksum. */
+    private void writeOrphanBlocks(int seed, boolean csum) throws IOException {
+        int inodeSeed = Crc32c.updateInt(Crc32c.updateInt(seed, (int) ORPHAN_INO), 0);
+        for (long i = 0; i < orphanBlocks; i++) {
+            ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(bs - 8, 0x0B10CA04);
+            if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateLong(inodeSeed, orphanStart + i), b, 0, bs - 8));
+            dev.write((orphanStart + i) * bs, b.clear());
+        }
     }
 
     private ByteBuffer journalIBlock() {
