@@ -25,12 +25,15 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 
 @Command(name = "mkfs", description = "Make an ext4 (or ext2) filesystem like mke2fs, optionally populated from a directory (-d). "
-        + "An image file is created or truncated to SIZE; a block device is used whole.")
+        + "An image file is created or truncated to SIZE; a block device is used whole. Defaults come from mke2fs's profile as mke2fs reads it: "
+        + "the file named by $MKE2FS_CONFIG or --config, else /etc/mke2fs.conf, else mke2fs 1.47's built-in defaults.")
 final class MkfsCommand implements Callable<Integer> {
     @Option(names = "-t", paramLabel = "TYPE", description = "ext4 (default) or ext2") String type = "ext4";
-    @Option(names = "-b", paramLabel = "BLOCKSIZE", description = "1024, 2048 or 4096 (default by size, as mke2fs)") int blockSize;
-    @Option(names = "-N", paramLabel = "INODES", description = "number of inodes (default: one per 16 KiB, 4 KiB below 512 MiB)") long inodes;
-    @Option(names = "-I", paramLabel = "INODE_SIZE", description = "inode size in bytes (default 256)") int inodeSize;
+    @Option(names = "-b", paramLabel = "BLOCKSIZE", description = "1024, 2048 or 4096 (default from mke2fs.conf by size, as mke2fs)") int blockSize;
+    @Option(names = "-N", paramLabel = "INODES", description = "number of inodes (default from mke2fs.conf's inode_ratio: built in, one per 16 KiB, 4 KiB below 512 MiB)") long inodes;
+    @Option(names = "-I", paramLabel = "INODE_SIZE", description = "inode size in bytes (default from mke2fs.conf: built in, 256)") int inodeSize;
+    @Option(names = "-T", paramLabel = "USAGE_TYPES", description = "mke2fs.conf usage types, comma-separated (default: the size type: floppy, small, default, big, huge)") String usageTypes;
+    @Option(names = "--config", paramLabel = "FILE", description = "the mke2fs.conf to use (default $MKE2FS_CONFIG, else /etc/mke2fs.conf; a missing file means mke2fs's built-in defaults)") Path config;
     @Option(names = "-L", paramLabel = "LABEL", description = "volume label (16 bytes at most)") String label;
     @Option(names = "-U", paramLabel = "UUID", description = "filesystem UUID (default random)") String uuid;
     @Option(names = "-O", paramLabel = "FEATURES", split = ",", description = "features to add, or remove with ^ (e.g. ^metadata_csum,^has_journal)") List<String> features = List.of();
@@ -47,7 +50,13 @@ final class MkfsCommand implements Callable<Integer> {
         UUID u;
         try { u = uuid == null ? null : UUID.fromString(uuid); }
         catch (IllegalArgumentException e) { throw new BadArgumentException("invalid UUID: '" + uuid + "'"); }
-        MkfsOptions o = new MkfsOptions(type, blockSize, inodes, inodeSize, label, u, features);
+        ext4j.mkfs.Mke2fsConf conf;
+        try {
+            conf = config != null ? ext4j.mkfs.Mke2fsConf.load(config) : ext4j.mkfs.Mke2fsConf.load();
+        } catch (IllegalArgumentException e) {
+            throw new BadArgumentException(e.getMessage());
+        }
+        MkfsOptions o = new MkfsOptions(type, blockSize, inodes, inodeSize, label, u, features, usageTypes, conf);
         boolean device = Files.exists(image) && !Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(image);
         long bytes;
         if (device) {

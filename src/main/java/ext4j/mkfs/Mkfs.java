@@ -40,9 +40,10 @@ public final class Mkfs {
     private static final int COMPAT_EXT2 = Features.COMPAT_EXT_ATTR | Features.COMPAT_RESIZE_INODE | Features.COMPAT_DIR_INDEX;
     private static final int INCOMPAT_EXT2 = Features.INCOMPAT_FILETYPE;
     private static final int RO_EXT2 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE;
-    /** What this mkfs can lay out; anything else in -O is refused. */
-    private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE, INCOMPAT_OK = INCOMPAT_EXT4,
-            RO_OK = RO_EXT4 | Features.RO_GDT_CSUM;
+    /** What this mkfs can lay out (flags only for metadata_csum_seed, large_dir, verity); anything else is refused. */
+    private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE,
+            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR,
+            RO_OK = RO_EXT4 | Features.RO_GDT_CSUM | Features.RO_VERITY;
 
     private final BlockDevice dev;
     private final MkfsOptions o;
@@ -53,6 +54,10 @@ public final class Mkfs {
     private int bs, inodeSize, descSize, perBlock;
     private long blocks, firstData, groups, bpg, ipg, inodesTotal, descBlocks, rsvGdt, itableBlocks, reserved;
     private int compat, incompat, ro, flexSize;
+    // from the profile (mke2fs.conf)
+    private double reservedRatio;
+    private int hashAlg, mountOpts, errorsBehavior;
+    private boolean periodicFsck;
     private long journalBlocks, journalStart;
     /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
     private static final long ORPHAN_INO = 12;
@@ -108,27 +113,55 @@ public final class Mkfs {
     private void plan(long size) throws IOException {
         String type = o.type() == null ? "ext4" : o.type();
         boolean ext4 = switch (type) { case "ext4" -> true; case "ext2" -> false; default -> throw new IllegalArgumentException("unsupported filesystem type '" + type + "' (ext4 or ext2)"); };
-        compat = ext4 ? COMPAT_EXT4 : COMPAT_EXT2;
-        incompat = ext4 ? INCOMPAT_EXT4 : INCOMPAT_EXT2;
-        ro = ext4 ? RO_EXT4 : RO_EXT2;
-        for (String f : o.featureEdits()) editFeature(f.trim());
+        Mke2fsConf conf = o.conf() != null ? o.conf() : Mke2fsConf.load();
+        if (ext4 && !conf.definesType(type))
+            throw new IllegalArgumentException(conf.source() + " does not define the " + type + " filesystem type (mke2fs refuses too)");
+        List<String> types = Mke2fsConf.types(type, o.usageTypes(), size);
+        // features as mke2fs sets them: base_features, each type's features in order, then default_features or -O
+        compat = incompat = ro = 0;
+        editFeatures(conf.string(types, "base_features", "sparse_super,large_file,filetype,resize_inode,dir_index"));
+        for (String f : conf.typeFeatures(types)) editFeatures(f);
+        if (o.featureEdits().isEmpty()) editFeatures(conf.string(types, "default_features", ""));
+        else for (String f : o.featureEdits()) editFeature(f.trim());
         if ((ro & Features.RO_METADATA_CSUM) != 0) ro &= ~Features.RO_GDT_CSUM;
+        int badC = compat & ~COMPAT_OK, badI = incompat & ~INCOMPAT_OK, badR = ro & ~RO_OK;
+        if ((badC | badI | badR) != 0) {
+            List<String> names = new ArrayList<>(Features.compatNames(badC));
+            names.addAll(Features.incompatNames(badI));
+            names.addAll(Features.roCompatNames(badR));
+            throw new IllegalArgumentException("feature(s) " + String.join(", ", names) + " (from " + conf.source() + " or -O) cannot be made by ext4j mkfs; -O ^name turns one off");
+        }
         if ((incompat & Features.INCOMPAT_64BIT) != 0 && (incompat & Features.INCOMPAT_EXTENTS) == 0)
             throw new IllegalArgumentException("64bit needs the extent feature");
+        if ((incompat & Features.INCOMPAT_CSUM_SEED) != 0 && (ro & Features.RO_METADATA_CSUM) == 0)
+            throw new IllegalArgumentException("metadata_csum_seed needs metadata_csum");
 
-        boolean floppy = size < (3L << 20), small = size < (512L << 20);
-        bs = o.blockSize() != 0 ? o.blockSize() : (small ? 1024 : 4096);
-        if (bs != 1024 && bs != 2048 && bs != 4096) throw new IllegalArgumentException("block size " + bs + " (1024, 2048 or 4096)");
-        long ratio = floppy ? 8192 : small ? 4096 : 16384;
-        inodeSize = o.inodeSize() != 0 ? o.inodeSize() : 256;
-        if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + inodeSize + " (a power of two from 128 to the block size)");
+        long bsWanted = o.blockSize() != 0 ? o.blockSize() : conf.number(types, "blocksize", 4096);
+        bs = bsWanted == -1 ? 4096 : (int) bsWanted;                     // -1: the page size
+        if (bs != 1024 && bs != 2048 && bs != 4096) throw new IllegalArgumentException("block size " + bsWanted + " (1024, 2048 or 4096)");
+        long ratio = conf.number(types, "inode_ratio", 8192);
+        if (ratio < bs) ratio = bs;
+        if (ratio > (1L << 26)) throw new IllegalArgumentException("inode_ratio " + ratio + " (at most 64 MiB)");
+        long isz = o.inodeSize() != 0 ? o.inodeSize() : conf.number(types, "inode_size", 0);
+        inodeSize = isz == 0 ? 128 : (int) Math.min(isz, 1 << 16);      // none in the profile: the library's 128
+        if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + isz + " (a power of two from 128 to the block size)");
+        reservedRatio = conf.fraction(types, "reserved_ratio", 5.0);
+        if (reservedRatio < 0 || reservedRatio > 50) throw new IllegalArgumentException("reserved_ratio " + reservedRatio + " (0 to 50)");
+        String hash = conf.string(types, "hash_alg", "half_md4");
+        hashAlg = switch (hash) { case "legacy" -> 0; case "half_md4" -> 1; case "tea" -> 2; default -> throw new IllegalArgumentException("hash_alg '" + hash + "' (legacy, half_md4 or tea)"); };
+        mountOpts = mountOptions(conf.string(types, "default_mntopts", "acl,user_xattr"));
+        String errors = conf.string(types, "errors", "continue");
+        errorsBehavior = switch (errors) { case "continue" -> 1; case "remount-ro" -> 2; case "panic" -> 3; default -> throw new IllegalArgumentException("errors '" + errors + "' (continue, remount-ro or panic)"); };
+        periodicFsck = isTrue(conf.string(types, "enable_periodic_fsck", "0"));
+        long flex = conf.number(types, "flex_bg_size", 16);
+        if (flex < 1 || flex > (1 << 16) || Long.bitCount(flex) != 1) throw new IllegalArgumentException("flex_bg_size " + flex + " (a power of two)");
         descSize = (incompat & Features.INCOMPAT_64BIT) != 0 ? 64 : 32;
         perBlock = bs / 4;
         blocks = size / bs;
         if ((incompat & Features.INCOMPAT_64BIT) == 0 && blocks > 0xFFFFFFFFL) blocks = 0xFFFFFFFFL;
         firstData = bs == 1024 ? 1 : 0;
         bpg = 8L * bs;
-        flexSize = (incompat & Features.INCOMPAT_FLEX_BG) != 0 ? 16 : 1;
+        flexSize = (incompat & Features.INCOMPAT_FLEX_BG) != 0 ? (int) flex : 1;
         if (blocks < 64) throw new IllegalArgumentException("filesystem too small: " + size + " bytes (" + blocks + " blocks of " + bs + ")");
         uuid = o.uuid() != null ? o.uuid() : UUID.randomUUID();
 
@@ -153,7 +186,7 @@ public final class Mkfs {
             break;
         }
         if (inodesTotal < 11 + 1) throw new IllegalArgumentException("too few inodes");
-        reserved = blocks * 5 / 100;
+        reserved = (long) (reservedRatio * blocks / 100.0);
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
         lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
@@ -165,23 +198,48 @@ public final class Mkfs {
         place();
     }
 
+    /** A comma- or blank-separated feature list, as in mke2fs.conf. */
+    private void editFeatures(String list) {
+        if (list == null) return;
+        for (String f : list.split("[,\\s]+")) editFeature(f.trim());
+    }
+
+    private static boolean isTrue(String v) {
+        return switch (v.strip().toLowerCase(java.util.Locale.ROOT)) { case "1", "y", "yes", "t", "true", "on" -> true; default -> false; };
+    }
+
+    /** Default mount options (s_default_mount_opts) by e2fsprogs' names, "^name" to remove. */
+    static int mountOptions(String list) {
+        String[] names = {"debug", "bsdgroups", "user_xattr", "acl", "uid16", "journal_data", "journal_data_ordered", null,
+                "nobarrier", "block_validity", "discard", "nodelalloc"};
+        int bits = 0;
+        for (String raw : list.split("[,\\s]+")) {
+            if (raw.isBlank()) continue;
+            boolean off = raw.startsWith("^");
+            String n = off ? raw.substring(1) : raw;
+            int bit = -1;
+            if (n.equals("journal_data_writeback")) bit = 0x60;
+            for (int i = 0; i < names.length && bit < 0; i++) if (n.equals(names[i])) bit = 1 << i;
+            if (bit < 0) throw new IllegalArgumentException("unknown default mount option '" + n + "'");
+            bits = off ? bits & ~bit : bits | bit;
+        }
+        return bits;
+    }
+
     private void editFeature(String f) {
         if (f.isEmpty()) return;
+        if (f.equals("none") || f.equals("clear")) { compat = incompat = ro = 0; return; }
         boolean off = f.startsWith("^");
         String name = off ? f.substring(1) : f;
         if (name.equals("uninit_bg") || name.equals("gdt_csum")) name = "uninit_bg";
         if (name.equals("extents")) name = "extent";
         for (int i = 0; i < 32; i++) {
             int bit = 1 << i;
-            if (Features.compatNames(bit).get(0).equals(name)) { if ((COMPAT_OK & bit) == 0 && !off) throw unsupported(name); compat = off ? compat & ~bit : compat | bit; return; }
-            if (Features.incompatNames(bit).get(0).equals(name)) { if ((INCOMPAT_OK & bit) == 0 && !off) throw unsupported(name); incompat = off ? incompat & ~bit : incompat | bit; return; }
-            if (Features.roCompatNames(bit).get(0).equals(name)) { if ((RO_OK & bit) == 0 && !off) throw unsupported(name); ro = off ? ro & ~bit : ro | bit; return; }
+            if (Features.compatNames(bit).get(0).equals(name)) { compat = off ? compat & ~bit : compat | bit; return; }
+            if (Features.incompatNames(bit).get(0).equals(name)) { incompat = off ? incompat & ~bit : incompat | bit; return; }
+            if (Features.roCompatNames(bit).get(0).equals(name)) { ro = off ? ro & ~bit : ro | bit; return; }
         }
         throw new IllegalArgumentException("unknown feature '" + name + "'");
-    }
-
-    private static IllegalArgumentException unsupported(String name) {
-        return new IllegalArgumentException("feature '" + name + "' is not supported by ext4j mkfs");
     }
 
     /** Descriptor blocks reserved so the filesystem can grow 1024-fold (up to 2^32 blocks), at most one indirect block's worth. */
@@ -395,10 +453,11 @@ public final class Mkfs {
         r.putInt(0x18, log).putInt(0x1C, log);
         r.putInt(0x20, (int) bpg).putInt(0x24, (int) bpg).putInt(0x28, (int) ipg);
         r.putInt(0x30, (int) now.seconds());
-        r.putShort(0x36, (short) -1);
+        r.putShort(0x36, (short) (periodicFsck ? 20 + random.nextInt(20) : -1));
+        if (periodicFsck) r.putInt(0x44, 86400 * 180);                 // check interval: 180 days
         r.putShort(0x38, (short) Superblock.MAGIC);
         r.putShort(0x3A, (short) Superblock.STATE_VALID);
-        r.putShort(0x3C, (short) 1);                         // errors=continue
+        r.putShort(0x3C, (short) errorsBehavior);
         r.putInt(0x40, (int) now.seconds());                 // last checked
         r.putInt(0x4C, 1);                                   // dynamic revision
         r.putInt(0x54, 11);
@@ -413,10 +472,10 @@ public final class Mkfs {
         r.putShort(0xCE, (short) rsvGdt);
         if (journalBlocks > 0) r.putInt(0xE0, 8);
         for (int i = 0; i < 4; i++) r.putInt(0xEC + 4 * i, random.nextInt());
-        r.put(0xFC, (byte) 1);                               // half_md4
+        r.put(0xFC, (byte) hashAlg);
         if (journalBlocks > 0) r.put(0xFD, (byte) 1);        // journal inode backup in s_jnl_blocks
         r.putShort(0xFE, (short) ((incompat & Features.INCOMPAT_64BIT) != 0 ? descSize : 0));
-        r.putInt(0x100, 0x0C);                               // user_xattr, acl
+        r.putInt(0x100, mountOpts);
         r.putInt(0x108, (int) now.seconds());
         if (journalBlocks > 0) {
             ByteBuffer ib = journalIBlock();
@@ -429,6 +488,7 @@ public final class Mkfs {
         if (flexSize > 1) r.put(0x174, (byte) Integer.numberOfTrailingZeros(flexSize));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.put(0x175, (byte) 1);
         if (orphanBlocks > 0) r.putInt(0x280, (int) ORPHAN_INO);
+        if ((incompat & Features.INCOMPAT_CSUM_SEED) != 0) r.putInt(0x270, Crc32c.update(0xFFFFFFFF, r, 0x68, 16));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
         return r.array();
     }
