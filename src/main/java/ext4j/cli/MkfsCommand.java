@@ -63,7 +63,8 @@ final class MkfsCommand implements Callable<Integer> {
             bytes = size == null ? 0 : ImagePaths.size(size);
         } else {
             if (size == null && !Files.exists(image)) throw new BadArgumentException("SIZE is needed to create " + image);
-            bytes = size == null ? Files.size(image) : ImagePaths.size(size);
+            // no SIZE: the file's, rounded down to whole 4 KiB pages as mke2fs rounds a device's size
+            bytes = size == null ? Files.size(image) / 4096 * 4096 : ImagePaths.size(size);
             // a fresh sparse file reads as zeros: no inode table zeroing needed
             try (FileChannel ch = FileChannel.open(image, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 if (bytes > 0) ch.write(java.nio.ByteBuffer.wrap(new byte[1]), bytes - 1);

@@ -33,6 +33,9 @@ import java.util.UUID;
 public final class Mkfs {
     public interface Progress { void step(String what); }
 
+    /** mke2fs's page size (x86-64, arm64 with 4 KiB pages): blocksize = -1 in a profile, and the unit a device's size is rounded to. */
+    static final int PAGE = 4096;
+
     private static final int COMPAT_EXT4 = Features.COMPAT_HAS_JOURNAL | Features.COMPAT_EXT_ATTR | Features.COMPAT_RESIZE_INODE | Features.COMPAT_DIR_INDEX;
     private static final int INCOMPAT_EXT4 = Features.INCOMPAT_FILETYPE | Features.INCOMPAT_EXTENTS | Features.INCOMPAT_64BIT | Features.INCOMPAT_FLEX_BG;
     private static final int RO_EXT4 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE | Features.RO_HUGE_FILE | Features.RO_DIR_NLINK
@@ -84,7 +87,8 @@ public final class Mkfs {
      */
     public static Superblock format(BlockDevice dev, long sizeBytes, MkfsOptions o, boolean zero, Progress progress) throws IOException {
         Mkfs m = new Mkfs(dev, o, progress);
-        m.plan(sizeBytes > 0 ? sizeBytes : dev.size());
+        // a size taken from the device is rounded down to whole pages, as mke2fs rounds it
+        m.plan(sizeBytes > 0 ? sizeBytes : dev.size() / PAGE * PAGE);
         if (zero) m.zeroTablesAndJournal();
         m.write();
         return m.sb;
@@ -137,7 +141,7 @@ public final class Mkfs {
             throw new IllegalArgumentException("metadata_csum_seed needs metadata_csum");
 
         long bsWanted = o.blockSize() != 0 ? o.blockSize() : conf.number(types, "blocksize", 4096);
-        bs = bsWanted == -1 ? 4096 : (int) bsWanted;                     // -1: the page size
+        bs = bsWanted == -1 ? PAGE : (int) bsWanted;                     // -1: the page size
         if (bs != 1024 && bs != 2048 && bs != 4096) throw new IllegalArgumentException("block size " + bsWanted + " (1024, 2048 or 4096)");
         long ratio = conf.number(types, "inode_ratio", 8192);
         if (ratio < bs) ratio = bs;
@@ -165,9 +169,12 @@ public final class Mkfs {
         if (blocks < 64) throw new IllegalArgumentException("filesystem too small: " + size + " bytes (" + blocks + " blocks of " + bs + ")");
         uuid = o.uuid() != null ? o.uuid() : UUID.randomUUID();
 
+        // the inode count and reserved blocks come from the size asked for, also when the last group is dropped (mke2fs)
+        long asked = blocks;
+        long wantInodes = o.inodes() != 0 ? o.inodes() : Math.max(16, asked * bs / ratio);
+        long reservedAsked = (long) (reservedRatio * asked / 100.0);
         for (int attempt = 0; attempt < 3; attempt++) {
             groups = (blocks - firstData + bpg - 1) / bpg;
-            long wantInodes = o.inodes() != 0 ? o.inodes() : Math.max(16, blocks * bs / ratio);
             long inodesPerBlock = bs / inodeSize;
             ipg = (wantInodes + groups - 1) / groups;
             ipg = Math.max(ipg, 16);
@@ -179,14 +186,16 @@ public final class Mkfs {
             inodesTotal = ipg * groups;
             descBlocks = (groups * descSize + bs - 1) / bs;
             rsvGdt = (compat & Features.COMPAT_RESIZE_INODE) != 0 ? reservedGdt() : 0;
-            // a last group too small for its own metadata plus some data is dropped, as mke2fs does
+            // a last group too small for its own metadata plus some data is dropped, as mke2fs does (its
+            // bitmaps and inode table count even with flex_bg, where they live elsewhere)
             long last = blocks - firstData - (groups - 1) * bpg;
-            long lastOverhead = (hasSuper(groups - 1) ? 1 + descBlocks + rsvGdt : 0) + (flexSize == 1 ? 2 + itableBlocks : 0);
+            long lastOverhead = (hasSuper(groups - 1) ? 1 + descBlocks + rsvGdt : 0) + 2 + itableBlocks;
             if (groups > 1 && last < lastOverhead + 50) { blocks = firstData + (groups - 1) * bpg; continue; }
             break;
         }
         if (inodesTotal < 11 + 1) throw new IllegalArgumentException("too few inodes");
-        reserved = (long) (reservedRatio * blocks / 100.0);
+        // mke2fs keeps the reserved share of the size asked for: ratio = 100 * reserved / asked, applied to what is left
+        reserved = blocks == asked ? reservedAsked : (long) ((100.0 * reservedAsked / asked) * blocks / 100.0);
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
         lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
