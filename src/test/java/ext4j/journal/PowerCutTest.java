@@ -107,7 +107,10 @@ class PowerCutTest {
         System.out.println("PowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("base.img");
-        Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", rnd.nextBoolean() ? "1024" : "4096");
+        // every other seed on an orphan_file image (big truncates and deletes go through the orphan file); -Dext4j.orphanFile fixes it
+        boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
+        if (orphanFile) System.out.println("  on an orphan_file image");
+        Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", rnd.nextBoolean() ? "1024" : "4096", "-O", orphanFile ? "orphan_file" : "^orphan_file");
         byte[] base = Files.readAllBytes(img);
         RecordingBlockDevice dev = new RecordingBlockDevice(base, "recorded");
 
