@@ -169,7 +169,10 @@ class PowerCutTest {
             if (withE2fsck) {                                               // e2fsck's replay must give the same tree
                 Tools.Result fix = Tools.run("e2fsck", "-fy", cut2.toString());
                 assertTrue(fix.exit() <= 1, where + ": e2fsck -fy exit " + fix.exit() + "\n" + fix.out());
-                assertFalse(fix.out().contains("? yes"), where + ": e2fsck had to repair more than replay the journal:\n" + fix.out());
+                // with orphan_file, e2fsck -fy clears orphan_present over an empty orphan file after any crash, Linux's too
+                // (the kernel sets the flag at a read-write mount): that is replay, not repair
+                String repairs = fix.out().replace("Feature orphan_present is set but orphan file is clean.\nClear? yes", "");
+                assertFalse(repairs.contains("? yes"), where + ": e2fsck had to repair more than replay the journal:\n" + fix.out());
                 assertEquals(got, readTree(cut2, new TreeMap<>()), where + ": ext4j and e2fsck recover different trees");
                 e2fsckCompared++;
             }
