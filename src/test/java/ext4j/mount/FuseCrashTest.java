@@ -28,8 +28,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * kill -9 of the FUSE server (a power cut, for a userspace filesystem) at random points of a
  * workload that writes, appends and fsyncs: afterwards the image is recovered, alternately by the
  * next ext4j open and by a kernel mount, e2fsck -fn finds nothing, and every byte an fsync or
- * fdatasync returned for is there. -Dext4j.seed=N reproduces a run, -Dext4j.fuseCrashPoints=N
- * sets the number of kills (default 24).
+ * fdatasync returned for is there. Every other seed runs on an orphan_file image with a file
+ * unlinked while open through the mount at each kill, which recovery must free
+ * (-Dext4j.orphanFile=true|false fixes it). -Dext4j.seed=N reproduces a run,
+ * -Dext4j.fuseCrashPoints=N sets the number of kills (default 24).
  */
 class FuseCrashTest {
     @TempDir Path tmp;
@@ -48,7 +50,10 @@ class FuseCrashTest {
         System.out.println("FuseCrashTest seed=" + seed + " points=" + points + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("crash.img"), mnt = Files.createDirectories(tmp.resolve("m")), kmnt = Files.createDirectories(tmp.resolve("k"));
-        Tools.mke2fs(img, null, "512M", "-t", "ext4");          // room for every round's files: a full disk is not what this test is about
+        boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
+        if (orphanFile) System.out.println("  on an orphan_file image, a file unlinked while open at each kill");
+        // room for every round's files: a full disk is not what this test is about
+        Tools.mke2fs(img, null, "512M", "-t", "ext4", "-O", orphanFile ? "orphan_file" : "^orphan_file");
         Map<String, byte[]> durable = new LinkedHashMap<>();     // name -> bytes an fsync returned for (a prefix of the file)
         int files = 0, syncs = 0;
         for (int point = 0; point < points; point++) {
@@ -61,7 +66,17 @@ class FuseCrashTest {
                 p.destroyForcibly();                               // SIGKILL: no unmount, no writeback, no commit
             });
             Random w = new Random(rnd.nextLong());
+            FileChannel held = null;
             try {
+                if (orphanFile) {                                      // an orphan the kill leaves behind
+                    Path h = mnt.resolve("held" + point);
+                    held = FileChannel.open(h, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                    byte[] junk = new byte[1 + w.nextInt(200_000)];
+                    w.nextBytes(junk);
+                    held.write(ByteBuffer.wrap(junk));
+                    held.force(true);
+                    Files.delete(h);
+                }
                 while (!killed.get()) {
                     String name = "p" + point + "_" + files++;
                     byte[] data = new byte[w.nextInt(3) == 0 ? w.nextInt(100_000) : w.nextInt(9000)];
@@ -96,6 +111,7 @@ class FuseCrashTest {
                     synchronized (serverLog) { fail("an I/O error before the kill: " + expected + " at " + java.util.Arrays.toString(java.util.Arrays.copyOf(expected.getStackTrace(), 6)) + "\nserver said:\n" + serverLog); } }
             }
             killer.join();
+            if (held != null) try { held.close(); } catch (IOException gone) { /* the server is dead */ }
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             Tools.run("umount", "-l", mnt.toString());             // the dead mountpoint ("Transport endpoint is not connected")
             boolean byKernel = point % 2 == 1;
