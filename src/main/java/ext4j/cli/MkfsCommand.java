@@ -83,13 +83,12 @@ final class MkfsCommand implements Callable<Integer> {
             // like mke2fs -d: the root directory keeps mkfs's attributes, its contents come from SRCDIR
             try (Ext4Vfs vfs = Ext4Vfs.openForPopulating(image)) {
                 files = Populator.populate(vfs, srcDir, Ext4Vfs.ROOT, "/", err, ProgressBar.onTerminal());
-                if (!quiet) sb = vfs.summary();
             } catch (java.io.IOException | RuntimeException e) {
                 throw new java.io.IOException("copying " + srcDir + " failed, the new filesystem is incomplete: " + Main.message(e), e);
             }
         }
         if (!quiet) {
-            if (sb == null) {
+            if (sb == null) {                  // as closed: not the in-use flags (orphan_present) of the populating open
                 try (Ext4Vfs vfs = Ext4Vfs.open(image, Options.defaults().withReadOnly(true))) { sb = vfs.summary(); }
             }
             out.printf("%s: %s, %d blocks of %d bytes, %d inodes, %d groups, features: %s%n", image, type, sb.blocks(), sb.blockSize(),
