@@ -144,4 +144,64 @@ class MkfsTest {
         assertEquals(List.of(), TreeDiff.diff(src, a, opt).stream().filter(x -> !x.contains("lost+found") && !x.startsWith("extra")).toList(),
                 "ext4j mkfs -d keeps the source's nanoseconds");
     }
+
+    /** The orphan file's blocks: their number, where they are, and each block's bytes. */
+    private static List<String> orphanFile(Path img) throws Exception {
+        String stat = Tools.debugfs(img, "stat <12>");
+        List<String> out = new ArrayList<>();
+        for (String l : stat.split("\n")) if (l.matches("Inode: .*|User: .*|Links: .*|EXTENTS:|\\(.*")) out.add(l.replaceAll("Generation.*|Version.*", "").strip());
+        String blocks = Tools.debugfs(img, "blocks <12>").strip();
+        int bs = Integer.parseInt(field(Tools.ok("dumpe2fs", "-h", img.toString()), "Block size"));
+        try (var ch = java.nio.channels.FileChannel.open(img)) {
+            for (String b : blocks.split("\\s+")) {
+                if (!b.matches("\\d+")) continue;                        // debugfs's version line
+                ByteBuffer buf = ByteBuffer.allocate(bs);
+                ch.read(buf, Long.parseLong(b) * bs);
+                out.add(b + ": " + java.util.HexFormat.of().formatHex(buf.array(), bs - 8, bs) + (allZero(buf.array(), bs - 8) ? " (slots empty)" : " (slots used!)"));
+            }
+        }
+        return out;
+    }
+
+    private static boolean allZero(byte[] b, int n) { for (int i = 0; i < n; i++) if (b[i] != 0) return false; return true; }
+
+    /**
+     * -O orphan_file as mke2fs makes it: inode 12 of the same size and blocks, each block's tail
+     * (magic and checksum, the same UUID given to both) byte for byte; e2fsck -fn clean; Linux mounts
+     * it and puts an unlinked open file in it, which its unmount frees.
+     */
+    @Test
+    void orphanFileAsMke2fsMakesIt() throws Exception {
+        String uuid = "0b10ca04-1234-4321-8765-aabbccddeeff";
+        for (String[] c : new String[][]{{"3M"}, {"100M"}, {"1G"}, {"20G"}, {"300M", "-b", "2048"}, {"100M", "-O", "^metadata_csum"}}) {
+            String size = c[0];
+            List<String> opts = new ArrayList<>(List.of("-U", uuid));
+            opts.addAll(Arrays.asList(c).subList(1, c.length));
+            if (opts.contains("-O")) opts.set(opts.indexOf("-O") + 1, opts.get(opts.indexOf("-O") + 1) + ",orphan_file");
+            else opts.addAll(List.of("-O", "orphan_file"));
+            Path ours = compareWithMke2fs(size, opts.toArray(String[]::new));
+            String label = String.join("_", opts).replaceAll("[^A-Za-z0-9_]", "") + size;
+            Path theirs = tmp.resolve("mke2fs-" + label + ".img");
+            assertEquals("12", field(Tools.ok("dumpe2fs", "-h", ours.toString()), "Orphan file inode"));
+            List<String> a = orphanFile(ours), b = orphanFile(theirs);
+            assertEquals(b, a, "orphan file of " + label);
+            assertTrue(a.size() > 4 + 32 && a.stream().anyMatch(l -> l.startsWith("EXTENTS")), "compared the inode, its extents and every block: " + a);
+            Files.delete(theirs);
+        }
+        Tools.requireMount();
+        Path img = tmp.resolve("of.img"), mnt = Files.createDirectories(tmp.resolve("ofm"));
+        assertEquals(0, CliRunner.run("mkfs", "-q", "-O", "orphan_file", img.toString(), "64M").exit());
+        Tools.mount(img, mnt, "");
+        try {
+            Path f = mnt.resolve("f");
+            Files.write(f, new byte[3 << 20]);
+            try (var ch = java.nio.channels.FileChannel.open(f)) {
+                Files.delete(f);
+                Tools.ok("sync");
+            }
+        } finally {
+            Tools.umount(mnt);
+        }
+        Tools.assertFsckClean(img);
+    }
 }
