@@ -164,7 +164,13 @@ final class Orphans extends WriterPart {
      * inodes), for the superblock's orphan list and then the orphan file, as a Linux mount does.
      */
     void processOrphans() throws IOException {
-        for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) process(Integer.toUnsignedLong(sb().lastOrphan()));
+        for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) {
+            long ino = Integer.toUnsignedLong(sb().lastOrphan());
+            process(ino);
+            // an inode listed in the orphan file too is taken off the file, not the list: never loop on it
+            if (Integer.toUnsignedLong(sb().lastOrphan()) == ino)
+                throw new ext4j.base.CorruptException("orphan list: inode " + ino + " is also in the orphan file (run e2fsck -f)");
+        }
         OrphanFile f = orphanFile();
         if (f == null) return;
         for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
