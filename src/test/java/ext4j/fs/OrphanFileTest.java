@@ -143,6 +143,35 @@ class OrphanFileTest {
         kernelRoundTrip(byExt4j, mnt, "kernel mount after ext4j recover");
     }
 
+    /**
+     * e2fsprogs' f_clear_orphan_file image (from the corpus beside the project): a dirty journal
+     * whose replay leaves 19 inodes in the orphan file. `ext4j recover` must leave what e2fsck -fy
+     * and a kernel mount leave: the same files, the same free counts, e2fsck -fn clean.
+     */
+    @Test
+    void e2fsprogsOrphanFileImageRecoversLikeE2fsckAndLinux() throws Exception {
+        Path src = tmp.resolve("f_clear_orphan_file.img");
+        try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(Tools.corpus().resolve("f_clear_orphan_file.img.gz")))) {
+            Files.copy(in, src);
+        }
+        assertTrue(orphanPresent(src), "the corpus image carries orphan_present");
+        assertEquals(19, orphanFileEntriesAfterReplay(src).size(), "its journal's replay leaves 19 orphans in the orphan file");
+        Path byExt4j = tmp.resolve("e.img"), byE2fsck = tmp.resolve("f.img"), byKernel = tmp.resolve("k.img");
+        Files.copy(src, byExt4j);
+        Files.copy(src, byE2fsck);
+        Files.copy(src, byKernel);
+        CliRunner.Out out = CliRunner.run("recover", byExt4j.toString());
+        assertEquals(0, out.exit(), out.err());
+        assertCleanAndOrphanFree(byExt4j, "ext4j recover of f_clear_orphan_file");
+        Tools.Result fix = Tools.run("e2fsck", "-fy", byE2fsck.toString());
+        assertTrue(fix.exit() <= 1, fix.out());
+        assertEquals(counts(byE2fsck), counts(byExt4j), "ext4j recover and e2fsck -fy free the same");
+        assertEquals(CliRunner.run("ls", byE2fsck.toString(), "/").out(), CliRunner.run("ls", byExt4j.toString(), "/").out(), "the same files");
+        Tools.requireMount();
+        kernelRoundTrip(byKernel, tmp.resolve("m"), "kernel mount of f_clear_orphan_file");
+        assertEquals(counts(byKernel), counts(byExt4j), "ext4j recover and a kernel mount free the same");
+    }
+
     // ---- ext4j's own orphans ----
 
     /** An orphan_file image made by mke2fs or by ext4j mkfs (which must make it the same way). */
