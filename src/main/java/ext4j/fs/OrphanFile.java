@@ -30,6 +30,8 @@ final class OrphanFile {
     static final int MAGIC = 0x0B10CA04;
     /** More blocks than this is not an orphan file (mke2fs makes at most 512; Linux refuses big ones too). */
     private static final int MAX_BLOCKS = 1 << 16;
+    /** More orphans than this (open unlinked files, truncates in flight) is damage, and would cost memory. */
+    private static final int MAX_ORPHANS = 1 << 20;
 
     private final Ext4FileSystem fs;
     private final Volume vol;
@@ -99,6 +101,7 @@ final class OrphanFile {
                 if (o == 0) continue;
                 if (o < first || o > last || o == ino) throw new CorruptException(at + ": slot " + s + " holds inode " + o + ", which cannot be an orphan");
                 if (slots.putIfAbsent(o, i * per + s) != null) throw new CorruptException(at + ": inode " + o + " is listed twice");
+                if (slots.size() > MAX_ORPHANS) throw new CorruptException(what + ": more than " + MAX_ORPHANS + " orphans listed");
                 inUse[i]++;
             }
         }
