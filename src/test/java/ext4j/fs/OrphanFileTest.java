@@ -314,6 +314,33 @@ class OrphanFileTest {
 
     private static void Collections_shuffle(List<OpenFile> l, Random rnd) { java.util.Collections.shuffle(l, rnd); }
 
+    /** A damaged orphan block (bad checksum, bad magic, a reserved inode in a slot) refuses writing, naming the block; reading goes on. */
+    @Test
+    void aDamagedOrphanFileIsRefusedNamingTheBlock() throws Exception {
+        Random rnd = new Random(seed("damaged"));
+        Path img = tmp.resolve("d.img");
+        Tools.mke2fs(img, null, "32M", "-t", "ext4", "-O", "orphan_file", "-b", "1024");
+        long first = Long.parseLong(Tools.debugfs(img, "blocks <12>").replaceAll("(?s).*?\\n(\\d+).*", "$1").strip());
+        int nth = rnd.nextInt(32);
+        String[] damage = {"checksum", "magic", "slot"};
+        for (String kind : damage) {
+            Path d = tmp.resolve("d-" + kind + ".img");
+            Files.copy(img, d, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel ch = FileChannel.open(d, java.nio.file.StandardOpenOption.WRITE)) {
+                long at = (first + nth) * 1024;
+                ByteBuffer four = ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                switch (kind) {
+                    case "checksum" -> ch.write(four.putInt(0, 0x1234).clear(), at + 1020);
+                    case "magic" -> ch.write(four.putInt(0, 0x0b10ca05).clear(), at + 1016);
+                    default -> ch.write(four.putInt(0, 2).clear(), at + 4L * rnd.nextInt(254));  // the root directory as an orphan
+                }
+            }
+            var e = assertThrows(ext4j.base.CorruptException.class, () -> { try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(d, false)) { } }, kind);
+            assertTrue(e.getMessage().contains("orphan file (inode 12) block " + nth), kind + ": " + e.getMessage());
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(d)) { assertNotNull(fs.resolve("/lost+found", true)); }
+        }
+    }
+
     // ---- power cuts ----
 
     /**
