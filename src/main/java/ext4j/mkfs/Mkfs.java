@@ -19,14 +19,17 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * Formats a block device as ext4 (mke2fs -t ext4 defaults: has_journal ext_attr resize_inode
+ * Formats a block device as ext4 or ext2 with mke2fs's defaults from its profile ({@link Mke2fsConf}:
+ * features, block size, inode size and ratio, reserved ratio, hash, flex_bg size, default mount
+ * options, errors behaviour; with the built-in profile, ext4 is has_journal ext_attr resize_inode
  * dir_index filetype extent 64bit flex_bg sparse_super large_file huge_file dir_nlink extra_isize
- * metadata_csum) or ext2. Layout as mke2fs makes it: groups of 8 x block-size blocks, superblock and
+ * metadata_csum). Layout as mke2fs makes it: groups of 8 x block-size blocks, superblock and
  * descriptor backups in groups 0, 1 and powers of 3, 5, 7, reserved descriptor blocks for growth
  * mapped by the resize inode (7), bitmaps and inode tables of each flex group packed at its start,
  * a contiguous extent-mapped journal (inode 8) in the middle of the filesystem, root (2) and
- * lost+found (11). Groups without anything but backups are BLOCK_UNINIT, all but group 0
- * INODE_UNINIT; inode tables are zeroed (ITABLE_ZEROED). Every checksum is set.
+ * lost+found (11), then the resize inode's block and, with orphan_file, the orphan file (12).
+ * Groups without anything but backups are BLOCK_UNINIT, all but group 0 INODE_UNINIT; inode
+ * tables are zeroed (ITABLE_ZEROED). Every checksum is set.
  * The device must read as zeros where nothing is written (a new or truncated image file), or
  * {@code zero} must be true.
  */
