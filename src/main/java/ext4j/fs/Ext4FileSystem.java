@@ -741,8 +741,8 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
-     * list. Returns what was replayed, or null if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphans
+     * (the orphan list and the orphan file, as a Linux mount). Returns what was replayed, or null if the journal was clean.
      */
     public static JournalRecovery.Result recover(Path image) throws IOException { return Recovery.recover(image); }
 
