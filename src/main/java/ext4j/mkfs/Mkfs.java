@@ -65,6 +65,7 @@ public final class Mkfs {
     private int hashAlg, mountOpts, errorsBehavior;
     private boolean periodicFsck;
     private long journalBlocks, journalStart;
+    private List<long[]> journalRuns = List.of();            // {start, length}: one run, or the holes mke2fs fills
     /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
     private static final long ORPHAN_INO = 12;
     private long orphanBlocks, orphanStart;
@@ -101,7 +102,7 @@ public final class Mkfs {
         progress.step("zeroing inode tables");
         ByteBuffer z = ByteBuffer.allocateDirect(1 << 20);
         for (long g = 0; g < groups; g++) zero(itable[(int) g], itableBlocks, z);
-        if (journalBlocks > 0) zero(journalStart, journalBlocks, z);
+        for (long[] r : journalRuns) zero(r[0], r[1], z);
         for (long g = 0; g < groups; g++) { zero(bbitmap[(int) g], 1, z); zero(ibitmap[(int) g], 1, z); }
     }
 
@@ -313,22 +314,81 @@ public final class Mkfs {
         itable = new long[(int) groups];
         for (long f = 0; f < groups; f += flexSize) {
             long n = Math.min(flexSize, groups - f);
+            // mke2fs spaces the tables of a last flex group that has a single group a whole flex group
+            // apart (room for the groups a resize adds); the blocks between are used by what follows
+            long spacing = n == 1 && flexSize > 1 ? flexSize : n;
             long cursor = groupStart(f);
             for (long g = f; g < f + n; g++) { bbitmap[(int) g] = take(cursor, 1); cursor = bbitmap[(int) g] + 1; }
+            cursor = bbitmap[(int) f] + spacing;
             for (long g = f; g < f + n; g++) { ibitmap[(int) g] = take(cursor, 1); cursor = ibitmap[(int) g] + 1; }
+            cursor = ibitmap[(int) f] + spacing;
             for (long g = f; g < f + n; g++) { itable[(int) g] = take(cursor, itableBlocks); cursor = itable[(int) g] + itableBlocks; }
         }
-        if (journalBlocks > 0) {
-            long mid = groups > 1 ? groupStart(groups / 2) : groupStart(0);
-            journalStart = take(mid, journalBlocks);
-            if (journalStart < 0) journalStart = take(groupStart(0), journalBlocks);
-        }
-        // in mke2fs's order: root, lost+found, the resize inode's block, the orphan file
+        // in mke2fs's order: root, lost+found, the resize inode's block (its goal just past group 0's
+        // inode table), the journal (from the middle group, filling what holes there are), the orphan file
         rootBlock = take(groupStart(0), 1);
         lfStart = take(rootBlock + 1, lfBlocks);
-        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0) resizeDind = take(groupStart(0), 1);
+        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0)
+            resizeDind = take(Math.min(blocks - 1, firstData + descBlocks + rsvGdt + 2 + itableBlocks), 1);
+        if (journalBlocks > 0) {
+            long mid = journalGoal();
+            journalRuns = (incompat & Features.INCOMPAT_EXTENTS) != 0 ? takeRuns(mid, journalBlocks, 4) : null;
+            if (journalRuns == null) {
+                long start = take(mid, journalBlocks);
+                if (start < 0) start = take(groupStart(0), journalBlocks);
+                journalRuns = List.of(new long[]{start, journalBlocks});
+            }
+            journalStart = journalRuns.get(0)[0];
+        }
         if (orphanBlocks > 0) orphanStart = take(groupStart(0), orphanBlocks);
         if (used.cardinality() + reserved > blocks) throw new IllegalArgumentException("filesystem too small for its metadata");
+    }
+
+    /**
+     * Where mke2fs starts the journal: the group of the filesystem's middle block, or with flex_bg
+     * past the first flex group the start of its flex group (skipping full groups), then of it and
+     * its neighbours the one with the most free blocks.
+     */
+    private long journalGoal() {
+        long middle = (blocks - firstData) / 2;
+        long g = Math.max(0, middle - firstData) / bpg, start;
+        if (flexSize > 1 && g > flexSize) {
+            g &= ~(flexSize - 1L);
+            while (g < groups && freeIn(g) == 0) g++;
+            if (g == groups) g = 0;
+            start = g;
+        } else start = g > 0 ? g - 1 : g;
+        long end = g + 1 < groups ? g + 1 : g;
+        long best = start;
+        for (long i = start + 1; i <= end; i++) if (freeIn(i) > freeIn(best)) best = i;
+        return groupStart(best);
+    }
+
+    private long freeIn(long g) {
+        long s = groupStart(g), e = groupEnd(g);
+        return (e - s) - used.get((int) s, (int) e).cardinality();
+    }
+
+    /**
+     * The first free blocks from from on, as runs (first fit, filling holes, as mke2fs allocates a
+     * journal), marked used; null, with nothing marked, if they take more than maxRuns extents.
+     */
+    private List<long[]> takeRuns(long from, long n, int maxRuns) {
+        List<long[]> runs = new ArrayList<>();
+        long left = n;
+        int s = (int) from;
+        while (left > 0) {
+            s = used.nextClearBit(s);
+            if (s >= blocks) return null;
+            int end = used.nextSetBit(s);
+            long len = Math.min(left, Math.min((end < 0 ? blocks : end) - s, 32768));
+            runs.add(new long[]{s, len});
+            if (runs.size() > maxRuns) return null;
+            left -= len;
+            s += (int) len;
+        }
+        for (long[] r : runs) mark(r[0], r[1]);
+        return runs;
     }
 
     private void mark(long start, long n) {
@@ -573,7 +633,17 @@ public final class Mkfs {
 
     private ByteBuffer journalIBlock() {
         if (journalBlocks > 4L * 32768) throw new IllegalStateException("journal over 128 Ki blocks");
-        return mapping(journalStart, journalBlocks);
+        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
+        ByteBuffer ib = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        ib.putShort(0, (short) 0xF30A).putShort(2, (short) journalRuns.size()).putShort(4, (short) 4).putShort(6, (short) 0);
+        long l = 0;
+        for (int i = 0; i < journalRuns.size(); i++) {
+            long p = journalRuns.get(i)[0], len = journalRuns.get(i)[1];
+            int off = 12 + 12 * i;
+            ib.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
+            l += len;
+        }
+        return ib;
     }
 
     private Inode.Editor journalInode(Inode.Timestamp now) {
