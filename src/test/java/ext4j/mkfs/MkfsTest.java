@@ -204,4 +204,60 @@ class MkfsTest {
         }
         Tools.assertFsckClean(img);
     }
+
+    /** dumpe2fs's group section without checksums, and the blocks of inodes 2, 7, 8, 11 and 12. */
+    private static String layout(Path img) throws Exception {
+        StringBuilder b = new StringBuilder();
+        boolean groups = false;
+        for (String l : Tools.ok("dumpe2fs", img.toString()).split("\n")) {
+            if (l.startsWith("Group 0:")) groups = true;
+            if (groups) b.append(l.replaceAll(",? ?csum 0x[0-9a-f]+", "")).append('\n');
+        }
+        for (int ino : new int[]{2, 7, 8, 11, 12})
+            b.append("inode ").append(ino).append(": ").append(Tools.debugfs(img, "blocks <" + ino + ">").replaceAll("debugfs [^\n]*\n", "").strip()).append('\n');
+        return b.toString();
+    }
+
+    /**
+     * Block for block the layout mke2fs makes (every group's tables, backups, free ranges; where
+     * root, the resize inode, the journal, lost+found and the orphan file are), for fixed and random
+     * sizes and options; seed printed, -Dext4j.seed=N replays.
+     */
+    @Test
+    void groupLayoutAndSpecialInodesEqualMke2fs() throws Exception {
+        Long fixed = Long.getLong("ext4j.seed");
+        long seed = fixed != null ? fixed : System.nanoTime();
+        System.out.println("MkfsTest layout seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        Random rnd = new Random(seed);
+        List<String[]> cases = new ArrayList<>(List.of(new String[]{"2M"}, new String[]{"3M"}, new String[]{"8M"}, new String[]{"17M"},
+                new String[]{"64M"}, new String[]{"100M", "-O", "orphan_file"}, new String[]{"136M", "-b", "4096"}, new String[]{"1G"},
+                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"}));
+        String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
+        for (int i = 0; i < 4; i++) {
+            List<String> c = new ArrayList<>(List.of((2048 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 12_000_000)) + "K"));
+            c.addAll(Arrays.asList(extras[rnd.nextInt(extras.length)]));
+            cases.add(c.toArray(String[]::new));
+        }
+        String uuid = "0b10ca04-1234-4321-8765-aabbccddeeff";
+        for (String[] c : cases) {
+            Path ours = tmp.resolve("layout-ours.img"), theirs = tmp.resolve("layout-mke2fs.img");
+            Files.deleteIfExists(ours);
+            Files.deleteIfExists(theirs);
+            List<String> opts = new ArrayList<>(Arrays.asList(c).subList(1, c.length));
+            opts.addAll(List.of("-U", uuid));
+            List<String> args = new ArrayList<>(List.of("mkfs", "-q"));
+            args.addAll(opts);
+            args.addAll(List.of(ours.toString(), c[0]));
+            CliRunner.Out o = CliRunner.run(args.toArray(String[]::new));
+            assertEquals(0, o.exit(), o.err());
+            Tools.ok("truncate", "-s", c[0], theirs.toString());
+            List<String> m = new ArrayList<>(List.of("mke2fs", "-q", "-F"));
+            if (!opts.contains("-t")) m.addAll(List.of("-t", "ext4"));
+            m.addAll(opts);
+            m.addAll(List.of(theirs.toString(), c[0]));
+            Tools.ok(m.toArray(String[]::new));
+            assertEquals(layout(theirs), layout(ours), String.join(" ", c) + ": layout vs mke2fs");
+            Tools.assertFsckClean(ours);
+        }
+    }
 }
