@@ -560,6 +560,7 @@ public final class Mkfs {
         if (flexSize > 1) r.put(0x174, (byte) Integer.numberOfTrailingZeros(flexSize));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.put(0x175, (byte) 1);
         if (orphanBlocks > 0) r.putInt(0x280, (int) ORPHAN_INO);
+        r.putInt(0x248, (int) overheadBlocks());                             // s_overhead_clusters, as mke2fs 1.47 stores it
         if ((incompat & Features.INCOMPAT_CSUM_SEED) != 0) r.putInt(0x270, Crc32c.update(0xFFFFFFFF, r, 0x68, 16));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
         return r.array();
@@ -610,6 +611,13 @@ public final class Mkfs {
 
     private Inode.Editor lostFoundInode(Inode.Timestamp now) {
         return withMapping(base(11, Inode.S_IFDIR | 0700, 2, now).size((long) lfBlocks * bs), lfStart, lfBlocks);
+    }
+
+    /** Fixed metadata and the journal (what statfs leaves out): backups, bitmaps, inode tables, the journal, the boot block. */
+    private long overheadBlocks() {
+        long n = firstData + journalBlocks;
+        for (long g = 0; g < groups; g++) n += (hasSuper(g) ? 1 + descBlocks + rsvGdt : 0) + 2 + itableBlocks;
+        return n;
     }
 
     /** Inodes in use in group 0: the reserved ones up to lost+found (11), and the orphan file's. */
@@ -740,7 +748,7 @@ public final class Mkfs {
         j.putInt(0xC, bs).putInt(0x10, (int) journalBlocks).putInt(0x14, 1).putInt(0x18, 1).putInt(0x1C, 0);
         j.putLong(0x30, uuid.getMostSignificantBits()).putLong(0x38, uuid.getLeastSignificantBits());
         j.putInt(0x40, 1); // users
-        j.putLong(0x100, uuid.getMostSignificantBits()).putLong(0x108, uuid.getLeastSignificantBits());
+        // s_users stays zero: an internal journal lists no filesystems (mke2fs; dumpe2fs then shows no "Journal users")
         dev.write(journalStart * bs, j.clear());
     }
 }

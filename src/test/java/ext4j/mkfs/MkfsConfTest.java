@@ -29,7 +29,8 @@ class MkfsConfTest {
 
     private static final String[] FIELDS = {"Filesystem features", "Block size", "Inode size", "Inode count", "Block count",
             "Reserved block count", "Flex block group size", "Default mount options", "Default directory hash", "Errors behavior",
-            "Orphan file inode", "Total journal blocks"};
+            "Orphan file inode", "Total journal blocks", "Overhead clusters", "Journal users", "Blocks per group", "Inodes per group",
+            "Reserved GDT blocks", "Check interval"};
 
     private static long seed(String test) {
         Long fixed = Long.getLong("ext4j.seed");

@@ -50,7 +50,7 @@ class MkfsTest {
         Tools.ok(m.toArray(String[]::new));
         String a = Tools.ok("dumpe2fs", "-h", ours.toString()), b = Tools.ok("dumpe2fs", "-h", theirs.toString());
         for (String f : new String[]{"Filesystem features", "Block count", "Inode count", "Block size", "Inode size", "Blocks per group",
-                "Inodes per group", "Reserved GDT blocks", "Flex block group size", "Reserved block count", "Total journal blocks", "Filesystem volume name"})
+                "Inodes per group", "Reserved GDT blocks", "Flex block group size", "Reserved block count", "Total journal blocks", "Filesystem volume name", "Overhead clusters", "Journal users"})
             assertEquals(field(b, f), field(a, f), f + " (" + label + ")");
         long ua = usedBlocks(a), ub = usedBlocks(b);
         System.out.printf("MkfsTest %-40s used blocks: ext4j %d, mke2fs %d%n", label, ua, ub);
