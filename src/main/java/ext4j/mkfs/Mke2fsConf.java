@@ -96,7 +96,8 @@ public final class Mke2fsConf {
     /** The profile mke2fs would use now: $MKE2FS_CONFIG, else /etc/mke2fs.conf, else the built-in one. */
     public static Mke2fsConf load() throws IOException {
         String env = System.getenv("MKE2FS_CONFIG");
-        return load(Path.of(env != null && !env.isEmpty() ? env : "/etc/mke2fs.conf"));
+        if (env != null && env.isEmpty()) return builtIn();          // mke2fs opens "", which does not exist
+        return load(Path.of(env != null ? env : "/etc/mke2fs.conf"));
     }
 
     /** The profile in file, or the built-in one when file does not exist (as mke2fs). */
