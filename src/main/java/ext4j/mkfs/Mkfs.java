@@ -202,16 +202,12 @@ public final class Mkfs {
         reserved = blocks == asked ? reservedAsked : (long) ((100.0 * reservedAsked / asked) * blocks / 100.0);
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
-<<<<<<< HEAD
         lfBlocks = Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
-=======
-        lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
         if ((compat & Features.COMPAT_ORPHAN_FILE) != 0) {
             if ((compat & Features.COMPAT_HAS_JOURNAL) == 0) throw new IllegalArgumentException("cannot set orphan_file feature without a journal");
             if ((incompat & Features.INCOMPAT_EXTENTS) == 0) throw new IllegalArgumentException("ext4j mkfs makes the orphan file only with the extent feature");
             orphanBlocks = defaultOrphanFileBlocks(blocks);
         }
->>>>>>> h-orphan
         place();
     }
 

@@ -335,7 +335,7 @@ class OrphanFileTest {
                     default -> ch.write(four.putInt(0, 2).clear(), at + 4L * rnd.nextInt(254));  // the root directory as an orphan
                 }
             }
-            var e = assertThrows(ext4j.base.CorruptException.class, () -> { try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(d, false)) { } }, kind);
+            var e = assertThrows(ext4j.base.CorruptException.class, () -> { try (Ext4FileSystem _ = Ext4FileSystem.openReadWrite(d, false)) { } }, kind);
             assertTrue(e.getMessage().contains("orphan file (inode 12) block " + nth), kind + ": " + e.getMessage());
             try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(d)) { assertNotNull(fs.resolve("/lost+found", true)); }
         }

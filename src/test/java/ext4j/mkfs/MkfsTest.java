@@ -195,7 +195,7 @@ class MkfsTest {
         try {
             Path f = mnt.resolve("f");
             Files.write(f, new byte[3 << 20]);
-            try (var ch = java.nio.channels.FileChannel.open(f)) {
+            try (var _ = java.nio.channels.FileChannel.open(f)) {
                 Files.delete(f);
                 Tools.ok("sync");
             }
