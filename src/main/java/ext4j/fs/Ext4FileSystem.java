@@ -142,6 +142,8 @@ public final class Ext4FileSystem implements Closeable {
         if (unwritable != 0) throw refuse(name, "incompat feature(s) " + String.join(", ", Features.incompatNames(unwritable)) + " cannot be written by ext4j");
         int roUnwritable = s.featureRoCompat() & ~Features.RO_COMPAT_WRITE_SUPPORTED;
         if (roUnwritable != 0) throw refuse(name, "ro_compat feature(s) " + String.join(", ", Features.roCompatNames(roUnwritable)) + " cannot be written by ext4j");
+        if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT) && !s.hasCompat(Features.COMPAT_ORPHAN_FILE))
+            throw refuse(name, "orphan_present is set without orphan_file (run e2fsck -f first)");
         if (s.hasIncompat(Features.INCOMPAT_RECOVER)) {
             JournalSuperblock j = journalSuperblock();
             if (j != null && !j.isClean()) throw refuse(name, "the journal needs recovery (run e2fsck, or mount it once with Linux)");
@@ -159,20 +161,31 @@ public final class Ext4FileSystem implements Closeable {
             long[] jmap = new Recovery(this).journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.setIncompat(Features.INCOMPAT_RECOVER)); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> orphansMayBePresent(e.setIncompat(Features.INCOMPAT_RECOVER))); inUse = true; });
             // needs_recovery over an empty log (a writer killed before its first commit): in use from now
             // on, so close clears it, as a Linux mount does; else e2fsck -n would call for a recovery forever
             if (s.hasIncompat(Features.INCOMPAT_RECOVER)) inUse = true;
         } else {
             writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048, !populating));
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.clearState(Superblock.STATE_VALID)); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> orphansMayBePresent(e.clearState(Superblock.STATE_VALID))); inUse = true; });
         }
+        // orphan_present left by a crash: close clears it once the orphans are processed, as a Linux unmount does
+        if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT)) inUse = true;
         writer.processOrphans();
         iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
         io = new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize()));
     }
 
     private static final int FOLIO_SIZE = 64 << 10;
+
+    /**
+     * With the orphan_file feature, a filesystem in use carries orphan_present (Linux sets it at a
+     * read-write mount and clears it at unmount): a crash then tells the next mount or e2fsck to read
+     * the orphan file.
+     */
+    private void orphansMayBePresent(Superblock.Editor e) {
+        if (sb().hasCompat(Features.COMPAT_ORPHAN_FILE)) e.setRoCompat(Features.RO_ORPHAN_PRESENT);
+    }
 
     private static FsException refuse(String name, String why) {
         return new FsException(Errno.EROFS, name + ": refusing to write: " + why) {
@@ -729,8 +742,8 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
-     * list. Returns what was replayed, or null if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphans
+     * (the orphan list and the orphan file, as a Linux mount). Returns what was replayed, or null if the journal was clean.
      */
     public static JournalRecovery.Result recover(Path image) throws IOException { return Recovery.recover(image); }
 
@@ -958,8 +971,17 @@ public final class Ext4FileSystem implements Closeable {
                         writer.txn("close", 4, h -> vol.updateSuperblock(h, e -> e.setState(Superblock.STATE_VALID).writeTime(now)));
                     }
                     writer.journal().close(); // commits and checkpoints: the log is empty now
-                    if (inUse && logged) vol.updateSuperblockDirect(e -> e.clearIncompat(Features.INCOMPAT_RECOVER));
-                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> e.setState(Superblock.STATE_VALID));
+                    // orphan_present goes with the last orphan (close finished the pinned ones, unless one failed)
+                    boolean clearOrphans = inUse && sb().hasRoCompat(Features.RO_ORPHAN_PRESENT) && writer.noOrphans();
+                    if (inUse && logged) vol.updateSuperblockDirect(e -> {
+                        e.clearIncompat(Features.INCOMPAT_RECOVER);
+                        if (clearOrphans) e.clearRoCompat(Features.RO_ORPHAN_PRESENT);
+                    });
+                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> {
+                        e.setState(Superblock.STATE_VALID);
+                        if (clearOrphans) e.clearRoCompat(Features.RO_ORPHAN_PRESENT);
+                    });
+                    else if (clearOrphans) vol.updateSuperblockDirect(e -> e.clearRoCompat(Features.RO_ORPHAN_PRESENT));
                     writer = null;
                 }
             } finally {

@@ -739,8 +739,8 @@ public final class Ext4Vfs implements Closeable {
     public static Ext4Vfs openForPopulating(Path image) throws IOException { return new Ext4Vfs(Ext4FileSystem.openForPopulating(image)); }
 
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
-     * list. What was replayed, or null if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphans
+     * (the orphan list and the orphan file, as a Linux mount). What was replayed, or null if the journal was clean.
      */
     public static Replay recover(Path image) throws IOException {
         var r = Ext4FileSystem.recover(image);

@@ -31,7 +31,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * next ext4j open and by a kernel mount, e2fsck -fn finds nothing, every byte an fsync or
  * fdatasync returned for is there, and whatever a file holds beyond that is the bytes sent to it
  * (a write can persist without its fsync's reply reaching us: the kill may fall in between).
- * The recovered files are what the next round appends to. -Dext4j.seed=N reproduces the
+ * The recovered files are what the next round appends to. Every other seed runs on an
+ * orphan_file image with a file unlinked while open through the mount at each kill, which
+ * recovery must free (-Dext4j.orphanFile=true|false fixes it). -Dext4j.seed=N reproduces the
  * workload, -Dext4j.fuseCrashPoints=N sets the number of kills (default 24).
  */
 class FuseCrashTest {
@@ -50,7 +52,10 @@ class FuseCrashTest {
         long seed = Seeds.seed("FuseCrashTest points=" + points);
         Random rnd = new Random(seed);
         Path img = tmp.resolve("crash.img"), mnt = Files.createDirectories(tmp.resolve("m")), kmnt = Files.createDirectories(tmp.resolve("k"));
-        Tools.mke2fs(img, null, "512M", "-t", "ext4");          // room for every round's files: a full disk is not what this test is about
+        boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
+        if (orphanFile) System.out.println("  on an orphan_file image, a file unlinked while open at each kill");
+        // room for every round's files: a full disk is not what this test is about
+        Tools.mke2fs(img, null, "512M", "-t", "ext4", "-O", orphanFile ? "orphan_file" : "^orphan_file");
         Map<String, byte[]> durable = new LinkedHashMap<>();     // name -> bytes an fsync returned for (a prefix of the file)
         Map<String, byte[]> sent = new LinkedHashMap<>();        // name -> what the file holds if every write sent to it landed
         Map<String, List<String>> history = new LinkedHashMap<>(); // name -> what was done to it, for the failure message
@@ -66,7 +71,17 @@ class FuseCrashTest {
                 p.destroyForcibly();                               // SIGKILL: no unmount, no writeback, no commit
             });
             Random w = new Random(rnd.nextLong());
+            FileChannel held = null;
             try {
+                if (orphanFile) {                                      // an orphan the kill leaves behind
+                    Path h = mnt.resolve("held" + point);
+                    held = FileChannel.open(h, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                    byte[] junk = new byte[1 + w.nextInt(200_000)];
+                    w.nextBytes(junk);
+                    held.write(ByteBuffer.wrap(junk));
+                    held.force(true);
+                    Files.delete(h);
+                }
                 while (!killed.get()) {
                     String name = "p" + point + "_" + files++;
                     byte[] data = new byte[w.nextInt(3) == 0 ? w.nextInt(100_000) : w.nextInt(9000)];
@@ -109,6 +124,7 @@ class FuseCrashTest {
                     synchronized (serverLog) { fail("an I/O error before the kill: " + expected + " at " + java.util.Arrays.toString(java.util.Arrays.copyOf(expected.getStackTrace(), 6)) + "\nserver said:\n" + serverLog); } }
             }
             killer.join();
+            if (held != null) try { held.close(); } catch (IOException gone) { /* the server is dead */ }
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             Tools.run("umount", "-l", mnt.toString());             // the dead mountpoint ("Transport endpoint is not connected")
             Path before = tmp.resolve("before-recovery.img");       // kept so that a failure leaves the image as the kill left it
