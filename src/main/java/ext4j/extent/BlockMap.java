@@ -70,7 +70,7 @@ public final class BlockMap implements FileMap {
 
     private void checkNotSystem(long block, long count, String what) throws CorruptException {
         if (ino == RESIZE_INO || !vol.validBlock(block)) return;
-        ext4j.ondisk.SystemZones.Zone z = vol.systemZones().overlap(block, count);
+        ext4j.ondisk.SystemZones.Zone z = vol.systemZones().overlap(block, count, ino);
         if (z != null) throw new CorruptException("inode " + ino + ": " + what + " maps to block " + block + ", inside " + z.what() + " (blocks " + z.start() + ".." + (z.end() - 1) + ")");
     }
 

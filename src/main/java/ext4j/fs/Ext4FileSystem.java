@@ -738,7 +738,22 @@ public final class Ext4FileSystem implements Closeable {
         List<String> warnings = new ArrayList<>();
         checkFeatures(sb, dev.name(), warnings);
         warnings.addAll(vol.problems());
-        return new Ext4FileSystem(vol, warnings);
+        Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
+        fs.protectJournal();
+        return fs;
+    }
+
+    /** The internal journal's blocks join the system zones: no other inode may map them. */
+    private void protectJournal() throws IOException {
+        Superblock sb = vol.superblock();
+        if (!sb.hasCompat(Features.COMPAT_HAS_JOURNAL) || sb.journalInode() == 0) return;
+        long jino = Integer.toUnsignedLong(sb.journalInode());
+        try {
+            for (ext4j.extent.Run r : fileMap(inode(jino)).runs())
+                if (r.kind() != ext4j.extent.Run.Kind.HOLE) vol.systemZones().addOwned(r.physical(), r.length(), jino, "the journal (inode " + jino + ")");
+        } catch (CorruptException e) {
+            // a damaged journal inode is reported where the journal is used (recovery, the first write)
+        }
     }
 
     /**

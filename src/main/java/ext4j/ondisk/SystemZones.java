@@ -6,14 +6,16 @@ import java.util.TreeMap;
 /**
  * The blocks no file may map (the kernel's block_validity "system zones"): every superblock
  * backup with its descriptor table and reserved GDT blocks, every block and inode bitmap and
- * inode table. A hostile extent or block pointer into them is damage, not data: read through
- * it, a file would show metadata, and written, it would overwrite it.
+ * inode table, and the internal journal's blocks (which only the journal inode may map). A
+ * hostile extent or block pointer into them is damage, not data: read through it, a file would
+ * show metadata, and written, it would overwrite it.
  */
 public final class SystemZones {
-    /** A zone: blocks [start, end) holding what. */
-    public record Zone(long start, long end, String what) {}
+    /** A zone: blocks [start, end) holding what; owner is the one inode that maps them (0: none). */
+    public record Zone(long start, long end, String what, long owner) {}
 
-    private final TreeMap<Long, Zone> zones = new TreeMap<>();
+    /** Replaced whole when a zone is added after the fixed ones (copy on write: lookups take no lock). */
+    private volatile TreeMap<Long, Zone> zones = new TreeMap<>();
 
     SystemZones(Superblock sb, GroupDesc[] groups) {
         long perGroup = Integer.toUnsignedLong(sb.blocksPerGroup());
@@ -37,15 +39,23 @@ public final class SystemZones {
 
     private void add(long start, long len, String what) {
         Zone old = zones.get(start);
-        if (old == null || old.end() < start + len) zones.put(start, new Zone(start, start + len, what));
+        if (old == null || old.end() < start + len) zones.put(start, new Zone(start, start + len, what, 0));
     }
 
-    /** The first zone that blocks [block, block+count) overlap, or null. */
-    public Zone overlap(long block, long count) {
-        Map.Entry<Long, Zone> below = zones.floorEntry(block);
-        if (below != null && below.getValue().end() > block) return below.getValue();
-        // zones are small and rarely nested, so the first one starting inside the range decides
-        Map.Entry<Long, Zone> inside = zones.ceilingEntry(block);
-        return inside != null && inside.getKey() < block + count ? inside.getValue() : null;
+    /** Adds blocks [start, start+len) that only inode owner may map (the journal's). */
+    public synchronized void addOwned(long start, long len, long owner, String what) {
+        TreeMap<Long, Zone> next = new TreeMap<>(zones);
+        next.put(start, new Zone(start, start + len, what, owner));
+        zones = next;
+    }
+
+    /** The first zone that blocks [block, block+count) overlap and inode ino may not map, or null. */
+    public Zone overlap(long block, long count, long ino) {
+        TreeMap<Long, Zone> z = zones;
+        Map.Entry<Long, Zone> below = z.floorEntry(block);
+        if (below != null && below.getValue().end() > block && below.getValue().owner() != ino) return below.getValue();
+        // zones do not overlap one another, so the first one starting inside the range decides
+        Map.Entry<Long, Zone> inside = z.higherEntry(block);
+        return inside != null && inside.getKey() < block + count && inside.getValue().owner() != ino ? inside.getValue() : null;
     }
 }
