@@ -98,13 +98,18 @@ public final class Populator {
     /** Copies one host entry (a tree if it is a directory: its entries follow in the walk) to the image name at. */
     void copy(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
         FileChannel ch = n.ch();
+        if (ch != null) t.taken(n);
+        handedOver = false;
         try {
             if (n.error() != null) throw n.error();
             copyNode(t, n, at);
         } finally {
-            if (ch != null) { t.taken(n); ch.close(); }
+            if (ch != null && !handedOver) ch.close();
         }
     }
+
+    /** Whether the current entry's open host file went to the image with its data (writeFromTaking closes it). */
+    private boolean handedOver;
 
     private void copyNode(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
         Posix.Stat st = n.st();
@@ -156,7 +161,20 @@ public final class Populator {
     /** Copies the contents, runs of zero blocks left as holes; returns whether the file's times are still the ones it was created with. */
     private boolean copyData(HostTree.Node n, long ino) throws IOException {
         if (n.st().size() == 0) return true;
-        if (n.ch() != null) return copyData(n.ch(), n.chSize(), n.st().allocated(), ino);
+        if (n.ch() != null) {
+            if (n.chSize() > 0 && n.st().allocated() >= n.chSize()) { // no holes to keep: device-side, the file handed over
+                OpenFile file = vfs.open(ino, Ext4Vfs.O_WRONLY, AS_ROOT);
+                try {
+                    handedOver = true;
+                    vfs.writeFromTaking(file, n.ch(), n.chSize());
+                } finally {
+                    vfs.release(file);
+                }
+                bar.advance(n.chSize());
+                return true;
+            }
+            return copyData(n.ch(), n.chSize(), n.st().allocated(), ino);
+        }
         try (FileChannel ch = FileChannel.open(n.path(), StandardOpenOption.READ)) {
             return copyData(ch, ch.size(), Posix.allocatedBytes(n.path()), ino);
         }

@@ -115,6 +115,7 @@ public final class Ext4FileSystem implements Closeable {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
             fs.enableWrites(false, false);
+            fs.writer.copier = new DataCopier(fs.vol.device());
             return fs;
         });
     }
@@ -284,6 +285,9 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Fills an empty file with the first len bytes of src (a host file without holes): a device-side copy; times unchanged. */
     public synchronized void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { w().writeFrom(file, src, len); }
+
+    /** writeFrom, src then this call's to close: while populating, the bytes may move later on another thread (see DataCopier). */
+    public synchronized void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { w().writeFromTaking(file, src, len); }
 
     /** utimens on an inode already looked up (bulk copies: no second path walk). */
     public synchronized void utimens(Inode inode, Inode.Timestamp atime, Inode.Timestamp mtime) throws IOException {
@@ -947,6 +951,7 @@ public final class Ext4FileSystem implements Closeable {
                             + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
                     }
                     try {
+                        writer.closeCopier();
                         io.writebackAll();
                         for (CachedFile f : io.files()) settleSize(f);
                     } finally { io.close(); }

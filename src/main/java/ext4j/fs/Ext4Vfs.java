@@ -781,6 +781,26 @@ public final class Ext4Vfs implements Closeable {
     }
 
     /**
+     * {@link #writeFrom}, and src is this call's to close, whatever happens. On a filesystem opened
+     * for populating the bytes may move after this returns, on another thread (the host file is
+     * read while the next files are created); a failure of that copy then fails a later call or
+     * the close. Elsewhere the copy is done before this returns.
+     */
+    public void writeFromTaking(OpenFile f, java.nio.channels.FileChannel src, long len) throws IOException {
+        boolean passed = false;
+        try {
+            checkOpen(f, true);
+            if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
+            try (var _ = locks.write(f.ino())) {
+                passed = true;
+                fs.writeFromTaking(fs.inode(f.ino()), src, len);
+            }
+        } finally {
+            if (!passed) src.close();
+        }
+    }
+
+    /**
      * Copies a regular file's bytes into out at the same offsets, holes kept (skipped, the size
      * set at the end), straight from the device (transferTo into a host file); verity files are
      * checked on the way. progress receives the bytes done. A writable open writes the file's

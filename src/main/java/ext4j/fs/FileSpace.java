@@ -66,7 +66,26 @@ final class FileSpace extends WriterPart {
      * device-side (copy_file_range) into freshly allocated runs; the tail of the last block is zeroed.
      * Ordered like writeData: each run's data is on the device before the handle that maps it stops.
      */
-    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { writeFrom(file, src, len, false); }
+
+    /**
+     * take: src is this call's to close. When the filesystem is being filled (a {@link DataCopier}),
+     * the bytes then move on the copier's thread after this returns, and it closes src.
+     */
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len, boolean take) throws IOException {
+        DataCopier copier = take ? w.copier : null;
+        boolean handedOver = false;
+        try {
+            List<DataCopier.Run> runs = copier == null ? null : new ArrayList<>(2);
+            writeFrom(file, src, len, runs);
+            if (copier != null) { handedOver = true; copier.submit(src, runs); }
+        } finally {
+            if (take && !handedOver) src.close();
+        }
+    }
+
+    /** runs null: the data is copied here; else each run to copy is added to runs. */
+    private void writeFrom(Inode file, java.nio.channels.FileChannel src, long len, List<DataCopier.Run> runs) throws IOException {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         checkNotVerity(file);
         if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
@@ -84,9 +103,13 @@ final class FileSpace extends WriterPart {
                 if (goal == 0) goal = goalForInode(vol, u.number());
                 BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(blocks - from, Math.min(t.maxRun(false), 8192)));
                 long bytes = Math.min((long) r.length() * bs, len - from * bs);
-                vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
                 int tail = (int) ((long) r.length() * bs - bytes);
-                if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
+                if (runs != null) {
+                    runs.add(new DataCopier.Run(from * bs, bytes, r.start() * bs, tail));
+                } else {
+                    vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
+                    if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
+                }
                 t.insert(from, r.start(), r.length(), false);
                 u.addBlocks(r.length());
                 u.ed.size(Math.max(u.ed.size(), from * bs + bytes)); // times stay: a copy keeps the source's
