@@ -25,7 +25,7 @@ python3 "$root/bench/gen-tree.py" "$work/empty" "$empties" 0 --empty
 mkdir -p "$work/bin"; cp -p "$root/target/ext4j.jar" "$work/bin/"
 [ "$root/target/ext4j.aot" -nt "$root/target/ext4j.jar" ] && cp -p "$root/target/ext4j.aot" "$work/bin/"   # only a cache of this jar
 e4j() {
-  local o=(-XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED)
+  local o=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED)   # as ./ext4j runs it
   [ -f "$work/bin/ext4j.aot" ] && o+=(-XX:AOTCache="$work/bin/ext4j.aot" -Xlog:aot=off -Xlog:cds=off)
   "$JAVA_HOME/bin/java" "${o[@]}" -jar "$work/bin/ext4j.jar" "$@"
 }
