@@ -136,9 +136,26 @@ public final class Populator {
                 copyChildren(t, made.ino(), at.path());
             }
             case Attr.S_IFREG -> {
-                Entry f = create(at, NodeSpec.file(mode, uid, gid, atime, mtime));
-                made = f;
-                timesKept = st.size() == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(n, f.ino()));
+                NodeSpec spec = NodeSpec.file(mode, uid, gid, atime, mtime);
+                FileChannel ch = n.ch();
+                long size = n.chSize();
+                if (ch == null && st.size() > 0) { // not opened ahead (too many open): open it now
+                    ch = FileChannel.open(src, StandardOpenOption.READ);
+                    try { size = ch.size(); } catch (IOException e) { ch.close(); throw e; }
+                }
+                if (ch != null && size > 0 && st.allocated() >= size) { // no holes to keep: created with its data, copied device-side
+                    FileChannel data = ch;
+                    long len = size;
+                    handedOver = true;
+                    made = Ext4Paths.at(at, () -> vfs.createAsIsTaking(at.dir(), at.name(), spec, data, len));
+                    bar.advance(len);
+                    timesKept = true;
+                } else {
+                    Entry f = create(at, spec);
+                    made = f;
+                    if (ch != null && ch != n.ch()) ch.close(); // opened here: holes to keep, copied the slow way
+                    timesKept = st.size() == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(n, f.ino()));
+                }
                 files++;
                 bar.fileDone();
             }
@@ -162,17 +179,6 @@ public final class Populator {
     private boolean copyData(HostTree.Node n, long ino) throws IOException {
         if (n.st().size() == 0) return true;
         if (n.ch() != null) {
-            if (n.chSize() > 0 && n.st().allocated() >= n.chSize()) { // no holes to keep: device-side, the file handed over
-                OpenFile file = vfs.open(ino, Ext4Vfs.O_WRONLY, AS_ROOT);
-                try {
-                    handedOver = true;
-                    vfs.writeFromTaking(file, n.ch(), n.chSize());
-                } finally {
-                    vfs.release(file);
-                }
-                bar.advance(n.chSize());
-                return true;
-            }
             return copyData(n.ch(), n.chSize(), n.st().allocated(), ino);
         }
         try (FileChannel ch = FileChannel.open(n.path(), StandardOpenOption.READ)) {

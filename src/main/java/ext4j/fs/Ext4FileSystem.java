@@ -590,6 +590,15 @@ public final class Ext4FileSystem implements Closeable {
         return wr.create(wr.target(parent, name, shown(parent, name)), what);
     }
 
+    /** create of a regular file with the first len bytes of src as its data (see FileSpace.createFilled); src is this call's to close. */
+    synchronized Inode createFilled(Inode parent, byte[] name, Namespace.NewInode what, FileChannel src, long len) throws IOException {
+        FsWriter wr;
+        try { wr = w(); } catch (IOException | RuntimeException e) { src.close(); throw e; }
+        Namespace.Target t;
+        try { t = wr.target(parent, name, shown(parent, name)); } catch (IOException | RuntimeException e) { src.close(); throw e; }
+        return wr.createFilled(t, what, src, len);
+    }
+
     synchronized void link(Inode src, Inode parent, byte[] name) throws IOException {
         FsWriter wr = w();
         wr.link(src, wr.target(parent, name, shown(parent, name)), "inode " + src.number());

@@ -120,6 +120,7 @@ final class FsWriter {
     Namespace.Target target(Inode parent, byte[] name, String shown) throws FsException { return ns.target(parent, name, shown); }
     Inode create(String path, Namespace.NewInode what) throws IOException { return ns.create(path, what); }
     Inode create(Namespace.Target t, Namespace.NewInode what) throws IOException { return ns.create(t, what); }
+    Inode createFilled(Namespace.Target t, Namespace.NewInode what, java.nio.channels.FileChannel src, long len) throws IOException { return space.createFilled(t, what, src, len); }
     void link(String existing, String newPath) throws IOException { ns.link(existing, newPath); }
     void link(Inode src, Namespace.Target t, String existing) throws IOException { ns.link(src, t, existing); }
     void unlink(String path) throws IOException { ns.unlink(path); }
