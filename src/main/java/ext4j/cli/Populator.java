@@ -72,18 +72,33 @@ public final class Populator {
     private interface Job { void run(Populator p, HostTree t) throws IOException; }
 
     private static long run(Ext4Vfs vfs, Path src, boolean childrenOnly, PrintWriter err, boolean progress, Job job) throws IOException {
-        ProgressBar bar = new ProgressBar(err, progress ? treeBytes(src) : 0, progress);
+        ProgressBar bar = new ProgressBar(err, 0, progress);
+        // the bar's total from a walk of its own, alongside the copy (which does not wait for it)
+        Thread sizer = progress ? Thread.ofPlatform().daemon().name("ext4j-tree-size").start(() -> treeSize(src, bar)) : null;
         Populator p = new Populator(vfs, err, bar);
         try (HostTree t = new HostTree(src, childrenOnly)) {
             job.run(p, t);
+        } finally {
+            if (sizer != null) sizer.interrupt();
         }
         bar.finish();
         return p.files;
     }
 
-    static long treeBytes(Path root) throws IOException {
+    /** Bytes and files of the tree's regular files, for the progress bar (a file that cannot be read counts nothing). */
+    private static void treeSize(Path root, ProgressBar bar) {
+        long[] sum = new long[2];
         try (var s = Files.walk(root)) {
-            return s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS)).mapToLong(x -> { try { return Files.size(x); } catch (IOException e) { return 0; } }).sum();
+            s.forEach(x -> {
+                if (Thread.currentThread().isInterrupted()) throw new java.util.concurrent.CancellationException();
+                try {
+                    var a = Files.readAttributes(x, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile()) { sum[0] += a.size(); sum[1]++; }
+                } catch (IOException e) { /* not counted */ }
+            });
+            bar.total(sum[0], sum[1]);
+        } catch (IOException | RuntimeException e) {
+            // no total: the bar shows no percentage
         }
     }
 

@@ -39,6 +39,13 @@ public final class Posix {
 
     private static final MethodHandle LSTAT = fn("lstat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
 
+    private static final MethodHandle ISATTY = LINKER.downcallHandle(LINKER.defaultLookup().find("isatty").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    /** Whether the file descriptor is a terminal. */
+    public static boolean isatty(int fd) {
+        try { return (int) ISATTY.invokeExact(fd) == 1; } catch (Throwable t) { return false; }
+    }
+
     private Posix() {}
 
     /**
