@@ -136,8 +136,12 @@ public final class BufferCache {
         }
         ByteBuffer s = shadows.get(block);
         if (s == null) {
-            s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
-            if (!zero) s.put(0, b.data, 0, blockSize);
+            if (!zero && b.data.hasArray() && b.data.arrayOffset() == 0) // one pass: a copy of the array, not zeroing then copying
+                s = ByteBuffer.wrap(java.util.Arrays.copyOf(b.data.array(), blockSize)).order(ByteOrder.LITTLE_ENDIAN);
+            else {
+                s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
+                if (!zero) s.put(0, b.data, 0, blockSize);
+            }
             shadows.put(block, s);
         } else if (zero) {
             s.put(0, ZEROS, 0, blockSize);

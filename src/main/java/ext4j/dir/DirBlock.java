@@ -70,8 +70,9 @@ public final class DirBlock {
         return null;
     }
 
+    /** Compared from the end: names in one directory often share a prefix (f000123, f000124). */
     private static boolean sameName(ByteBuffer b, int at, byte[] want) {
-        for (int i = 0; i < want.length; i++) if (b.get(at + i) != want[i]) return false;
+        for (int i = want.length - 1; i >= 0; i--) if (b.get(at + i) != want[i]) return false;
         return true;
     }
 
