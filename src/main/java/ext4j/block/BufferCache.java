@@ -56,7 +56,7 @@ public final class BufferCache {
 
     public int blockSize() { return blockSize; }
 
-    /** See {@link #inPlace}: for handles without undo on a filesystem being filled by one thread. */
+    /** See {@link #inPlace}: for handles without undo on a filesystem being filled by one thread. Switched between handles only. */
     public synchronized void editInPlace(boolean on) {
         if (!shadows.isEmpty()) throw new IllegalStateException("a handle is running");
         inPlace = on;

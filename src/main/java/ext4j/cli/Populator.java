@@ -106,6 +106,7 @@ public final class Populator {
     void copyChildren(HostTree t, long dir, String destDir) throws IOException {
         for (HostTree.Node k; (k = t.next()) != HostTree.END; ) {
             if (k == null) throw new IOException(destDir + ": the host tree walk ended early");
+            if (k.st() == null && k.error() != null) throw k.error(); // a directory that could not be listed, or an entry not lstat'ed
             copy(t, k, new Ext4Paths.Parent(dir, k.name().getBytes(StandardCharsets.UTF_8), ImagePaths.child(destDir, k.name())));
         }
     }

@@ -317,6 +317,9 @@ public final class Ext4FileSystem implements Closeable {
             FsWriter wr = w();
             wr.checkWrite(file, pos, src.remaining());
             if (!src.hasRemaining()) return;
+            // the engine's completion worker reads metadata without this lock: from the first buffered
+            // write on, a filesystem being populated copies blocks for each handle again
+            if (populating) vol.cache().editInPlace(false);
             wr.prepareForIo(file);
             io.write(cached(file.number()), pos, src);
         } finally {
