@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Extraction benchmark: ext4j get -r vs debugfs rdump vs kernel loop mount + cp -a, same image, same run.
 # Usage: bench/extract-bench.sh [FILES] [TOTAL_MB] [RUNS]   (default 20000 files, 500 MB, 3 runs each)
-# The image sits on disk and the page cache is dropped before every timed run (cold reads).
+# The image sits on disk; the page cache is dropped before every cold run (as root), and the warm
+# runs read an image already in it. ext4j and debugfs (and BASE's ext4j) run in turn in each round.
+# BASE=DIR: also times the ext4j of another checkout DIR (e.g. a worktree at main): "before".
 # As root the copies go to a tmpfs, so the host disk's write path does not drown the readers'
 # differences; otherwise to a directory on disk. The median of RUNS runs is reported.
 set -euo pipefail
@@ -25,30 +27,55 @@ drop() { sync; [ $is_root = 1 ] && echo 3 > /proc/sys/vm/drop_caches; true; }
 now() { date +%s.%N; }
 # time_median NAME CMD... : runs CMD RUNS times on an empty $out/x, prints the median seconds
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() {
-  local t=()
-  for _ in $(seq "$runs"); do
-    rm -rf "$out/x"; drop
-    local s e; s=$(now); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; exit 1; }; e=$(now)
-    t+=("$(echo "$e - $s" | bc)")
-  done
-  printf '%s\n' "${t[@]}" | median
+once() {   # once CMD... : seconds of one run into an empty $out/x
+  rm -rf "$out/x"
+  local s e; s=$(now); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; exit 1; }; e=$(now)
+  echo "$e - $s" | bc
 }
+[ -n "${BASE:-}" ] && "$BASE/ext4j" info "$img" >/dev/null
+rdump() { mkdir "$out/x" && debugfs -R "rdump / $out/x" "$img"; }
+# round COLD: one run of each reader, the page cache dropped before each when COLD is 1
+declare -A T
+round() {
+  local k
+  for k in debugfs ${BASE:+base} ext4j; do
+    [ "$1" = 1 ] && drop
+    case $k in
+      debugfs) T[$k$1]+="$(once rdump) " ;;
+      base) T[$k$1]+="$(once "$BASE/ext4j" get -r "$img" / "$out/x") " ;;
+      ext4j) T[$k$1]+="$(once "$root/ext4j" get -r "$img" / "$out/x") " ;;
+    esac
+  done
+}
+med() { printf '%s\n' ${T[$1]} | median; }
 
-t_ext4j=$(measure "$root/ext4j" get -r "$img" / "$out/x")
+"$root/ext4j" get -r "$img" / "$out/x" >/dev/null
 diff -r "$src" "$out/x" --exclude=lost+found >/dev/null && echo "ext4j output matches the source tree" || { echo "ext4j output DIFFERS"; exit 1; }
-t_debugfs=$(measure bash -c "mkdir '$out/x' && debugfs -R 'rdump / $out/x' '$img'")
+for _ in $(seq "$runs"); do round 1; done
+cat "$img" >/dev/null
+for _ in $(seq "$runs"); do round 0; done
 t_kernel=""
 if [ $is_root = 1 ] && mount -o loop,ro "$img" "$work/mnt" 2>/dev/null; then
   umount "$work/mnt"
-  t_kernel=$(measure bash -c "mount -o loop,ro '$img' '$work/mnt' && cp -a '$work/mnt' '$out/x'; r=\$?; umount '$work/mnt'; exit \$r")
+  kt=()
+  for _ in $(seq "$runs"); do
+    drop; kt+=("$(once bash -c "mount -o loop,ro '$img' '$work/mnt' && cp -a '$work/mnt' '$out/x'; r=\$?; umount '$work/mnt'; exit \$r")")
+  done
+  t_kernel=$(printf '%s\n' "${kt[@]}" | median)
 fi
 
-echo "== extract ~$total_mb MB / $files files to $target, cold cache, median of $runs runs"
-printf '%-24s %7.2f s\n' "ext4j get -r" "$t_ext4j"
-printf '%-24s %7.2f s   debugfs/ext4j = %.2f (above 1: ext4j faster)\n' "debugfs rdump" "$t_debugfs" "$(echo "$t_debugfs / $t_ext4j" | bc -l)"
+for c in 1 0; do
+  [ $c = 1 ] && what="cold cache" || what="warm cache"
+  [ $c = 1 ] && [ $is_root = 0 ] && what="cache not dropped (not root)"
+  echo "== extract ~$total_mb MB / $files files to $target, $what, median of $runs runs"
+  t_e=$(med ext4j$c); t_d=$(med debugfs$c)
+  if [ -n "${BASE:-}" ]; then t_b=$(med base$c); printf '%-24s %7.2f s   debugfs/ext4j = %.2f   (runs: %s)\n' "ext4j get -r (before)" "$t_b" "$(echo "$t_d / $t_b" | bc -l)" "${T[base$c]}"; fi
+  printf '%-24s %7.2f s   debugfs/ext4j = %.2f (goal: at least 1.2)   (runs: %s)\n' "ext4j get -r" "$t_e" "$(echo "$t_d / $t_e" | bc -l)" "${T[ext4j$c]}"
+  printf '%-24s %7.2f s   (runs: %s)\n' "debugfs rdump" "$t_d" "${T[debugfs$c]}"
+done
+t_ext4j=$(med ext4j1)
 if [ -n "$t_kernel" ]; then
-  printf '%-24s %7.2f s   ext4j/kernel = %.2f (goal: at most 1.5)\n' "kernel mount + cp -a" "$t_kernel" "$(echo "$t_ext4j / $t_kernel" | bc -l)"
+  printf '%-24s %7.2f s   ext4j/kernel = %.2f (goal: at most 1.5), cold\n' "kernel mount + cp -a" "$t_kernel" "$(echo "$t_ext4j / $t_kernel" | bc -l)"
 else
   echo "kernel mount + cp -a: skipped (needs root and loop mount)"
 fi

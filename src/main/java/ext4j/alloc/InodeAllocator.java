@@ -91,17 +91,35 @@ public final class InodeAllocator {
     private long allocateInGroup(Handle h, long g, boolean dir) throws IOException {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
-        byte[] bm = bitmap(g);
+        GroupDesc gd0 = vol.group(g);
+        boolean uninit = gd0.hasFlag(GroupDesc.FLAG_INODE_UNINIT);
+        // scanned where it is cached (no copy); only the block the bit goes into is copied for the handle
+        ByteBuffer view = null;
+        if (!uninit) {
+            long at = gd0.inodeBitmap();
+            view = vol.validBlock(at) ? vol.cache().read(at) : vol.readMetaBlock(at, "group " + g + " inode bitmap");
+        }
         long first = g == 0 ? sb.firstInode() - 1 : 0; // reserved inodes 1..first_ino-1 are never handed out
         for (long i = Math.max(first, usedBelow.getOrDefault(g, 0L)); i < ipg; i++) {
-            if ((i & 7) == 0 && i + 8 <= ipg && bm[(int) (i >>> 3)] == (byte) 0xFF) { i += 7; continue; } // a full byte
-            if (GroupLayout.test(bm, i)) continue;
+            if (view != null) {
+                int by = view.get((int) (i >>> 3));
+                if ((i & 7) == 0 && i + 8 <= ipg && by == (byte) 0xFF) { i += 7; continue; } // a full byte
+                if ((by & (1 << (i & 7))) != 0) continue;
+            }
             usedBelow.put(g, i + 1);
-            GroupLayout.set(bm, i);
+            ByteBuffer blk;
+            if (uninit) {
+                blk = h.getWriteAccess(gd0.inodeBitmap());
+                blk.put(0, bitmap(g)); // what an uninitialized group's bitmap is: the padding past ipg set
+            } else {
+                blk = h.getWriteAccess(gd0.inodeBitmap());
+            }
+            int byteAt = (int) (i >>> 3);
+            blk.put(byteAt, (byte) (blk.get(byteAt) | (1 << (i & 7))));
             GroupDesc gd = vol.group(g);
             long unused = gd.itableUnused();
             long newUnused = groupCsum() && i >= ipg - unused ? ipg - i - 1 : unused;
-            store(h, g, bm, -1, dir ? 1 : 0, newUnused);
+            storeCounts(h, g, blk, -1, dir ? 1 : 0, newUnused);
             return g * ipg + i + 1;
         }
         return 0;
@@ -120,10 +138,15 @@ public final class InodeAllocator {
     }
 
     private void store(Handle h, long g, byte[] bm, long dFree, long dDirs, long itableUnused) throws IOException {
+        ByteBuffer blk = h.getWriteAccess(vol.group(g).inodeBitmap());
+        blk.put(0, bm);
+        storeCounts(h, g, blk, dFree, dDirs, itableUnused);
+    }
+
+    /** The bitmap block blk (the handle's, already edited): its checksum, the group's and the filesystem's counts. */
+    private void storeCounts(Handle h, long g, ByteBuffer blk, long dFree, long dDirs, long itableUnused) throws IOException {
         Superblock sb = vol.superblock();
         GroupDesc gd = vol.group(g);
-        ByteBuffer blk = h.getWriteAccess(gd.inodeBitmap());
-        blk.put(0, bm);
         boolean csum = sb.hasMetadataCsum();
         int c = csum ? vol.bitmapChecksum(blk, sb.inodesPerGroup() / 8) : 0;
         long free = gd.freeInodes() + dFree, dirs = gd.usedDirs() + dDirs;

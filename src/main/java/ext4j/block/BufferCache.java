@@ -39,6 +39,14 @@ public final class BufferCache {
     /** The running handle's private copies, and the thread that owns them (null: no handle editing). */
     private final Map<Long, ByteBuffer> shadows = new java.util.HashMap<>();
     private volatile Thread shadowOwner;
+    /**
+     * In place: handles edit the published buffers themselves (no private copies, nothing to undo).
+     * Only for a filesystem one thread fills that nobody else reads meanwhile (mkfs -d): a reader
+     * on another thread could see a block half-edited.
+     */
+    private boolean inPlace;
+
+    private static final byte[] ZEROS = new byte[65536];
 
     public BufferCache(BlockDevice dev, int blockSize, int capacity) {
         this.dev = dev;
@@ -47,6 +55,12 @@ public final class BufferCache {
     }
 
     public int blockSize() { return blockSize; }
+
+    /** See {@link #inPlace}: for handles without undo on a filesystem being filled by one thread. Switched between handles only. */
+    public synchronized void editInPlace(boolean on) {
+        if (!shadows.isEmpty()) throw new IllegalStateException("a handle is running");
+        inPlace = on;
+    }
     public BlockDevice device() { return dev; }
 
     private synchronized Buf load(long block, boolean zero) throws IOException {
@@ -115,13 +129,22 @@ public final class BufferCache {
         shadowOwner = me;
         Buf b = load(block, zero);
         if (!b.dirty) { b.dirty = true; dirtyCount++; }
+        if (inPlace) {
+            if (zero) b.data.put(0, ZEROS, 0, blockSize);
+            b.verified = false;
+            return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+        }
         ByteBuffer s = shadows.get(block);
         if (s == null) {
-            s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
-            if (!zero) s.put(0, b.data, 0, blockSize);
+            if (!zero && b.data.hasArray() && b.data.arrayOffset() == 0) // one pass: a copy of the array, not zeroing then copying
+                s = ByteBuffer.wrap(java.util.Arrays.copyOf(b.data.array(), blockSize)).order(ByteOrder.LITTLE_ENDIAN);
+            else {
+                s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
+                if (!zero) s.put(0, b.data, 0, blockSize);
+            }
             shadows.put(block, s);
         } else if (zero) {
-            s.put(0, new byte[blockSize]);
+            s.put(0, ZEROS, 0, blockSize);
         }
         return s.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
     }
@@ -237,9 +260,25 @@ public final class BufferCache {
         if (b != null && b.dirty) { b.dirty = false; dirtyCount--; }
     }
 
-    /** Writes every dirty block home, in block order, then trims the cache. */
+    /** Writes every dirty block home, in block order, consecutive blocks in one write, then trims the cache. */
     public synchronized void writeAllHome() throws IOException {
-        for (long blk : dirtyBlocks()) writeHome(blk);
+        List<Long> blocks = dirtyBlocks();
+        int max = Math.max(1, (1 << 20) / blockSize);
+        ByteBuffer run = null;
+        for (int i = 0; i < blocks.size(); ) {
+            int j = i + 1;
+            while (j < blocks.size() && j - i < max && blocks.get(j) == blocks.get(j - 1) + 1) j++;
+            if (j - i == 1) {
+                writeHome(blocks.get(i));
+            } else {
+                if (run == null) run = ByteBuffer.allocate(max * blockSize);
+                run.clear();
+                for (int k = i; k < j; k++) run.put(map.get(blocks.get(k)).data.duplicate().clear());
+                dev.write(blocks.get(i) * blockSize, run.flip());
+                for (int k = i; k < j; k++) { map.get(blocks.get(k)).dirty = false; dirtyCount--; }
+            }
+            i = j;
+        }
         trim();
     }
 }

@@ -35,7 +35,6 @@ import java.util.Map;
  * directory inode and name, so no path is walked per file.
  */
 public final class Populator {
-    private static final int MAX_DEPTH = 4096;
     private static final int CHUNK = 1 << 20;
     /** A copy is made as mke2fs -d makes it: anything the source has is stored (trusted.* xattrs too). */
     private static final Caller AS_ROOT = Caller.ROOT;
@@ -58,49 +57,84 @@ public final class Populator {
 
     /** Copies every entry of srcDir into the existing image directory dir, shown as destDir (mke2fs -d). */
     public static long populate(Ext4Vfs vfs, Path srcDir, long dir, String destDir, PrintWriter err, boolean progress) throws IOException {
-        return run(vfs, srcDir, err, progress, p -> p.copyChildren(srcDir, dir, destDir, 0));
+        return run(vfs, srcDir, true, err, progress, (p, t) -> p.copyChildren(t, dir, destDir));
     }
 
     /** Copies src (a file, a special file, or with its contents a directory) to the new image name at. */
     public static long copyTree(Ext4Vfs vfs, Path src, Ext4Paths.Parent at, PrintWriter err, boolean progress) throws IOException {
-        return run(vfs, src, err, progress, p -> p.copy(src, at, 0));
+        return run(vfs, src, false, err, progress, (p, t) -> {
+            HostTree.Node n = t.next();
+            if (n == null || n == HostTree.END) throw new IOException(src + ": nothing to copy");
+            p.copy(t, n, at);
+        });
     }
 
-    private interface Job { void run(Populator p) throws IOException; }
+    private interface Job { void run(Populator p, HostTree t) throws IOException; }
 
-    private static long run(Ext4Vfs vfs, Path src, PrintWriter err, boolean progress, Job job) throws IOException {
-        ProgressBar bar = new ProgressBar(err, progress ? treeBytes(src) : 0, progress);
+    private static long run(Ext4Vfs vfs, Path src, boolean childrenOnly, PrintWriter err, boolean progress, Job job) throws IOException {
+        ProgressBar bar = new ProgressBar(err, 0, progress);
+        // the bar's total from a walk of its own, alongside the copy (which does not wait for it)
+        Thread sizer = progress ? Thread.ofPlatform().daemon().name("ext4j-tree-size").start(() -> treeSize(src, bar)) : null;
         Populator p = new Populator(vfs, err, bar);
-        job.run(p);
+        try (HostTree t = new HostTree(src, childrenOnly)) {
+            job.run(p, t);
+        } finally {
+            if (sizer != null) sizer.interrupt();
+        }
         bar.finish();
         return p.files;
     }
 
-    static long treeBytes(Path root) throws IOException {
+    /** Bytes and files of the tree's regular files, for the progress bar (a file that cannot be read counts nothing). */
+    private static void treeSize(Path root, ProgressBar bar) {
+        long[] sum = new long[2];
         try (var s = Files.walk(root)) {
-            return s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS)).mapToLong(x -> { try { return Files.size(x); } catch (IOException e) { return 0; } }).sum();
+            s.forEach(x -> {
+                if (Thread.currentThread().isInterrupted()) throw new java.util.concurrent.CancellationException();
+                try {
+                    var a = Files.readAttributes(x, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile()) { sum[0] += a.size(); sum[1]++; }
+                } catch (IOException e) { /* not counted */ }
+            });
+            bar.total(sum[0], sum[1]);
+        } catch (IOException | RuntimeException e) {
+            // no total: the bar shows no percentage
         }
     }
 
-    void copyChildren(Path srcDir, long dir, String destDir, int depth) throws IOException {
-        if (depth > MAX_DEPTH) throw new FsException(Errno.ELOOP, srcDir.toString());
-        List<Path> kids = new ArrayList<>();
-        try (var s = Files.list(srcDir)) { s.forEach(kids::add); }
-        kids.sort(null);
-        for (Path k : kids) {
-            String name = k.getFileName().toString();
-            copy(k, new Ext4Paths.Parent(dir, name.getBytes(StandardCharsets.UTF_8), ImagePaths.child(destDir, name)), depth + 1);
+    /** Copies the walk's entries up to the END of the directory being walked into the image directory dir. */
+    void copyChildren(HostTree t, long dir, String destDir) throws IOException {
+        for (HostTree.Node k; (k = t.next()) != HostTree.END; ) {
+            if (k == null) throw new IOException(destDir + ": the host tree walk ended early");
+            if (k.st() == null && k.error() != null) throw k.error(); // a directory that could not be listed, or an entry not lstat'ed
+            copy(t, k, new Ext4Paths.Parent(dir, k.name().getBytes(StandardCharsets.UTF_8), ImagePaths.child(destDir, k.name())));
         }
     }
 
-    /** Copies one host entry (a tree if it is a directory) to the image name at. */
-    void copy(Path src, Ext4Paths.Parent at, int depth) throws IOException {
-        Map<String, Object> a = Files.readAttributes(src, "unix:mode,uid,gid,dev,ino,nlink,rdev,size,lastAccessTime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS); // no owner names: no passwd lookups
-        int mode = (Integer) a.get("mode");
-        long uid = (Integer) a.get("uid") & 0xFFFFFFFFL, gid = (Integer) a.get("gid") & 0xFFFFFFFFL;
+    /** Copies one host entry (a tree if it is a directory: its entries follow in the walk) to the image name at. */
+    void copy(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
+        FileChannel ch = n.ch();
+        if (ch != null) t.taken(n);
+        handedOver = false;
+        try {
+            if (n.error() != null) throw n.error();
+            copyNode(t, n, at);
+        } finally {
+            if (ch != null && !handedOver) ch.close();
+        }
+    }
+
+    /** Whether the current entry's open host file went to the image with its data (writeFromTaking closes it). */
+    private boolean handedOver;
+
+    private void copyNode(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
+        Posix.Stat st = n.st();
+        Path src = n.path();
+        int mode = st.mode();
+        long uid = st.uid(), gid = st.gid();
         int type = mode & Attr.S_IFMT;
-        String key = a.get("dev") + ":" + a.get("ino");
-        boolean linked = type != Attr.S_IFDIR && (Integer) a.get("nlink") > 1;
+        String key = st.dev() + ":" + st.ino();
+        boolean linked = type != Attr.S_IFDIR && st.nlink() > 1;
         if (linked) {
             Long first = hardLinks.get(key);
             if (first != null) {
@@ -108,29 +142,45 @@ public final class Populator {
                 return;
             }
         }
-        Time atime = ts((FileTime) a.get("lastAccessTime")), mtime = ts((FileTime) a.get("lastModifiedTime"));
+        Time atime = new Time(st.atimeSec(), st.atimeNsec()), mtime = new Time(st.mtimeSec(), st.mtimeNsec());
         // creation applies all 12 permission bits (no umask), so no chmod follows
         Entry made;
         boolean timesKept = false;
         switch (type) {
             case Attr.S_IFDIR -> {
                 made = create(at, NodeSpec.directory(mode, uid, gid));
-                copyChildren(src, made.ino(), at.path(), depth);
+                copyChildren(t, made.ino(), at.path());
             }
             case Attr.S_IFREG -> {
-                Entry f = create(at, NodeSpec.file(mode, uid, gid, atime, mtime));
-                made = f;
-                long size = ((Number) a.get("size")).longValue();
-                timesKept = size == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(src, f.ino(), size));
+                NodeSpec spec = NodeSpec.file(mode, uid, gid, atime, mtime);
+                FileChannel ch = n.ch();
+                long size = n.chSize();
+                if (ch == null && st.size() > 0) { // not opened ahead (too many open): open it now
+                    ch = FileChannel.open(src, StandardOpenOption.READ);
+                    try { size = ch.size(); } catch (IOException e) { ch.close(); throw e; }
+                }
+                if (ch != null && size > 0 && st.allocated() >= size) { // no holes to keep: created with its data, copied device-side
+                    FileChannel data = ch;
+                    long len = size;
+                    handedOver = true;
+                    made = Ext4Paths.at(at, () -> vfs.createAsIsTaking(at.dir(), at.name(), spec, data, len));
+                    bar.advance(len);
+                    timesKept = true;
+                } else {
+                    Entry f = create(at, spec);
+                    made = f;
+                    if (ch != null && ch != n.ch()) ch.close(); // opened here: holes to keep, copied the slow way
+                    timesKept = st.size() == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(n, f.ino()));
+                }
                 files++;
                 bar.fileDone();
             }
-            case Attr.S_IFLNK -> made = create(at, NodeSpec.symlink(Files.readSymbolicLink(src).toString().getBytes(StandardCharsets.UTF_8), uid, gid));
-            default -> made = create(at, NodeSpec.special(mode, ((Number) a.get("rdev")).longValue(), uid, gid));
+            case Attr.S_IFLNK -> made = create(at, NodeSpec.symlink(n.link(), uid, gid));
+            default -> made = create(at, NodeSpec.special(mode, st.rdev(), uid, gid));
         }
         long ino = made.ino();
         if (linked) hardLinks.put(key, ino);
-        copyXattrs(src, ino, at.path());
+        copyXattrs(n, ino, at.path());
         if (!timesKept) // after the contents, which touched the times
             Ext4Paths.at(at.path(), ino, () -> vfs.setattr(ino, SetAttr.NONE.atime(atime).mtime(mtime), AS_ROOT));
     }
@@ -142,39 +192,46 @@ public final class Populator {
     private static Time ts(FileTime t) { return Time.of(t.toInstant()); }
 
     /** Copies the contents, runs of zero blocks left as holes; returns whether the file's times are still the ones it was created with. */
-    private boolean copyData(Path src, long ino, long expectedSize) throws IOException {
-        if (expectedSize == 0) return true;
-        try (FileChannel ch = FileChannel.open(src, StandardOpenOption.READ)) {
-            OpenFile file = vfs.open(ino, Ext4Vfs.O_WRONLY, AS_ROOT);
-            try {
-                long size = ch.size(), pos = 0;
-                if (size > 0 && Posix.allocatedBytes(src) >= size) { // no holes to keep: copy device-side, no scan for zeros
-                    vfs.writeFrom(file, ch, size);
-                    bar.advance(size);
-                    return true;
-                }
-                while (pos < size) {
-                    buf.clear().limit((int) Math.min(CHUNK, size - pos));
-                    while (buf.hasRemaining()) if (ch.read(buf, pos + buf.position()) < 0) break;
-                    int n = buf.position();
-                    if (n == 0) break;
-                    // write each maximal run of blocks that are not all zero
-                    int runStart = -1;
-                    for (int off = 0; off < n; off += blockSize) {
-                        int len = Math.min(blockSize, n - off);
-                        boolean zero = allZero(buf, off, len);
-                        if (!zero && runStart < 0) runStart = off;
-                        if (zero && runStart >= 0) { write(file, pos, runStart, off); runStart = -1; }
-                    }
-                    if (runStart >= 0) write(file, pos, runStart, n);
-                    bar.advance(n);
-                    pos += n;
-                }
-                if (vfs.getattr(ino).size() != size) vfs.setattr(ino, SetAttr.NONE.size(size), AS_ROOT); // ends in a hole
-                return size == 0;
-            } finally {
-                vfs.release(file);
+    private boolean copyData(HostTree.Node n, long ino) throws IOException {
+        if (n.st().size() == 0) return true;
+        if (n.ch() != null) {
+            return copyData(n.ch(), n.chSize(), n.st().allocated(), ino);
+        }
+        try (FileChannel ch = FileChannel.open(n.path(), StandardOpenOption.READ)) {
+            return copyData(ch, ch.size(), Posix.allocatedBytes(n.path()), ino);
+        }
+    }
+
+    private boolean copyData(FileChannel ch, long size, long allocated, long ino) throws IOException {
+        OpenFile file = vfs.open(ino, Ext4Vfs.O_WRONLY, AS_ROOT);
+        try {
+            long pos = 0;
+            if (size > 0 && allocated >= size) { // no holes to keep: copy device-side, no scan for zeros
+                vfs.writeFrom(file, ch, size);
+                bar.advance(size);
+                return true;
             }
+            while (pos < size) {
+                buf.clear().limit((int) Math.min(CHUNK, size - pos));
+                while (buf.hasRemaining()) if (ch.read(buf, pos + buf.position()) < 0) break;
+                int n = buf.position();
+                if (n == 0) break;
+                // write each maximal run of blocks that are not all zero
+                int runStart = -1;
+                for (int off = 0; off < n; off += blockSize) {
+                    int len = Math.min(blockSize, n - off);
+                    boolean zero = allZero(buf, off, len);
+                    if (!zero && runStart < 0) runStart = off;
+                    if (zero && runStart >= 0) { write(file, pos, runStart, off); runStart = -1; }
+                }
+                if (runStart >= 0) write(file, pos, runStart, n);
+                bar.advance(n);
+                pos += n;
+            }
+            if (vfs.getattr(ino).size() != size) vfs.setattr(ino, SetAttr.NONE.size(size), AS_ROOT); // ends in a hole
+            return size == 0;
+        } finally {
+            vfs.release(file);
         }
     }
 
@@ -189,18 +246,18 @@ public final class Populator {
         return true;
     }
 
-    private void copyXattrs(Path src, long ino, String dest) throws IOException {
-        List<String> names;
-        try { names = Posix.llistxattr(src); } catch (IOException e) { return; }
-        for (String n : names) {
+    private void copyXattrs(HostTree.Node n, long ino, String dest) throws IOException {
+        for (int i = 0; i < n.xattrValues().size(); i++) {
+            String name = n.xattrNames().get(i);
+            byte[] v = n.xattrValues().get(i);
             try {
-                byte[] v = Posix.lgetxattr(src, n);
-                Ext4Paths.at(dest, ino, () -> { vfs.setxattr(ino, n, v, 0, AS_ROOT); return null; });
+                Ext4Paths.at(dest, ino, () -> { vfs.setxattr(ino, name, v, 0, AS_ROOT); return null; });
             } catch (FsException e) {
                 if (e.errno() != Errno.EOPNOTSUPP) throw e;
                 if (!xattrWarned) err.println("ext4j: warning: extended attributes not copied: " + e.getMessage());
                 xattrWarned = true;
             }
         }
+        if (n.xattrError() != null) throw n.xattrError();
     }
 }

@@ -39,6 +39,13 @@ public final class Posix {
 
     private static final MethodHandle LSTAT = fn("lstat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
 
+    private static final MethodHandle ISATTY = LINKER.downcallHandle(LINKER.defaultLookup().find("isatty").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    /** Whether the file descriptor is a terminal. */
+    public static boolean isatty(int fd) {
+        try { return (int) ISATTY.invokeExact(fd) == 1; } catch (Throwable t) { return false; }
+    }
+
     private Posix() {}
 
     /**
@@ -54,6 +61,41 @@ public final class Posix {
         } catch (Throwable t) {
             return -1;
         }
+    }
+
+    /** What lstat(2) says of a path: the fields a bulk copy keeps. */
+    public record Stat(long dev, long ino, long nlink, int mode, long uid, long gid, long rdev, long size, long blocks,
+                       long atimeSec, int atimeNsec, long mtimeSec, int mtimeNsec) {
+        /** Bytes the host filesystem allocated (st_blocks * 512). */
+        public long allocated() { return blocks * 512; }
+    }
+
+    private static final boolean X86_64 = System.getProperty("os.arch").equals("amd64") || System.getProperty("os.arch").equals("x86_64");
+
+    /**
+     * lstat(2) in one call (the JDK's attribute views take several and build maps). struct stat
+     * of x86_64 and of the generic layout (aarch64, riscv64) differ only in where nlink, mode,
+     * uid, gid and rdev sit.
+     */
+    public static Stat lstat(Path p) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(256, 8);
+            MemorySegment state = a.allocate(CAPTURE);
+            int r = (int) LSTAT.invokeExact(state, str(a, p), st);
+            if (r != 0) {
+                int errno = (int) ERRNO.get(state, 0L);
+                if (errno == 2) throw new java.nio.file.NoSuchFileException(p.toString());
+                throw new IOException(p + ": lstat failed: errno " + errno);
+            }
+            long nlink; int mode; long uid, gid, rdev;
+            if (X86_64) {
+                nlink = st.get(JAVA_LONG, 16); mode = st.get(JAVA_INT, 24); uid = st.get(JAVA_INT, 28); gid = st.get(JAVA_INT, 32); rdev = st.get(JAVA_LONG, 40);
+            } else {
+                mode = st.get(JAVA_INT, 16); nlink = Integer.toUnsignedLong(st.get(JAVA_INT, 20)); uid = st.get(JAVA_INT, 24); gid = st.get(JAVA_INT, 28); rdev = st.get(JAVA_LONG, 32);
+            }
+            return new Stat(st.get(JAVA_LONG, 0), st.get(JAVA_LONG, 8), nlink, mode, uid & 0xFFFFFFFFL, gid & 0xFFFFFFFFL, rdev,
+                    st.get(JAVA_LONG, 48), st.get(JAVA_LONG, 64), st.get(JAVA_LONG, 72), (int) st.get(JAVA_LONG, 80), st.get(JAVA_LONG, 88), (int) st.get(JAVA_LONG, 96));
+        } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 
     /** The effective uid and gid of this process: the owner of files the CLI creates, as the kernel would make them. */

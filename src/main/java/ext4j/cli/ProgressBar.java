@@ -3,12 +3,14 @@ package ext4j.cli;
 import java.io.PrintWriter;
 
 /**
- * A one-line progress display on stderr, for terminals only: appears after the first second
- * (small jobs stay quiet) and redraws at most ten times a second.
+ * A one-line progress display on stderr, for terminals only (scripts and pipes see nothing):
+ * appears after the first second (small jobs stay quiet) and redraws at most ten times a second.
+ * Shows bytes, files, the rate and, once the total is known, the percentage done (of the bytes,
+ * or of the files when the job has no bytes to copy).
  */
 final class ProgressBar {
     private final PrintWriter err;
-    private final long total;
+    private volatile long total, totalFiles;
     private final boolean enabled;
     private final long start = System.nanoTime();
     private long done, files, lastDraw;
@@ -20,10 +22,11 @@ final class ProgressBar {
         this.enabled = enabled;
     }
 
-    static boolean onTerminal() {
-        var c = System.console();
-        return c != null && c.isTerminal();
-    }
+    /** Whether stderr, where the bar goes, is a terminal. */
+    static boolean onTerminal() { return Posix.isatty(2); }
+
+    /** The job's size, when it is known only after the start (a walk of the source running meanwhile). */
+    void total(long bytes, long fileCount) { total = bytes; totalFiles = fileCount; }
 
     synchronized void advance(long bytes) { done += bytes; maybeDraw(); }
     synchronized void fileDone() { files++; maybeDraw(); }
@@ -37,14 +40,16 @@ final class ProgressBar {
     }
 
     private void draw(long now) {
-        double secs = (now - start) / 1e9;
+        double secs = Math.max((now - start) / 1e9, 0.001);
         double mib = done / 1048576.0;
+        long of = total, ofFiles = totalFiles;
         String bar = "";
-        if (total > 0) {
-            int w = 30, fill = (int) Math.min(w, w * done / total);
-            bar = "[" + "#".repeat(fill) + " ".repeat(w - fill) + "] " + (100 * done / total) + "% ";
+        long pct = of > 0 ? 100 * done / of : ofFiles > 0 ? 100 * files / ofFiles : -1;
+        if (pct >= 0) {
+            int w = 30, fill = (int) Math.min(w, w * Math.min(pct, 100) / 100);
+            bar = "[" + "#".repeat(fill) + " ".repeat(w - fill) + "] " + Math.min(pct, 100) + "% ";
         }
-        err.printf("\r%s%.1f MiB, %d files, %.1f MiB/s   ", bar, mib, files, mib / Math.max(secs, 0.001));
+        err.printf("\r%s%.1f MiB, %d files, %.1f MiB/s, %.0f files/s   ", bar, mib, files, mib / secs, files / secs);
         err.flush();
         drawn = true;
     }

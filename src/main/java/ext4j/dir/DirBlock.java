@@ -40,14 +40,40 @@ public final class DirBlock {
     /** The live entry named want, checking every entry on the way as {@link #parse} does; null if none. */
     public static DirEntry find(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
                                 String where, byte[] want) throws CorruptException {
-        DirEntry[] hit = new DirEntry[1];
-        walk(b, start, end, filetype, maxInode, blockSize, where, (off, ino, nameLen, type) -> {
-            if (nameLen != want.length) return true;
-            for (int i = 0; i < nameLen; i++) if (b.get(off + HEADER + i) != want[i]) return true;
-            hit[0] = new DirEntry(ino, want.clone(), type);
-            return false;
-        });
-        return hit[0];
+        return find(b, start, end, filetype, maxInode, blockSize, () -> where, want);
+    }
+
+    /**
+     * {@link #find} with the region's name made only for a message (a lookup per created file
+     * otherwise builds a string per call). The walk is inlined: the checks are parse's.
+     */
+    public static DirEntry find(ByteBuffer b, int start, int end, boolean filetype, long maxInode, int blockSize,
+                                java.util.function.Supplier<String> where, byte[] want) throws CorruptException {
+        int off = start, wantLen = want.length;
+        while (off < end) {
+            if (end - off < HEADER) throw new CorruptException(where.get() + ": directory entry at offset " + off + " truncated (" + (end - off) + " bytes left)");
+            long ino = Integer.toUnsignedLong(b.getInt(off));
+            int rec = recLen(b, off, blockSize);
+            if (rec < HEADER || (rec & 3) != 0 || off + rec > end)
+                throw new CorruptException(where.get() + ": directory entry at offset " + off + " has bad rec_len " + rec);
+            if (ino != 0) {
+                int nameLen = filetype ? b.get(off + 6) & 0xFF : b.getShort(off + 6) & 0xFFFF;
+                if (HEADER + nameLen > rec || nameLen == 0 || nameLen > 255)
+                    throw new CorruptException(where.get() + ": directory entry at offset " + off + " has name_len " + nameLen + " for rec_len " + rec);
+                if (ino > maxInode)
+                    throw new CorruptException(where.get() + ": directory entry at offset " + off + " points to inode " + ino + " beyond the inode count " + maxInode);
+                if (nameLen == wantLen && sameName(b, off + HEADER, want))
+                    return new DirEntry(ino, want.clone(), filetype ? b.get(off + 7) & 0xFF : 0);
+            }
+            off += rec;
+        }
+        return null;
+    }
+
+    /** Compared from the end: names in one directory often share a prefix (f000123, f000124). */
+    private static boolean sameName(ByteBuffer b, int at, byte[] want) {
+        for (int i = want.length - 1; i >= 0; i--) if (b.get(at + i) != want[i]) return false;
+        return true;
     }
 
     /** A live entry found by {@link #walk}: where it is and what its header says; false stops the walk. */

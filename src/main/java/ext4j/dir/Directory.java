@@ -268,7 +268,7 @@ public final class Directory {
     }
 
     private DirEntry findInLeaf(ByteBuffer b, long lblk, byte[] name) throws IOException {
-        return DirBlock.find(b, 0, leafEnd(b), filetype, maxInode(), bs, "directory inode " + inode.number() + " block " + lblk, name);
+        return DirBlock.find(b, 0, leafEnd(b), filetype, maxInode(), bs, () -> "directory inode " + inode.number() + " block " + lblk, name);
     }
 
     private int leafEnd(ByteBuffer b) { return b.capacity() == bs && csumSeed != null ? bs - DirBlock.TAIL_SIZE : b.capacity(); }

@@ -115,6 +115,7 @@ public final class Ext4FileSystem implements Closeable {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
             fs.enableWrites(false, false);
+            fs.writer.copier = new DataCopier(fs.vol.device());
             return fs;
         });
     }
@@ -298,6 +299,9 @@ public final class Ext4FileSystem implements Closeable {
     /** Fills an empty file with the first len bytes of src (a host file without holes): a device-side copy; times unchanged. */
     public synchronized void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { w().writeFrom(file, src, len); }
 
+    /** writeFrom, src then this call's to close: while populating, the bytes may move later on another thread (see DataCopier). */
+    public synchronized void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { w().writeFromTaking(file, src, len); }
+
     /** utimens on an inode already looked up (bulk copies: no second path walk). */
     public synchronized void utimens(Inode inode, Inode.Timestamp atime, Inode.Timestamp mtime) throws IOException {
         if (mtime != null) clearPendingMtime(inode.number());
@@ -326,6 +330,9 @@ public final class Ext4FileSystem implements Closeable {
             FsWriter wr = w();
             wr.checkWrite(file, pos, src.remaining());
             if (!src.hasRemaining()) return;
+            // the engine's completion worker reads metadata without this lock: from the first buffered
+            // write on, a filesystem being populated copies blocks for each handle again
+            if (populating) vol.cache().editInPlace(false);
             wr.prepareForIo(file);
             io.write(cached(file.number()), pos, src);
         } finally {
@@ -597,6 +604,15 @@ public final class Ext4FileSystem implements Closeable {
     synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException {
         FsWriter wr = w();
         return wr.create(wr.target(parent, name, shown(parent, name)), what);
+    }
+
+    /** create of a regular file with the first len bytes of src as its data (see FileSpace.createFilled); src is this call's to close. */
+    synchronized Inode createFilled(Inode parent, byte[] name, Namespace.NewInode what, FileChannel src, long len) throws IOException {
+        FsWriter wr;
+        try { wr = w(); } catch (IOException | RuntimeException e) { src.close(); throw e; }
+        Namespace.Target t;
+        try { t = wr.target(parent, name, shown(parent, name)); } catch (IOException | RuntimeException e) { src.close(); throw e; }
+        return wr.createFilled(t, what, src, len);
     }
 
     synchronized void link(Inode src, Inode parent, byte[] name) throws IOException {
@@ -975,6 +991,7 @@ public final class Ext4FileSystem implements Closeable {
                             + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
                     }
                     try {
+                        writer.closeCopier();
                         io.writebackAll();
                         for (CachedFile f : io.files()) settleSize(f);
                     } finally { io.close(); }

@@ -767,6 +767,28 @@ public final class Ext4Vfs implements Closeable {
     }
 
     /**
+     * {@link #createAsIs} of a regular file holding the first len bytes of src (a host file without
+     * holes, copied device-side as {@link #writeFrom} does): the inode, its name and its first run
+     * of blocks in one handle. src is this call's to close, whatever happens; on a filesystem opened
+     * for populating the bytes may move after this returns (see {@link #writeFromTaking}).
+     */
+    public Entry createAsIsTaking(long dir, byte[] name, NodeSpec n, java.nio.channels.FileChannel src, long len) throws IOException {
+        boolean passed = false;
+        try {
+            if ((n.mode() & Inode.S_IFMT) != Inode.S_IFREG) throw new FsException(Errno.EINVAL, "data for a regular file only");
+            try (var _ = locks.write(dir)) {
+                Inode d = liveDir(dir);
+                passed = true;
+                Inode made = fs.createFilled(d, name, new Namespace.NewInode(n.mode(), n.uid(), n.gid(), 0, null,
+                        n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()), src, len);
+                return entry(made);
+            }
+        } finally {
+            if (!passed) src.close();
+        }
+    }
+
+    /**
      * Fills an empty regular file, open for writing, with the first len bytes of src (a host file
      * without holes) by a device-side copy: blocks allocated in long runs and the bytes moved by
      * the device (transferTo from an image file), not through the page cache. Times unchanged, as
@@ -777,6 +799,26 @@ public final class Ext4Vfs implements Closeable {
         if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
         try (var _ = locks.write(f.ino())) {
             fs.writeFrom(fs.inode(f.ino()), src, len);
+        }
+    }
+
+    /**
+     * {@link #writeFrom}, and src is this call's to close, whatever happens. On a filesystem opened
+     * for populating the bytes may move after this returns, on another thread (the host file is
+     * read while the next files are created); a failure of that copy then fails a later call or
+     * the close. Elsewhere the copy is done before this returns.
+     */
+    public void writeFromTaking(OpenFile f, java.nio.channels.FileChannel src, long len) throws IOException {
+        boolean passed = false;
+        try {
+            checkOpen(f, true);
+            if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
+            try (var _ = locks.write(f.ino())) {
+                passed = true;
+                fs.writeFromTaking(fs.inode(f.ino()), src, len);
+            }
+        } finally {
+            if (!passed) src.close();
         }
     }
 

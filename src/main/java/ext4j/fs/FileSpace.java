@@ -66,33 +66,95 @@ final class FileSpace extends WriterPart {
      * device-side (copy_file_range) into freshly allocated runs; the tail of the last block is zeroed.
      * Ordered like writeData: each run's data is on the device before the handle that maps it stops.
      */
-    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException {
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { writeFrom(file, src, len, false); }
+
+    /**
+     * take: src is this call's to close. When the filesystem is being filled (a {@link DataCopier}),
+     * the bytes then move on the copier's thread after this returns, and it closes src.
+     */
+    void writeFrom(Inode file, java.nio.channels.FileChannel src, long len, boolean take) throws IOException {
+        DataCopier copier = take ? w.copier : null;
+        boolean handedOver = false;
+        try {
+            List<DataCopier.Run> runs = copier == null ? null : new ArrayList<>(2);
+            writeFrom(file, src, len, runs);
+            if (copier != null) { handedOver = true; copier.submit(src, runs); }
+        } finally {
+            if (take && !handedOver) src.close();
+        }
+    }
+
+    /** runs null: the data is copied here; else each run to copy is added to runs. */
+    private void writeFrom(Inode file, java.nio.channels.FileChannel src, long len, List<DataCopier.Run> runs) throws IOException {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         checkNotVerity(file);
         if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        fillFrom(file.number(), src, len, 0, runs);
+    }
+
+    /** Maps blocks [from, end of len) of an inode that has none there, a handle per run; the data as in {@link #fillRun}. */
+    private void fillFrom(long ino, java.nio.channels.FileChannel src, long len, long from, List<DataCopier.Run> runs) throws IOException {
+        long blocks = (len + vol.blockSize() - 1) / vol.blockSize();
+        for (long lblk = from; lblk < blocks; ) {
+            long at = lblk;
+            lblk = txn("copy into inode " + ino, OP_CREDITS, h -> {
+                noteData(ino);
+                InodeUpdate u = update(fs.diskInode(ino));
+                uninlineFile(h, u);
+                long next = fillRun(h, u, src, len, at, runs);
+                u.save(h, balloc);
+                return next;
+            });
+        }
+    }
+
+    /**
+     * Inside a handle: allocates one run from block from on and maps it in u (not saved), the bytes
+     * of src there copied now (runs null) or listed in runs for the copier; returns the next block.
+     */
+    private long fillRun(Handle h, InodeUpdate u, java.nio.channels.FileChannel src, long len, long from, List<DataCopier.Run> runs) throws IOException {
         int bs = vol.blockSize();
         long blocks = (len + bs - 1) / bs;
-        for (long lblk = 0; lblk < blocks; ) {
-            long from = lblk;
-            lblk = txn("copy into inode " + file.number(), OP_CREDITS, h -> {
-                noteData(file.number());
-                InodeUpdate u = update(fs.diskInode(file.number()));
+        BlockMapping t = u.tree();
+        if (t.find(from) != null) throw new IllegalStateException("inode " + u.number() + " is not empty at block " + from);
+        long goal = t.goalFor(from);
+        if (goal == 0) goal = goalForInode(vol, u.number());
+        BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(blocks - from, Math.min(t.maxRun(false), 8192)));
+        long bytes = Math.min((long) r.length() * bs, len - from * bs);
+        int tail = (int) ((long) r.length() * bs - bytes);
+        if (runs != null) {
+            runs.add(new DataCopier.Run(from * bs, bytes, r.start() * bs, tail));
+        } else {
+            vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
+            if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
+        }
+        t.insert(from, r.start(), r.length(), false);
+        u.addBlocks(r.length());
+        u.ed.size(Math.max(u.ed.size(), from * bs + bytes)); // times stay: a copy keeps the source's
+        return from + r.length();
+    }
+
+    /**
+     * Creates a regular file holding the first len bytes of src (a host file without holes): the
+     * inode, its name and its first run of data in one handle, further runs after it. src is this
+     * call's to close (the copier's, when there is one: the bytes then move on its thread).
+     */
+    Inode createFilled(Namespace.Target t, Namespace.NewInode what, java.nio.channels.FileChannel src, long len) throws IOException {
+        DataCopier copier = w.copier;
+        boolean handedOver = false;
+        try {
+            if (len > maxFileSize(sb().hasIncompat(Features.INCOMPAT_EXTENTS), vol.blockSize())) throw new FsException(Errno.EFBIG, t.path());
+            List<DataCopier.Run> runs = copier == null ? null : new ArrayList<>(2);
+            long[] next = {0};
+            Inode made = w.ns.create(t, what, (h, u) -> {
                 uninlineFile(h, u);
-                BlockMapping t = u.tree();
-                if (t.find(from) != null) throw new IllegalStateException("inode " + file.number() + " is not empty at block " + from);
-                long goal = t.goalFor(from);
-                if (goal == 0) goal = goalForInode(vol, u.number());
-                BlockAllocator.Range r = balloc.allocate(h, goal, (int) Math.min(blocks - from, Math.min(t.maxRun(false), 8192)));
-                long bytes = Math.min((long) r.length() * bs, len - from * bs);
-                vol.device().copyFrom(src, from * bs, bytes, r.start() * bs);
-                int tail = (int) ((long) r.length() * bs - bytes);
-                if (tail > 0) vol.device().write(r.start() * bs + bytes, ByteBuffer.allocate(tail));
-                t.insert(from, r.start(), r.length(), false);
-                u.addBlocks(r.length());
-                u.ed.size(Math.max(u.ed.size(), from * bs + bytes)); // times stay: a copy keeps the source's
-                u.save(h, balloc);
-                return from + r.length();
+                if (len > 0) next[0] = fillRun(h, u, src, len, 0, runs);
             });
+            fillFrom(made.number(), src, len, next[0], runs);
+            if (copier != null) { handedOver = true; copier.submit(src, runs); }
+            return fs.diskInode(made.number());
+        } finally {
+            if (!handedOver) src.close();
         }
     }
 
@@ -111,9 +173,11 @@ final class FileSpace extends WriterPart {
     /** Largest size: 2^32-1 blocks with extents; what 12 direct + single/double/triple indirect blocks address without. */
     long maxFileSize(Inode f) { return maxFileSize(f, vol.blockSize()); }
 
-    static long maxFileSize(Inode f, int blockSize) {
+    static long maxFileSize(Inode f, int blockSize) { return maxFileSize(f.hasFlag(Inode.FL_EXTENTS), blockSize); }
+
+    static long maxFileSize(boolean extents, int blockSize) {
         long blocks = (1L << 32) - 1;
-        if (!f.hasFlag(Inode.FL_EXTENTS)) {
+        if (!extents) {
             long p = blockSize / 4;
             blocks = Math.min(blocks, 12 + p + p * p + p * p * p);
         }

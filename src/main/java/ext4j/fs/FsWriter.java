@@ -51,6 +51,8 @@ final class FsWriter {
     final Transactions tx;
     final Namespace ns;
     final FileSpace space;
+    /** File data copied on its own thread while a new filesystem is filled (mkfs -d); null otherwise. */
+    DataCopier copier;
     final Orphans orphans;
     final XattrWrites xattrs;
     final WritebackAllocation writeback;
@@ -101,12 +103,25 @@ final class FsWriter {
     void noteData(long ino) { tx.noteData(ino); }
     void commitForData(long ino) throws IOException { tx.commitForData(ino); }
     /** Flushes metadata and data to the device. */
-    void sync() throws IOException { tx.journal().commit(); }
+    void sync() throws IOException {
+        if (copier != null) copier.drain();
+        tx.journal().commit();
+    }
+
+    /** The data copies still queued reach the device (before the filesystem is closed or read back). */
+    void drainCopies() throws IOException { if (copier != null) copier.drain(); }
+
+    void closeCopier() throws IOException {
+        DataCopier c = copier;
+        copier = null;
+        if (c != null) c.close();
+    }
 
     // ---- namespace ----
     Namespace.Target target(Inode parent, byte[] name, String shown) throws FsException { return ns.target(parent, name, shown); }
     Inode create(String path, Namespace.NewInode what) throws IOException { return ns.create(path, what); }
     Inode create(Namespace.Target t, Namespace.NewInode what) throws IOException { return ns.create(t, what); }
+    Inode createFilled(Namespace.Target t, Namespace.NewInode what, java.nio.channels.FileChannel src, long len) throws IOException { return space.createFilled(t, what, src, len); }
     void link(String existing, String newPath) throws IOException { ns.link(existing, newPath); }
     void link(Inode src, Namespace.Target t, String existing) throws IOException { ns.link(src, t, existing); }
     void unlink(String path) throws IOException { ns.unlink(path); }
@@ -129,6 +144,7 @@ final class FsWriter {
 
     // ---- file space ----
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }
+    void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len, true); }
     void prepareForIo(Inode file) throws IOException { space.prepareForIo(file); }
     void truncate(Inode file, long size) throws IOException { space.truncate(file, size); }
     void checkTruncate(Inode file, long size) throws FsException { space.checkTruncate(file, size); }

@@ -111,7 +111,12 @@ final class Namespace extends WriterPart {
     /** Creates a file, directory, device, fifo, socket or symlink at path. */
     Inode create(String path, NewInode what) throws IOException { return create(target(path), what); }
 
-    Inode create(Target t, NewInode what) throws IOException {
+    /** Work done in a create's handle on the new inode before it is saved (a bulk copy's first data). */
+    interface InCreate { void run(Handle h, InodeUpdate child) throws IOException; }
+
+    Inode create(Target t, NewInode what) throws IOException { return create(t, what, null); }
+
+    Inode create(Target t, NewInode what, InCreate also) throws IOException {
         String path = t.path();
         if (isDot(t.name)) throw new FsException(Errno.EEXIST, path);
         if (fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, path);
@@ -153,6 +158,7 @@ final class Namespace extends WriterPart {
                 else if (XattrCodec.fitsInBlock(what.xattrs(), vol.blockSize())) w.xattrs.storeXattrBlock(h, child, 0, what.xattrs());
                 else throw new FsException(Errno.ENOSPC, path + ": inherited ACLs do not fit an xattr block");
             }
+            if (also != null) also.run(h, child);
             editor(h, parent).add(t.name, ino, dirEntryType(what.mode));
             parent.ed.mtime(now).ctime(now);
             parent.save(h, balloc);

@@ -30,6 +30,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
         this.cache = cache;
         this.maxDirty = maxDirty;
         this.undo = undo;
+        if (!undo) cache.editInPlace(true); // nothing to undo and nobody else reading: no private copies either
     }
 
     @Override

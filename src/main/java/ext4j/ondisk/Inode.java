@@ -36,6 +36,15 @@ public final class Inode {
         this.hugeFileFeature = hugeFileFeature;
     }
 
+    /** {@link #parse(long, ByteBuffer, Superblock, String)} of an inode read from this inode table block (named only in a message). */
+    public static Inode parse(long ino, ByteBuffer src, Superblock sb, long tableBlock) throws CorruptException {
+        try {
+            return parse(ino, src, sb, (String) null);
+        } catch (CorruptException e) {
+            return parse(ino, src, sb, "inode table block " + tableBlock); // again, to name the block
+        }
+    }
+
     /**
      * Copies the inode bytes at src's position, checks extra_isize and, with metadata_csum, the checksum.
      * {@code where} names the inode table block for messages.

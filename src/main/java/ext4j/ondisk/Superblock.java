@@ -22,6 +22,13 @@ public final class Superblock {
 
     private Superblock(ByteBuffer b) { this.b = b; }
 
+    /** A superblock this process just edited and sealed (Superblock.Editor): parsed without checking it again. */
+    public static Superblock parseSealed(ByteBuffer raw) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(raw.duplicate().limit(raw.position() + SIZE)).flip();
+        return new Superblock(b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN));
+    }
+
     /** Parses and sanity-checks a superblock; {@code raw} holds exactly its 1024 bytes. */
     public static Superblock parse(ByteBuffer raw, String where) throws CorruptException {
         if (raw.remaining() < SIZE) throw new CorruptException("superblock: truncated (" + raw.remaining() + " bytes) in " + where);
@@ -33,31 +40,32 @@ public final class Superblock {
     }
 
     private void check(String where) throws CorruptException {
-        String at = " (superblock at byte 1024 of " + where + ")";
-        if (magic() != MAGIC) throw new CorruptException(String.format("not an ext2/3/4 filesystem: superblock magic 0x%04x, expected 0xef53%s", magic(), at));
+        if (magic() != MAGIC) throw new CorruptException(String.format("not an ext2/3/4 filesystem: superblock magic 0x%04x, expected 0xef53%s", magic(), at(where)));
         if (hasRoCompat(Features.RO_METADATA_CSUM)) {
             int want = Crc32c.update(0xFFFFFFFF, b, 0, 0x3FC);
-            if (want != checksum()) throw new CorruptException(String.format("superblock checksum mismatch: stored 0x%08x, computed 0x%08x%s", checksum(), want, at));
+            if (want != checksum()) throw new CorruptException(String.format("superblock checksum mismatch: stored 0x%08x, computed 0x%08x%s", checksum(), want, at(where)));
         }
         int log = b.getInt(0x18);
-        if (log < 0 || log > 6) throw new CorruptException("superblock: block size 2^(10+" + log + ") out of range" + at);
-        if (revLevel() > 1) throw new CorruptException("superblock: unknown revision level " + revLevel() + at);
-        if (clustersPerGroup() <= 0 || clustersPerGroup() > 8L * blockSize() || blocksPerGroup() <= 0) throw new CorruptException("superblock: " + Integer.toUnsignedString(clustersPerGroup()) + " clusters per group impossible for block size " + blockSize() + at);
-        if (inodesPerGroup() <= 0 || inodesPerGroup() > 8L * blockSize()) throw new CorruptException("superblock: inodes per group " + Integer.toUnsignedString(inodesPerGroup()) + " impossible for block size " + blockSize() + at);
+        if (log < 0 || log > 6) throw new CorruptException("superblock: block size 2^(10+" + log + ") out of range" + at(where));
+        if (revLevel() > 1) throw new CorruptException("superblock: unknown revision level " + revLevel() + at(where));
+        if (clustersPerGroup() <= 0 || clustersPerGroup() > 8L * blockSize() || blocksPerGroup() <= 0) throw new CorruptException("superblock: " + Integer.toUnsignedString(clustersPerGroup()) + " clusters per group impossible for block size " + blockSize() + at(where));
+        if (inodesPerGroup() <= 0 || inodesPerGroup() > 8L * blockSize()) throw new CorruptException("superblock: inodes per group " + Integer.toUnsignedString(inodesPerGroup()) + " impossible for block size " + blockSize() + at(where));
         int isz = inodeSize();
-        if (isz < 128 || isz > blockSize() || Integer.bitCount(isz) != 1) throw new CorruptException("superblock: inode size " + isz + " invalid" + at);
-        if (blocksCount() <= firstDataBlock()) throw new CorruptException("superblock: block count " + blocksCount() + " too small" + at);
+        if (isz < 128 || isz > blockSize() || Integer.bitCount(isz) != 1) throw new CorruptException("superblock: inode size " + isz + " invalid" + at(where));
+        if (blocksCount() <= firstDataBlock()) throw new CorruptException("superblock: block count " + blocksCount() + " too small" + at(where));
         if (firstDataBlock() != (blockSize() == 1024 ? 1 : 0) && firstDataBlock() != 0)
-            throw new CorruptException("superblock: first data block " + firstDataBlock() + " invalid" + at);
+            throw new CorruptException("superblock: first data block " + firstDataBlock() + " invalid" + at(where));
         if (hasIncompat(Features.INCOMPAT_64BIT)) {
             int ds = b.getShort(0xFE) & 0xFFFF;
-            if (ds < 32 || ds > 1024 || Integer.bitCount(ds) != 1) throw new CorruptException("superblock: group descriptor size " + ds + " invalid" + at);
+            if (ds < 32 || ds > 1024 || Integer.bitCount(ds) != 1) throw new CorruptException("superblock: group descriptor size " + ds + " invalid" + at(where));
         }
         long groups = groupCount();
         if ((long) inodesPerGroup() * groups != Integer.toUnsignedLong(inodesCount()) && inodesCount() != 0)
-            throw new CorruptException("superblock: inode count " + Integer.toUnsignedString(inodesCount()) + " != " + groups + " groups x " + inodesPerGroup() + " inodes" + at);
-        if (firstInode() < 11 && revLevel() >= 1) throw new CorruptException("superblock: first inode " + firstInode() + " invalid" + at);
+            throw new CorruptException("superblock: inode count " + Integer.toUnsignedString(inodesCount()) + " != " + groups + " groups x " + inodesPerGroup() + " inodes" + at(where));
+        if (firstInode() < 11 && revLevel() >= 1) throw new CorruptException("superblock: first inode " + firstInode() + " invalid" + at(where));
     }
+
+    private static String at(String where) { return " (superblock at byte 1024 of " + where + ")"; }
 
     private int u16(int off) { return b.getShort(off) & 0xFFFF; }
     private long u32(int off) { return Integer.toUnsignedLong(b.getInt(off)); }

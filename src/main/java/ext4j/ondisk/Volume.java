@@ -165,8 +165,9 @@ public final class Volume implements Closeable {
     public Inode readInode(long ino) throws IOException {
         checkIno(ino);
         long block = inodeBlock(ino);
-        ByteBuffer b = readMetaBlock(block, "inode " + ino);
-        return Inode.parse(ino, b.position(inodeOffset(ino)), sb, "inode table block " + block);
+        if (!validBlock(block)) readMetaBlock(block, "inode " + ino); // throws, naming the inode
+        ByteBuffer b = cache.read(block);
+        return Inode.parse(ino, b.position(inodeOffset(ino)), sb, block);
     }
 
     /** Seals (checksums) the edited inode and stores it in its inode table block; returns the new view. */
@@ -187,7 +188,7 @@ public final class Volume implements Closeable {
         Superblock.Editor e = new Superblock.Editor(raw);
         edit.accept(e);
         e.seal();
-        sb = Superblock.parse(raw.duplicate().clear(), dev.name());
+        sb = Superblock.parseSealed(raw.duplicate().clear());
         return sb;
     }
 
