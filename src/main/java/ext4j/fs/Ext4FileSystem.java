@@ -676,9 +676,17 @@ public final class Ext4FileSystem implements Closeable {
         try {
             if (writer == null) return;
             w();
-            io.writebackAll();
-            for (CachedFile f : io.files()) settleSize(f);
-            writer.sync();
+            // a data write error does not stop the sync: the metadata is committed all the same and the error thrown after
+            IOException dataError = null;
+            try { io.writebackAll(); } catch (IOException e) { dataError = e; }
+            try {
+                for (CachedFile f : io.files()) settleSize(f);
+                writer.sync();
+            } catch (IOException | RuntimeException e) {
+                if (dataError != null) e.addSuppressed(dataError);
+                throw e;
+            }
+            if (dataError != null) throw dataError;
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
         }
@@ -936,6 +944,7 @@ public final class Ext4FileSystem implements Closeable {
     @Override
     public synchronized void close() throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
+        IOException dataError = null;
         try {
             try {
                 if (writer != null) {
@@ -946,7 +955,7 @@ public final class Ext4FileSystem implements Closeable {
                             + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
                     }
                     try {
-                        io.writebackAll();
+                        dataError = io.writebackForClose();   // data lost without an fsync hearing of it: reported after the close
                         for (CachedFile f : io.files()) settleSize(f);
                     } finally { io.close(); }
                     writer.unpinAll();
@@ -961,9 +970,13 @@ public final class Ext4FileSystem implements Closeable {
                     else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> e.setState(Superblock.STATE_VALID));
                     writer = null;
                 }
+            } catch (IOException | RuntimeException e) {
+                if (dataError != null) e.addSuppressed(dataError);
+                throw e;
             } finally {
                 vol.close();
             }
+            if (dataError != null) throw dataError;
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
         }

@@ -1,5 +1,7 @@
 package ext4j.iomap;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 
@@ -60,6 +62,12 @@ public final class BufferedIo implements AutoCloseable {
     private long cachedBytes;
     private final CompletionQueue completions;
     private boolean readOnly;
+    /**
+     * The first writeback error since the last sync of everything: as Linux keeps one errseq per
+     * file for fsync and one per filesystem for syncfs, a sync reports it without taking it from
+     * the file, whose own next fsync still gets it.
+     */
+    private IOException syncError;
     private final ByteBuffer ioBuffer;
     /** Counters for tests and benchmarks. */
     public long deviceReads, deviceWrites, evictions, writebacks;
@@ -659,7 +667,7 @@ public final class BufferedIo implements AutoCloseable {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
                 if (readOnly) {
-                    if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
+                    if (f.firstPending(from) < to) throw new FsException(Errno.EROFS, "read-only filesystem: " + f + " has dirty data that cannot be written");
                     return;
                 }
                 writebacks++;
@@ -686,7 +694,7 @@ public final class BufferedIo implements AutoCloseable {
                                     f.inFlight++;
                                     completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
                                 } catch (IOException e) {
-                                    if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
+                                    noteError(f, e);                       // reported to the next fsync, never dropped
                                     finishWriteback(f, a, a + n);
                                 }
                                 a += n;
@@ -754,7 +762,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                if (failure != null && f.error == null) f.error = failure;
+                if (failure != null) noteError(f, failure);
                 f.inFlight -= count;
                 lock.signalAll();
             } finally {
@@ -785,7 +793,7 @@ public final class BufferedIo implements AutoCloseable {
                 writeback(f, 0, Long.MAX_VALUE);
                 IOException e = f.error;
                 f.error = null;
-                if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+                if (e != null) throw writebackFailed(f, e);
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }
@@ -794,23 +802,75 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** Writes back every file. Errors stay with their files for fsync; the first is also thrown. */
+    /** A writeback error as fsync reports it: the device's errno (ENOSPC from a full thin disk), else EIO; never without one. */
+    private static IOException writebackFailed(CachedFile f, IOException cause) {
+        Errno errno = cause instanceof FsException fe && fe.errno() == Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO;
+        FsException e = new FsException(errno, "writeback" + (f == null ? "" : " of " + f) + " failed (" + cause.getMessage() + ")");
+        e.initCause(cause);
+        return e;
+    }
+
+    private void noteError(CachedFile f, IOException e) {
+        if (f.error == null) f.error = e;
+        if (syncError == null) syncError = e;
+    }
+
+    /**
+     * Writes back every file (sync). Errors stay with their files for fsync; the first met since
+     * the last sync is thrown, once. A failure to map (the journal aborted, ENOSPC) is thrown too,
+     * after the other files were written.
+     */
     public void writebackAll() throws IOException {
         lock.lock();
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                IOException first = null;
-                for (CachedFile f : new ArrayList<>(files.values())) {
-                    try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
-                }
+                IOException first = writeEverything();
+                IOException e = syncError;
+                syncError = null;
                 if (first != null) throw first;
+                if (e != null) throw writebackFailed(null, e);
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Unmount's writeback: every file written back; returns the first write error no fsync took
+     * (a data loss nobody heard of yet), clearing them all. A failure to map is thrown.
+     */
+    public IOException writebackForClose() throws IOException {
+        lock.lock();
+        try {
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                IOException first = writeEverything();
+                if (first != null) throw first;
+                IOException lost = null;
+                for (CachedFile f : files.values()) {
+                    if (f.error != null && lost == null) lost = writebackFailed(f, f.error);
+                    f.error = null;
+                }
+                syncError = null;
+                return lost;
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Writes every file back; the first failure that stopped a file's writeback (not a write error, which stays with the file) is returned. */
+    private IOException writeEverything() throws IOException {
+        IOException first = null;
+        for (CachedFile f : new ArrayList<>(files.values())) {
+            try { writeback(f, 0, Long.MAX_VALUE); } catch (IOException e) { if (first == null) first = e; }
+        }
+        return first;
     }
 
     /** Writes everything back and drops every folio (a cache drop; tests use it to force re-reads). */
@@ -819,7 +879,8 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                writebackAll();
+                IOException first = writeEverything();   // write errors stay for fsync and sync: a cache drop reports nothing
+                if (first != null) throw first;
                 for (CachedFile f : files.values()) {
                     for (Folio fo : f.folios.values()) drop(fo);
                     f.folios.clear();

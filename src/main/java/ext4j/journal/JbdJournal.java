@@ -1,5 +1,7 @@
 package ext4j.journal;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
@@ -115,14 +117,14 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override
     public synchronized Handle start(String what, int credits) throws IOException {
-        if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+        if (failed != null) throw abortedError();
         if (handle != null && handleOwner == Thread.currentThread()) {
             handle.nest(credits);
             return handle;
         }
         if (handle != null) LockOrder.beforeWait("another thread's journal handle");
         for (;;) {
-            if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+            if (failed != null) throw abortedError();
             if (handle != null) { await(); continue; }
             boolean full = running.size() + credits > maxTransaction();
             boolean logFull = logUsed() + credits + overhead(credits) > (maxLen - first) / 2;
@@ -214,7 +216,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         synchronized (this) {
             long want = running.isEmpty() && runningRevokes.isEmpty() ? runningSeq - 1 : runningSeq;
             while (committedSeq < want) {
-                if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+                if (failed != null) throw abortedError();
                 if (committing || handle != null || heldByOthers()) { await(); continue; }
                 c = closeRunning();
                 break;
@@ -250,6 +252,13 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         }
         finished(c);
         for (Runnable r : c.afterCommit()) r.run();
+    }
+
+    /** What callers get once the journal is aborted: EROFS, as jbd2 answers a start on an aborted journal, with the cause. */
+    private IOException abortedError() {
+        FsException e = new FsException(Errno.EROFS, "journal aborted after a failed write (" + failed.getMessage() + ")");
+        e.initCause(failed);
+        return e;
     }
 
     private void aborted(Exception e) {
@@ -397,7 +406,17 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     // ---- checkpoint ----
 
+    /** A checkpoint that cannot write home aborts the journal as a failed commit does: the log still holds everything. */
     private void checkpointLocked() throws IOException {
+        try {
+            writeCheckpoint();
+        } catch (IOException | RuntimeException e) {
+            aborted(e);
+            throw e;
+        }
+    }
+
+    private void writeCheckpoint() throws IOException {
         if (checkpoint.isEmpty() && logEmpty) return;
         List<Long> blocks = new ArrayList<>(checkpoint.keySet());
         blocks.sort(null);
@@ -438,7 +457,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     public synchronized void close() throws IOException {
         // no interrupt: a timed commit in its I/O would close the FileChannel (interruptible I/O); it finishes and close waits for it
         if (timer != null) timer.shutdown();
-        if (failed != null) throw new IOException("journal aborted: " + failed.getMessage(), failed);
+        if (failed != null) throw abortedError();
         checkpointAll();
     }
 
