@@ -125,4 +125,102 @@ class FaultInjectionTest {
             assertArrayEquals(b, readAll(img, "b"), "seed " + seed + ": b after recovery");
         }
     }
+
+    /** sync reports a data write error once as well, and the file's own fsync still gets it (two errseqs, as Linux keeps them). */
+    @Test
+    void syncAndFsyncBothHearOfADataWriteError() throws Exception {
+        long seed = seed();
+        Random rnd = new Random(seed);
+        Path img = image("sync", 4096);
+        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, 4096)));
+        faults.stop();
+        byte[] a = new byte[100_000];
+        rnd.nextBytes(a);
+        try (Ext4Vfs v = Ext4Vfs.open(img, options(faults))) {
+            OpenFile fa = v.open(v.create(Ext4Vfs.ROOT, name("a"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+            v.write(fa, 0, ByteBuffer.wrap(a), ROOT);
+            faults.start();
+            faults.at(Kind.WRITE, 1);
+            assertEquals(Errno.EIO, call("sync", v::sync), "seed " + seed + ": sync after a failed data write");
+            assertNull(call("sync again", v::sync), "sync reports it once");
+            assertEquals(Errno.EIO, call("fsync", () -> v.fsync(fa, false)), "the file's fsync still hears of it");
+            assertNull(call("fsync again", () -> v.fsync(fa, false)));
+            v.write(fa, 0, ByteBuffer.wrap(a), ROOT);
+            assertNull(call("fsync rewritten", () -> v.fsync(fa, false)));
+            v.release(fa);
+        }
+        recoverAndCheck(img);
+        assertArrayEquals(a, readAll(img, "a"));
+    }
+
+    /** Close after a data write error no fsync heard of: the close finishes (image clean) and reports EIO. */
+    @Test
+    void closeReportsDataLostWithoutAnFsync() throws Exception {
+        long seed = seed();
+        Random rnd = new Random(seed);
+        Path img = image("close", 1024);
+        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, 1024)));
+        faults.stop();
+        byte[] a = new byte[40_000];
+        rnd.nextBytes(a);
+        Ext4Vfs v = Ext4Vfs.open(img, options(faults));
+        OpenFile fa = v.open(v.create(Ext4Vfs.ROOT, name("a"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+        v.mkdir(Ext4Vfs.ROOT, name("d"), 0755, 022, ROOT);
+        v.write(fa, 0, ByteBuffer.wrap(a), ROOT);
+        v.release(fa);
+        faults.start();
+        faults.at(Kind.WRITE, 1);
+        assertEquals(Errno.EIO, call("close", v::close), "seed " + seed + ": close with lost data");
+        faults.stop();
+        Tools.assertFsckClean(img);                              // closed all the same: nothing to replay
+        try (Ext4Vfs r = Ext4Vfs.open(img, Options.defaults().withReadOnly(true))) {
+            assertEquals(a.length, r.lookup(Ext4Vfs.ROOT, name("a")).attr().size());
+            assertTrue(r.lookup(Ext4Vfs.ROOT, name("d")).attr() != null);
+        }
+    }
+
+    /** A failed write or flush of the journal: the fsync fails, the filesystem is read-only (EROFS), recovery keeps what was fsynced. */
+    @Test
+    void metadataWriteErrorTurnsTheFilesystemReadOnly() throws Exception {
+        long seed = seed();
+        Random rnd = new Random(seed);
+        for (int round = 0; round < 4; round++) {
+            int bs = round % 2 == 0 ? 1024 : 4096;
+            Path img = image("meta" + round, bs);
+            Kind kind = rnd.nextInt(3) == 0 ? Kind.FLUSH : Kind.WRITE;
+            FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).writeEffects(Effect.values())
+                    .region(Faults.journal(img, bs)).sticky(rnd.nextBoolean());
+            faults.stop();
+            byte[] kept = new byte[30_000 + rnd.nextInt(30_000)], lost = new byte[20_000];
+            rnd.nextBytes(kept);
+            rnd.nextBytes(lost);
+            String where = "seed " + seed + " round " + round + " (" + bs + ", " + kind + "): ";
+            Ext4Vfs v = Ext4Vfs.open(img, options(faults));
+            OpenFile fk = v.open(v.create(Ext4Vfs.ROOT, name("kept"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+            v.write(fk, 0, ByteBuffer.wrap(kept), ROOT);
+            v.fsync(fk, false);
+            faults.start();
+            faults.at(kind, 1 + rnd.nextInt(kind == Kind.FLUSH ? 2 : 4));
+            OpenFile fl = v.open(v.create(Ext4Vfs.ROOT, name("new"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+            v.write(fl, 0, ByteBuffer.wrap(lost), ROOT);
+            v.mkdir(Ext4Vfs.ROOT, name("dir"), 0755, 022, ROOT);
+            Errno e = call("fsync new", () -> v.fsync(fl, false));
+            assertFalse(faults.injected().isEmpty(), where + "the fault was reached");
+            assertEquals(Faults.errnoOf(faults.injected().get(0)), e, where + "the fsync whose commit failed");
+            assertTrue(v.isReadOnly(), where + "read-only after a failed journal write");
+            assertNotNull(v.readOnlyCause());
+            assertEquals(Errno.EROFS, call("create", () -> v.create(Ext4Vfs.ROOT, name("x"), 0644, 022, ROOT)), where + "create");
+            assertEquals(Errno.EROFS, call("write", () -> v.write(fk, 0, ByteBuffer.wrap(new byte[10]), ROOT)), where + "write");
+            assertEquals(Errno.EROFS, call("truncate", () -> v.setattr(fk.ino(), new SetAttr(SetAttr.SIZE, 0, 0, 0, 5, null, null, null), ROOT)), where + "truncate");
+            assertEquals(Errno.EROFS, call("unlink", () -> v.unlink(Ext4Vfs.ROOT, name("kept"))), where + "unlink");
+            assertEquals(Errno.EROFS, call("fsync", () -> v.fsync(fk, false)), where + "fsync after the abort");
+            assertEquals(Errno.EROFS, call("sync", v::sync), where + "sync after the abort");
+            assertArrayEquals(kept, readAll(v, fk), where + "reads go on");
+            assertArrayEquals(lost, readAll(v, fl), where + "the cache still serves what was written");
+            assertEquals(Errno.EROFS, call("close", v::close), where + "close");
+            faults.stop();
+            recoverAndCheck(img);
+            assertArrayEquals(kept, readAll(img, "kept"), where + "fsynced file after recovery");
+        }
+    }
 }
