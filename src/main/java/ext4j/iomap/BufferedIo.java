@@ -879,6 +879,11 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
+                if (readOnly) {                        // nothing can be written: clean folios go, dirty data stays readable
+                    for (CachedFile f : files.values())
+                        f.folios.values().removeIf(fo -> { if (!fo.isEvictable()) return false; drop(fo); f.pending.remove(fo.offset()); return true; });
+                    return;
+                }
                 IOException first = writeEverything();   // write errors stay for fsync and sync: a cache drop reports nothing
                 if (first != null) throw first;
                 for (CachedFile f : files.values()) {

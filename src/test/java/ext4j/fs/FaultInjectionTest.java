@@ -223,4 +223,215 @@ class FaultInjectionTest {
             assertArrayEquals(kept, readAll(img, "kept"), where + "fsynced file after recovery");
         }
     }
+
+    // ---- the random workload: fsx over a disk failing at random ----
+
+    /** What a file should hold now and what recovery must find; "unsure" bytes were in a writeback that failed. */
+    private static final class Model {
+        byte[] cur = new byte[0];
+        BitSet unsure = new BitSet();
+        byte[] durable = new byte[0];
+        BitSet durableUnsure = new BitSet();
+        BitSet touched = new BitSet();          // changed since the last acknowledged fsync
+        boolean sizeTouched;
+
+        void write(long off, byte[] d) {
+            if (cur.length < off + d.length) { touch(cur.length, off + d.length); cur = Arrays.copyOf(cur, (int) (off + d.length)); sizeTouched = true; }
+            System.arraycopy(d, 0, cur, (int) off, d.length);
+            unsure.clear((int) off, (int) off + d.length);
+            touch(off, off + d.length);
+        }
+
+        void size(long n) {
+            if (n != cur.length) sizeTouched = true;
+            touch(Math.min(n, cur.length), Math.max(n, cur.length));
+            cur = Arrays.copyOf(cur, (int) n);
+            unsure.clear((int) n, Integer.MAX_VALUE);
+        }
+
+        void zero(long off, long end) {
+            end = Math.min(end, cur.length);
+            if (off >= end) return;
+            Arrays.fill(cur, (int) off, (int) end, (byte) 0);
+            unsure.clear((int) off, (int) end);
+            touch(off, end);
+        }
+
+        void touch(long from, long to) { if (from < to) touched.set((int) from, (int) to); }
+
+        void synced() { durable = cur.clone(); durableUnsure = (BitSet) unsure.clone(); touched.clear(); sizeTouched = false; }
+
+        /** An fsync or sync failed: whatever was dirty may now be old, new or zeros. */
+        void lost() { unsure.or(touched); }
+    }
+
+    @Test
+    void randomFaultsUnderAnFsxWorkload() throws Exception {
+        long seed = seed();
+        Random rnd = new Random(seed);
+        int rounds = Integer.getInteger("ext4j.faultRounds", 8);
+        int ops = Integer.getInteger("ext4j.faultOps", 1500);
+        for (int round = 0; round < rounds; round++) fsxRound(seed, round, new Random(rnd.nextLong()), ops);
+    }
+
+    private void fsxRound(long seed, int round, Random rnd, int ops) throws Exception {
+        int bs = rnd.nextBoolean() ? 1024 : 4096;
+        boolean delalloc = rnd.nextBoolean(), smallCache = rnd.nextBoolean();
+        Path img = image("fsx" + round, bs);
+        FaultyBlockDevice.Region journal = Faults.journal(img, bs);
+        int where = rnd.nextInt(3);
+        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).writeEffects(Effect.values())
+                .rate(Kind.WRITE, 1.0 / (100 + rnd.nextInt(2000))).rate(Kind.FLUSH, where == 2 || rnd.nextInt(3) == 0 ? 0 : 1.0 / (50 + rnd.nextInt(500)))
+                .region(where == 0 ? (o, l) -> true : where == 1 ? journal : Faults.outside(journal)).sticky(rnd.nextInt(6) == 0);
+        faults.stop();
+        String label = "seed " + seed + " round " + round + " (" + bs + (delalloc ? "" : " nodelalloc") + (smallCache ? " 1 MiB cache" : "")
+                + ", faults " + (where == 0 ? "anywhere" : where == 1 ? "in the journal" : "outside the journal") + ")";
+        Options o = options(faults).withDelalloc(delalloc);
+        if (smallCache) o = o.withCacheBytes(1 << 20);
+        Ext4Vfs v = Ext4Vfs.open(img, o);
+        final int n = 3, maxSize = 1 << 20;
+        Model[] m = new Model[n];
+        OpenFile[] f = new OpenFile[n];
+        for (int i = 0; i < n; i++) {
+            m[i] = new Model();
+            f[i] = v.open(v.create(Ext4Vfs.ROOT, name("f" + i), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+        }
+        v.sync();
+        faults.start();
+        List<String> log = new ArrayList<>();
+        int afterReadOnly = 0, failures = 0;
+        boolean closedCleanly = false;
+        for (int op = 1; op <= ops && afterReadOnly < 8; op++) {
+            int fi = rnd.nextInt(n);
+            Model mm = m[fi];
+            OpenFile fh = f[fi];
+            boolean ro = v.isReadOnly();
+            int k = rnd.nextInt(100);
+            long off = rnd.nextInt(maxSize), len = 1 + rnd.nextInt(rnd.nextInt(4) == 0 ? 200_000 : 9000);
+            if (off + len > maxSize) len = maxSize - off;
+            final long fo = off, fl = len;
+            String what;
+            Errno e;
+            boolean mutates = true, syncs = false;
+            if (k < 35) {
+                byte[] d = new byte[(int) len];
+                rnd.nextBytes(d);
+                long at = rnd.nextInt(3) == 0 ? Math.max(0, Math.min(mm.cur.length + rnd.nextInt(5000) - 2500, maxSize - len)) : off;
+                what = "write f" + fi + " @" + at + " +" + len;
+                e = call(what, () -> v.write(fh, at, ByteBuffer.wrap(d), ROOT));
+                if (e == null) mm.write(at, d);
+            } else if (k < 55) {
+                mutates = false;
+                what = "read f" + fi + " @" + off + " +" + len;
+                ByteBuffer b = ByteBuffer.allocate((int) len);
+                int[] got = new int[1];
+                e = call(what, () -> got[0] = v.read(fh, fo, b));
+                if (e == null) checkRead(label + " op " + op + ": " + what, mm, off, got[0], b.array(), log);
+            } else if (k < 63) {
+                long size = rnd.nextInt(3) == 0 ? Math.max(0, mm.cur.length + rnd.nextInt(8000) - 4000) : rnd.nextInt(maxSize);
+                what = "truncate f" + fi + " " + size;
+                e = call(what, () -> v.setattr(fh.ino(), new SetAttr(SetAttr.SIZE, 0, 0, 0, size, null, null, null), ROOT));
+                if (e == null) mm.size(size);
+            } else if (k < 69) {
+                boolean keep = rnd.nextBoolean();
+                what = "zero f" + fi + " @" + off + " +" + len + (keep ? " keep" : "");
+                e = call(what, () -> v.fallocate(fh, Ext4Vfs.FALLOC_FL_ZERO_RANGE | (keep ? Ext4Vfs.FALLOC_FL_KEEP_SIZE : 0), fo, fl));
+                if (e == null) { if (!keep && off + len > mm.cur.length) mm.size(off + len); mm.zero(off, off + len); }
+            } else if (k < 75) {
+                what = "punch f" + fi + " @" + off + " +" + len;
+                e = call(what, () -> v.fallocate(fh, Ext4Vfs.FALLOC_FL_PUNCH_HOLE | Ext4Vfs.FALLOC_FL_KEEP_SIZE, fo, fl));
+                if (e == null) mm.zero(off, off + len);
+            } else if (k < 81) {
+                boolean keep = rnd.nextBoolean();
+                what = "fallocate f" + fi + " @" + off + " +" + len + (keep ? " keep" : "");
+                e = call(what, () -> v.fallocate(fh, keep ? Ext4Vfs.FALLOC_FL_KEEP_SIZE : 0, fo, fl));
+                if (e == null && !keep && off + len > mm.cur.length) mm.size(off + len);
+            } else if (k < 96) {
+                boolean data = k >= 91;
+                syncs = true;
+                what = (data ? "fdatasync" : "fsync") + " f" + fi;
+                e = call(what, () -> v.fsync(fh, data));
+                if (e == null) mm.synced();
+                else if (!v.isReadOnly()) mm.lost();
+            } else if (k < 98) {
+                mutates = false;
+                what = "drop caches";
+                e = call(what, () -> v.pathView().dropCaches());
+            } else {
+                syncs = true;
+                what = "sync";
+                e = call(what, v::sync);
+                for (Model x : m) { if (e == null) x.synced(); else if (!v.isReadOnly()) x.lost(); }
+            }
+            log.add(what + " -> " + (e == null ? "ok" : e) + (faults.injected().isEmpty() ? "" : " [" + faults.injected().size() + " faults]"));
+            if (log.size() > 40) log.remove(0);
+            String at = label + " op " + op + ": " + what + " gave " + e + "\nlast ops:\n" + String.join("\n", log);
+            if (ro) {
+                afterReadOnly++;
+                if (mutates || syncs) assertEquals(Errno.EROFS, e, at + ": after the filesystem turned read-only");
+                else assertNull(e, at + ": reads go on after the filesystem turned read-only");
+                continue;
+            }
+            if (e == null) continue;
+            failures++;
+            assertTrue(e == Errno.EIO || e == Errno.ENOSPC, at + ": only EIO or ENOSPC on a failing disk");
+            assertFalse(faults.injected().isEmpty(), at + ": failed with no fault injected");
+            if (!syncs && mutates) {                 // a failed change: the file may be half changed; take what it shows now
+                mm.touch(0, maxSize);
+                mm.sizeTouched = true;
+                if (!v.isReadOnly()) { mm.cur = readAll(v, fh); mm.unsure.set(0, maxSize); }
+            }
+            if (v.isReadOnly()) for (Model x : m) x.unsure.set(0, maxSize); // the op that aborted may have left any file half done in memory
+        }
+        boolean ro = v.isReadOnly();
+        String cause = ro ? v.readOnlyCause().getMessage() : null;
+        faults.stop();
+        if (!ro) {
+            for (int i = 0; i < n; i++) {
+                int fi = i;
+                Errno e = call("final fsync f" + i, () -> v.fsync(f[fi], false));
+                if (e != null) {
+                    assertEquals(Errno.EIO == e || Errno.ENOSPC == e, true, label + ": final fsync gave " + e);
+                    m[i].lost();
+                    assertNull(call("final fsync again", () -> v.fsync(f[fi], false)), label + ": the fsync after the failed one");
+                }
+                m[i].synced();
+            }
+            for (int i = 0; i < n; i++) v.release(f[i]);
+            assertNull(call("close", v::close), label + ": close after every error was reported");
+            closedCleanly = true;
+        } else {
+            assertEquals(Errno.EROFS, call("close", v::close), label + ": close of a filesystem turned read-only");
+        }
+        StringBuilder kinds = new StringBuilder();
+        for (FaultyBlockDevice.Injected x : faults.injected()) kinds.append(kinds.isEmpty() ? "" : ", ").append(x.kind()).append(' ').append(x.effect());
+        System.out.println("  " + label + ": " + faults.injected().size() + " faults injected (" + kinds + "), " + failures + " calls failed, "
+                + (ro ? "turned read-only (" + cause + ")" : "stayed writable"));
+        recoverAndCheck(img);
+        for (int i = 0; i < n; i++) {
+            byte[] got = readAll(img, "f" + i);
+            Model x = m[i];
+            String at = label + ": f" + i + " after recovery";
+            if (closedCleanly) {
+                assertEquals(x.cur.length, got.length, at + " size");
+                for (int b = 0; b < got.length; b++)
+                    if (!x.unsure.get(b) && got[b] != x.cur[b]) fail(at + ": byte " + b + " is " + got[b] + ", wrote " + x.cur[b]);
+            } else {
+                if (!x.sizeTouched) assertEquals(x.durable.length, got.length, at + ": size of a file unchanged since its fsync");
+                for (int b = 0; b < Math.min(got.length, x.durable.length); b++)
+                    if (!x.touched.get(b) && !x.durableUnsure.get(b) && got[b] != x.durable[b])
+                        fail(at + ": fsynced byte " + b + " is " + got[b] + ", was " + x.durable[b]);
+            }
+        }
+    }
+
+    private static void checkRead(String what, Model m, long off, int n, byte[] buf, List<String> log) {
+        int want = (int) Math.max(-1, Math.min(buf.length, m.cur.length - off));
+        if (want <= 0) { assertTrue(n <= 0, what + ": read past EOF gave " + n); return; }
+        assertEquals(want, n, what + ": count");
+        for (int i = 0; i < want; i++) {
+            int p = (int) off + i;
+            if (!m.unsure.get(p) && buf[i] != m.cur[p]) fail(what + ": byte " + p + " is " + buf[i] + ", wrote " + m.cur[p] + "\nlast ops:\n" + String.join("\n", log));
+        }
+    }
 }
