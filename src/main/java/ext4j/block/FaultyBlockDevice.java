@@ -103,23 +103,29 @@ public final class FaultyBlockDevice implements BlockDevice {
      * Thread-safe; all randomness comes from the seed.
      */
     public static final class Faults {
-        private final Random rnd;
+        private final long seed;
+        private final Random rnd;                 // the bytes of torn writes and junk; whether an operation fails comes from draw()
         private final double[] rate = new double[3];
         private final long[] trigger = {-1, -1, -1};
-        private final long[] count = new long[3];
+        private final long[] count = new long[3], inRegion = new long[3];
         private Effect[] writeEffects = {Effect.EIO};
         private Region region = (o, l) -> true;
         private boolean on = true, sticky, dead;
         private int sector = 4096;
         private final List<Injected> injected = new ArrayList<>();
 
-        public Faults(long seed) { this.rnd = new Random(seed); }
+        public Faults(long seed) { this.seed = seed; this.rnd = new Random(seed); }
+
+        /** A number in [0, 1) fixed by the seed, the kind and the operation's number: the same run fails the same operations whichever thread issues them first. */
+        private double draw(int kind, long n, int salt) {
+            return new java.util.SplittableRandom(seed ^ (kind * 0x9E3779B97F4A7C15L) ^ (n * 0xC2B2AE3D27D4EB4FL) ^ salt).nextDouble();
+        }
 
         /** Each operation of this kind (in the region) fails with probability p. */
         public synchronized Faults rate(Kind k, double p) { rate[k.ordinal()] = p; return this; }
 
         /** The nth operation of this kind in the region from now on (1 = the next one) fails. */
-        public synchronized Faults at(Kind k, long n) { trigger[k.ordinal()] = count[k.ordinal()] + n; return this; }
+        public synchronized Faults at(Kind k, long n) { trigger[k.ordinal()] = inRegion[k.ordinal()] + n; return this; }
 
         /** How failing writes fail, one chosen at random per fault (default EIO). */
         public synchronized Faults writeEffects(Effect... e) { writeEffects = e.clone(); return this; }
@@ -154,11 +160,11 @@ public final class FaultyBlockDevice implements BlockDevice {
             Effect e;
             if (dead && k != Kind.READ) e = Effect.EIO;
             else {
-                boolean inRegion = k == Kind.FLUSH || region.test(offset, length);
-                if (!inRegion) return null;
-                boolean fire = n == trigger[i] || (rate[i] > 0 && rnd.nextDouble() < rate[i]);
+                if (k != Kind.FLUSH && !region.test(offset, length)) return null;
+                long r = ++inRegion[i];
+                boolean fire = r == trigger[i] || (rate[i] > 0 && draw(i, r, 1) < rate[i]);
                 if (!fire) return null;
-                e = k == Kind.WRITE ? writeEffects[rnd.nextInt(writeEffects.length)] : Effect.EIO;
+                e = k == Kind.WRITE ? writeEffects[(int) (draw(i, r, 2) * writeEffects.length)] : Effect.EIO;
                 if (sticky) dead = true;
             }
             Injected f = new Injected(k, n, offset, length, e);

@@ -45,6 +45,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private final int bs;
     private final LongUnaryOperator map;       // journal block -> filesystem block
     private final long jsbBlock;               // physical block of the journal superblock
+    private final byte[] jsbRaw;               // that whole block (the superblock is its first 1024 bytes)
     private final ByteBuffer jsb;              // the journal superblock's 1024 bytes, big-endian
     private final long first, maxLen;
     private final boolean csumV3, is64;
@@ -78,6 +79,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         this.jsbBlock = map.applyAsLong(0);
         ByteBuffer raw = ByteBuffer.allocate(bs);
         dev.read(jsbBlock * bs, raw);
+        this.jsbRaw = raw.array();
         this.jsb = ByteBuffer.allocate(1024).order(ByteOrder.BIG_ENDIAN);
         jsb.put(0, raw.array(), 0, 1024);
         JournalSuperblock view = JournalSuperblock.parse(jsb.duplicate(), "journal block " + jsbBlock);
@@ -435,10 +437,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private void writeJsb(long start, long sequence) throws IOException {
         jsb.putInt(0x18, (int) sequence).putInt(0x1C, (int) start);
         if (csumV3) { jsb.putInt(0xFC, 0); jsb.putInt(0xFC, Crc32c.update(0xFFFFFFFF, jsb.array(), 0, 1024)); }
-        ByteBuffer blk = ByteBuffer.allocate(bs);
-        dev.read(jsbBlock * bs, blk);
-        blk.put(0, jsb.array(), 0, 1024);
-        dev.write(jsbBlock * bs, blk.clear());
+        // the block as read at open, not read again: a read error must not abort a commit that needs no read
+        System.arraycopy(jsb.array(), 0, jsbRaw, 0, 1024);
+        dev.write(jsbBlock * bs, ByteBuffer.wrap(jsbRaw.clone()));
     }
 
     /** Commits, writes everything home and leaves the log empty. */
