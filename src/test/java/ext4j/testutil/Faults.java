@@ -6,25 +6,17 @@ import ext4j.block.FaultyBlockDevice;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** Helpers for tests over a {@link FaultyBlockDevice}: where the journal lives, what errno a failure carries. */
 public final class Faults {
     private Faults() {}
 
-    /** Byte ranges of the journal inode's blocks (debugfs ex <8>): faults there hit metadata only. */
+    /** The journal inode's blocks (debugfs blocks <8>, extent or indirect mapped), as bytes: faults there hit metadata only. */
     public static FaultyBlockDevice.Region journal(Path image, int blockSize) throws IOException, InterruptedException {
-        List<long[]> runs = new ArrayList<>();
-        Matcher m = Pattern.compile("\\d+ -\\s+\\d+\\s+(\\d+) -\\s+(\\d+)\\s+\\d+").matcher(Tools.debugfs(image, "ex <8>"));
-        while (m.find()) runs.add(new long[] {Long.parseLong(m.group(1)) * blockSize, (Long.parseLong(m.group(2)) + 1) * blockSize});
-        if (runs.isEmpty()) throw new AssertionError("no journal extents found in " + image);
-        return (off, len) -> {
-            for (long[] r : runs) if (off >= r[0] && off < r[1]) return true;
-            return false;
-        };
+        java.util.Set<Long> blocks = new java.util.HashSet<>();
+        for (String b : Tools.debugfs(image, "blocks <8>").trim().split("\\s+")) if (b.matches("\\d+")) blocks.add(Long.parseLong(b)); // not the version banner
+        if (blocks.isEmpty()) throw new AssertionError("no journal blocks found in " + image);
+        return (off, len) -> blocks.contains(off / blockSize);
     }
 
     /** The region outside the journal: file data, and metadata written home at a checkpoint or directly. */
