@@ -124,6 +124,8 @@ public final class FaultyBlockDevice implements BlockDevice {
         /** Each operation of this kind (in the region) fails with probability p. */
         public synchronized Faults rate(Kind k, double p) { rate[k.ordinal()] = p; return this; }
 
+        public synchronized double rate(Kind k) { return rate[k.ordinal()]; }
+
         /** The nth operation of this kind in the region from now on (1 = the next one) fails. */
         public synchronized Faults at(Kind k, long n) { trigger[k.ordinal()] = inRegion[k.ordinal()] + n; return this; }
 
@@ -141,6 +143,9 @@ public final class FaultyBlockDevice implements BlockDevice {
 
         /** No more faults from now on: the device is healthy (what recovery runs on). */
         public synchronized void stop() { on = false; dead = false; }
+
+        /** No faults until {@link #start}, a dead disk staying dead (a test looking at the filesystem without disturbing it). */
+        public synchronized void pause() { on = false; }
 
         /** Faults as planned again (a stopped plan resumes; triggers already passed stay passed). */
         public synchronized void start() { on = true; }
