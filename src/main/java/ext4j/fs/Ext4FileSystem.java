@@ -213,7 +213,10 @@ public final class Ext4FileSystem implements Closeable {
      * Damage found while open (errors=remount-ro): what was written so far is committed if it can
      * be, then the filesystem turns read-only with the damage as the cause. Reads go on.
      */
-    public synchronized void reportCorruption(ext4j.base.CorruptException damage) {
+    public synchronized void reportCorruption(ext4j.base.CorruptException damage) { turnReadOnly(damage); }
+
+    /** errors=remount-ro for a cause found while open (damage, an operation the cache and the disk can no longer agree on). */
+    private synchronized void turnReadOnly(IOException damage) {
         if (writer == null || readOnlyCause != null) return;
         try {
             sync();                                   // the damage is old: what callers wrote is not, keep it
@@ -323,6 +326,7 @@ public final class Ext4FileSystem implements Closeable {
 
     public synchronized void truncate(Inode file, long size) throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
+        IOException halfDone = null;
         try {
             FsWriter wr = w();
             wr.checkTruncate(file, size);
@@ -339,6 +343,9 @@ public final class Ext4FileSystem implements Closeable {
                 long target = size <= disk || !f.hasPending(0, size) ? size : disk;
                 try {
                     wr.truncate(diskInode(file.number()), target);
+                } catch (IOException e) {
+                    if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
+                    throw e;
                 } finally {
                     Ext4MappingOps.changed(f);
                 }
@@ -347,6 +354,8 @@ public final class Ext4FileSystem implements Closeable {
             }
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
+            // cache and inode disagree and the dropped tail cannot come back: errors=remount-ro, as ext4 does on a failed truncate
+            if (halfDone != null) turnReadOnly(halfDone);
         }
     }
 

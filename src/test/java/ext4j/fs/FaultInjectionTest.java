@@ -307,7 +307,7 @@ class FaultInjectionTest {
         }
         v.sync();
         faults.start();
-        List<String> log = new ArrayList<>();
+        List<String> log = new ArrayList<>(), failedOps = new ArrayList<>();
         int afterReadOnly = 0, failures = 0;
         boolean closedCleanly = false;
         for (int op = 1; op <= ops && afterReadOnly < 8; op++) {
@@ -387,6 +387,7 @@ class FaultInjectionTest {
             }
             if (e == null) continue;
             failures++;
+            failedOps.add("op " + op + ": " + what + " -> " + e);
             // EROFS: a timed commit failed on its own thread while this call ran
             assertTrue(e == Errno.EIO || e == Errno.ENOSPC || (e == Errno.EROFS && commitMs > 0 && v.isReadOnly()), at + ": only EIO or ENOSPC on a failing disk");
             assertFalse(faults.injected().isEmpty(), at + ": failed with no fault injected");
@@ -428,7 +429,7 @@ class FaultInjectionTest {
         for (int i = 0; i < n; i++) {
             byte[] got = readAll(img, "f" + i);
             Model x = m[i];
-            String at = label + ": f" + i + " after recovery";
+            String at = label + ": f" + i + " after recovery (failed calls: " + String.join("; ", failedOps.subList(Math.max(0, failedOps.size() - 12), failedOps.size())) + ")";
             if (closedCleanly) {
                 assertEquals(x.cur.length, got.length, at + " size");
                 for (int b = 0; b < got.length; b++)
@@ -490,7 +491,8 @@ class FaultInjectionTest {
             faults.start();
             java.util.Set<String> entries = new java.util.TreeSet<>();
             for (int i = 0; i < 400; i++) entries.add("entry-with-a-longer-name-" + i);
-            for (int op = 0; op < 600; op++) {
+            String halfTruncated = null;                      // a truncate that failed after the cache cut the file: read-only
+            for (int op = 0; op < 600 && halfTruncated == null; op++) {
                 String fname = "f" + rnd.nextInt(files);
                 byte[] want = model.get(fname);
                 int k = rnd.nextInt(100);
@@ -555,6 +557,7 @@ class FaultInjectionTest {
                 if (e != null) {
                     failed++;
                     assertEquals(Errno.EIO, e, label + ": " + what + ": a failed read is EIO");
+                    if (v.isReadOnly() && what.startsWith("truncate")) { halfTruncated = fname; continue; }
                     if (v.isReadOnly()) {
                         java.io.StringWriter trace = new java.io.StringWriter();
                         v.readOnlyCause().printStackTrace(new java.io.PrintWriter(trace));
@@ -563,8 +566,24 @@ class FaultInjectionTest {
                 }
             }
             faults.stop();
-            System.out.println("  " + label + ": " + faults.injected().size() + " read faults, " + failed + " calls failed");
+            System.out.println("  " + label + ": " + faults.injected().size() + " read faults, " + failed + " calls failed"
+                    + (halfTruncated != null ? ", a failed truncate of " + halfTruncated + " turned the filesystem read-only" : ""));
             checkTree(v, d, model, entries, label + " with the faults stopped");
+            if (halfTruncated != null) {
+                String ht = halfTruncated;
+                assertEquals(Errno.EROFS, call("create", () -> v.create(d, name("after"), 0644, 022, ROOT)), label + ": read-only after the failed truncate");
+                assertEquals(Errno.EROFS, call("close", v::close), label + ": close after the failed truncate");
+                recoverAndCheck(img);
+                byte[] cut = model.remove(ht);                // what the cache showed: the file up to the new size
+                try (Ext4Vfs r = Ext4Vfs.open(img, Options.defaults().withReadOnly(true))) {
+                    checkTree(r, r.lookup(Ext4Vfs.ROOT, name("d")).ino(), model, entries, label + " after a reopen");
+                    OpenFile f = r.open(r.lookup(Ext4Vfs.ROOT, name(ht)).ino(), Ext4Vfs.O_RDONLY, ROOT);
+                    byte[] got = readAll(r, f);
+                    assertTrue(got.length >= cut.length, label + ": " + ht + " after the failed truncate: " + got.length + " bytes, less than the " + cut.length + " kept");
+                    assertArrayEquals(cut, Arrays.copyOf(got, cut.length), label + ": " + ht + " below the new size, written back before turning read-only");
+                }
+                continue;
+            }
             v.close();
             recoverAndCheck(img);
             try (Ext4Vfs r = Ext4Vfs.open(img, Options.defaults().withReadOnly(true))) { checkTree(r, r.lookup(Ext4Vfs.ROOT, name("d")).ino(), model, entries, label + " after a reopen"); }
