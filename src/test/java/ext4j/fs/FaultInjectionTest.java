@@ -403,6 +403,7 @@ class FaultInjectionTest {
         }
         boolean ro = v.isReadOnly();
         String cause = ro ? v.readOnlyCause().getMessage() : null;
+        if (ro && Boolean.getBoolean("ext4j.faultTraces")) v.readOnlyCause().printStackTrace(System.out);
         faults.stop();
         if (!ro) {
             for (int i = 0; i < n; i++) {
