@@ -342,7 +342,7 @@ public final class Ext4FileSystem implements Closeable {
                 // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
                 long target = size <= disk || !f.hasPending(0, size) ? size : disk;
                 try {
-                    wr.truncate(diskInode(file.number()), target);
+                    wr.truncate(diskInode(file.number()), target, size < old ? size : Long.MAX_VALUE);
                 } catch (IOException e) {
                     if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
                     throw e;

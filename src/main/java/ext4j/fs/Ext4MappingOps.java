@@ -168,7 +168,8 @@ final class Ext4MappingOps implements MappingOps {
         // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle
         Extent x = w.allocateForWriteback(f.id(), lblk, n, false);
         inserted(f, x);
-        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        return Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq); // written blocks holding stale bytes: the engine zeroes around the write
     }
 
     @Override

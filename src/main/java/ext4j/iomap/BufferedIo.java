@@ -464,7 +464,7 @@ public final class BufferedIo implements AutoCloseable {
                         int off = (int) (q - fo.offset()), n = (int) Math.min(fo.size() - off, stop - q);
                         fo.pins++;
                         try {
-                            int got = copyIntoFolio(f, fo, off, n, src);
+                            int got = copyIntoFolio(f, fo, off, n, src, m);
                             copied += got;
                             if (q + got > f.size) f.size = q + got;
                             if (got < n) { shortCopy = true; break; }
@@ -484,12 +484,23 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
+    /** Makes the block holding byte at of the folio uptodate before a partial write into it: zeros for a fresh block, else a fill. */
+    private void fillForWrite(CachedFile f, Folio fo, int at, Mapping m) throws IOException {
+        int bs = f.blockSize, b = at / bs;
+        if (m.fresh() && !fo.isUptodate(b)) {          // just allocated: the disk has someone else's old bytes there
+            Arrays.fill(fo.data, b * bs, (b + 1) * bs, (byte) 0);
+            fo.uptodate.set(b);
+            return;
+        }
+        fill(f, fo, at, at + 1);
+    }
+
     /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
-    private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src) throws IOException {
+    private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src, Mapping m) throws IOException {
         int bs = f.blockSize;
         ensure(fo, (off + n + bs - 1) / bs * bs);
-        if (off % bs != 0) fill(f, fo, off, off + 1);
-        if ((off + n) % bs != 0) fill(f, fo, off + n - 1, off + n);
+        if (off % bs != 0) fillForWrite(f, fo, off, m);
+        if ((off + n) % bs != 0) fillForWrite(f, fo, off + n - 1, m);
         int got = 0;
         while (got < n) {
             int c = src.copyTo(ByteBuffer.wrap(fo.data, off + got, n - got));

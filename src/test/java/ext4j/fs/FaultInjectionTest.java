@@ -285,7 +285,10 @@ class FaultInjectionTest {
         int bs = rnd.nextBoolean() ? 1024 : 4096;
         boolean delalloc = rnd.nextBoolean(), smallCache = rnd.nextBoolean();
         int where = rnd.nextInt(3);
-        Path img = where == 2 ? bigJournalImage("fsx" + round, bs) : image("fsx" + round, bs);
+        boolean ext3 = rnd.nextInt(5) == 0;             // indirect blocks and ordered data: no fallocate, zero range or punch
+        Path img;
+        if (ext3) Tools.mke2fs(img = tmp.resolve("fsx" + round + ".img"), null, where == 2 ? "160M" : "64M", "-t", "ext3", "-b", String.valueOf(bs), "-J", "size=" + (where == 2 ? 64 : 4));
+        else img = where == 2 ? bigJournalImage("fsx" + round, bs) : image("fsx" + round, bs);
         FaultyBlockDevice.Region journal = Faults.journal(img, bs);
         FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).writeEffects(Effect.values())
                 .rate(Kind.WRITE, where == 2 ? 1.0 / (10 + rnd.nextInt(150)) : 1.0 / (100 + rnd.nextInt(2000))).rate(Kind.FLUSH, where == 2 || rnd.nextInt(3) == 0 ? 0 : 1.0 / (50 + rnd.nextInt(500)))
@@ -293,7 +296,7 @@ class FaultInjectionTest {
                 .rate(Kind.READ, rnd.nextInt(3) == 0 ? 1.0 / (20 + rnd.nextInt(300)) : 0);
         faults.stop();
         long commitMs = rnd.nextInt(3) == 0 ? 1 + rnd.nextInt(20) : 0;     // timed commits may meet the fault on their own thread
-        String label = "seed " + seed + " round " + round + " (" + bs + (delalloc ? "" : " nodelalloc") + (smallCache ? " 1 MiB cache" : "") + (commitMs > 0 ? " commits every " + commitMs + " ms" : "") + (faults.rate(Kind.READ) > 0 ? " read faults" : "")
+        String label = "seed " + seed + " round " + round + " (" + (ext3 ? "ext3 " : "") + bs + (delalloc ? "" : " nodelalloc") + (smallCache ? " 1 MiB cache" : "") + (commitMs > 0 ? " commits every " + commitMs + " ms" : "") + (faults.rate(Kind.READ) > 0 ? " read faults" : "")
                 + ", faults " + (where == 0 ? "anywhere" : where == 1 ? "in the journal" : "outside the journal") + ")";
         Options o = options(faults).withDelalloc(delalloc).withCommitMillis(commitMs);
         if (smallCache) o = o.withCacheBytes(1 << 20);
@@ -317,6 +320,7 @@ class FaultInjectionTest {
             boolean ro = v.isReadOnly();
             int faultsBefore = faults.injected().size();
             int k = rnd.nextInt(100);
+            if (ext3 && k >= 63 && k < 81) k = rnd.nextInt(35);
             long off = rnd.nextInt(maxSize), len = 1 + rnd.nextInt(rnd.nextInt(4) == 0 ? 200_000 : 9000);
             if (off + len > maxSize) len = maxSize - off;
             final long fo = off, fl = len;
