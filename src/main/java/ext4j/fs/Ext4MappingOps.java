@@ -159,13 +159,16 @@ final class Ext4MappingOps implements MappingOps {
         if (flags != WRITE || m.type() != MappingType.HOLE) return m;
         int bs = f.blockSize();
         long lblk = m.offset() / bs, n = Math.min(m.length() / bs, 1L << 20);
-        if (delalloc && balloc.reserve(n)) {
+        // indirect-mapped files have no unwritten state: blocks allocated now would be committed, mapped as written past
+        // the on-disk size, before their data is written; so they always reserve and allocate at writeback (ordered there)
+        boolean reserve = delalloc || !fs.diskInode(f.id()).hasFlag(Inode.FL_EXTENTS);
+        if (reserve && balloc.reserve(n)) {
             Status st = status(f);
             synchronized (st) { addDelayed(st, lblk, n); st.seq++; }
             delayedBlocks += n;
             return Mapping.of(MappingType.DELALLOC, lblk * bs, n * bs, -1, st.seq);
         }
-        // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle
+        // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle (written ones, fresh, without extents)
         Extent x = w.allocateForWriteback(f.id(), lblk, n, false);
         inserted(f, x);
         if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
