@@ -692,8 +692,8 @@ public final class Ext4FileSystem implements Closeable {
                 for (CachedFile f : io.files()) settleSize(f);
                 writer.sync();
             } catch (IOException | RuntimeException e) {
-                if (dataError != null) e.addSuppressed(dataError);
-                throw e;
+                if (dataError == null) throw e;
+                dataError.addSuppressed(e);              // the write error first: the commit may have failed because of it
             }
             if (dataError != null) throw dataError;
         } finally {

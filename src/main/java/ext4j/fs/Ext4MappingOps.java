@@ -4,6 +4,8 @@ import ext4j.alloc.BlockAllocator;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.iomap.CachedFile;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.iomap.Mapping;
 import ext4j.iomap.MappingOps;
@@ -271,7 +273,21 @@ final class Ext4MappingOps implements MappingOps {
             balloc.release(x.len());
         }
         inserted(f, x);
-        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        return Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+    }
+
+    /**
+     * Blocks just mapped as written whose data could not be written hold someone's old bytes, and
+     * the commit this writeback holds back would publish them: the journal is aborted first (ext4's
+     * data_err=abort; extent files get unwritten extents and lose only their data).
+     */
+    @Override
+    public void writeFailed(CachedFile f, Mapping m, IOException e) {
+        if (!m.fresh()) return;
+        FsException stop = new FsException(Errno.EIO, f + ": data of newly mapped blocks not written (" + e.getMessage() + ")");
+        stop.initCause(e);
+        w.journal().abort(stop);
     }
 
     /** Most delayed ranges one writeback allocation takes on (one handle, one extent tree store). */

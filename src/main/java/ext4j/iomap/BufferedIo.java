@@ -706,6 +706,7 @@ public final class BufferedIo implements AutoCloseable {
                                     completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
                                 } catch (IOException e) {
                                     noteError(f, e);                       // reported to the next fsync, never dropped
+                                    ops.writeFailed(f, m, e);
                                     finishWriteback(f, a, a + n);
                                 }
                                 a += n;
@@ -801,10 +802,13 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                writeback(f, 0, Long.MAX_VALUE);
+                IOException stopped = null;
+                try { writeback(f, 0, Long.MAX_VALUE); } catch (IOException x) { stopped = x; }
                 IOException e = f.error;
                 f.error = null;
-                if (e != null) throw writebackFailed(f, e);
+                // the write error first: what it caused (a journal it aborted answering EROFS) comes second
+                if (e != null) { IOException r = writebackFailed(f, e); if (stopped != null) r.addSuppressed(stopped); throw r; }
+                if (stopped != null) throw stopped;
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }
@@ -839,8 +843,8 @@ public final class BufferedIo implements AutoCloseable {
                 IOException first = writeEverything();
                 IOException e = syncError;
                 syncError = null;
+                if (e != null) { IOException r = writebackFailed(null, e); if (first != null) r.addSuppressed(first); throw r; }
                 if (first != null) throw first;
-                if (e != null) throw writebackFailed(null, e);
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }

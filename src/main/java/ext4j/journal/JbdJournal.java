@@ -450,6 +450,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     }
 
     @Override public synchronized IOException failure() { return failed; }
+    @Override public synchronized void abort(IOException cause) { if (failed == null) aborted(cause); }
     @Override public synchronized long runningTransaction() { return runningSeq; }
     @Override public synchronized boolean isCommitted(long t) { return committedSeq >= t; }
     @Override public void flush() throws IOException { dev.flush(); }
