@@ -25,12 +25,15 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 
 @Command(name = "mkfs", description = "Make an ext4 (or ext2) filesystem like mke2fs, optionally populated from a directory (-d). "
-        + "An image file is created or truncated to SIZE; a block device is used whole.")
+        + "An image file is created or truncated to SIZE; a block device is used whole. Defaults come from mke2fs's profile as mke2fs reads it: "
+        + "the file named by $MKE2FS_CONFIG or --config, else /etc/mke2fs.conf, else mke2fs 1.47's built-in defaults.")
 final class MkfsCommand implements Callable<Integer> {
     @Option(names = "-t", paramLabel = "TYPE", description = "ext4 (default) or ext2") String type = "ext4";
-    @Option(names = "-b", paramLabel = "BLOCKSIZE", description = "1024, 2048 or 4096 (default by size, as mke2fs)") int blockSize;
-    @Option(names = "-N", paramLabel = "INODES", description = "number of inodes (default: one per 16 KiB, 4 KiB below 512 MiB)") long inodes;
-    @Option(names = "-I", paramLabel = "INODE_SIZE", description = "inode size in bytes (default 256)") int inodeSize;
+    @Option(names = "-b", paramLabel = "BLOCKSIZE", description = "1024, 2048 or 4096 (default from mke2fs.conf by size, as mke2fs)") int blockSize;
+    @Option(names = "-N", paramLabel = "INODES", description = "number of inodes (default from mke2fs.conf's inode_ratio: built in, one per 16 KiB, 4 KiB below 512 MiB)") long inodes;
+    @Option(names = "-I", paramLabel = "INODE_SIZE", description = "inode size in bytes (default from mke2fs.conf: built in, 256)") int inodeSize;
+    @Option(names = "-T", paramLabel = "USAGE_TYPES", description = "mke2fs.conf usage types, comma-separated (default: the size type: floppy, small, default, big, huge)") String usageTypes;
+    @Option(names = "--config", paramLabel = "FILE", description = "the mke2fs.conf to use (default $MKE2FS_CONFIG, else /etc/mke2fs.conf; a missing file means mke2fs's built-in defaults)") Path config;
     @Option(names = "-L", paramLabel = "LABEL", description = "volume label (16 bytes at most)") String label;
     @Option(names = "-U", paramLabel = "UUID", description = "filesystem UUID (default random)") String uuid;
     @Option(names = "-O", paramLabel = "FEATURES", split = ",", description = "features to add, or remove with ^ (e.g. ^metadata_csum,^has_journal)") List<String> features = List.of();
@@ -47,14 +50,21 @@ final class MkfsCommand implements Callable<Integer> {
         UUID u;
         try { u = uuid == null ? null : UUID.fromString(uuid); }
         catch (IllegalArgumentException e) { throw new BadArgumentException("invalid UUID: '" + uuid + "'"); }
-        MkfsOptions o = new MkfsOptions(type, blockSize, inodes, inodeSize, label, u, features);
+        ext4j.mkfs.Mke2fsConf conf;
+        try {
+            conf = config != null ? ext4j.mkfs.Mke2fsConf.load(config) : ext4j.mkfs.Mke2fsConf.load();
+        } catch (IllegalArgumentException e) {
+            throw new BadArgumentException(e.getMessage());
+        }
+        MkfsOptions o = new MkfsOptions(type, blockSize, inodes, inodeSize, label, u, features, usageTypes, conf);
         boolean device = Files.exists(image) && !Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(image);
         long bytes;
         if (device) {
             bytes = size == null ? 0 : ImagePaths.size(size);
         } else {
             if (size == null && !Files.exists(image)) throw new BadArgumentException("SIZE is needed to create " + image);
-            bytes = size == null ? Files.size(image) : ImagePaths.size(size);
+            // no SIZE: the file's, rounded down to whole 4 KiB pages as mke2fs rounds a device's size
+            bytes = size == null ? Files.size(image) / 4096 * 4096 : ImagePaths.size(size);
             // a fresh sparse file reads as zeros: no inode table zeroing needed
             try (FileChannel ch = FileChannel.open(image, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 if (bytes > 0) ch.write(java.nio.ByteBuffer.wrap(new byte[1]), bytes - 1);
@@ -73,13 +83,12 @@ final class MkfsCommand implements Callable<Integer> {
             // like mke2fs -d: the root directory keeps mkfs's attributes, its contents come from SRCDIR
             try (Ext4Vfs vfs = Ext4Vfs.openForPopulating(image)) {
                 files = Populator.populate(vfs, srcDir, Ext4Vfs.ROOT, "/", err, ProgressBar.onTerminal());
-                if (!quiet) sb = vfs.summary();
             } catch (java.io.IOException | RuntimeException e) {
                 throw new java.io.IOException("copying " + srcDir + " failed, the new filesystem is incomplete: " + Main.message(e), e);
             }
         }
         if (!quiet) {
-            if (sb == null) {
+            if (sb == null) {                  // as closed: not the in-use flags (orphan_present) of the populating open
                 try (Ext4Vfs vfs = Ext4Vfs.open(image, Options.defaults().withReadOnly(true))) { sb = vfs.summary(); }
             }
             out.printf("%s: %s, %d blocks of %d bytes, %d inodes, %d groups, features: %s%n", image, type, sb.blocks(), sb.blockSize(),

@@ -11,7 +11,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "recover", description = "Replay the journal of a filesystem that was not cleanly unmounted (what a Linux mount or e2fsck does first), then finish its orphan list.")
+@Command(name = "recover", description = "Replay the journal of a filesystem that was not cleanly unmounted (what a Linux mount or e2fsck does first), then finish its orphans (the orphan list and the orphan file), clearing orphan_present.")
 final class RecoverCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE") Path image;
     @Spec CommandSpec spec;

@@ -65,7 +65,17 @@ public final class BlockMap implements FileMap {
         return v;
     }
 
+    /** The resize inode maps the reserved GDT blocks by design; any other inode mapping metadata blocks is damaged. */
+    private static final long RESIZE_INO = 7;
+
+    private void checkNotSystem(long block, long count, String what) throws CorruptException {
+        if (ino == RESIZE_INO || !vol.validBlock(block)) return;
+        ext4j.ondisk.SystemZones.Zone z = vol.systemZones().overlap(block, count, ino);
+        if (z != null) throw new CorruptException("inode " + ino + ": " + what + " maps to block " + block + ", inside " + z.what() + " (blocks " + z.start() + ".." + (z.end() - 1) + ")");
+    }
+
     private long[] readIndirect(long block, int level) throws IOException {
+        checkNotSystem(block, 1, "its level-" + level + " indirect block");
         ByteBuffer b = vol.readMetaBlock(block, "inode " + ino + " level-" + level + " indirect block");
         long[] out = new long[perBlock];
         for (int i = 0; i < perBlock; i++) out[i] = Integer.toUnsignedLong(b.getInt(i * 4));
@@ -80,6 +90,7 @@ public final class BlockMap implements FileMap {
         if (first == 0) return Run.hole(lblk, n);
         if (!vol.validBlock(first) || first + n > vol.superblock().blocksCount())
             throw new CorruptException("inode " + ino + ": " + where + " maps logical block " + lblk + " to block " + first + " outside the filesystem");
+        checkNotSystem(first, n, "logical block " + lblk + " (" + where + ")");
         return new Run(lblk, n, first, Run.Kind.MAPPED);
     }
 

@@ -2,6 +2,7 @@ package ext4j.extent;
 
 import ext4j.base.CorruptException;
 import ext4j.base.Crc32c;
+import ext4j.ondisk.SystemZones;
 import ext4j.ondisk.Volume;
 
 import java.io.IOException;
@@ -73,8 +74,14 @@ public final class ExtentMap implements FileMap {
                 long phys = leafPhysical(n, e);
                 if (!vol.validBlock(phys) || phys + real > blocks)
                     throw new CorruptException(at(block, where) + ": extent " + start + "+" + real + " maps to blocks " + phys + ".." + (phys + real - 1) + " outside the filesystem");
+                SystemZones.Zone z = vol.systemZones().overlap(phys, real, ino);
+                if (z != null)
+                    throw new CorruptException(at(block, where) + ": extent " + start + "+" + real + " maps to blocks " + phys + ".." + (phys + real - 1) + ", which overlap " + z.what() + " (blocks " + z.start() + ".." + (z.end() - 1) + ")");
                 prevEnd = start + real;
             } else {
+                long child = indexChild(n, e);
+                SystemZones.Zone z = vol.validBlock(child) ? vol.systemZones().overlap(child, 1, ino) : null;
+                if (z != null) throw new CorruptException(at(block, where) + ": extent index entry " + i + " points at block " + child + ", inside " + z.what());
                 prevEnd = start + 1;
             }
         }

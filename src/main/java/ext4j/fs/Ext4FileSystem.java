@@ -43,6 +43,9 @@ import java.util.List;
  * paths, and reads directories, files, symlinks and xattrs. The one place that speaks POSIX
  * (errno) rather than on-disk structures.
  */
+// public for the module's own layers and tests, not API: front ends use Ext4Vfs, so the internal types its
+// methods name (Inode, BlockDevice, Volume...) stay unexported
+@SuppressWarnings("exports")
 public final class Ext4FileSystem implements Closeable {
     private static final int MAX_SYMLINK_FOLLOWS = 40;
     private static final int MAX_PATH_COMPONENTS = 4096;
@@ -139,6 +142,8 @@ public final class Ext4FileSystem implements Closeable {
         if (unwritable != 0) throw refuse(name, "incompat feature(s) " + String.join(", ", Features.incompatNames(unwritable)) + " cannot be written by ext4j");
         int roUnwritable = s.featureRoCompat() & ~Features.RO_COMPAT_WRITE_SUPPORTED;
         if (roUnwritable != 0) throw refuse(name, "ro_compat feature(s) " + String.join(", ", Features.roCompatNames(roUnwritable)) + " cannot be written by ext4j");
+        if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT) && !s.hasCompat(Features.COMPAT_ORPHAN_FILE))
+            throw refuse(name, "orphan_present is set without orphan_file (run e2fsck -f first)");
         if (s.hasIncompat(Features.INCOMPAT_RECOVER)) {
             JournalSuperblock j = journalSuperblock();
             if (j != null && !j.isClean()) throw refuse(name, "the journal needs recovery (run e2fsck, or mount it once with Linux)");
@@ -156,20 +161,31 @@ public final class Ext4FileSystem implements Closeable {
             long[] jmap = new Recovery(this).journalBlockMap();
             var journal = new ext4j.journal.JbdJournal(vol.cache(), l -> jmap[(int) l], s.is64bit(), s.hasMetadataCsum(), options.commitMillis());
             writer = new FsWriter(this, vol, journal);
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.setIncompat(Features.INCOMPAT_RECOVER)); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> orphansMayBePresent(e.setIncompat(Features.INCOMPAT_RECOVER))); inUse = true; });
             // needs_recovery over an empty log (a writer killed before its first commit): in use from now
             // on, so close clears it, as a Linux mount does; else e2fsck -n would call for a recovery forever
             if (s.hasIncompat(Features.INCOMPAT_RECOVER)) inUse = true;
         } else {
             writer = new FsWriter(this, vol, new ext4j.journal.WriteThroughJournal(vol.cache(), 2048, !populating));
-            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> e.clearState(Superblock.STATE_VALID)); inUse = true; });
+            writer.beforeFirstTxn(() -> { vol.updateSuperblockDirect(e -> orphansMayBePresent(e.clearState(Superblock.STATE_VALID))); inUse = true; });
         }
+        // orphan_present left by a crash: close clears it once the orphans are processed, as a Linux unmount does
+        if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT)) inUse = true;
         writer.processOrphans();
         iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
         io = new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize()));
     }
 
     private static final int FOLIO_SIZE = 64 << 10;
+
+    /**
+     * With the orphan_file feature, a filesystem in use carries orphan_present (Linux sets it at a
+     * read-write mount and clears it at unmount): a crash then tells the next mount or e2fsck to read
+     * the orphan file.
+     */
+    private void orphansMayBePresent(Superblock.Editor e) {
+        if (sb().hasCompat(Features.COMPAT_ORPHAN_FILE)) e.setRoCompat(Features.RO_ORPHAN_PRESENT);
+    }
 
     private static FsException refuse(String name, String why) {
         return new FsException(Errno.EROFS, name + ": refusing to write: " + why) {
@@ -185,7 +201,6 @@ public final class Ext4FileSystem implements Closeable {
     /** Set once the on-disk superblock says "in use" (see enableWrites). */
     private boolean inUse;
 
-    /** Test hook: drops the filesystem as a power cut would (no close-time writes, nothing flushed beyond what was written). */
     /** The journal behind the writer (tests only); null when read-only. */
     ext4j.journal.Journal journalForTest() { return writer == null ? null : writer.journal(); }
 
@@ -650,7 +665,6 @@ public final class Ext4FileSystem implements Closeable {
     /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
-    /** The engine's view of a regular file, for SEEK_DATA/SEEK_HOLE: its dirty data written back first. */
     /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
     boolean hasUnwrittenCache(long ino) {
         CachedFile f = io == null ? null : io.lookup(ino);
@@ -741,12 +755,27 @@ public final class Ext4FileSystem implements Closeable {
         List<String> warnings = new ArrayList<>();
         checkFeatures(sb, dev.name(), warnings);
         warnings.addAll(vol.problems());
-        return new Ext4FileSystem(vol, warnings);
+        Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
+        fs.protectJournal();
+        return fs;
+    }
+
+    /** The internal journal's blocks join the system zones: no other inode may map them. */
+    private void protectJournal() throws IOException {
+        Superblock sb = vol.superblock();
+        if (!sb.hasCompat(Features.COMPAT_HAS_JOURNAL) || sb.journalInode() == 0) return;
+        long jino = Integer.toUnsignedLong(sb.journalInode());
+        try {
+            for (ext4j.extent.Run r : fileMap(inode(jino)).runs())
+                if (r.kind() != ext4j.extent.Run.Kind.HOLE) vol.systemZones().addOwned(r.physical(), r.length(), jino, "the journal (inode " + jino + ")");
+        } catch (CorruptException e) {
+            // a damaged journal inode is reported where the journal is used (recovery, the first write)
+        }
     }
 
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
-     * list. Returns what was replayed, or null if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphans
+     * (the orphan list and the orphan file, as a Linux mount). Returns what was replayed, or null if the journal was clean.
      */
     public static JournalRecovery.Result recover(Path image) throws IOException { return Recovery.recover(image); }
 
@@ -975,8 +1004,17 @@ public final class Ext4FileSystem implements Closeable {
                         writer.txn("close", 4, h -> vol.updateSuperblock(h, e -> e.setState(Superblock.STATE_VALID).writeTime(now)));
                     }
                     writer.journal().close(); // commits and checkpoints: the log is empty now
-                    if (inUse && logged) vol.updateSuperblockDirect(e -> e.clearIncompat(Features.INCOMPAT_RECOVER));
-                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> e.setState(Superblock.STATE_VALID));
+                    // orphan_present goes with the last orphan (close finished the pinned ones, unless one failed)
+                    boolean clearOrphans = inUse && sb().hasRoCompat(Features.RO_ORPHAN_PRESENT) && writer.noOrphans();
+                    if (inUse && logged) vol.updateSuperblockDirect(e -> {
+                        e.clearIncompat(Features.INCOMPAT_RECOVER);
+                        if (clearOrphans) e.clearRoCompat(Features.RO_ORPHAN_PRESENT);
+                    });
+                    else if (inUse && !writer.changed()) vol.updateSuperblockDirect(e -> {
+                        e.setState(Superblock.STATE_VALID);
+                        if (clearOrphans) e.clearRoCompat(Features.RO_ORPHAN_PRESENT);
+                    });
+                    else if (clearOrphans) vol.updateSuperblockDirect(e -> e.clearRoCompat(Features.RO_ORPHAN_PRESENT));
                     writer = null;
                 }
             } catch (IOException | RuntimeException e) {

@@ -74,6 +74,7 @@ public final class Ext4Vfs implements Closeable {
     }
 
     /** Opens a device (memory images, the power-cut harness) with these options. */
+    @SuppressWarnings("exports") // BlockDevice is internal: callers are in the module (tests, benchmarks)
     public static Ext4Vfs open(BlockDevice dev, Options options) throws IOException {
         return new Ext4Vfs(options.readOnly() ? Ext4FileSystem.open(dev) : Ext4FileSystem.openReadWrite(dev, options));
     }
@@ -142,7 +143,7 @@ public final class Ext4Vfs implements Closeable {
      * through the page cache), then every other field in one handle.
      */
     public Attr setattr(long ino, SetAttr a, Caller who) throws IOException {
-        try (var held = locks.write(ino)) {
+        try (var _ = locks.write(ino)) {
             Inode i = live(ino);
             if (a.mask() == 0) return attr(i);
             if (a.has(SetAttr.SIZE)) {
@@ -215,7 +216,7 @@ public final class Ext4Vfs implements Closeable {
     // ---- names ----
 
     public Entry lookup(long dir, byte[] name) throws IOException {
-        try (var held = locks.read(dir)) {
+        try (var _ = locks.read(dir)) {
             Inode d = liveDir(dir);
             DirEntry e = find(d, name);
             if (e == null) throw new FsException(Errno.ENOENT, Ext4FileSystem.shown(d, name));
@@ -254,7 +255,7 @@ public final class Ext4Vfs implements Closeable {
     }
 
     private Entry make(long dir, byte[] name, int mode, int umask, long rdev, byte[] target, Caller who) throws IOException {
-        try (var held = locks.write(dir)) {
+        try (var _ = locks.write(dir)) {
             Inode d = liveDir(dir);
             boolean isDir = (mode & Inode.S_IFMT) == Inode.S_IFDIR, sgidDir = (d.mode() & Attr.S_ISGID) != 0;
             if (isDir) mode &= Inode.S_IFMT | 01777;       // vfs_mkdir keeps only the permission bits and S_ISVTX
@@ -276,7 +277,7 @@ public final class Ext4Vfs implements Closeable {
 
     /** link(2): EPERM for directories, ENOENT for a file whose last link is gone, EMLINK at the link limit. */
     public Entry link(long ino, long newDir, byte[] newName) throws IOException {
-        try (var held = locks.write(newDir).andWrite(ino)) {
+        try (var _ = locks.write(newDir).andWrite(ino)) {
             Inode d = liveDir(newDir);
             Inode src = live(ino);
             if (!src.isDir() && src.linksCount() == 0 && find(d, newName) == null) throw new FsException(Errno.ENOENT, "inode " + ino + " has no links left");
@@ -357,7 +358,7 @@ public final class Ext4Vfs implements Closeable {
      * present for the whole listing comes back exactly once, however the directory changes.
      */
     public void readdir(long dir, long cookie, DirSink sink) throws IOException {
-        try (var held = locks.read(dir)) {
+        try (var _ = locks.read(dir)) {
             Inode d = liveDir(dir);
             fs.directory(d).readdir(cookie, (e, next) -> sink.accept(new Dirent(e.nameBytes(), e.inode(), dtype(e.fileType()), next)));
         }
@@ -422,7 +423,7 @@ public final class Ext4Vfs implements Closeable {
         checkOpen(f, false);
         if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
         if (pos < 0) throw new FsException(Errno.EINVAL, "inode " + f.ino() + ": offset " + pos);
-        try (var held = locks.read(f.ino())) {
+        try (var _ = locks.read(f.ino())) {
             return fs.read(fs.inode(f.ino()), pos, dst);
         }
     }
@@ -431,7 +432,7 @@ public final class Ext4Vfs implements Closeable {
     public int write(OpenFile f, long pos, ByteBuffer src, Caller who) throws IOException {
         checkOpen(f, true);
         if (pos < 0) throw new FsException(Errno.EINVAL, "inode " + f.ino() + ": offset " + pos);
-        try (var held = locks.write(f.ino())) {
+        try (var _ = locks.write(f.ino())) {
             Inode i = fs.inode(f.ino());
             if ((f.flags() & O_APPEND) != 0) pos = i.size();
             int n = src.remaining();
@@ -481,7 +482,7 @@ public final class Ext4Vfs implements Closeable {
         if (!valid) throw new FsException(Errno.EOPNOTSUPP, at + ": fallocate mode 0x" + Integer.toHexString(mode) + " is not a valid combination");
         checkOpen(f, true);
         if (f.isDirectory()) throw new FsException(Errno.EISDIR, at);
-        try (var held = locks.write(f.ino())) {
+        try (var _ = locks.write(f.ino())) {
             Inode i = fs.inode(f.ino());
             if (i.type() == Inode.S_IFIFO) throw new FsException(Errno.ESPIPE, at);
             if (!i.isRegular()) throw new FsException(Errno.ENODEV, at);
@@ -513,7 +514,7 @@ public final class Ext4Vfs implements Closeable {
             if (off < 0 || off >= eof) throw new FsException(Errno.ENXIO, "inode " + f.ino() + ": offset " + off);
             return whence == SEEK_DATA ? off : eof;
         }
-        try (var held = locks.write(f.ino())) {       // exclusive: its dirty data is written back
+        try (var _ = locks.write(f.ino())) {       // exclusive: its dirty data is written back
             Inode i = fs.inode(f.ino());
             CachedFile c = fs.writtenBack(i);
             i = fs.inode(f.ino());
@@ -551,7 +552,7 @@ public final class Ext4Vfs implements Closeable {
         if (in.ino() == out.ino() && inPos < outPos + len && outPos < inPos + len) throw new FsException(Errno.EINVAL, "copy_file_range within one file overlaps");
         ByteBuffer buf = ByteBuffer.allocate((int) Math.min(len, 1 << 20));
         long done = 0;
-        try (var held = in.ino() == out.ino() ? locks.write(in.ino())
+        try (var _ = in.ino() == out.ino() ? locks.write(in.ino())
                 : in.ino() < out.ino() ? locks.read(in.ino()).andWrite(out.ino()) : locks.write(out.ino()).andRead(in.ino())) {
             Inode src = fs.inode(in.ino());
             if (!src.isRegular() || !fs.inode(out.ino()).isRegular()) throw new FsException(Errno.EINVAL, "copy_file_range of a non-regular file");
@@ -614,7 +615,7 @@ public final class Ext4Vfs implements Closeable {
      */
     public void setxattr(long ino, String name, byte[] value, int flags, Caller who) throws IOException {
         if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0) throw new FsException(Errno.EINVAL, "setxattr flags " + flags);
-        try (var held = locks.write(ino)) {
+        try (var _ = locks.write(ino)) {
             Inode i = live(ino);
             Errno no = forbidden(i, name, true, who);
             if (no != null) throw new FsException(no, "inode " + ino + " " + name);
@@ -641,7 +642,7 @@ public final class Ext4Vfs implements Closeable {
 
     /** removexattr; removing an ACL that is not stored succeeds, as Linux's set_acl(NULL) does (the mode says it all). */
     public void removexattr(long ino, String name, Caller who) throws IOException {
-        try (var held = locks.write(ino)) {
+        try (var _ = locks.write(ino)) {
             Inode i = live(ino);
             Errno no = forbidden(i, name, true, who);
             if (no != null) throw new FsException(no, "inode " + ino + " " + name);
@@ -664,7 +665,7 @@ public final class Ext4Vfs implements Closeable {
         if (f.isClosed()) throw new FsException(Errno.EBADF, "handle " + f.id() + " is released");
         if (isReadOnly()) throw new FsException(Errno.EROFS, "inode " + f.ino());
         if (salt.length > 32) throw new FsException(Errno.EINVAL, "inode " + f.ino() + ": salt of " + salt.length + " bytes (at most 32)");
-        try (var held = locks.write(f.ino())) {
+        try (var _ = locks.write(f.ino())) {
             if (openForWriting.test(f.ino())) throw new FsException(Errno.ETXTBSY, "inode " + f.ino() + " is open for writing");
             return fs.enableVerity(live(f.ino()), "inode " + f.ino(), salt).digest();
         }
@@ -672,7 +673,7 @@ public final class Ext4Vfs implements Closeable {
 
     /** FS_IOC_MEASURE_VERITY: the SHA-256 file digest of a verity file; ENODATA for any other file. */
     public byte[] measureVerity(long ino) throws IOException {
-        try (var held = locks.read(ino)) {
+        try (var _ = locks.read(ino)) {
             return fs.verityDescriptor(live(ino), "inode " + ino).digest();
         }
     }
@@ -739,8 +740,8 @@ public final class Ext4Vfs implements Closeable {
     public static Ext4Vfs openForPopulating(Path image) throws IOException { return new Ext4Vfs(Ext4FileSystem.openForPopulating(image)); }
 
     /**
-     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphan
-     * list. What was replayed, or null if the journal was clean.
+     * `ext4j recover`: replays a journal that needs it onto the image, then finishes its orphans
+     * (the orphan list and the orphan file, as a Linux mount). What was replayed, or null if the journal was clean.
      */
     public static Replay recover(Path image) throws IOException {
         var r = Ext4FileSystem.recover(image);
@@ -758,7 +759,7 @@ public final class Ext4Vfs implements Closeable {
                 && type != Inode.S_IFIFO && type != Inode.S_IFSOCK)
             throw new FsException(Errno.EINVAL, "mknod type 0" + Integer.toOctalString(type));
         if ((type == Inode.S_IFLNK) != (n.symlinkTarget() != null)) throw new FsException(Errno.EINVAL, "a symlink target for a symlink only");
-        try (var held = locks.write(dir)) {
+        try (var _ = locks.write(dir)) {
             Inode d = liveDir(dir);
             Inode made = fs.create(d, name, new Namespace.NewInode(n.mode(), n.uid(), n.gid(), n.rdev(), n.symlinkTarget(),
                     n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()));
@@ -775,7 +776,7 @@ public final class Ext4Vfs implements Closeable {
     public void writeFrom(OpenFile f, java.nio.channels.FileChannel src, long len) throws IOException {
         checkOpen(f, true);
         if (f.isDirectory()) throw new FsException(Errno.EISDIR, "inode " + f.ino());
-        try (var held = locks.write(f.ino())) {
+        try (var _ = locks.write(f.ino())) {
             fs.writeFrom(fs.inode(f.ino()), src, len);
         }
     }
@@ -787,7 +788,7 @@ public final class Ext4Vfs implements Closeable {
      * cached data back first, so the device holds what a read would return.
      */
     public void copyTo(long ino, java.nio.channels.FileChannel out, java.util.function.LongConsumer progress) throws IOException {
-        try (var held = locks.read(ino)) {
+        try (var _ = locks.read(ino)) {
             Inode i = live(ino);
             if (!i.isRegular()) throw new FsException(i.isDir() ? Errno.EISDIR : Errno.EINVAL, "inode " + ino);
             if (fs.isWritable()) {
@@ -801,7 +802,7 @@ public final class Ext4Vfs implements Closeable {
     /** `fsverity digest`: the file digest fs-verity would give the file's current bytes with this salt, without enabling it. */
     public byte[] computeVerity(long ino, byte[] salt) throws IOException {
         if (salt.length > 32) throw new FsException(Errno.EINVAL, "inode " + ino + ": salt of " + salt.length + " bytes (at most 32)");
-        try (var held = locks.read(ino)) {
+        try (var _ = locks.read(ino)) {
             Inode i = live(ino);
             if (!i.isRegular()) throw new FsException(Errno.EINVAL, "inode " + ino + ": not a regular file");
             return new VerityFiles(fs).compute(i, salt).digest();
@@ -851,7 +852,7 @@ public final class Ext4Vfs implements Closeable {
 
     /** Where an inode's data lives on disk (`ext4j stat`). */
     public InodeLayout layout(long ino) throws IOException {
-        try (var held = locks.read(ino)) {
+        try (var _ = locks.read(ino)) {
             Inode i = live(ino);
             int bs = fs.volume().blockSize();
             if (i.hasFlag(Inode.FL_INLINE_DATA)) {

@@ -376,7 +376,6 @@ final class FileSpace extends WriterPart {
         });
     }
 
-    /** Deallocates [off, off+len) keeping the size; partial blocks at the edges are zeroed. */
     /**
      * Where a hole punch ends, as ext4 limits it: a range that passes EOF stops at the end of the
      * page holding EOF (Linux's PAGE_SIZE, 4 KiB here), and one starting at or past EOF punches

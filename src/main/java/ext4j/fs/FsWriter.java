@@ -69,6 +69,7 @@ final class FsWriter {
         journal.onAbort(vol::reloadViews);
         journal.onAbort(balloc::aborted);
         journal.onAbort(ialloc::aborted);
+        journal.onAbort(orphans::aborted);
         journal.onCommit(balloc::sealFrees);
     }
 
@@ -123,6 +124,7 @@ final class FsWriter {
     void unpin(long ino) throws IOException { orphans.unpin(ino); }
     void unpinAll() throws IOException { orphans.unpinAll(); }
     void processOrphans() throws IOException { orphans.processOrphans(); }
+    boolean noOrphans() throws IOException { return orphans.noOrphans(); }
     List<Long> takeReleased() { return orphans.takeReleased(); }
 
     // ---- file space ----

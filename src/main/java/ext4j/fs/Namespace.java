@@ -99,9 +99,7 @@ final class Namespace extends WriterPart {
 
     int dirEntryType(int mode) { return sb().hasIncompat(Features.INCOMPAT_FILETYPE) ? fileType(mode) : 0; }
 
-    /** What to create: type bits in mode; rdev for devices; target for symlinks. */
-    /** What to create; atime/mtime null: now. */
-    /** What to create; atime/mtime null: now; xattrs set in the same handle (inherited ACLs). */
+    /** What to create: type bits in mode; rdev for devices; target for symlinks; atime/mtime null: now; xattrs set in the same handle (inherited ACLs). */
     record NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget, Inode.Timestamp atime, Inode.Timestamp mtime,
                     List<XattrCodec.Entry> xattrs) {
         NewInode(int mode, long uid, long gid, long rdev, byte[] symlinkTarget) { this(mode, uid, gid, rdev, symlinkTarget, null, null, List.of()); }

@@ -41,14 +41,44 @@ final class Orphans extends WriterPart {
         return (v.ed.flags() & Inode.FL_EXTENTS) != 0 && v.tree().extents().size() > EXTENTS_PER_HANDLE;
     }
 
-    /** Links the inode at the head of the superblock's orphan list (i_dtime holds the next one). */
+    /**
+     * The orphan file when the filesystem has one (orphan_file with s_orphan_file_inum set), else
+     * null: orphans then go on the superblock's list only.
+     */
+    OrphanFile orphanFile() {
+        Superblock s = sb();
+        if (!s.hasCompat(Features.COMPAT_ORPHAN_FILE) || s.orphanFileInode() == 0) return null;
+        if (file == null || file.inode() != s.orphanFileInode()) file = new OrphanFile(fs, vol, s.orphanFileInode());
+        return file;
+    }
+
+    private OrphanFile file;
+
+    /** A handle was aborted: the orphan file's index is read again from its blocks at the next use. */
+    void aborted() { if (file != null) file.drop(); }
+
+    /** Whether no orphan is recorded, in the orphan file or on the list (orphan_present can be cleared). */
+    boolean noOrphans() throws IOException {
+        OrphanFile f = orphanFile();
+        return sb().lastOrphan() == 0 && (f == null || f.isEmpty());
+    }
+
+    /**
+     * Records the inode as an orphan: in a free slot of the orphan file when there is one (as Linux
+     * does, i_dtime untouched), else at the head of the superblock's orphan list (i_dtime holds the
+     * next one).
+     */
     void orphanAdd(Handle h, InodeUpdate v) throws IOException {
         if (isOrphan(v.number())) return;
+        OrphanFile f = orphanFile();
+        if (f != null && f.add(h, v.number())) return;
         v.ed.dtime(Integer.toUnsignedLong(sb().lastOrphan()));
         vol.updateSuperblock(h, e -> e.lastOrphan(v.number()));
     }
 
     boolean isOrphan(long ino) throws IOException {
+        OrphanFile f = orphanFile();
+        if (f != null && f.contains(ino)) return true;
         long cur = Integer.toUnsignedLong(sb().lastOrphan());
         for (int i = 0; cur != 0 && i < 1_000_000; i++) {
             if (cur == ino) return true;
@@ -57,8 +87,10 @@ final class Orphans extends WriterPart {
         return false;
     }
 
-    /** Unlinks the inode from the orphan list (it is u, already loaded for editing). */
+    /** Takes the inode off the orphan file or the orphan list (it is u, already loaded for editing). */
     void orphanRemove(Handle h, InodeUpdate u) throws IOException {
+        OrphanFile f = orphanFile();
+        if (f != null && f.remove(h, u.number())) return;
         long next = u.ed.dtime();
         long head = Integer.toUnsignedLong(sb().lastOrphan());
         if (head == u.number()) {
@@ -127,14 +159,27 @@ final class Orphans extends WriterPart {
         for (Long ino : new java.util.ArrayList<>(pins.keySet())) { pins.remove(ino); finishOrphan(ino); }
     }
 
-    /** At a read-write open: completes what a crash interrupted (truncates to i_size, frees unlinked inodes). */
+    /**
+     * At a read-write open: completes what a crash interrupted (truncates to i_size, frees unlinked
+     * inodes), for the superblock's orphan list and then the orphan file, as a Linux mount does.
+     */
     void processOrphans() throws IOException {
         for (int i = 0; sb().lastOrphan() != 0 && i < 1_000_000; i++) {
             long ino = Integer.toUnsignedLong(sb().lastOrphan());
-            Inode in = fs.diskInode(ino);
-            if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
-            else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, update(in)); return null; });
+            process(ino);
+            // an inode listed in the orphan file too is taken off the file, not the list: never loop on it
+            if (Integer.toUnsignedLong(sb().lastOrphan()) == ino)
+                throw new ext4j.base.CorruptException("orphan list: inode " + ino + " is also in the orphan file (run e2fsck -f)");
         }
+        OrphanFile f = orphanFile();
+        if (f == null) return;
+        for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
+    }
+
+    private void process(long ino) throws IOException {
+        Inode in = fs.diskInode(ino);
+        if (in.linksCount() == 0 || in.isRegular()) finishOrphan(ino);
+        else txn("orphan " + ino, OP_CREDITS, h -> { orphanRemove(h, update(in)); return null; });
     }
 
     /** Inodes freed since the caller last looked: their cached data must go (Ext4FileSystem drains it). */

@@ -112,9 +112,11 @@ final class Recovery {
                 dev.write(rec.sbBlock() * rec.vol.blockSize(), ByteBuffer.wrap(rec.superblockBlockWithoutRecover(null)));
                 dev.flush();
             }
-            orphans = Ext4FileSystem.openAsIs(dev, true).superblock().lastOrphan() != 0;
+            Superblock after = Ext4FileSystem.openAsIs(dev, true).superblock();
+            orphans = after.lastOrphan() != 0 || after.hasRoCompat(Features.RO_ORPHAN_PRESENT);
         }
-        // like a mount, finish the orphan list (unlinked-open inodes, interrupted truncates)
+        // like a mount, finish the orphan list and the orphan file (unlinked-open inodes, interrupted
+        // truncates); the close clears orphan_present
         if (orphans) try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(image, false)) { fs.sync(); }
         return r;
     }

@@ -7,7 +7,7 @@ package ext4j.fs;
  */
 public record SetAttr(int mask, int mode, long uid, long gid, long size, Time atime, Time mtime, Time ctime) {
     public static final int MODE = 1, UID = 2, GID = 4, SIZE = 8, ATIME = 16, MTIME = 32, ATIME_NOW = 64, MTIME_NOW = 128, CTIME = 256,
-            /** Drop set-id bits as a chown does, with no owner change (chown(path, -1, -1); FUSE's FATTR_KILL_SUIDGID). */
+            // drop set-id bits as a chown does, with no owner change (chown(path, -1, -1); FUSE's FATTR_KILL_SUIDGID)
             KILL_SUIDGID = 512;
 
     public static final SetAttr NONE = new SetAttr(0, 0, 0, 0, 0, null, null, null);

@@ -62,13 +62,14 @@ public final class BufferedIo implements AutoCloseable {
     private long cachedBytes;
     private final CompletionQueue completions;
     private boolean readOnly;
+    /** Buffers for device I/O done outside the lock, reused (guarded by the lock). */
+    private final ArrayDeque<ByteBuffer> ioBuffers = new ArrayDeque<>();
     /**
      * The first writeback error since the last sync of everything: as Linux keeps one errseq per
      * file for fsync and one per filesystem for syncfs, a sync reports it without taking it from
      * the file, whose own next fsync still gets it.
      */
     private IOException syncError;
-    private final ByteBuffer ioBuffer;
     /** Counters for tests and benchmarks. */
     public long deviceReads, deviceWrites, evictions, writebacks;
 
@@ -79,7 +80,6 @@ public final class BufferedIo implements AutoCloseable {
         this.folioSize = folioSize;
         this.memoryLimit = Math.max(memoryLimit, 8L * folioSize);
         this.maxIo = Math.max(folioSize, 4 << 20);
-        this.ioBuffer = ByteBuffer.allocateDirect(maxIo); // writeback runs under the engine lock: one buffer serves it
         this.completions = new CompletionQueue(this, ops);
     }
 
@@ -175,8 +175,8 @@ public final class BufferedIo implements AutoCloseable {
                     int off = (int) (p - fo.offset()), n = (int) Math.min(fo.size() - off, end - p);
                     fo.pins++;
                     try {
-                        if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset())); // the rest of the folio in one go
-                        else fill(f, fo, off, off + n);
+                        if (sequential) fill(f, fo, 0, (int) Math.min(fo.size(), f.size - fo.offset()), check != null); // the rest of the folio in one go
+                        else fill(f, fo, off, off + n, check != null);
                         if (check != null) checkBlocks(f, fo, off, off + n, check);
                         dst.put(fo.data, off, n);
                     } finally { fo.pins--; }
@@ -325,7 +325,15 @@ public final class BufferedIo implements AutoCloseable {
      * the device, holes, unwritten and delayed blocks are zeros, and bytes at or past the in-memory
      * size are zeros (never stale bytes from the device).
      */
-    private void fill(CachedFile f, Folio fo, int from, int to) throws IOException {
+    private void fill(CachedFile f, Folio fo, int from, int to) throws IOException { fill(f, fo, from, to, false); }
+
+    /**
+     * unlocked: the device reads may be issued with the engine lock let go (readOutsideLock). Only
+     * for reads of files that never change (fs-verity): a partial-block fill inside a write, with
+     * the lock let go, lost fsynced bytes under FuseCrashTest, so every other fill keeps the lock
+     * (plain reads go through readInUnlocked and readahead instead).
+     */
+    private void fill(CachedFile f, Folio fo, int from, int to, boolean unlocked) throws IOException {
         int bs = f.blockSize;
         ensure(fo, (to + bs - 1) / bs * bs);
         int b = from / bs, last = (to + bs - 1) / bs;
@@ -337,12 +345,18 @@ public final class BufferedIo implements AutoCloseable {
             long start = fo.offset() + (long) b * bs, stop = fo.offset() + (long) e * bs;
             long dataStop = Math.min(stop, eofBlock * bs);
             long p = start;
+            int retries = 0;
             while (p < dataStop) {
                 Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
                 long n = Math.min(m.end(), dataStop) - p;
                 int at = (int) (p - fo.offset());
                 switch (m.type()) {
-                    case MAPPED -> { dev.read(m.addrOf(p), ByteBuffer.wrap(fo.data, at, (int) n)); deviceReads++; }
+                    case MAPPED -> {
+                        boolean read = unlocked && retries < 3 && readOutsideLock(f, fo, m, p, (int) n);
+                        if (!read && retries++ < 3) continue;                   // changed meanwhile: map again
+                        if (!read) dev.read(m.addrOf(p), ByteBuffer.wrap(fo.data, at, (int) n)); // kept changing: read it under the lock
+                        deviceReads++;
+                    }
                     case INLINE -> {
                         int have = (int) Math.max(0, Math.min(n, m.inline().length - (p - m.offset())));
                         System.arraycopy(m.inline(), (int) (p - m.offset()), fo.data, at, have);
@@ -360,10 +374,37 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /**
+     * Reads n bytes of the file at pos, under mapping m, into the (pinned) folio with the engine lock
+     * let go, through a buffer: they are copied in only if, back under the lock, the folio's memory,
+     * the file's dirty count, its mapping changes and m are as they were. Returns whether they were.
+     */
+    private boolean readOutsideLock(CachedFile f, Folio fo, Mapping m, long pos, int n) throws IOException {
+        byte[] into = fo.data;
+        long dirtied = f.dirtied, remaps = f.remaps;
+        ByteBuffer buf = takeIoBuffer().limit(n);
+        try {
+            int holds = lock.releaseAll();
+            try {
+                dev.read(m.addrOf(pos), buf);
+            } finally {
+                lock.reacquire(holds);
+            }
+            if (fo.data != into || f.dirtied != dirtied || f.remaps != remaps || f.mappingChanges > 0 || !ops.isValid(f, m) || files.get(f.id) != f) return false;
+            buf.flip().get(fo.data, (int) (pos - fo.offset()), n);
+            return true;
+        } finally {
+            ioBuffers.push(buf);
+        }
+    }
+
+    /**
      * Reads about {@code bytes} bytes from pos (not cached there) onwards into new folios, stopping
      * at the first cached byte and at EOF, with one device read per mapped extent, at most maxIo
-     * bytes each.
-     * New folios are zeros, so holes, unwritten and delayed ranges need no work.
+     * bytes each, issued with the engine lock let go (the new folios are pinned meanwhile). New
+     * folios are zeros, so holes, unwritten and delayed ranges need no work. The folios become
+     * uptodate only if, when the reads are done, no block of the file was dirtied, no mapping change
+     * began or ended and every mapping used is still valid; otherwise they stay empty and the
+     * caller's fill reads what it needs.
      */
     private void readahead(CachedFile f, long pos, long bytes) throws IOException {
         int bs = f.blockSize;
@@ -376,16 +417,26 @@ public final class BufferedIo implements AutoCloseable {
             q = fo.end();
         }
         for (Folio fo : fresh) fo.pins++;
+        ByteBuffer buf = null;
         try {
+            long dirtied = f.dirtied, remaps = f.remaps;
             long start = fresh.getFirst().offset(), dataStop = Math.min(fresh.getLast().end(), eofBlock * bs);
             for (Folio fo : fresh) ensure(fo, (int) Math.max(bs, Math.min(fo.size(), dataStop - fo.offset())));
             for (long p = start; p < dataStop; ) {
+                if (f.mappingChanges > 0) return;
                 Mapping m = ops.begin(f, p, dataStop - p, MappingOps.READ);
                 long n = Math.min(Math.min(m.end(), dataStop) - p, maxIo);
                 if (m.type() == MappingType.MAPPED) {
-                    ByteBuffer buf = ioBuffer.clear().limit((int) n);
-                    dev.read(m.addrOf(p), buf);
+                    if (buf == null) buf = takeIoBuffer();
+                    buf.clear().limit((int) n);
+                    int holds = lock.releaseAll();
+                    try {
+                        dev.read(m.addrOf(p), buf);
+                    } finally {
+                        lock.reacquire(holds);
+                    }
                     deviceReads++;
+                    if (f.dirtied != dirtied || f.remaps != remaps || !ops.isValid(f, m) || files.get(f.id) != f) return;
                     scatter(f, p, buf.flip());
                 } else if (m.type() == MappingType.INLINE) {
                     int have = (int) Math.max(0, Math.min(n, m.inline().length - (p - m.offset())));
@@ -395,9 +446,10 @@ public final class BufferedIo implements AutoCloseable {
             }
             for (Folio fo : fresh) {
                 zeroPastEof(f, fo);
-                fo.uptodate.set(0, fo.blocks());
+                for (int b = 0; b < fo.blocks(); b++) if (!fo.isUptodate(b)) fo.uptodate.set(b);
             }
         } finally {
+            if (buf != null) ioBuffers.push(buf);
             for (Folio fo : fresh) fo.pins--;
         }
     }
@@ -406,7 +458,7 @@ public final class BufferedIo implements AutoCloseable {
     private void scatter(CachedFile f, long pos, ByteBuffer src) {
         for (long q = pos; src.hasRemaining(); ) {
             Folio fo = f.folioAt(q);
-            int off = (int) (q - fo.offset()), c = (int) Math.min(fo.size() - off, src.remaining());
+            int off = (int) (q - fo.offset()), c = Math.min(fo.size() - off, src.remaining());
             ensure(fo, off + c);
             src.get(fo.data, off, c);
             q += c;
@@ -671,7 +723,15 @@ public final class BufferedIo implements AutoCloseable {
 
     // ---- writeback ----
 
-    /** Writes every dirty block of [from, to) back and waits for the completions. */
+    /**
+     * Writes every dirty block of [from, to) back and waits for the completions. The dirty runs are
+     * taken in batches (up to maxIo bytes, at most MAX_BATCH runs): each run is mapped, gathered
+     * into one buffer and put under writeback, counted in flight (truncate, invalidate, forget and
+     * fsync wait for them), then the batch's device writes are issued with no engine lock held, so
+     * reads, writes and writeback of other files go on meanwhile; a batch of scattered 4 KiB runs
+     * lets the lock go once, not once per run. Everything is looked at again afterwards. One batch
+     * per file at a time, so two writes of one block never race.
+     */
     public void writeback(CachedFile f, long from, long to) throws IOException {
         lock.lock();
         try {
@@ -682,40 +742,10 @@ public final class BufferedIo implements AutoCloseable {
                     return;
                 }
                 writebacks++;
-                int bs = f.blockSize;
                 long p = f.firstPending(from);
                 while (p < to) {
-                    // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
-                    long runEnd = dirtyRunEnd(f, p, to);
-                    if (runEnd == p) { p = f.firstPending(p + bs); continue; }
-                    long a = p;
-                    while (a < runEnd) {
-                        Mapping m = ops.mapForWriteback(f, a, runEnd - a);
-                        if (m.offset() != a || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
-                            throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + a);
-                        long mEnd = Math.min(runEnd, m.end());
-                        try {
-                            while (a < mEnd) {
-                                long n = Math.min(mEnd - a, maxIo);
-                                ByteBuffer buf = ioBuffer.clear().limit((int) n);
-                                gather(f, a, n, buf);
-                                try {
-                                    dev.write(m.addrOf(a), buf.flip());
-                                    deviceWrites++;
-                                    f.inFlight++;
-                                    completions.submit(new CompletionQueue.IoEnd(f, a, n, m.type()));
-                                } catch (IOException e) {
-                                    noteError(f, e);                       // reported to the next fsync, never dropped
-                                    ops.writeFailed(f, m, e);
-                                    finishWriteback(f, a, a + n);
-                                }
-                                a += n;
-                            }
-                        } finally {
-                            ops.submitted(f, m);
-                        }
-                    }
-                    p = f.firstPending(runEnd);
+                    if (f.writing > 0) { LockOrder.beforeWait("another thread's writeback of the file"); awaitChange(); p = f.firstPending(Math.max(from, p)); continue; }
+                    p = writeBatch(f, p, to);
                 }
                 awaitCompletions(f);
             } finally {
@@ -726,14 +756,111 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** End of the run of dirty blocks starting at p (bounded by to). */
+    /** Most dirty runs one writeback batch takes on (bounds the lock hold while it maps and gathers them). */
+    private static final int MAX_BATCH = 256;
+
+    /** A run of a writeback batch: file bytes [pos, pos+len) under mapping m, at offset at of the batch's buffer. */
+    private record Run(Mapping m, long pos, int len, int at) {}
+
+    /**
+     * One writeback batch from the dirty run at or after p (below to): mapped and gathered under the
+     * lock, written with it let go, completions queued. Returns where the next batch starts.
+     */
+    private long writeBatch(CachedFile f, long p, long to) throws IOException {
+        int bs = f.blockSize;
+        List<Run> runs = new ArrayList<>();
+        ByteBuffer buf = takeIoBuffer();
+        Exception mapFailure = null;
+        try {
+            try {
+                while (p < to && buf.hasRemaining() && runs.size() < MAX_BATCH) {
+                    // the dirty run starting at p (writeback bits were waited for by the caller or are another run's)
+                    long runEnd = dirtyRunEnd(f, p, Math.min(to, p + buf.remaining()));   // no further than the batch holds
+                    if (runEnd == p) { p = f.firstPending(p + bs); continue; }
+                    Mapping m = ops.mapForWriteback(f, p, runEnd - p);
+                    if (m.offset() != p || (m.type() != MappingType.MAPPED && m.type() != MappingType.UNWRITTEN))
+                        throw new IllegalStateException("writeback mapping " + m + " for " + f + " at " + p);
+                    int n = (int) Math.min(Math.min(runEnd, m.end()) - p, buf.remaining());
+                    runs.add(new Run(m, p, n, buf.position()));
+                    gather(f, p, n, buf);
+                    p = f.firstPending(p + n);
+                }
+            } catch (IOException | RuntimeException e) {
+                mapFailure = e;                   // what was gathered is under writeback: written anyway, then reported
+            }
+            if (runs.isEmpty()) {
+                rethrow(mapFailure);
+                return p;
+            }
+            f.inFlight += runs.size();
+            f.writing++;
+            Throwable[] failed = new Throwable[runs.size()];
+            int holds = lock.releaseAll();
+            try {
+                for (int i = 0; i < runs.size(); i++) {
+                    Run r = runs.get(i);
+                    try {
+                        dev.write(r.m().addrOf(r.pos()), buf.duplicate().limit(r.at() + r.len()).position(r.at()));
+                    } catch (IOException | RuntimeException e) {
+                        failed[i] = e;
+                    }
+                }
+            } finally {
+                lock.reacquire(holds);
+                f.writing--;
+                lock.signalAll();
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                Run r = runs.get(i);
+                if (failed[i] == null) {
+                    deviceWrites++;
+                    completions.submit(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type()));
+                    continue;
+                }
+                IOException e = failed[i] instanceof IOException io ? io : new IOException("writeback of " + f + " at " + r.pos() + ": " + failed[i], failed[i]);
+                noteError(f, e);                       // reported to the next fsync (and sync), never dropped
+                ops.writeFailed(f, r.m(), e);          // before submitted() lets a held commit go
+                finishWriteback(f, r.pos(), r.pos() + r.len());
+                f.inFlight--;
+            }
+        } finally {
+            ioBuffers.push(buf);
+            for (Run r : runs) ops.submitted(f, r.m());
+        }
+        rethrow(mapFailure);
+        return p;
+    }
+
+    private static void rethrow(Exception e) throws IOException {
+        if (e instanceof IOException io) throw io;
+        if (e instanceof RuntimeException re) throw re;
+    }
+
+    /** A device-sized buffer for I/O done outside the engine lock (one per thread doing it; guarded by the lock). */
+    private ByteBuffer takeIoBuffer() {
+        ByteBuffer b = ioBuffers.poll();
+        return (b != null ? b : ByteBuffer.allocateDirect(maxIo)).clear();
+    }
+
+    /** Lets go of the engine lock until something signals a change (an I/O ended), then takes it back. */
+    private void awaitChange() throws IOException {
+        long seen = lock.changes();
+        try { lock.await(seen); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
+    }
+
+    /**
+     * End of the run of dirty blocks starting at p (bounded by to): one folio lookup and one bit
+     * scan per folio, not per block (a 256 MiB dirty run is 65,536 blocks).
+     */
     private long dirtyRunEnd(CachedFile f, long p, long to) {
         int bs = f.blockSize;
         long q = p;
         while (q < to) {
             Folio fo = f.folioAt(q);
-            if (fo == null || !fo.isDirty((int) (q - fo.offset()) / bs)) break;
-            q += bs;
+            if (fo == null) break;
+            int blocks = fo.size() / bs, clean = Math.min(blocks, fo.dirty.nextClearBit((int) (q - fo.offset()) / bs));
+            q = fo.offset() + (long) clean * bs;
+            if (clean < blocks) break;
         }
         return Math.min(q, to);
     }
@@ -787,10 +914,7 @@ public final class BufferedIo implements AutoCloseable {
 
     private void awaitCompletions(CachedFile f) throws IOException {
         if (f.inFlight > 0) LockOrder.beforeWait("writeback completions");
-        while (f.inFlight > 0) {
-            long seen = lock.changes();
-            try { lock.await(seen); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new java.io.InterruptedIOException(); }
-        }
+        while (f.inFlight > 0) awaitChange();
     }
 
     /**

@@ -31,6 +31,8 @@ public final class CachedFile {
     volatile int readahead;
     /** Writeback I/O whose completion (written to the device, conversion queued) has not run yet. */
     int inFlight;
+    /** Device writes of this file in progress outside the engine lock (at most one). */
+    int writing;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
     public volatile Object fsState;

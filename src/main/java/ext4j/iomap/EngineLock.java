@@ -39,6 +39,20 @@ final class EngineLock {
 
     void unlock() { for (int i = STRIPES - 1; i >= 0; i--) stripes[i].writeLock().unlock(); }
 
+    /**
+     * Lets go of the exclusive side entirely (however deep it is held) so device I/O can run with
+     * no engine lock; returns the depth to give back to {@link #reacquire}.
+     */
+    int releaseAll() {
+        int holds = stripes[0].getWriteHoldCount();
+        if (holds == 0) throw new IllegalMonitorStateException("release without the engine lock");
+        for (int h = 0; h < holds; h++) unlock();
+        return holds;
+    }
+
+    /** Takes the exclusive side back as deep as {@link #releaseAll} found it. */
+    void reacquire(int holds) { for (int h = 0; h < holds; h++) lock(); }
+
     /** A number that changes at every signalAll (read it while holding the lock, then await it). */
     long changes() { synchronized (signal) { return changes; } }
 
@@ -52,15 +66,13 @@ final class EngineLock {
 
     /** With the exclusive side held (any depth): lets go of it until a signalAll after seen, then takes it back as deep as before. */
     void await(long seen) throws InterruptedException {
-        int holds = stripes[0].getWriteHoldCount();
-        if (holds == 0) throw new IllegalMonitorStateException("await without the engine lock");
-        for (int h = 0; h < holds; h++) unlock();
+        int holds = releaseAll();
         try {
             synchronized (signal) {
                 while (changes == seen) signal.wait();
             }
         } finally {
-            for (int h = 0; h < holds; h++) lock();
+            reacquire(holds);
         }
     }
 }

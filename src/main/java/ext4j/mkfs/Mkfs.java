@@ -19,19 +19,25 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * Formats a block device as ext4 (mke2fs -t ext4 defaults: has_journal ext_attr resize_inode
+ * Formats a block device as ext4 or ext2 with mke2fs's defaults from its profile ({@link Mke2fsConf}:
+ * features, block size, inode size and ratio, reserved ratio, hash, flex_bg size, default mount
+ * options, errors behaviour; with the built-in profile, ext4 is has_journal ext_attr resize_inode
  * dir_index filetype extent 64bit flex_bg sparse_super large_file huge_file dir_nlink extra_isize
- * metadata_csum) or ext2. Layout as mke2fs makes it: groups of 8 x block-size blocks, superblock and
+ * metadata_csum). Layout as mke2fs makes it: groups of 8 x block-size blocks, superblock and
  * descriptor backups in groups 0, 1 and powers of 3, 5, 7, reserved descriptor blocks for growth
  * mapped by the resize inode (7), bitmaps and inode tables of each flex group packed at its start,
  * a contiguous extent-mapped journal (inode 8) in the middle of the filesystem, root (2) and
- * lost+found (11). Groups without anything but backups are BLOCK_UNINIT, all but group 0
- * INODE_UNINIT; inode tables are zeroed (ITABLE_ZEROED). Every checksum is set.
+ * lost+found (11), then the resize inode's block and, with orphan_file, the orphan file (12).
+ * Groups without anything but backups are BLOCK_UNINIT, all but group 0 INODE_UNINIT; inode
+ * tables are zeroed (ITABLE_ZEROED). Every checksum is set.
  * The device must read as zeros where nothing is written (a new or truncated image file), or
  * {@code zero} must be true.
  */
 public final class Mkfs {
     public interface Progress { void step(String what); }
+
+    /** mke2fs's page size (x86-64, arm64 with 4 KiB pages): blocksize = -1 in a profile, and the unit a device's size is rounded to. */
+    static final int PAGE = 4096;
 
     private static final int COMPAT_EXT4 = Features.COMPAT_HAS_JOURNAL | Features.COMPAT_EXT_ATTR | Features.COMPAT_RESIZE_INODE | Features.COMPAT_DIR_INDEX;
     private static final int INCOMPAT_EXT4 = Features.INCOMPAT_FILETYPE | Features.INCOMPAT_EXTENTS | Features.INCOMPAT_64BIT | Features.INCOMPAT_FLEX_BG;
@@ -40,9 +46,10 @@ public final class Mkfs {
     private static final int COMPAT_EXT2 = Features.COMPAT_EXT_ATTR | Features.COMPAT_RESIZE_INODE | Features.COMPAT_DIR_INDEX;
     private static final int INCOMPAT_EXT2 = Features.INCOMPAT_FILETYPE;
     private static final int RO_EXT2 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE;
-    /** What this mkfs can lay out; anything else in -O is refused. */
-    private static final int COMPAT_OK = COMPAT_EXT4, INCOMPAT_OK = INCOMPAT_EXT4,
-            RO_OK = RO_EXT4 | Features.RO_GDT_CSUM;
+    /** What this mkfs can lay out (flags only for metadata_csum_seed, large_dir, verity); anything else is refused. */
+    private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE,
+            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR,
+            RO_OK = RO_EXT4 | Features.RO_GDT_CSUM | Features.RO_VERITY;
 
     private final BlockDevice dev;
     private final MkfsOptions o;
@@ -53,7 +60,15 @@ public final class Mkfs {
     private int bs, inodeSize, descSize, perBlock;
     private long blocks, firstData, groups, bpg, ipg, inodesTotal, descBlocks, rsvGdt, itableBlocks, reserved;
     private int compat, incompat, ro, flexSize;
+    // from the profile (mke2fs.conf)
+    private double reservedRatio;
+    private int hashAlg, mountOpts, errorsBehavior;
+    private boolean periodicFsck;
     private long journalBlocks, journalStart;
+    private List<long[]> journalRuns = List.of();            // {start, length}: one run, or the holes mke2fs fills
+    /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
+    private static final long ORPHAN_INO = 12;
+    private long orphanBlocks, orphanStart;
     private UUID uuid;
     private final List<Long> metaStart = new ArrayList<>(); // per group: block bitmap, inode bitmap, inode table
     private long[] bbitmap, ibitmap, itable;
@@ -76,7 +91,8 @@ public final class Mkfs {
      */
     public static Superblock format(BlockDevice dev, long sizeBytes, MkfsOptions o, boolean zero, Progress progress) throws IOException {
         Mkfs m = new Mkfs(dev, o, progress);
-        m.plan(sizeBytes > 0 ? sizeBytes : dev.size());
+        // a size taken from the device is rounded down to whole pages, as mke2fs rounds it
+        m.plan(sizeBytes > 0 ? sizeBytes : dev.size() / PAGE * PAGE);
         if (zero) m.zeroTablesAndJournal();
         m.write();
         return m.sb;
@@ -86,7 +102,7 @@ public final class Mkfs {
         progress.step("zeroing inode tables");
         ByteBuffer z = ByteBuffer.allocateDirect(1 << 20);
         for (long g = 0; g < groups; g++) zero(itable[(int) g], itableBlocks, z);
-        if (journalBlocks > 0) zero(journalStart, journalBlocks, z);
+        for (long[] r : journalRuns) zero(r[0], r[1], z);
         for (long g = 0; g < groups; g++) { zero(bbitmap[(int) g], 1, z); zero(ibitmap[(int) g], 1, z); }
     }
 
@@ -105,33 +121,64 @@ public final class Mkfs {
     private void plan(long size) throws IOException {
         String type = o.type() == null ? "ext4" : o.type();
         boolean ext4 = switch (type) { case "ext4" -> true; case "ext2" -> false; default -> throw new IllegalArgumentException("unsupported filesystem type '" + type + "' (ext4 or ext2)"); };
-        compat = ext4 ? COMPAT_EXT4 : COMPAT_EXT2;
-        incompat = ext4 ? INCOMPAT_EXT4 : INCOMPAT_EXT2;
-        ro = ext4 ? RO_EXT4 : RO_EXT2;
-        for (String f : o.featureEdits()) editFeature(f.trim());
+        Mke2fsConf conf = o.conf() != null ? o.conf() : Mke2fsConf.load();
+        if (ext4 && !conf.definesType(type))
+            throw new IllegalArgumentException(conf.source() + " does not define the " + type + " filesystem type (mke2fs refuses too)");
+        List<String> types = Mke2fsConf.types(type, o.usageTypes(), size);
+        // features as mke2fs sets them: base_features, each type's features in order, then default_features or -O
+        compat = incompat = ro = 0;
+        editFeatures(conf.string(types, "base_features", "sparse_super,large_file,filetype,resize_inode,dir_index"));
+        for (String f : conf.typeFeatures(types)) editFeatures(f);
+        if (o.featureEdits().isEmpty()) editFeatures(conf.string(types, "default_features", ""));
+        else for (String f : o.featureEdits()) editFeature(f.trim());
         if ((ro & Features.RO_METADATA_CSUM) != 0) ro &= ~Features.RO_GDT_CSUM;
+        int badC = compat & ~COMPAT_OK, badI = incompat & ~INCOMPAT_OK, badR = ro & ~RO_OK;
+        if ((badC | badI | badR) != 0) {
+            List<String> names = new ArrayList<>(Features.compatNames(badC));
+            names.addAll(Features.incompatNames(badI));
+            names.addAll(Features.roCompatNames(badR));
+            throw new IllegalArgumentException("feature(s) " + String.join(", ", names) + " (from " + conf.source() + " or -O) cannot be made by ext4j mkfs; -O ^name turns one off");
+        }
         if ((incompat & Features.INCOMPAT_64BIT) != 0 && (incompat & Features.INCOMPAT_EXTENTS) == 0)
             throw new IllegalArgumentException("64bit needs the extent feature");
+        if ((incompat & Features.INCOMPAT_CSUM_SEED) != 0 && (ro & Features.RO_METADATA_CSUM) == 0)
+            throw new IllegalArgumentException("metadata_csum_seed needs metadata_csum");
 
-        boolean floppy = size < (3L << 20), small = size < (512L << 20);
-        bs = o.blockSize() != 0 ? o.blockSize() : (small ? 1024 : 4096);
-        if (bs != 1024 && bs != 2048 && bs != 4096) throw new IllegalArgumentException("block size " + bs + " (1024, 2048 or 4096)");
-        long ratio = floppy ? 8192 : small ? 4096 : 16384;
-        inodeSize = o.inodeSize() != 0 ? o.inodeSize() : 256;
-        if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + inodeSize + " (a power of two from 128 to the block size)");
+        long bsWanted = o.blockSize() != 0 ? o.blockSize() : conf.number(types, "blocksize", 4096);
+        bs = bsWanted == -1 ? PAGE : (int) bsWanted;                     // -1: the page size
+        if (bs != 1024 && bs != 2048 && bs != 4096) throw new IllegalArgumentException("block size " + bsWanted + " (1024, 2048 or 4096)");
+        long ratio = conf.number(types, "inode_ratio", 8192);
+        if (ratio < bs) ratio = bs;
+        if (ratio > (1L << 26)) throw new IllegalArgumentException("inode_ratio " + ratio + " (at most 64 MiB)");
+        long isz = o.inodeSize() != 0 ? o.inodeSize() : conf.number(types, "inode_size", 0);
+        inodeSize = isz == 0 ? 128 : (int) Math.min(isz, 1 << 16);      // none in the profile: the library's 128
+        if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + isz + " (a power of two from 128 to the block size)");
+        reservedRatio = conf.fraction(types, "reserved_ratio", 5.0);
+        if (reservedRatio < 0 || reservedRatio > 50) throw new IllegalArgumentException("reserved_ratio " + reservedRatio + " (0 to 50)");
+        String hash = conf.string(types, "hash_alg", "half_md4");
+        hashAlg = switch (hash) { case "legacy" -> 0; case "half_md4" -> 1; case "tea" -> 2; default -> throw new IllegalArgumentException("hash_alg '" + hash + "' (legacy, half_md4 or tea)"); };
+        mountOpts = mountOptions(conf.string(types, "default_mntopts", "acl,user_xattr"));
+        String errors = conf.string(types, "errors", "continue");
+        errorsBehavior = switch (errors) { case "continue" -> 1; case "remount-ro" -> 2; case "panic" -> 3; default -> throw new IllegalArgumentException("errors '" + errors + "' (continue, remount-ro or panic)"); };
+        periodicFsck = isTrue(conf.string(types, "enable_periodic_fsck", "0"));
+        long flex = conf.number(types, "flex_bg_size", 16);
+        if (flex < 1 || flex > (1 << 16) || Long.bitCount(flex) != 1) throw new IllegalArgumentException("flex_bg_size " + flex + " (a power of two)");
         descSize = (incompat & Features.INCOMPAT_64BIT) != 0 ? 64 : 32;
         perBlock = bs / 4;
         blocks = size / bs;
         if ((incompat & Features.INCOMPAT_64BIT) == 0 && blocks > 0xFFFFFFFFL) blocks = 0xFFFFFFFFL;
         firstData = bs == 1024 ? 1 : 0;
         bpg = 8L * bs;
-        flexSize = (incompat & Features.INCOMPAT_FLEX_BG) != 0 ? 16 : 1;
+        flexSize = (incompat & Features.INCOMPAT_FLEX_BG) != 0 ? (int) flex : 1;
         if (blocks < 64) throw new IllegalArgumentException("filesystem too small: " + size + " bytes (" + blocks + " blocks of " + bs + ")");
         uuid = o.uuid() != null ? o.uuid() : UUID.randomUUID();
 
+        // the inode count and reserved blocks come from the size asked for, also when the last group is dropped (mke2fs)
+        long asked = blocks;
+        long wantInodes = o.inodes() != 0 ? o.inodes() : Math.max(16, asked * bs / ratio);
+        long reservedAsked = (long) (reservedRatio * asked / 100.0);
         for (int attempt = 0; attempt < 3; attempt++) {
             groups = (blocks - firstData + bpg - 1) / bpg;
-            long wantInodes = o.inodes() != 0 ? o.inodes() : Math.max(16, blocks * bs / ratio);
             long inodesPerBlock = bs / inodeSize;
             ipg = (wantInodes + groups - 1) / groups;
             ipg = Math.max(ipg, 16);
@@ -143,37 +190,69 @@ public final class Mkfs {
             inodesTotal = ipg * groups;
             descBlocks = (groups * descSize + bs - 1) / bs;
             rsvGdt = (compat & Features.COMPAT_RESIZE_INODE) != 0 ? reservedGdt() : 0;
-            // a last group too small for its own metadata plus some data is dropped, as mke2fs does
+            // a last group too small for its own metadata plus some data is dropped, as mke2fs does (its
+            // bitmaps and inode table count even with flex_bg, where they live elsewhere)
             long last = blocks - firstData - (groups - 1) * bpg;
-            long lastOverhead = (hasSuper(groups - 1) ? 1 + descBlocks + rsvGdt : 0) + (flexSize == 1 ? 2 + itableBlocks : 0);
+            long lastOverhead = (hasSuper(groups - 1) ? 1 + descBlocks + rsvGdt : 0) + 2 + itableBlocks;
             if (groups > 1 && last < lastOverhead + 50) { blocks = firstData + (groups - 1) * bpg; continue; }
             break;
         }
         if (inodesTotal < 11 + 1) throw new IllegalArgumentException("too few inodes");
-        reserved = blocks * 5 / 100;
+        // mke2fs keeps the reserved share of the size asked for: ratio = 100 * reserved / asked, applied to what is left
+        reserved = blocks == asked ? reservedAsked : (long) ((100.0 * reservedAsked / asked) * blocks / 100.0);
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
-        lfBlocks = (int) Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
+        lfBlocks = Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
+        if ((compat & Features.COMPAT_ORPHAN_FILE) != 0) {
+            if ((compat & Features.COMPAT_HAS_JOURNAL) == 0) throw new IllegalArgumentException("cannot set orphan_file feature without a journal");
+            if ((incompat & Features.INCOMPAT_EXTENTS) == 0) throw new IllegalArgumentException("ext4j mkfs makes the orphan file only with the extent feature");
+            orphanBlocks = defaultOrphanFileBlocks(blocks);
+        }
         place();
+    }
+
+    /** A comma- or blank-separated feature list, as in mke2fs.conf. */
+    private void editFeatures(String list) {
+        if (list == null) return;
+        for (String f : list.split("[,\\s]+")) editFeature(f.trim());
+    }
+
+    private static boolean isTrue(String v) {
+        return switch (v.strip().toLowerCase(java.util.Locale.ROOT)) { case "1", "y", "yes", "t", "true", "on" -> true; default -> false; };
+    }
+
+    /** Default mount options (s_default_mount_opts) by e2fsprogs' names, "^name" to remove. */
+    static int mountOptions(String list) {
+        String[] names = {"debug", "bsdgroups", "user_xattr", "acl", "uid16", "journal_data", "journal_data_ordered", null,
+                "nobarrier", "block_validity", "discard", "nodelalloc"};
+        int bits = 0;
+        for (String raw : list.split("[,\\s]+")) {
+            if (raw.isBlank()) continue;
+            boolean off = raw.startsWith("^");
+            String n = off ? raw.substring(1) : raw;
+            int bit = -1;
+            if (n.equals("journal_data_writeback")) bit = 0x60;
+            for (int i = 0; i < names.length && bit < 0; i++) if (n.equals(names[i])) bit = 1 << i;
+            if (bit < 0) throw new IllegalArgumentException("unknown default mount option '" + n + "'");
+            bits = off ? bits & ~bit : bits | bit;
+        }
+        return bits;
     }
 
     private void editFeature(String f) {
         if (f.isEmpty()) return;
+        if (f.equals("none") || f.equals("clear")) { compat = incompat = ro = 0; return; }
         boolean off = f.startsWith("^");
         String name = off ? f.substring(1) : f;
         if (name.equals("uninit_bg") || name.equals("gdt_csum")) name = "uninit_bg";
         if (name.equals("extents")) name = "extent";
         for (int i = 0; i < 32; i++) {
             int bit = 1 << i;
-            if (Features.compatNames(bit).get(0).equals(name)) { if ((COMPAT_OK & bit) == 0 && !off) throw unsupported(name); compat = off ? compat & ~bit : compat | bit; return; }
-            if (Features.incompatNames(bit).get(0).equals(name)) { if ((INCOMPAT_OK & bit) == 0 && !off) throw unsupported(name); incompat = off ? incompat & ~bit : incompat | bit; return; }
-            if (Features.roCompatNames(bit).get(0).equals(name)) { if ((RO_OK & bit) == 0 && !off) throw unsupported(name); ro = off ? ro & ~bit : ro | bit; return; }
+            if (Features.compatNames(bit).get(0).equals(name)) { compat = off ? compat & ~bit : compat | bit; return; }
+            if (Features.incompatNames(bit).get(0).equals(name)) { incompat = off ? incompat & ~bit : incompat | bit; return; }
+            if (Features.roCompatNames(bit).get(0).equals(name)) { ro = off ? ro & ~bit : ro | bit; return; }
         }
         throw new IllegalArgumentException("unknown feature '" + name + "'");
-    }
-
-    private static IllegalArgumentException unsupported(String name) {
-        return new IllegalArgumentException("feature '" + name + "' is not supported by ext4j mkfs");
     }
 
     /** Descriptor blocks reserved so the filesystem can grow 1024-fold (up to 2^32 blocks), at most one indirect block's worth. */
@@ -182,6 +261,13 @@ public final class Mkfs {
         long rsvGroups = (max - firstData + bpg - 1) / bpg;
         long rsv = (rsvGroups * descSize + bs - 1) / bs - descBlocks;
         return Math.max(0, Math.min(rsv, perBlock));
+    }
+
+    /** mke2fs 1.47's default orphan file size: 32 blocks, a block per 4096 from 128 Ki blocks, at most 512. */
+    static long defaultOrphanFileBlocks(long n) {
+        if (n < 128 * 1024) return 32;
+        if (n < 2 * 1024 * 1024) return n / 4096;
+        return 512;
     }
 
     /** mke2fs's default journal size for a filesystem of this many blocks (-1: too small for one). */
@@ -228,20 +314,81 @@ public final class Mkfs {
         itable = new long[(int) groups];
         for (long f = 0; f < groups; f += flexSize) {
             long n = Math.min(flexSize, groups - f);
+            // mke2fs spaces the tables of a last flex group that has a single group a whole flex group
+            // apart (room for the groups a resize adds); the blocks between are used by what follows
+            long spacing = n == 1 && flexSize > 1 ? flexSize : n;
             long cursor = groupStart(f);
             for (long g = f; g < f + n; g++) { bbitmap[(int) g] = take(cursor, 1); cursor = bbitmap[(int) g] + 1; }
+            cursor = bbitmap[(int) f] + spacing;
             for (long g = f; g < f + n; g++) { ibitmap[(int) g] = take(cursor, 1); cursor = ibitmap[(int) g] + 1; }
+            cursor = ibitmap[(int) f] + spacing;
             for (long g = f; g < f + n; g++) { itable[(int) g] = take(cursor, itableBlocks); cursor = itable[(int) g] + itableBlocks; }
         }
-        if (journalBlocks > 0) {
-            long mid = groups > 1 ? groupStart(groups / 2) : groupStart(0);
-            journalStart = take(mid, journalBlocks);
-            if (journalStart < 0) journalStart = take(groupStart(0), journalBlocks);
-        }
-        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0) resizeDind = take(groupStart(0), 1);
+        // in mke2fs's order: root, lost+found, the resize inode's block (its goal just past group 0's
+        // inode table), the journal (from the middle group, filling what holes there are), the orphan file
         rootBlock = take(groupStart(0), 1);
         lfStart = take(rootBlock + 1, lfBlocks);
+        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0)
+            resizeDind = take(Math.min(blocks - 1, firstData + descBlocks + rsvGdt + 2 + itableBlocks), 1);
+        if (journalBlocks > 0) {
+            long mid = journalGoal();
+            journalRuns = (incompat & Features.INCOMPAT_EXTENTS) != 0 ? takeRuns(mid, journalBlocks, 4) : null;
+            if (journalRuns == null) {
+                long start = take(mid, journalBlocks);
+                if (start < 0) start = take(groupStart(0), journalBlocks);
+                journalRuns = List.of(new long[]{start, journalBlocks});
+            }
+            journalStart = journalRuns.get(0)[0];
+        }
+        if (orphanBlocks > 0) orphanStart = take(groupStart(0), orphanBlocks);
         if (used.cardinality() + reserved > blocks) throw new IllegalArgumentException("filesystem too small for its metadata");
+    }
+
+    /**
+     * Where mke2fs starts the journal: the group of the filesystem's middle block, or with flex_bg
+     * past the first flex group the start of its flex group (skipping full groups), then of it and
+     * its neighbours the one with the most free blocks.
+     */
+    private long journalGoal() {
+        long middle = (blocks - firstData) / 2;
+        long g = Math.max(0, middle - firstData) / bpg, start;
+        if (flexSize > 1 && g > flexSize) {
+            g &= ~(flexSize - 1L);
+            while (g < groups && freeIn(g) == 0) g++;
+            if (g == groups) g = 0;
+            start = g;
+        } else start = g > 0 ? g - 1 : g;
+        long end = g + 1 < groups ? g + 1 : g;
+        long best = start;
+        for (long i = start + 1; i <= end; i++) if (freeIn(i) > freeIn(best)) best = i;
+        return groupStart(best);
+    }
+
+    private long freeIn(long g) {
+        long s = groupStart(g), e = groupEnd(g);
+        return (e - s) - used.get((int) s, (int) e).cardinality();
+    }
+
+    /**
+     * The first free blocks from from on, as runs (first fit, filling holes, as mke2fs allocates a
+     * journal), marked used; null, with nothing marked, if they take more than maxRuns extents.
+     */
+    private List<long[]> takeRuns(long from, long n, int maxRuns) {
+        List<long[]> runs = new ArrayList<>();
+        long left = n;
+        int s = (int) from;
+        while (left > 0) {
+            s = used.nextClearBit(s);
+            if (s >= blocks) return null;
+            int end = used.nextSetBit(s);
+            long len = Math.min(left, Math.min((end < 0 ? blocks : end) - s, 32768));
+            runs.add(new long[]{s, len});
+            if (runs.size() > maxRuns) return null;
+            left -= len;
+            s += (int) len;
+        }
+        for (long[] r : runs) mark(r[0], r[1]);
+        return runs;
     }
 
     private void mark(long start, long n) {
@@ -292,13 +439,16 @@ public final class Mkfs {
         boolean metaCsum = sb.hasMetadataCsum();
 
         progress.step("inodes");
-        // inodes 2 (root), 7 (resize), 8 (journal), 11 (lost+found); the rest of group 0's first table block stays zero
-        ByteBuffer table = ByteBuffer.allocate((int) Math.min(itableBlocks * bs, ((11 * (long) inodeSize + bs - 1) / bs) * bs)).order(ByteOrder.LITTLE_ENDIAN);
+        // inodes 2 (root), 7 (resize), 8 (journal), 11 (lost+found), 12 (orphan file); the rest of group 0's first table block stays zero
+        long lastIno = usedInodes0();
+        ByteBuffer table = ByteBuffer.allocate((int) Math.min(itableBlocks * bs, ((lastIno * inodeSize + bs - 1) / bs) * bs)).order(ByteOrder.LITTLE_ENDIAN);
         putInode(table, rootInode(now));
         if (resizeDind != 0) putInode(table, resizeInode(now));
         if (journalBlocks > 0) putInode(table, journalInode(now));
         putInode(table, lostFoundInode(now));
+        if (orphanBlocks > 0) putInode(table, orphanInode(now));
         dev.write(itable[0] * bs, table.clear());
+        if (orphanBlocks > 0) { progress.step("orphan file"); writeOrphanBlocks(seed, metaCsum); }
 
         progress.step("directories");
         writeDirBlock(rootBlock, 2, 2, new Object[][]{{11L, "lost+found"}}, seed, metaCsum, 2);
@@ -319,7 +469,7 @@ public final class Mkfs {
             for (long b = s; b < e; b++) if (used.get((int) b)) { bb.put((int) ((b - s) >>> 3), (byte) (bb.get((int) ((b - s) >>> 3)) | 1 << ((b - s) & 7))); usedHere++; }
             for (long b = e - s; b < 8L * bs; b++) bb.put((int) (b >>> 3), (byte) (bb.get((int) (b >>> 3)) | 1 << (b & 7))); // past the end
             long freeB = (e - s) - usedHere;
-            long usedInodes = g == 0 ? 11 : 0;
+            long usedInodes = g == 0 ? usedInodes0() : 0;
             ByteBuffer ib = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
             for (long i = 0; i < usedInodes; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
             for (long i = ipg; i < 8L * bs; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
@@ -375,10 +525,11 @@ public final class Mkfs {
         r.putInt(0x18, log).putInt(0x1C, log);
         r.putInt(0x20, (int) bpg).putInt(0x24, (int) bpg).putInt(0x28, (int) ipg);
         r.putInt(0x30, (int) now.seconds());
-        r.putShort(0x36, (short) -1);
+        r.putShort(0x36, (short) (periodicFsck ? 20 + random.nextInt(20) : -1));
+        if (periodicFsck) r.putInt(0x44, 86400 * 180);                 // check interval: 180 days
         r.putShort(0x38, (short) Superblock.MAGIC);
         r.putShort(0x3A, (short) Superblock.STATE_VALID);
-        r.putShort(0x3C, (short) 1);                         // errors=continue
+        r.putShort(0x3C, (short) errorsBehavior);
         r.putInt(0x40, (int) now.seconds());                 // last checked
         r.putInt(0x4C, 1);                                   // dynamic revision
         r.putInt(0x54, 11);
@@ -393,10 +544,10 @@ public final class Mkfs {
         r.putShort(0xCE, (short) rsvGdt);
         if (journalBlocks > 0) r.putInt(0xE0, 8);
         for (int i = 0; i < 4; i++) r.putInt(0xEC + 4 * i, random.nextInt());
-        r.put(0xFC, (byte) 1);                               // half_md4
+        r.put(0xFC, (byte) hashAlg);
         if (journalBlocks > 0) r.put(0xFD, (byte) 1);        // journal inode backup in s_jnl_blocks
         r.putShort(0xFE, (short) ((incompat & Features.INCOMPAT_64BIT) != 0 ? descSize : 0));
-        r.putInt(0x100, 0x0C);                               // user_xattr, acl
+        r.putInt(0x100, mountOpts);
         r.putInt(0x108, (int) now.seconds());
         if (journalBlocks > 0) {
             ByteBuffer ib = journalIBlock();
@@ -408,6 +559,9 @@ public final class Mkfs {
         r.putInt(0x160, 0x1);                                // signed directory hash, as on x86
         if (flexSize > 1) r.put(0x174, (byte) Integer.numberOfTrailingZeros(flexSize));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.put(0x175, (byte) 1);
+        if (orphanBlocks > 0) r.putInt(0x280, (int) ORPHAN_INO);
+        r.putInt(0x248, (int) overheadBlocks());                             // s_overhead_clusters, as mke2fs 1.47 stores it
+        if ((incompat & Features.INCOMPAT_CSUM_SEED) != 0) r.putInt(0x270, Crc32c.update(0xFFFFFFFF, r, 0x68, 16));
         if ((ro & Features.RO_METADATA_CSUM) != 0) r.putInt(0x3FC, Crc32c.update(0xFFFFFFFF, r, 0, 0x3FC));
         return r.array();
     }
@@ -459,9 +613,45 @@ public final class Mkfs {
         return withMapping(base(11, Inode.S_IFDIR | 0700, 2, now).size((long) lfBlocks * bs), lfStart, lfBlocks);
     }
 
+    /** Fixed metadata and the journal (what statfs leaves out): backups, bitmaps, inode tables, the journal, the boot block. */
+    private long overheadBlocks() {
+        long n = firstData + journalBlocks;
+        for (long g = 0; g < groups; g++) n += (hasSuper(g) ? 1 + descBlocks + rsvGdt : 0) + 2 + itableBlocks;
+        return n;
+    }
+
+    /** Inodes in use in group 0: the reserved ones up to lost+found (11), and the orphan file's. */
+    private long usedInodes0() { return orphanBlocks > 0 ? ORPHAN_INO : 11; }
+
+    /** The orphan file as mke2fs makes it: a regular file, mode 0600, one extent. */
+    private Inode.Editor orphanInode(Inode.Timestamp now) {
+        return withMapping(base(ORPHAN_INO, Inode.S_IFREG | 0600, 1, now).size(orphanBlocks * bs), orphanStart, orphanBlocks);
+    }
+
+    /** Empty orphan blocks: every slot 0, the tail's magic and (metadata_csum) checksum. */
+    private void writeOrphanBlocks(int seed, boolean csum) throws IOException {
+        int inodeSeed = Crc32c.updateInt(Crc32c.updateInt(seed, (int) ORPHAN_INO), 0);
+        for (long i = 0; i < orphanBlocks; i++) {
+            ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(bs - 8, 0x0B10CA04);
+            if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateLong(inodeSeed, orphanStart + i), b, 0, bs - 8));
+            dev.write((orphanStart + i) * bs, b.clear());
+        }
+    }
+
     private ByteBuffer journalIBlock() {
         if (journalBlocks > 4L * 32768) throw new IllegalStateException("journal over 128 Ki blocks");
-        return mapping(journalStart, journalBlocks);
+        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
+        ByteBuffer ib = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        ib.putShort(0, (short) 0xF30A).putShort(2, (short) journalRuns.size()).putShort(4, (short) 4).putShort(6, (short) 0);
+        long l = 0;
+        for (int i = 0; i < journalRuns.size(); i++) {
+            long p = journalRuns.get(i)[0], len = journalRuns.get(i)[1];
+            int off = 12 + 12 * i;
+            ib.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
+            l += len;
+        }
+        return ib;
     }
 
     private Inode.Editor journalInode(Inode.Timestamp now) {
@@ -558,7 +748,7 @@ public final class Mkfs {
         j.putInt(0xC, bs).putInt(0x10, (int) journalBlocks).putInt(0x14, 1).putInt(0x18, 1).putInt(0x1C, 0);
         j.putLong(0x30, uuid.getMostSignificantBits()).putLong(0x38, uuid.getLeastSignificantBits());
         j.putInt(0x40, 1); // users
-        j.putLong(0x100, uuid.getMostSignificantBits()).putLong(0x108, uuid.getLeastSignificantBits());
+        // s_users stays zero: an internal journal lists no filesystems (mke2fs; dumpe2fs then shows no "Journal users")
         dev.write(journalStart * bs, j.clear());
     }
 }

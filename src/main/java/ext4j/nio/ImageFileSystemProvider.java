@@ -60,6 +60,9 @@ public final class ImageFileSystemProvider extends FileSystemProvider {
     private static final int DEFAULT_UMASK = 022;
     private final Map<Path, ImageFileSystem> open = new HashMap<>();
 
+    /** The provider; found through ServiceLoader (one instance per JVM), not constructed by hand. */
+    public ImageFileSystemProvider() {}
+
     @Override public String getScheme() { return SCHEME; }
 
     // ---- opening ----

@@ -33,7 +33,7 @@ public final class Features {
             | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA;
     /** ro_compat features ext4j can keep consistent while writing. */
     public static final int RO_COMPAT_WRITE_SUPPORTED = RO_SPARSE_SUPER | RO_LARGE_FILE | RO_HUGE_FILE | RO_GDT_CSUM
-            | RO_DIR_NLINK | RO_EXTRA_ISIZE | RO_METADATA_CSUM | RO_VERITY;
+            | RO_DIR_NLINK | RO_EXTRA_ISIZE | RO_METADATA_CSUM | RO_VERITY | RO_ORPHAN_PRESENT;
     /** ro_compat features ext4j knows; an unknown one means: read-only. */
     public static final int RO_COMPAT_KNOWN = 0x1FFFF;
 

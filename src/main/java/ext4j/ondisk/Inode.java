@@ -150,7 +150,6 @@ public final class Inode {
         return new Timestamp(sec, nsec);
     }
 
-    /** The 60 bytes of i_block: extent root, block map, inline data or fast symlink target. */
     /** A device inode's {major, minor}: Linux's old 16-bit encoding in i_block word 0, else the new 32-bit one in word 1. */
     public long[] deviceNumbers() {
         ByteBuffer ib = iBlock();

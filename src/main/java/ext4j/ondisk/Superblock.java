@@ -122,6 +122,8 @@ public final class Superblock {
     public int errorCount() { return b.getInt(0x194); }
     public long[] backupBgs() { return new long[]{u32(0x24C), u32(0x250)}; }
     public int checksumSeedField() { return b.getInt(0x270); }
+    /** s_orphan_file_inum: the orphan file's inode (orphan_file feature), 0 if none. */
+    public long orphanFileInode() { return u32(0x280); }
     public int checksum() { return b.getInt(0x3FC); }
 
     /** Seed of every metadata_csum checksum: stored (metadata_csum_seed) or crc32c(~0, uuid). */
@@ -176,6 +178,8 @@ public final class Superblock {
         public Editor lastOrphan(long ino) { r.putInt(0xE8, (int) ino); return this; }
         public Editor setIncompat(int f) { r.putInt(0x60, r.getInt(0x60) | f); return this; }
         public Editor clearIncompat(int f) { r.putInt(0x60, r.getInt(0x60) & ~f); return this; }
+        public Editor setRoCompat(int f) { r.putInt(0x64, r.getInt(0x64) | f); return this; }
+        public Editor clearRoCompat(int f) { r.putInt(0x64, r.getInt(0x64) & ~f); return this; }
         public Editor setState(int bits) { r.putShort(0x3A, (short) (r.getShort(0x3A) | bits)); return this; }
         public Editor clearState(int bits) { r.putShort(0x3A, (short) (r.getShort(0x3A) & ~bits)); return this; }
         /** s_wtime with its high byte. */

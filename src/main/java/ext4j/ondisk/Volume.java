@@ -121,6 +121,15 @@ public final class Volume implements Closeable {
     /** True if block lies inside the filesystem (and is not block 0 of a 1K filesystem's boot area). */
     public boolean validBlock(long block) { return block >= sb.firstDataBlock() && block < sb.blocksCount(); }
 
+    private volatile SystemZones zones;
+
+    /** The blocks no file may map (descriptor locations never move: built once). */
+    public SystemZones systemZones() {
+        SystemZones z = zones;
+        if (z == null) zones = z = new SystemZones(sb, groups.clone());
+        return z;
+    }
+
     /** A metadata block, cached. The returned buffer is read-only and positioned at 0. */
     public ByteBuffer readMetaBlock(long block, String what) throws IOException {
         if (!validBlock(block)) throw new CorruptException(what + ": block " + block + " is outside the filesystem (0.." + (sb.blocksCount() - 1) + ")");

@@ -8,7 +8,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicReference;
+import ext4j.testutil.TestThread;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -33,16 +33,10 @@ class FileBlockDeviceTest {
             assertTrue(Thread.interrupted());
             assertArrayEquals(filled(7), b.array());
             // another thread interrupted during its own I/O: this thread's device keeps working
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            Thread t = new Thread(() -> {
-                try {
-                    Thread.currentThread().interrupt();
-                    dev.write(12288, ByteBuffer.wrap(filled(9)));
-                } catch (Throwable e) { failure.set(e); }
-            });
-            t.start();
-            t.join();
-            assertNull(failure.get());
+            TestThread.start("interrupted-writer", () -> {
+                Thread.currentThread().interrupt();
+                dev.write(12288, ByteBuffer.wrap(filled(9)));
+            }).joinAndCheck(60_000);
             b.clear();
             dev.read(12288, b);
             assertArrayEquals(filled(9), b.array());

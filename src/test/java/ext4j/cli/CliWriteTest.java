@@ -1,5 +1,6 @@
 package ext4j.cli;
 
+import ext4j.testutil.Seeds;
 import ext4j.testutil.Tools;
 import ext4j.testutil.TreeDiff;
 import org.junit.jupiter.api.Test;
@@ -67,8 +68,7 @@ class CliWriteTest {
             Path img = tmp.resolve("w" + bs + ".img");
             Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);
             String I = img.toString();
-            long seed = System.nanoTime();
-            System.out.println("CliWriteTest seed=" + seed);
+            long seed = Seeds.seed("CliWriteTest");
             Path src = hostTree(seed);
 
             ok("put", "-r", I, src.toString(), "/tree");

@@ -1,5 +1,6 @@
 package ext4j.cli;
 
+import ext4j.testutil.Seeds;
 import ext4j.extent.Run;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.ondisk.Inode;
@@ -48,8 +49,7 @@ class KernelWrittenTest {
     @Test
     void kernelWrittenTreeExtractsExactly() throws Exception {
         Tools.requireMount();
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("KernelWrittenTest seed=" + seed);
+        long seed = Seeds.seed("KernelWrittenTest");
         Random rnd = new Random(seed);
         Tools.mke2fs(img, null, "8G", "-t", "ext4");
         Tools.mount(img, mnt, "");

@@ -1,5 +1,6 @@
 package ext4j.cli;
 
+import ext4j.testutil.Seeds;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.testutil.DebugfsStat;
 import ext4j.testutil.Tools;
@@ -47,8 +48,7 @@ class MkfsImagesTest {
     })
     void extractMatchesSource(String opts) throws Exception {
         Tools.requireTool("mke2fs");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("MkfsImagesTest [" + opts + "] seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("MkfsImagesTest [" + opts + "]");
         Path src = Files.createDirectory(work.resolve("src"));
         SampleTree.generate(src, seed, 150, 400_000);
         addSpecialFiles(src, opts.contains("ea_inode") ? 20_000 : 600);

@@ -1,5 +1,6 @@
 package ext4j.dir;
 
+import ext4j.testutil.Seeds;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
@@ -25,8 +26,12 @@ class DirectoryEditorTest {
     }
 
     private void bigDirectory(String label, int files, boolean longNames, String... mkfs) throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("DirectoryEditorTest " + label + " seed=" + seed);
+        bigDirectory(label, files, longNames, longNames ? 1 : 0, mkfs);
+    }
+
+    /** files names in one directory, whose htree must reach at least indirect index levels below the root. */
+    private void bigDirectory(String label, int files, boolean longNames, int indirect, String... mkfs) throws Exception {
+        long seed = Seeds.seed("DirectoryEditorTest " + label);
         Random r = new Random(seed);
         Path img = tmp.resolve(label + ".img");
         Tools.mke2fs(img, null, "256M", mkfs);
@@ -43,7 +48,9 @@ class DirectoryEditorTest {
         Tools.assertFsckClean(img);
         String htree = Tools.debugfs(img, "htree /d");
         assertTrue(htree.contains("Root node dump"), "an indexed directory: " + htree.substring(0, Math.min(300, htree.length())));
-        if (longNames) assertTrue(htree.contains("Indirect levels: 1") || htree.contains("Indirect levels: 2"), "a second index level");
+        java.util.regex.Matcher lv = java.util.regex.Pattern.compile("Indirect levels: (\\d+)").matcher(htree);
+        assertTrue(lv.find() && Integer.parseInt(lv.group(1)) >= indirect, "at least " + indirect + " index levels below the root: "
+                + htree.substring(0, Math.min(300, htree.length())));
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
             for (String n : names) assertNotNull(fs.resolve("/d/" + n, false), n);
             assertEquals(files + 2, fs.list(fs.resolve("/d", true)).size());
@@ -88,6 +95,50 @@ class DirectoryEditorTest {
     @Test void fourKChecksums50k() throws Exception { bigDirectory("4k", 50_000, false, "-t", "ext4", "-b", "4096"); }
     @Test void oneKNoChecksums20k() throws Exception { bigDirectory("1k", 20_000, false, "-t", "ext4", "-b", "1024", "-O", "^metadata_csum"); }
     @Test void oneKLongNamesTwoLevels() throws Exception { bigDirectory("1k-long", 8_000, true, "-t", "ext4", "-b", "1024", "-N", "20000"); }
+    /** large_dir: past a two-level index's capacity (1 KiB blocks, 255-byte names: 3 names a leaf) the root grows a third level, as Linux's. */
+    @Test void oneKLongNamesThreeLevelsWithLargeDir() throws Exception {
+        bigDirectory("1k-long-largedir", 60_000, true, 2, "-t", "ext4", "-b", "1024", "-N", "70000", "-O", "large_dir");
+        // Linux goes on adding to and removing from the three-level tree ext4j built
+        Path img = tmp.resolve("1k-long-largedir.img"), mnt = Files.createDirectories(tmp.resolve("rw"));
+        Tools.mount(img, mnt, "");
+        TreeSet<String> added = new TreeSet<>();
+        try {
+            for (int i = 0; i < 2000; i++) {
+                String n = "k" + i + "x".repeat(240);
+                Files.createFile(mnt.resolve("d").resolve(n));
+                added.add(n);
+            }
+        } finally {
+            Tools.umount(mnt);
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            for (String n : added) assertNotNull(fs.resolve("/d/" + n, false), n);
+        }
+    }
+
+    /** Without large_dir the same directory stops at two levels with ENOSPC, as Linux's "Directory index full". */
+    @Test
+    void twoLevelIndexFullIsEnospcWithoutLargeDir() throws Exception {
+        long seed = Seeds.seed("DirectoryEditorTest index-full");
+        Random r = new Random(seed);
+        Path img = tmp.resolve("full.img");
+        Tools.mke2fs(img, null, "256M", "-t", "ext4", "-b", "1024", "-N", "70000", "-O", "^large_dir");
+        int made = 0;
+        ext4j.base.FsException full = null;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.mkdir("/d", 0755, 0, 0);
+            for (int i = 0; i < 69_000 && full == null; i++) {
+                try { fs.createFile("/d/" + name(r, i, true), 0644, 0, 0); made++; } catch (ext4j.base.FsException e) { full = e; }
+            }
+        }
+        assertNotNull(full, "a two-level index of 1 KiB blocks fills before 69,000 long names");
+        assertEquals(ext4j.base.Errno.ENOSPC, full.errno(), full.toString());
+        System.out.println("  two-level index full after " + made + " long names: " + full.getMessage());
+        Tools.assertFsckClean(img);
+        assertTrue(Tools.debugfs(img, "htree /d").contains("Indirect levels: 1"), "two levels, not three");
+    }
+
     @Test void ext3Hashes20k() throws Exception { bigDirectory("ext3", 20_000, false, "-t", "ext3"); } // TEA hash, set by debugfs
 
     @Test

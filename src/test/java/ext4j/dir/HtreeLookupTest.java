@@ -1,5 +1,6 @@
 package ext4j.dir;
 
+import ext4j.testutil.Seeds;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
@@ -41,8 +42,7 @@ class HtreeLookupTest {
     })
     void everyNameIsFoundThroughTheHashTree(String alg, int flags, String blockOpt) throws Exception {
         Tools.requireTool("e2fsck");
-        long seed = System.nanoTime();
-        System.out.println("HtreeLookupTest " + alg + " flags=" + flags + " " + blockOpt + " seed=" + seed);
+        long seed = Seeds.seed("HtreeLookupTest " + alg + " flags=" + flags + " " + blockOpt);
         Random r = new Random(seed);
         Path src = Files.createDirectory(work.resolve("src"));
         Path dir = Files.createDirectory(src.resolve("d"));

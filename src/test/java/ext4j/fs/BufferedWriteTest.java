@@ -7,6 +7,7 @@ import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
 import ext4j.base.LockOrder;
 import ext4j.ondisk.Inode;
+import ext4j.testutil.TestThread;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -139,9 +140,8 @@ class BufferedWriteTest {
     void enospcAtWritebackCommitsAndRetries() throws Exception {
         Path img = tmp.resolve("enospc.img");
         Tools.mke2fs(img, null, "8M", "-t", "ext4", "-b", "1024", "-m", "0");
-        System.setProperty("ext4j.commitMs", "600000");           // no timed commit in between
         byte[] a, b;
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, Options.defaults().withCommitMillis(600_000))) {   // no timed commit in between
             long free = fs.volume().superblock().freeBlocksCount();
             a = new byte[(int) (free - 400) * 1024];
             new Random(3).nextBytes(a);
@@ -157,8 +157,6 @@ class BufferedWriteTest {
             fs.fsync("/b");
             assertTrue(fs.writerForTest().tx.enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
             assertArrayEquals(b, readAll(fs, "/b"));
-        } finally {
-            System.clearProperty("ext4j.commitMs");
         }
         Tools.assertFsckClean(img);
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
@@ -280,7 +278,7 @@ class BufferedWriteTest {
         Tools.mke2fs(img, null, "32M", "-t", "ext3", "-b", "1024");
         byte[] d = new byte[64 * 1024];
         Arrays.fill(d, (byte) 0x5A);
-        java.util.concurrent.atomic.AtomicReference<Thread> committer = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<TestThread> committer = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicBoolean committedTooEarly = new java.util.concurrent.atomic.AtomicBoolean();
         Ext4FileSystem[] fsRef = new Ext4FileSystem[1];
         BlockDevice inner = FileBlockDevice.open(img, false);
@@ -288,9 +286,8 @@ class BufferedWriteTest {
             @Override public void write(long offset, ByteBuffer src) throws java.io.IOException {
                 boolean data = src.remaining() >= 4096 && src.get(src.position()) == 0x5A && src.get(src.position() + 4095) == 0x5A;
                 if (data && committer.get() == null) {           // the first data write of the writeback: another thread asks for a commit now
-                    Thread t = new Thread(() -> { try { Ext4FileSystemAccess.journal(fsRef[0]).commit(); } catch (java.io.IOException e) { throw new RuntimeException(e); } });
+                    TestThread t = TestThread.start("committer", () -> Ext4FileSystemAccess.journal(fsRef[0]).commit());
                     committer.set(t);
-                    t.start();
                     try { t.join(300); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
                     committedTooEarly.set(!t.isAlive());
                 }
@@ -305,8 +302,7 @@ class BufferedWriteTest {
             fs.fsync("/f");
             assertNotNull(committer.get(), "the data write was not seen");
             assertFalse(committedTooEarly.get(), "a commit went through between the allocation and the data write");
-            committer.get().join(10_000);
-            assertFalse(committer.get().isAlive(), "the held commit never went through");
+            committer.get().joinAndCheck(10_000);                // the held commit went through, and without an exception
             assertArrayEquals(d, readAll(fs, "/f"));
         }
         Tools.assertFsckClean(img);
@@ -351,30 +347,25 @@ class BufferedWriteTest {
         byte[] a = new byte[8192], b = new byte[4096], c = new byte[4096], d = new byte[4096];
         Random r = new Random(9);
         r.nextBytes(a); r.nextBytes(b); r.nextBytes(c); r.nextBytes(d);
-        System.setProperty("ext4j.commitMs", "600000");
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false);
-        try {
-            ext4j.journal.JbdJournal j = (ext4j.journal.JbdJournal) fs.journalForTest();
-            fs.createFile("/f", 0644, 0, 0);
-            fs.write("/f", 0, ByteBuffer.wrap(a));
-            long before = j.commits();
-            fs.fdatasync("/f");
-            assertTrue(j.commits() > before, "a new file's blocks and size need a commit");
-            before = j.commits();
-            fs.write("/f", 0, ByteBuffer.wrap(b));                     // in place: only the mtime changes
-            fs.fdatasync("/f");
-            assertEquals(before, j.commits(), "an overwrite in place needs no commit");
-            fs.write("/f", a.length, ByteBuffer.wrap(c));              // append: new blocks and size
-            fs.fdatasync("/f");
-            assertTrue(j.commits() > before, "an append needs a commit");
-            before = j.commits();
-            fs.write("/f", 4096, ByteBuffer.wrap(d));
-            fs.fdatasync("/f");
-            assertEquals(before, j.commits());
-            Ext4FileSystemAccess.abandon(fs);                          // power cut right after
-        } finally {
-            System.clearProperty("ext4j.commitMs");
-        }
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, Options.defaults().withCommitMillis(600_000));
+        ext4j.journal.JbdJournal j = (ext4j.journal.JbdJournal) fs.journalForTest();
+        fs.createFile("/f", 0644, 0, 0);
+        fs.write("/f", 0, ByteBuffer.wrap(a));
+        long before = j.commits();
+        fs.fdatasync("/f");
+        assertTrue(j.commits() > before, "a new file's blocks and size need a commit");
+        before = j.commits();
+        fs.write("/f", 0, ByteBuffer.wrap(b));                     // in place: only the mtime changes
+        fs.fdatasync("/f");
+        assertEquals(before, j.commits(), "an overwrite in place needs no commit");
+        fs.write("/f", a.length, ByteBuffer.wrap(c));              // append: new blocks and size
+        fs.fdatasync("/f");
+        assertTrue(j.commits() > before, "an append needs a commit");
+        before = j.commits();
+        fs.write("/f", 4096, ByteBuffer.wrap(d));
+        fs.fdatasync("/f");
+        assertEquals(before, j.commits());
+        Ext4FileSystemAccess.abandon(fs);                          // power cut right after
         Ext4FileSystem.recover(img);
         Tools.assertFsckClean(img);
         byte[] want = new byte[a.length + c.length];

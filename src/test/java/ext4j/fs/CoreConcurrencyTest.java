@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.base.FsException;
 
@@ -96,8 +97,7 @@ class CoreConcurrencyTest {
         Path img = tmp.resolve("c.img");
         Tools.mke2fs(img, null, "256M", "-t", "ext4", "-N", "65536");
         int threads = 4, ops = Integer.getInteger("ext4j.concurrentOps", 32_000);
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("CoreConcurrencyTest seed=" + seed + " threads=" + threads + " ops/thread=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("CoreConcurrencyTest threads=" + threads + " ops/thread=" + ops);
         Model[] models = new Model[threads];
         long[] ownDirs = new long[threads];
         long shared;
@@ -252,8 +252,7 @@ class CoreConcurrencyTest {
     void readdirOfAChangingHtreeDirectory() throws Exception {
         Path img = tmp.resolve("rd.img");
         Tools.mke2fs(img, null, "256M", "-t", "ext4", "-N", "131072");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("CoreConcurrencyTest readdir seed=" + seed);
+        long seed = Seeds.seed("CoreConcurrencyTest readdir");
         int stable = 50_000;
         try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults())) {
             long d = v.mkdir(Ext4Vfs.ROOT, b("big"), 0755, 0, ROOT).ino();
@@ -314,8 +313,7 @@ class CoreConcurrencyTest {
     void cacheMissesReadInWithoutTheLockAndStayCorrect() throws Exception {
         Path img = tmp.resolve("miss.img");
         Tools.mke2fs(img, null, "128M", "-t", "ext4");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("CoreConcurrencyTest misses seed=" + seed);
+        long seed = Seeds.seed("CoreConcurrencyTest misses");
         byte[] model = new byte[6 << 20];
         new Random(seed).nextBytes(model);
         try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults().withCacheBytes(1 << 20))) {
@@ -382,8 +380,7 @@ class CoreConcurrencyTest {
     void readersNeverSeeHalfEditedBlocks() throws Exception {
         Path img = tmp.resolve("rw.img");
         Tools.mke2fs(img, null, "128M", "-t", "ext4");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("CoreConcurrencyTest readers seed=" + seed);
+        long seed = Seeds.seed("CoreConcurrencyTest readers");
         try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults().withCommitMillis(20))) {
             long d = v.mkdir(Ext4Vfs.ROOT, b("d"), 0755, 0, ROOT).ino();
             int stable = 300;

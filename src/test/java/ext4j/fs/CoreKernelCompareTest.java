@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.base.FsException;
 
@@ -45,8 +46,7 @@ class CoreKernelCompareTest {
 
     private void compare(boolean dataOnly, int ops) throws Exception {
         Tools.requireMount();
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("CoreKernelCompareTest " + (dataOnly ? "data " : "") + "seed=" + seed + " ops=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("CoreKernelCompareTest " + (dataOnly ? "data " : "") + "ops=" + ops);
         for (String bs : new String[] {"4096", "1024"}) {
             Path img = tmp.resolve("e" + bs + ".img"), kimg = tmp.resolve("k" + bs + ".img"), mnt = tmp.resolve("m" + bs);
             Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);

@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.cli.CliRunner;
 import ext4j.cli.SampleTree;
 import ext4j.dir.DirEntry;
@@ -63,9 +64,8 @@ class CorruptImageTest {
         Path img = base("flip" + opts.hashCode(), opts.split(" "));
         byte[] pristine = Files.readAllBytes(img);
         List<long[]> targets = metadataRanges(img);
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
         int rounds = Integer.getInteger("ext4j.fuzzRounds", 150);
-        System.out.println("CorruptImageTest [" + opts + "] seed=" + seed + " rounds=" + rounds + " metadata ranges=" + targets.size());
+        long seed = Seeds.seed("CorruptImageTest [" + opts + "] rounds=" + rounds + " metadata ranges=" + targets.size());
         Random r = new Random(seed);
         int clean = 0, errors = 0;
         Path bad = work.resolve("bad.img");

@@ -4,6 +4,7 @@ package ext4j.fs;
 public final class Ext4FileSystemAccess {
     private Ext4FileSystemAccess() {}
 
+    @SuppressWarnings("exports") // the journal is internal; its callers are tests in the module
     public static ext4j.journal.Journal journal(Ext4FileSystem fs) { return fs.journalForTest(); }
 
     /** Drops the filesystem as a power cut would: nothing more is written. */

@@ -109,7 +109,7 @@ class Ext4VfsTest {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> locks.read(14));
             assertTrue(e.getMessage().contains("another operation's inode locks"), e.getMessage());
         }
-        try (var b = locks.read(14)) { assertEquals(1, locks.live()); }   // nothing was left held
+        try (var _ = locks.read(14)) { assertEquals(1, locks.live()); }   // nothing was left held
         assertEquals(0, locks.live());
         try (var c = locks.write(20).andWrite(15)) {               // a directory, then its victims by number
             c.andWrite(16);

@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.extent.ExtentTree;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
@@ -33,9 +34,7 @@ class ExtentTreeShapeTest {
 
     /** A random source with its seed printed (-Dext4j.seed=N replays it). */
     private static Random seeded() {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("ExtentTreeShapeTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
-        return new Random(seed);
+        return Seeds.random("ExtentTreeShapeTest");
     }
 
     private static byte[] block(long b) { byte[] d = new byte[1024]; Arrays.fill(d, (byte) (b % 251 + 1)); return d; }

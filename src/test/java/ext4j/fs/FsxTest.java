@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,9 +31,8 @@ class FsxTest {
     @Test void fourKBlocksNoDelalloc() throws Exception { run("4096", Long.getLong("ext4j.fsxOps", 15_000), false); }
 
     private void run(String bs, long ops, boolean delalloc) throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        long seed = Seeds.seed("FsxTest " + bs + (delalloc ? "" : " nodelalloc") + " ops=" + ops);
         Options options = Options.defaults().withDelalloc(delalloc);
-        System.out.println("FsxTest " + bs + (delalloc ? "" : " nodelalloc") + " seed=" + seed + " ops=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
         Random rnd = new Random(seed);
         Path img = tmp.resolve("fsx" + bs + ".img");
         Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);

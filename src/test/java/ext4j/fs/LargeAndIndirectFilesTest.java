@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.cli.CliRunner;
 import ext4j.extent.Run;
 import ext4j.ondisk.Inode;
@@ -40,7 +41,7 @@ class LargeAndIndirectFilesTest {
     })
     void sparseFileReadsExactly(String opts, long size) throws Exception {
         Tools.requireTool("mke2fs");
-        long seed = System.nanoTime();
+        long seed = Seeds.seed("LargeAndIndirectFilesTest [" + opts + "] size=" + size);
         Random r = new Random(seed);
         Path src = Files.createDirectory(work.resolve("src"));
         Path f = src.resolve("big");

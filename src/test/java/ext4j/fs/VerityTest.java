@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.base.FsException;
 
@@ -306,8 +307,7 @@ class VerityTest {
     @Test
     void enableIsAtomicUnderPowerCuts() throws Exception {
         Path img = image("verity");
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("VerityTest power cuts seed=" + seed);
+        long seed = Seeds.seed("VerityTest power cuts");
         Random r = new Random(seed);
         byte[] data = new byte[600_000];
         r.nextBytes(data);

@@ -1,5 +1,6 @@
 package ext4j.fs;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.base.FsException;
 
@@ -362,9 +363,8 @@ class WriteModelTest {
     }
 
     private void run(String label, String size, long ops, String... mkfsOpts) throws Exception {
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        seed = Seeds.seed("WriteModelTest " + label);
         rnd = new Random(seed);
-        System.out.println("WriteModelTest " + label + " seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Path img = tmp.resolve(label + ".img");
         Tools.mke2fs(img, null, size, mkfsOpts);
         try (Ext4FileSystem ro = Ext4FileSystem.openReadOnly(img)) { extents = ro.superblock().hasIncompat(ext4j.ondisk.Features.INCOMPAT_EXTENTS); }
@@ -458,15 +458,17 @@ class WriteModelTest {
         kd.kids.put("klink", l);
     }
 
-    @Test
-    void kernelRoundTrip() throws Exception {
+    /** Also on a fast_commit image (Linux fsyncs what it wrote, logging fast commits, between ext4j's rounds) and a metadata_csum_seed one. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "fast_commit", "metadata_csum_seed"})
+    void kernelRoundTrip(String feature) throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
+        seed = Seeds.seed("WriteModelTest kernelRoundTrip " + feature);
         rnd = new Random(seed);
-        System.out.println("WriteModelTest kernelRoundTrip seed=" + seed);
         Path img = tmp.resolve("k.img"), mnt = tmp.resolve("mnt");
         java.nio.file.Files.createDirectories(mnt);
-        Tools.mke2fs(img, null, "128M", "-t", "ext4");
+        if (feature.isEmpty()) Tools.mke2fs(img, null, "128M", "-t", "ext4");
+        else Tools.mke2fs(img, null, "128M", "-t", "ext4", "-O", feature);
         root.kids.put("lost+found", new Node(Inode.S_IFDIR, 0700));
         root.links++;
         for (int round = 0; round < 2; round++) {
@@ -479,12 +481,20 @@ class WriteModelTest {
             try {
                 compareHost(mnt, root, "");
                 if (round == 0) kernelWrites(mnt);
+                if (round == 0 && feature.equals("fast_commit")) fsyncAll(mnt);    // Linux logs fast commits for these
             } finally {
                 Tools.umount(mnt);
             }
             Tools.assertFsckClean(img);
         }
         System.out.println("  ext4j -> kernel -> ext4j -> kernel: trees equal to the model at every step, e2fsck clean");
+    }
+
+    private static void fsyncAll(Path root) throws IOException {
+        try (var w = java.nio.file.Files.walk(root)) {
+            for (Path p : w.filter(java.nio.file.Files::isRegularFile).toList())
+                try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) { ch.force(true); }
+        }
     }
 
     /** -Dext4j.compareEvery=1 to find the first operation that goes wrong. */
@@ -496,6 +506,10 @@ class WriteModelTest {
     @Test void oneKBlocksNoChecksums() throws Exception { run("1k", "64M", ops(3000), "-t", "ext4", "-b", "1024", "-O", "^metadata_csum,^64bit"); }
     @Test void ext2BlockMapped() throws Exception { run("ext2", "64M", ops(3000), "-t", "ext2", "-b", "1024"); }
     @Test void ext3BlockMappedJournaled() throws Exception { run("ext3", "64M", ops(3000), "-t", "ext3", "-b", "4096"); }
+    /** metadata_csum_seed: checksums seeded from s_checksum_seed, not the UUID. */
+    @Test void checksumSeed() throws Exception { run("csumseed", "64M", ops(1500), "-t", "ext4", "-O", "metadata_csum_seed"); }
+    /** A fast_commit image: ext4j writes full commits only, which Linux and e2fsck replay as any. */
+    @Test void fastCommitImage() throws Exception { run("fastcommit", "64M", ops(1500), "-t", "ext4", "-O", "fast_commit"); }
     @Test void tinyImageRunsOutOfSpace() throws Exception { run("tiny", "3M", ops(3000), "-t", "ext4", "-b", "1024", "-N", "64"); }
 
     // ---- a failing disk at a sync (issue 17) ----

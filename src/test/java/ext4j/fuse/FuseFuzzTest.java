@@ -37,7 +37,7 @@ public class FuseFuzzTest {
         @Override public FuseEntry link(FuseContext c, long node, long newParent, byte[] newName) { return entry(node); }
         @Override public long open(FuseContext c, long node, int flags) { return 3; }
         @Override public int read(FuseContext c, long node, long fh, long offset, ByteBuffer dst) {
-            int n = (int) Math.min(dst.remaining(), 10_000);
+            int n = Math.min(dst.remaining(), 10_000);
             for (int i = 0; i < n; i++) dst.put((byte) i);
             return n;
         }

@@ -1,5 +1,6 @@
 package ext4j.fuse;
 
+import ext4j.testutil.Seeds;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +35,14 @@ class FuseProtoTest {
     void structureLayoutsMatchTheKernelHeader() throws Exception {
         Path header = Path.of("/usr/include/linux/fuse.h");
         Assumptions.assumeTrue(Files.exists(header), "no " + header + " (linux-libc-dev): cannot compare layouts");
-        Assumptions.assumeTrue(new ProcessBuilder("gcc", "--version").start().waitFor() == 0, "no gcc: cannot compare layouts");
+        boolean gcc;
+        try {
+            Process p = new ProcessBuilder("gcc", "--version").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            gcc = p.waitFor() == 0;
+        } catch (java.io.IOException e) {
+            gcc = false; // not installed: "Cannot run program"
+        }
+        Assumptions.assumeTrue(gcc, "no gcc (scripts/install-test-deps.sh installs it): cannot compare layouts");
         Map<String, Integer> ours = new LinkedHashMap<>();
         ours.put("sizeof(struct fuse_in_header)", IN_HEADER);
         ours.put("sizeof(struct fuse_out_header)", OUT_HEADER);
@@ -272,8 +280,7 @@ class FuseProtoTest {
 
     @Test
     void randomRequestsNeverEscapeTheDispatcher() {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("FuseProtoTest random requests seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        long seed = Seeds.seed("FuseProtoTest random requests");
         Random rnd = new Random(seed);
         try (Harness h = new Harness(new Toy())) {
             for (int i = 0; i < 20_000; i++) {

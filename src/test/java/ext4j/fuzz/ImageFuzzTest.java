@@ -141,7 +141,7 @@ class ImageFuzzTest {
     }
 
     private static void op(Ext4Vfs vfs, long[] s, int at) throws IOException {
-        int kind = (int) Math.floorMod(s[at], 14);
+        int kind = Math.floorMod(s[at], 14);
         long a = s[at + 1], b = s[at + 2], c = s[at + 3];
         byte[] name = NAMES[Math.floorMod((int) a, NAMES.length)].getBytes(StandardCharsets.UTF_8);
         byte[] other = NAMES[Math.floorMod((int) (a >>> 32), NAMES.length)].getBytes(StandardCharsets.UTF_8);
@@ -151,11 +151,11 @@ class ImageFuzzTest {
             case 1 -> vfs.mkdir(dir, name, 040755, 022, ROOT);
             case 2 -> vfs.unlink(dir, name);
             case 3 -> vfs.rmdir(dir, name);
-            case 4 -> vfs.rename(dir, name, dir(vfs, c), other, (int) Math.floorMod(c >>> 40, 3));
+            case 4 -> vfs.rename(dir, name, dir(vfs, c), other, Math.floorMod(c >>> 40, 3));
             case 5, 6 -> {
                 OpenFile f = vfs.open(vfs.lookup(dir, name).ino(), Ext4Vfs.O_RDWR, ROOT);
                 try {
-                    byte[] buf = new byte[(int) Math.floorMod(c, 70_000)];
+                    byte[] buf = new byte[Math.floorMod(c, 70_000)];
                     Arrays.fill(buf, (byte) c);
                     vfs.write(f, Math.floorMod(b >>> 8, 3L << 20), ByteBuffer.wrap(buf), ROOT);
                     if (kind == 6) vfs.fsync(f, (c & 1) == 0);
@@ -164,15 +164,15 @@ class ImageFuzzTest {
                 }
             }
             case 7 -> vfs.setattr(vfs.lookup(dir, name).ino(), new SetAttr(SetAttr.SIZE, 0, 0, 0, Math.floorMod(c, 4L << 20), null, null, null), ROOT);
-            case 8 -> vfs.setxattr(vfs.lookup(dir, name).ino(), "user.k" + (c & 7), new byte[(int) Math.floorMod(c >>> 8, 3000)], 0, ROOT);
+            case 8 -> vfs.setxattr(vfs.lookup(dir, name).ino(), "user.k" + (c & 7), new byte[Math.floorMod(c >>> 8, 3000)], 0, ROOT);
             case 9 -> vfs.removexattr(vfs.lookup(dir, name).ino(), "user.k" + (c & 7), ROOT);
-            case 10 -> vfs.symlink(dir, name, ("t".repeat((int) Math.floorMod(c, 300)) + "x").getBytes(StandardCharsets.UTF_8), ROOT);
+            case 10 -> vfs.symlink(dir, name, ("t".repeat(Math.floorMod(c, 300)) + "x").getBytes(StandardCharsets.UTF_8), ROOT);
             case 11 -> vfs.link(vfs.lookup(dir, name).ino(), dir(vfs, c), other);
             case 12 -> {
                 OpenFile f = vfs.open(vfs.lookup(dir, name).ino(), Ext4Vfs.O_RDWR, ROOT);
                 try {
                     int[] modes = {0, Ext4Vfs.FALLOC_FL_KEEP_SIZE, Ext4Vfs.FALLOC_FL_KEEP_SIZE | Ext4Vfs.FALLOC_FL_PUNCH_HOLE, 0x10};
-                    vfs.fallocate(f, modes[(int) Math.floorMod(c, 4)], Math.floorMod(b >>> 8, 2L << 20), 1 + Math.floorMod(c >>> 8, 1L << 20));
+                    vfs.fallocate(f, modes[Math.floorMod(c, 4)], Math.floorMod(b >>> 8, 2L << 20), 1 + Math.floorMod(c >>> 8, 1L << 20));
                 } finally {
                     vfs.release(f);
                 }
@@ -182,7 +182,7 @@ class ImageFuzzTest {
     }
 
     private static long dir(Ext4Vfs vfs, long pick) throws IOException {
-        return switch ((int) Math.floorMod(pick, 4)) {
+        return switch (Math.floorMod(pick, 4)) {
             case 0 -> Ext4Vfs.ROOT;
             case 1 -> vfs.lookup(Ext4Vfs.ROOT, "dir".getBytes(StandardCharsets.UTF_8)).ino();
             case 2 -> vfs.lookup(Ext4Vfs.ROOT, "htree".getBytes(StandardCharsets.UTF_8)).ino();

@@ -55,7 +55,7 @@ class VerityFuzzTest {
         for (long b = 0; b * bs < file.length; b++) ok.verify(b, Arrays.copyOf(Arrays.copyOfRange(file, (int) (b * bs), (int) Math.min(file.length, (b + 1) * bs)), bs), 0);
         if (tree.length == 0 || flips == 0) return;
         byte[] bad = tree.clone();
-        for (long a : at) bad[(int) Math.floorMod(a, bad.length)] ^= (byte) (1 + Math.floorMod(a >>> 32, 255));
+        for (long a : at) bad[Math.floorMod(a, bad.length)] ^= (byte) (1 + Math.floorMod(a >>> 32, 255));
         if (Arrays.equals(bad, tree)) return;
         try {
             new MerkleVerifier(v, bad, "damaged");

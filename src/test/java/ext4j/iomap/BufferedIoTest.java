@@ -1,5 +1,6 @@
 package ext4j.iomap;
 
+import ext4j.testutil.Seeds;
 import ext4j.block.MemoryBlockDevice;
 import org.junit.jupiter.api.Test;
 
@@ -296,8 +297,7 @@ class BufferedIoTest {
 
     @Test
     void randomWritesGetFoliosTheSizeOfTheWrite() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("randomWritesGetFoliosTheSizeOfTheWrite seed=" + seed);
+        long seed = Seeds.seed("BufferedIoTest randomWritesGetFoliosTheSizeOfTheWrite");
         java.util.Random r = new java.util.Random(seed);
         int fileBytes = 2 << 20;
         byte[] model = new byte[fileBytes];

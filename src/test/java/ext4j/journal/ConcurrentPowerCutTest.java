@@ -1,8 +1,10 @@
 package ext4j.journal;
 
+import ext4j.testutil.Seeds;
 import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.fs.Ext4FileSystem;
+import ext4j.fs.Options;
 import ext4j.base.FsException;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
@@ -36,17 +38,15 @@ class ConcurrentPowerCutTest {
 
     @Test
     void fsyncedFilesSurviveCutsDuringConcurrentWork() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        long seed = Seeds.seed("ConcurrentPowerCutTest");
         int cuts = Integer.getInteger("ext4j.cuts", 300);
-        System.out.println("ConcurrentPowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         Path img = tmp.resolve("base.img");
         Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", "1024");
         RecordingBlockDevice dev = new RecordingBlockDevice(Files.readAllBytes(img), "recorded");
         List<Synced> synced = Collections.synchronizedList(new ArrayList<>());
         int threads = 3, each = 30;
-        System.setProperty("ext4j.commitMs", "1");
         int start;
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, false)) {
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(dev, Options.defaults().withCommitMillis(1))) {
             start = dev.opCount();
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             List<Future<?>> done = new ArrayList<>();
@@ -73,8 +73,6 @@ class ConcurrentPowerCutTest {
             }
             for (Future<?> f : done) f.get();
             pool.shutdown();
-        } finally {
-            System.clearProperty("ext4j.commitMs");
         }
         int total = dev.opCount();
         Random rnd = new Random(seed);

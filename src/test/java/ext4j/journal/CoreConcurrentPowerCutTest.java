@@ -1,5 +1,6 @@
 package ext4j.journal;
 
+import ext4j.testutil.Seeds;
 import ext4j.block.RecordingBlockDevice;
 import ext4j.block.RecordingBlockDevice.CutMode;
 import ext4j.fs.Attr;
@@ -61,7 +62,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * with the generation, size and bytes of that fsync (read by inode number); if no rename touched it
  * either and it was a full fsync, under the very directory entry it had then.
  *
- * <p>-Dext4j.seed=N fixes the seeds (threads' and cuts'; the interleaving is the scheduler's),
+ * <p>Every other seed runs on an orphan_file image (-Dext4j.orphanFile=true|false fixes it).
+ * -Dext4j.seed=N fixes the seeds (threads' and cuts'; the interleaving is the scheduler's),
  * -Dext4j.cuts=N the number of cut points (default 250; 0 = every device operation),
  * -Dext4j.coreCutOps=N the operations per thread (default 200).
  */
@@ -182,15 +184,17 @@ class CoreConcurrentPowerCutTest {
 
     @Test
     void fsyncedFilesSurviveCutsDuringConcurrentCoreApiWork() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
+        long seed = Seeds.seed("CoreConcurrentPowerCutTest");
         int cuts = Integer.getInteger("ext4j.cuts", 250);
         int ops = Integer.getInteger("ext4j.coreCutOps", 200);
-        System.out.println("CoreConcurrentPowerCutTest seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
         long t0 = System.nanoTime();
         Random rnd = new Random(seed);
         String blockSize = rnd.nextBoolean() ? "1024" : "4096";
+        // every other seed on an orphan_file image (orphans in the orphan file, Linux 5.15's way); -Dext4j.orphanFile=true|false fixes it
+        boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
+        System.out.println("  block size " + blockSize + (orphanFile ? ", orphan_file" : ", no orphan_file"));
         Path img = tmp.resolve("base.img");
-        Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", blockSize);
+        Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", blockSize, "-O", orphanFile ? "orphan_file" : "^orphan_file");
         dev = new RecordingBlockDevice(Files.readAllBytes(img), "recorded");
         int start;
         try (Ext4Vfs vfs = Ext4Vfs.open(dev, Options.defaults().withCommitMillis(1))) {

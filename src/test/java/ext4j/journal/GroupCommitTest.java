@@ -4,6 +4,7 @@ import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.fs.Ext4FileSystemAccess;
+import ext4j.fs.Options;
 import ext4j.ondisk.Inode;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
@@ -73,25 +74,21 @@ class GroupCommitTest {
         Path img = tmp.resolve("g.img");
         Tools.mke2fs(img, null, "64M", "-t", "ext4");
         int threads = 4, each = 40;
-        System.setProperty("ext4j.commitMs", "600000"); // commits come from the fsyncs only
         long commits;
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), false);
-        try {
-            JbdJournal j = (JbdJournal) Ext4FileSystemAccess.journal(fs);
-            long before = j.commits();
-            inThreads(threads, tt -> {
-                for (int i = 0; i < each; i++) {
-                    String p = "/t" + tt + "-" + i;
-                    fs.createFile(p, 0644, 0, 0);
-                    fs.write(p, 0, ByteBuffer.wrap(contents(tt, i)));
-                    fs.fsync(p);
-                }
-            });
-            commits = j.commits() - before;
-            Ext4FileSystemAccess.abandon(fs);                 // power cut right after the last fsync returned
-        } finally {
-            System.clearProperty("ext4j.commitMs");
-        }
+        // commits come from the fsyncs only
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), Options.defaults().withCommitMillis(600_000));
+        JbdJournal j = (JbdJournal) Ext4FileSystemAccess.journal(fs);
+        long before = j.commits();
+        inThreads(threads, tt -> {
+            for (int i = 0; i < each; i++) {
+                String p = "/t" + tt + "-" + i;
+                fs.createFile(p, 0644, 0, 0);
+                fs.write(p, 0, ByteBuffer.wrap(contents(tt, i)));
+                fs.fsync(p);
+            }
+        });
+        commits = j.commits() - before;
+        Ext4FileSystemAccess.abandon(fs);                 // power cut right after the last fsync returned
         int fsyncs = threads * each;
         System.out.println("GroupCommitTest: " + fsyncs + " fsyncs from " + threads + " threads took " + commits + " commits");
         assertTrue(commits * 4 < fsyncs * 3, fsyncs + " fsyncs took " + commits + " commits: too few were shared");
@@ -118,26 +115,21 @@ class GroupCommitTest {
         Path img = tmp.resolve("c.img");
         Tools.mke2fs(img, null, "32M", "-t", "ext4", "-b", "1024");
         int threads = 4, each = 60;
-        System.setProperty("ext4j.commitMs", "1");
         java.util.Map<String, byte[]> expect = new java.util.concurrent.ConcurrentHashMap<>();
-        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), false);
-        try {
-            inThreads(threads, tt -> {
-                for (int i = 0; i < each; i++) {
-                    String p = "/c" + tt + "-" + i;
-                    byte[] b = contents(tt + 10, i);
-                    fs.createFile(p, 0644, 0, 0);
-                    fs.write(p, 0, ByteBuffer.wrap(b));
-                    if (i % 2 == 0) fs.fsync(p);
-                    expect.put(p, b);
-                    if (i % 3 == 2) { String old = "/c" + tt + "-" + (i - 2); fs.unlink(old); expect.remove(old); }
-                }
-            });
-            fs.sync();
-            Ext4FileSystemAccess.abandon(fs);
-        } finally {
-            System.clearProperty("ext4j.commitMs");
-        }
+        Ext4FileSystem fs = Ext4FileSystem.openReadWrite(slowFlush(FileBlockDevice.open(img, false)), Options.defaults().withCommitMillis(1));
+        inThreads(threads, tt -> {
+            for (int i = 0; i < each; i++) {
+                String p = "/c" + tt + "-" + i;
+                byte[] b = contents(tt + 10, i);
+                fs.createFile(p, 0644, 0, 0);
+                fs.write(p, 0, ByteBuffer.wrap(b));
+                if (i % 2 == 0) fs.fsync(p);
+                expect.put(p, b);
+                if (i % 3 == 2) { String old = "/c" + tt + "-" + (i - 2); fs.unlink(old); expect.remove(old); }
+            }
+        });
+        fs.sync();
+        Ext4FileSystemAccess.abandon(fs);
         Ext4FileSystem.recover(img);
         Tools.assertFsckClean(img);
         try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(img)) {

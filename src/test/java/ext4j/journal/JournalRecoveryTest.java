@@ -1,5 +1,6 @@
 package ext4j.journal;
 
+import ext4j.testutil.Seeds;
 import ext4j.cli.CliRunner;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.base.CorruptException;
@@ -56,8 +57,7 @@ class JournalRecoveryTest {
     @Test
     void linuxJournalReplaysLikeE2fsck() throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
-        long seed = System.nanoTime();
-        System.out.println("JournalRecoveryTest seed=" + seed);
+        long seed = Seeds.seed("JournalRecoveryTest");
         Path dirty = kernelDirtyImage(seed);
         String info = CliRunner.run("info", dirty.toString()).out();
         assertTrue(info.contains("needs recovery"), "the copy has a journal to replay:\n" + info);

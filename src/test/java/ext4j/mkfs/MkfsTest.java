@@ -1,5 +1,6 @@
 package ext4j.mkfs;
 
+import ext4j.testutil.Seeds;
 import ext4j.cli.CliRunner;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.testutil.Tools;
@@ -50,7 +51,7 @@ class MkfsTest {
         Tools.ok(m.toArray(String[]::new));
         String a = Tools.ok("dumpe2fs", "-h", ours.toString()), b = Tools.ok("dumpe2fs", "-h", theirs.toString());
         for (String f : new String[]{"Filesystem features", "Block count", "Inode count", "Block size", "Inode size", "Blocks per group",
-                "Inodes per group", "Reserved GDT blocks", "Flex block group size", "Reserved block count", "Total journal blocks", "Filesystem volume name"})
+                "Inodes per group", "Reserved GDT blocks", "Flex block group size", "Reserved block count", "Total journal blocks", "Filesystem volume name", "Overhead clusters", "Journal users"})
             assertEquals(field(b, f), field(a, f), f + " (" + label + ")");
         long ua = usedBlocks(a), ub = usedBlocks(b);
         System.out.printf("MkfsTest %-40s used blocks: ext4j %d, mke2fs %d%n", label, ua, ub);
@@ -114,8 +115,7 @@ class MkfsTest {
     @Test
     void mkfsDirAndMke2fsDirReadTheSame() throws Exception {
         Path src = tmp.resolve("src");
-        long seed = System.nanoTime();
-        System.out.println("MkfsTest -d seed=" + seed);
+        long seed = Seeds.seed("MkfsTest -d");
         Random r = new Random(seed);
         for (int i = 0; i < 400; i++) {
             Path d = src.resolve("d" + (i % 13)).resolve("s" + (i % 5));
@@ -143,5 +143,121 @@ class MkfsTest {
         opt.nanos = true;
         assertEquals(List.of(), TreeDiff.diff(src, a, opt).stream().filter(x -> !x.contains("lost+found") && !x.startsWith("extra")).toList(),
                 "ext4j mkfs -d keeps the source's nanoseconds");
+    }
+
+    /** The orphan file's blocks: their number, where they are, and each block's bytes. */
+    private static List<String> orphanFile(Path img) throws Exception {
+        String stat = Tools.debugfs(img, "stat <12>");
+        List<String> out = new ArrayList<>();
+        for (String l : stat.split("\n")) if (l.matches("Inode: .*|User: .*|Links: .*|EXTENTS:|\\(.*")) out.add(l.replaceAll("Generation.*|Version.*", "").strip());
+        String blocks = Tools.debugfs(img, "blocks <12>").strip();
+        int bs = Integer.parseInt(field(Tools.ok("dumpe2fs", "-h", img.toString()), "Block size"));
+        try (var ch = java.nio.channels.FileChannel.open(img)) {
+            for (String b : blocks.split("\\s+")) {
+                if (!b.matches("\\d+")) continue;                        // debugfs's version line
+                ByteBuffer buf = ByteBuffer.allocate(bs);
+                ch.read(buf, Long.parseLong(b) * bs);
+                out.add(b + ": " + java.util.HexFormat.of().formatHex(buf.array(), bs - 8, bs) + (allZero(buf.array(), bs - 8) ? " (slots empty)" : " (slots used!)"));
+            }
+        }
+        return out;
+    }
+
+    private static boolean allZero(byte[] b, int n) { for (int i = 0; i < n; i++) if (b[i] != 0) return false; return true; }
+
+    /**
+     * -O orphan_file as mke2fs makes it: inode 12 of the same size and blocks, each block's tail
+     * (magic and checksum, the same UUID given to both) byte for byte; e2fsck -fn clean; Linux mounts
+     * it and puts an unlinked open file in it, which its unmount frees.
+     */
+    @Test
+    void orphanFileAsMke2fsMakesIt() throws Exception {
+        String uuid = "0b10ca04-1234-4321-8765-aabbccddeeff";
+        for (String[] c : new String[][]{{"3M"}, {"100M"}, {"1G"}, {"20G"}, {"300M", "-b", "2048"}, {"100M", "-O", "^metadata_csum"}}) {
+            String size = c[0];
+            List<String> opts = new ArrayList<>(List.of("-U", uuid));
+            opts.addAll(Arrays.asList(c).subList(1, c.length));
+            if (opts.contains("-O")) opts.set(opts.indexOf("-O") + 1, opts.get(opts.indexOf("-O") + 1) + ",orphan_file");
+            else opts.addAll(List.of("-O", "orphan_file"));
+            Path ours = compareWithMke2fs(size, opts.toArray(String[]::new));
+            String label = String.join("_", opts).replaceAll("[^A-Za-z0-9_]", "") + size;
+            Path theirs = tmp.resolve("mke2fs-" + label + ".img");
+            assertEquals("12", field(Tools.ok("dumpe2fs", "-h", ours.toString()), "Orphan file inode"));
+            List<String> a = orphanFile(ours), b = orphanFile(theirs);
+            assertEquals(b, a, "orphan file of " + label);
+            assertTrue(a.size() > 4 + 32 && a.stream().anyMatch(l -> l.startsWith("EXTENTS")), "compared the inode, its extents and every block: " + a);
+            Files.delete(theirs);
+        }
+        Tools.requireMount();
+        Path img = tmp.resolve("of.img"), mnt = Files.createDirectories(tmp.resolve("ofm"));
+        assertEquals(0, CliRunner.run("mkfs", "-q", "-O", "orphan_file", img.toString(), "64M").exit());
+        Tools.mount(img, mnt, "");
+        try {
+            Path f = mnt.resolve("f");
+            Files.write(f, new byte[3 << 20]);
+            try (var _ = java.nio.channels.FileChannel.open(f)) {
+                Files.delete(f);
+                Tools.ok("sync");
+            }
+        } finally {
+            Tools.umount(mnt);
+        }
+        Tools.assertFsckClean(img);
+    }
+
+    /** dumpe2fs's group section without checksums, and the blocks of inodes 2, 7, 8, 11 and 12. */
+    private static String layout(Path img) throws Exception {
+        StringBuilder b = new StringBuilder();
+        boolean groups = false;
+        for (String l : Tools.ok("dumpe2fs", img.toString()).split("\n")) {
+            if (l.startsWith("Group 0:")) groups = true;
+            if (groups) b.append(l.replaceAll(",? ?csum 0x[0-9a-f]+", "")).append('\n');
+        }
+        for (int ino : new int[]{2, 7, 8, 11, 12})
+            b.append("inode ").append(ino).append(": ").append(Tools.debugfs(img, "blocks <" + ino + ">").replaceAll("debugfs [^\n]*\n", "").strip()).append('\n');
+        return b.toString();
+    }
+
+    /**
+     * Block for block the layout mke2fs makes (every group's tables, backups, free ranges; where
+     * root, the resize inode, the journal, lost+found and the orphan file are), for fixed and random
+     * sizes and options; seed printed, -Dext4j.seed=N replays.
+     */
+    @Test
+    void groupLayoutAndSpecialInodesEqualMke2fs() throws Exception {
+        Long fixed = Long.getLong("ext4j.seed");
+        long seed = fixed != null ? fixed : System.nanoTime();
+        System.out.println("MkfsTest layout seed=" + seed + " (rerun with -Dext4j.seed=" + seed + ")");
+        Random rnd = new Random(seed);
+        List<String[]> cases = new ArrayList<>(List.of(new String[]{"2M"}, new String[]{"3M"}, new String[]{"8M"}, new String[]{"17M"},
+                new String[]{"64M"}, new String[]{"100M", "-O", "orphan_file"}, new String[]{"136M", "-b", "4096"}, new String[]{"1G"},
+                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"}));
+        String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
+        for (int i = 0; i < 4; i++) {
+            List<String> c = new ArrayList<>(List.of((2048 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 12_000_000)) + "K"));
+            c.addAll(Arrays.asList(extras[rnd.nextInt(extras.length)]));
+            cases.add(c.toArray(String[]::new));
+        }
+        String uuid = "0b10ca04-1234-4321-8765-aabbccddeeff";
+        for (String[] c : cases) {
+            Path ours = tmp.resolve("layout-ours.img"), theirs = tmp.resolve("layout-mke2fs.img");
+            Files.deleteIfExists(ours);
+            Files.deleteIfExists(theirs);
+            List<String> opts = new ArrayList<>(Arrays.asList(c).subList(1, c.length));
+            opts.addAll(List.of("-U", uuid));
+            List<String> args = new ArrayList<>(List.of("mkfs", "-q"));
+            args.addAll(opts);
+            args.addAll(List.of(ours.toString(), c[0]));
+            CliRunner.Out o = CliRunner.run(args.toArray(String[]::new));
+            assertEquals(0, o.exit(), o.err());
+            Tools.ok("truncate", "-s", c[0], theirs.toString());
+            List<String> m = new ArrayList<>(List.of("mke2fs", "-q", "-F"));
+            if (!opts.contains("-t")) m.addAll(List.of("-t", "ext4"));
+            m.addAll(opts);
+            m.addAll(List.of(theirs.toString(), c[0]));
+            Tools.ok(m.toArray(String[]::new));
+            assertEquals(layout(theirs), layout(ours), String.join(" ", c) + ": layout vs mke2fs");
+            Tools.assertFsckClean(ours);
+        }
     }
 }

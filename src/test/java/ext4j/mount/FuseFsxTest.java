@@ -1,5 +1,6 @@
 package ext4j.mount;
 
+import ext4j.testutil.Seeds;
 import ext4j.testutil.Sys;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Assumptions;
@@ -67,8 +68,8 @@ class FuseFsxTest {
     private final byte[][] model = new byte[FILES][CAP];
     private final ArrayDeque<String> log = new ArrayDeque<>();
     /** The last ops on each file, shown with a mismatch in it. */
-    @SuppressWarnings("unchecked")
-    private final ArrayDeque<String>[] fileLog = new ArrayDeque[FILES];
+    @SuppressWarnings("unchecked") // a generic array: only ArrayDeque<String> is ever stored
+    private final ArrayDeque<String>[] fileLog = (ArrayDeque<String>[]) new ArrayDeque<?>[FILES];
     private final Map<String, Integer> counts = new TreeMap<>();
     /** Which fallocate modes the kernel's FUSE client passes on (the others it answers EOPNOTSUPP itself). */
     private boolean fuseZero, fuseCollapse, fuseInsert;
@@ -81,9 +82,8 @@ class FuseFsxTest {
     @Test void fsxThroughTheMount() throws Exception {
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is missing: skipping the fsx run through the FUSE mount");
         Tools.requireMount();
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
         long ops = Long.getLong("ext4j.fuseFsxOps", 100_000);
-        System.out.println("FuseFsxTest seed=" + seed + " ops=" + ops + " (rerun with -Dext4j.seed=" + seed + ")");
+        seed = Seeds.seed("FuseFsxTest ops=" + ops);
         rnd = new Random(seed);
         img = tmp.resolve("fsx.img");
         mnt = Files.createDirectory(tmp.resolve("mnt"));
@@ -520,7 +520,7 @@ class FuseFsxTest {
     }
 
     private AssertionError bad(String msg) {
-        return new AssertionError("seed " + seed + " op " + op + ": " + msg + "\n" + lastOps() + "\n(rerun with -Dext4j.seed=" + seed + ")");
+        return new AssertionError("seed " + seed + " op " + op + ": " + msg + "\n" + lastOps() + "\n(rerun: " + Seeds.rerun(seed) + ")");
     }
 
     private String lastOps() {

@@ -87,7 +87,7 @@ class FuseMountTest {
     void realProgramsCopyATreeInAndTheKernelSeesTheSameTree() throws Exception {
         Path src = sourceTree(), img = image("512M"), mnt = dir("m"), kmnt = dir("k");
         boolean rsync = Tools.run("sh", "-c", "command -v rsync").exit() == 0;
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             sh(mnt, "cp -a " + src + " cp && mkdir tar && tar -C " + src + " -cf - . | tar -C tar -xf -");
             if (rsync) sh(mnt, "rsync -aHX " + src + "/ rsync/");
             sh(mnt, "diff -r --no-dereference -x fifo " + src + " cp && diff -r --no-dereference -x fifo " + src + " tar");   // diff calls two fifos a difference
@@ -115,13 +115,13 @@ class FuseMountTest {
         } finally {
             Tools.umount(kmnt);
         }
-        if (!rsync) Assumptions.abort("rsync is not installed: cp -a and tar were checked, rsync -aH was not (install rsync, see .ci/run)");
+        if (!rsync) Assumptions.abort("rsync is not installed: cp -a and tar were checked, rsync -aH was not (scripts/install-test-deps.sh installs rsync)");
     }
 
     @Test
     void severalProcessesAtOnceInOneDirectoryAndAcross() throws Exception {
         Path img = image("256M"), mnt = dir("m");
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Files.createDirectories(mnt.resolve("shared"));
             List<Process> ps = new ArrayList<>();
             for (int p = 0; p < 4; p++) {
@@ -164,7 +164,7 @@ class FuseMountTest {
             Tools.umount(kmnt);
         }
         assertTrue(Tools.run("dumpe2fs", "-h", copy.toString()).out().contains("needs_recovery"), "the copy must carry a dirty journal");
-        try (Ext4Mount m = Ext4Mount.mount(copy, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(copy, mnt, MountOptions.defaults())) {
             for (int i = 1; i <= 50; i++) assertEquals("file " + i + "\n", Files.readString(mnt.resolve("a/b/f" + i)));
             assertArrayEquals(Files.readAllBytes(tmp.resolve("data.expected")), Files.readAllBytes(mnt.resolve("a/data")));
         }
@@ -174,7 +174,7 @@ class FuseMountTest {
     @Test
     void aSecondMountOfTheSameImageIsRefused() throws Exception {
         Path img = image("64M"), a = dir("a"), b = dir("b");
-        try (Ext4Mount m = Ext4Mount.mount(img, a, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, a, MountOptions.defaults())) {
             IOException e = assertThrows(IOException.class, () -> Ext4Mount.mount(img, b, MountOptions.defaults()));
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
             StringWriter err = new StringWriter();
@@ -200,11 +200,11 @@ class FuseMountTest {
     @Test
     void aReadOnlyMountRefusesWritesWithEROFS() throws Exception {
         Path img = image("64M"), mnt = dir("m");
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Files.writeString(mnt.resolve("kept"), "before");
         }
         byte[] before = Files.readAllBytes(img);
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults().withReadOnly(true))) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults().withReadOnly(true))) {
             assertEquals("before", Files.readString(mnt.resolve("kept")));
             FileSystemException e = assertThrows(FileSystemException.class, () -> Files.writeString(mnt.resolve("new"), "x"));
             assertTrue(String.valueOf(e.getReason()).contains("Read-only"), e.toString());
@@ -242,7 +242,7 @@ class FuseMountTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the server exits once the mount is no longer used");
         assertEquals(0, p.exitValue());
         Tools.assertFsckClean(img);
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults().withReadOnly(true))) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults().withReadOnly(true))) {
             assertEquals("written before SIGTERM", Files.readString(mnt.resolve("idle")));
             assertEquals("written while busy and after", Files.readString(mnt.resolve("busy")));
         }
@@ -267,7 +267,7 @@ class FuseMountTest {
         Tools.requireTool("setpriv");
         Tools.requireTool("fusermount3");
         Assumptions.assumeTrue(Files.getPosixFilePermissions(Path.of("/dev/fuse")).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE),
-                "/dev/fuse is not open to other users here (.ci/run makes it 0666, as distributions do): skipping the unprivileged mount");
+                "/dev/fuse is not open to other users here (scripts/install-test-deps.sh makes it 0666, as distributions do): skipping the unprivileged mount");
         int uid = 1500;
         // a world-readable copy of the classes and picocli: the user cannot read root's build or Maven cache
         Path home = Files.createTempDirectory(Path.of("/tmp"), "ext4j-user");
@@ -309,7 +309,7 @@ class FuseMountTest {
     @Test
     void anUnlinkedOpenFileLivesUntilItsLastCloseThenIsFreed() throws Exception {
         Path img = image("64M"), mnt = dir("m");
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Path f = mnt.resolve("doomed");
             try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 ch.write(ByteBuffer.wrap(new byte[1 << 20]));
@@ -338,7 +338,7 @@ class FuseMountTest {
         Path host = tmp.resolve("host");
         Files.write(host, data);
         String want = Tools.ok("fsverity", "digest", host.toString()).split(" ")[0];
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Files.write(mnt.resolve("sealed"), data);
             Tools.ok("fsverity", "enable", mnt.resolve("sealed").toString());
             assertEquals(want, Tools.ok("fsverity", "measure", mnt.resolve("sealed").toString()).split(" ")[0]);
@@ -351,7 +351,7 @@ class FuseMountTest {
         String bmap = Tools.ok("debugfs", "-R", "bmap /sealed 100", img.toString()).trim();
         long block = Long.parseLong(bmap.lines().reduce((a, b) -> b).orElseThrow().trim());
         try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) { ch.write(ByteBuffer.wrap(new byte[] {0x55, 0x55}), block * 4096 + 10); }
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             try (FileChannel ch = FileChannel.open(mnt.resolve("sealed"), StandardOpenOption.READ)) {
                 ByteBuffer ok = ByteBuffer.allocate(4096);
                 ch.read(ok, 0);
@@ -366,7 +366,7 @@ class FuseMountTest {
     @Test
     void damageFoundWhileMountedIsEioAndTurnsTheFilesystemReadOnly() throws Exception {
         Path img = image("64M"), mnt = dir("m");
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Files.createDirectories(mnt.resolve("victim"));
             for (int i = 0; i < 5; i++) Files.writeString(mnt.resolve("victim/f" + i), "x");
             Files.writeString(mnt.resolve("safe"), "kept");
@@ -375,7 +375,7 @@ class FuseMountTest {
         long block = Long.parseLong(bmap.lines().reduce((a, b) -> b).orElseThrow().trim());
         int bs = Integer.parseInt(Tools.ok("dumpe2fs", "-h", img.toString()).lines().filter(l -> l.startsWith("Block size:")).findFirst().orElseThrow().replaceAll("\\D", ""));
         try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) { ch.write(ByteBuffer.wrap(new byte[64]), block * bs + 24); }
-        try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
+        try (Ext4Mount _ = Ext4Mount.mount(img, mnt, MountOptions.defaults())) {
             Files.writeString(mnt.resolve("before-damage"), "acknowledged");
             IOException e = assertThrows(IOException.class, () -> {
                 try (var s = Files.list(mnt.resolve("victim"))) { s.count(); } catch (java.io.UncheckedIOException u) { throw u.getCause(); }

@@ -62,17 +62,17 @@ class FusePosixCompareTest {
     static final long TIB = 1L << 40;
 
     /**
-     * Differences that come from the kernel's FUSE client, not from ext4j: the request never reaches
-     * the server. Each is a probe-name pattern, the line on the kernel's ext4 and the line FUSE
-     * gives instead; the test checks that exactly that happens and reports these apart. What follows
-     * in that probe is its consequence: not compared, nor is its directory in the final tree.
-     */
-    /**
      * A known, explained difference: on image pairs matching pair, in probes matching probe, a
      * kernel line and an ext4j line matching these. Each is reported (never silent) and ends that
      * probe's comparison; everything else must be equal. Keep this list short and each entry exact.
      */
     record FuseLimit(String pair, String probe, String kernelLine, String fuseLine, String why) {}
+    /**
+     * Differences that come from the kernel's FUSE client, not from ext4j: the request never reaches
+     * the server. Each is a probe-name pattern, the line on the kernel's ext4 and the line FUSE
+     * gives instead; the test checks that exactly that happens and reports these apart. What follows
+     * in that probe is its consequence: not compared, nor is its directory in the final tree.
+     */
     static final List<FuseLimit> FUSE_LIMITS = List.of(
             new FuseLimit(".*", "fallocate/.*", "fallocate (COLLAPSE_RANGE|INSERT_RANGE) .*", "fallocate (COLLAPSE_RANGE|INSERT_RANGE) .* = EOPNOTSUPP",
                     "the kernel's FUSE client passes only KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE to the server and answers EOPNOTSUPP itself"),

@@ -1,5 +1,6 @@
 package ext4j.nio;
 
+import ext4j.testutil.Seeds;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,7 +85,7 @@ class NioChannelModelTest {
         if (recent.size() > 40) recent.removeFirst();
     }
 
-    private String context() { return "seed " + seed + " (-Dext4j.seed=" + seed + "), op " + op + "; recent operations:\n" + String.join("\n", recent); }
+    private String context() { return "seed " + seed + " (rerun: " + Seeds.rerun(seed) + "), op " + op + "; recent operations:\n" + String.join("\n", recent); }
 
     private void check(boolean ok, String what) { if (!ok) fail(what + "\n" + context()); }
 
@@ -137,8 +138,7 @@ class NioChannelModelTest {
     }
 
     @Test void randomChannelOperationsMatchAByteModel() throws Exception {
-        seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("NioChannelModelTest: seed " + seed + " (rerun with -Dext4j.seed=" + seed + "), " + OPS + " operations");
+        seed = Seeds.seed("NioChannelModelTest " + OPS + " operations");
         rnd = new Random(seed);
         Path img = tmp.resolve("model.img");
         Tools.mke2fs(img, null, "64M", "-t", "ext4");

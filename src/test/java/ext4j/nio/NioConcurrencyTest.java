@@ -1,5 +1,6 @@
 package ext4j.nio;
 
+import ext4j.testutil.Seeds;
 import ext4j.testutil.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -218,8 +219,7 @@ class NioConcurrencyTest {
     }
 
     @Test void fourThreadsSharingOneFileSystemKeepTheirModels() throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("NioConcurrencyTest: seed " + seed + " (rerun with -Dext4j.seed=" + seed + "), " + THREADS + " threads x " + OPS + " operations");
+        long seed = Seeds.seed("NioConcurrencyTest " + THREADS + " threads x " + OPS + " operations");
         Path img = tmp.resolve("conc.img");
         Tools.mke2fs(img, null, "128M", "-t", "ext4");
         byte[] readOnly = new byte[300_000];

@@ -675,7 +675,7 @@ class NioContractTest {
         @Test void overlappingLocksOfTwoChannelsInOneJvmAreRefused() throws Exception {
             for (boolean blocking : new boolean[] {false, true}) {
                 Outcome o = same(r -> {
-                    try (FileChannel a = open(r, READ, WRITE); FileChannel b = open(r, READ, WRITE); FileLock held = a.tryLock(0, 5, false)) {
+                    try (FileChannel a = open(r, READ, WRITE); FileChannel b = open(r, READ, WRITE); FileLock _ = a.tryLock(0, 5, false)) {
                         return blocking ? b.lock(4, 5, false) : b.tryLock(4, 5, false);
                     }
                 });
@@ -685,13 +685,13 @@ class NioContractTest {
 
         @Test void sharedLocksOverlappingInOneJvmAreRefusedToo() throws Exception {
             Outcome o = same(r -> {
-                try (FileChannel a = open(r, READ); FileChannel b = open(r, READ); FileLock held = a.lock(0, 5, true)) { return b.tryLock(0, 5, true); }
+                try (FileChannel a = open(r, READ); FileChannel b = open(r, READ); FileLock _ = a.lock(0, 5, true)) { return b.tryLock(0, 5, true); }
             });
             assertInstanceOf(OverlappingFileLockException.class, o.thrown());
         }
 
         @Test void aChannelCannotLockARangeItHoldsTwice() throws Exception {
-            Outcome o = same(r -> { try (FileChannel a = open(r, READ, WRITE); FileLock held = a.lock()) { return a.tryLock(3, 1, false); } });
+            Outcome o = same(r -> { try (FileChannel a = open(r, READ, WRITE); FileLock _ = a.lock()) { return a.tryLock(3, 1, false); } });
             assertInstanceOf(OverlappingFileLockException.class, o.thrown());
         }
 
@@ -737,7 +737,7 @@ class NioContractTest {
         @Test void locksOfDifferentFilesNeverOverlap() throws Exception {
             same(r -> {
                 write(r.resolve("g"), "other");
-                try (FileChannel a = open(r, READ, WRITE); FileChannel b = FileChannel.open(r.resolve("g"), READ, WRITE); FileLock x = a.lock(); FileLock y = b.tryLock()) {
+                try (FileChannel a = open(r, READ, WRITE); FileChannel b = FileChannel.open(r.resolve("g"), READ, WRITE); FileLock _ = a.lock(); FileLock y = b.tryLock()) {
                     return y != null;
                 }
             });

@@ -17,7 +17,12 @@ public final class Tools {
     public record Result(int exit, String out) {}
 
     public static Result run(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new IOException(e.getMessage() + " (scripts/install-test-deps.sh, run by ./run-tests, installs the tools the tests use)", e);
+        }
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(10, TimeUnit.MINUTES)) { p.destroyForcibly(); throw new IOException("timed out: " + cmd); }
         return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
@@ -49,7 +54,7 @@ public final class Tools {
     public static void requireTool(String name) {
         boolean found = false;
         for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) found |= Files.isExecutable(Path.of(dir, name));
-        Assumptions.assumeTrue(found, name + " is not installed: install e2fsprogs (see .ci/run)");
+        Assumptions.assumeTrue(found, name + " is not installed: install it (scripts/install-test-deps.sh, run by ./run-tests, does)");
     }
 
     /** mke2fs with extra options, populated from src (may be null), size like "64M". */

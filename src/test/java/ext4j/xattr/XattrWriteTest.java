@@ -1,5 +1,6 @@
 package ext4j.xattr;
 
+import ext4j.testutil.Seeds;
 import ext4j.base.Errno;
 import ext4j.fs.Ext4FileSystem;
 import ext4j.base.FsException;
@@ -35,8 +36,7 @@ class XattrWriteTest {
     }
 
     private void randomOps(String label, String... mkfs) throws Exception {
-        long seed = Long.getLong("ext4j.seed", System.nanoTime());
-        System.out.println("XattrWriteTest " + label + " seed=" + seed);
+        long seed = Seeds.seed("XattrWriteTest " + label);
         Random r = new Random(seed);
         Path img = tmp.resolve(label + ".img");
         Tools.mke2fs(img, null, "32M", mkfs);
