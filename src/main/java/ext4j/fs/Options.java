@@ -9,6 +9,7 @@ package ext4j.fs;
  * {@code faults} (tests only, null otherwise) puts a {@link ext4j.block.FaultyBlockDevice} under an
  * open by path, so front ends can be tested over a failing disk exactly as they open images.
  */
+@SuppressWarnings("exports") // FaultyBlockDevice is internal: the callers that set faults are in the module (tests)
 public record Options(boolean readOnly, boolean force, long commitMillis, long cacheBytes, boolean delalloc, boolean journal,
                       ext4j.block.FaultyBlockDevice.Faults faults) {
     public Options {

@@ -56,6 +56,7 @@ class FuseFaultTest {
         faults.stop();
         byte[] a = random(rnd, 300_000);
         try (Ext4Mount m = Ext4Mount.mount(img, mnt, MountOptions.defaults().withCommitSeconds(0), faults)) {
+            assertFalse(m.vfs().isReadOnly());
             try (FileChannel ch = FileChannel.open(mnt.resolve("a"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
                 ch.write(ByteBuffer.wrap(random(rnd, 300_000)), 0);
                 ch.force(true);
