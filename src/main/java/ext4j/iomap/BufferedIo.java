@@ -810,11 +810,12 @@ public final class BufferedIo implements AutoCloseable {
                 f.writing--;
                 lock.signalAll();
             }
+            List<CompletionQueue.IoEnd> done = new ArrayList<>(runs.size());
             for (int i = 0; i < runs.size(); i++) {
                 Run r = runs.get(i);
                 if (failed[i] == null) {
                     deviceWrites++;
-                    completions.submit(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type()));
+                    done.add(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type()));
                     continue;
                 }
                 IOException e = failed[i] instanceof IOException io ? io : new IOException("writeback of " + f + " at " + r.pos() + ": " + failed[i], failed[i]);
@@ -823,6 +824,7 @@ public final class BufferedIo implements AutoCloseable {
                 finishWriteback(f, r.pos(), r.pos() + r.len());
                 f.inFlight--;
             }
+            completions.submit(done);                   // one hand-over (and one wake-up of the worker) per batch
         } finally {
             ioBuffers.push(buf);
             for (Run r : runs) ops.submitted(f, r.m());

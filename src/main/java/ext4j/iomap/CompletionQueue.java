@@ -30,9 +30,10 @@ final class CompletionQueue implements AutoCloseable {
         worker = Thread.ofPlatform().daemon().name("ext4j-io-completion").start(this::run);
     }
 
-    void submit(IoEnd e) {
+    void submit(List<IoEnd> ends) {
+        if (ends.isEmpty()) return;
         synchronized (queue) {
-            queue.add(e);
+            queue.addAll(ends);
             queue.notifyAll();
         }
     }
