@@ -229,7 +229,10 @@ public final class Ext4FileSystem implements Closeable {
      * Damage found while open (errors=remount-ro): what was written so far is committed if it can
      * be, then the filesystem turns read-only with the damage as the cause. Reads go on.
      */
-    public synchronized void reportCorruption(ext4j.base.CorruptException damage) {
+    public synchronized void reportCorruption(ext4j.base.CorruptException damage) { turnReadOnly(damage); }
+
+    /** errors=remount-ro for a cause found while open (damage, an operation the cache and the disk can no longer agree on). */
+    private synchronized void turnReadOnly(IOException damage) {
         if (writer == null || readOnlyCause != null) return;
         try {
             sync();                                   // the damage is old: what callers wrote is not, keep it
@@ -345,6 +348,7 @@ public final class Ext4FileSystem implements Closeable {
 
     public synchronized void truncate(Inode file, long size) throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
+        IOException halfDone = null;
         try {
             FsWriter wr = w();
             wr.checkTruncate(file, size);
@@ -360,7 +364,10 @@ public final class Ext4FileSystem implements Closeable {
                 // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
                 long target = size <= disk || !f.hasPending(0, size) ? size : disk;
                 try {
-                    wr.truncate(diskInode(file.number()), target);
+                    wr.truncate(diskInode(file.number()), target, size < old ? size : Long.MAX_VALUE);
+                } catch (IOException e) {
+                    if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
+                    throw e;
                 } finally {
                     Ext4MappingOps.changed(f);
                 }
@@ -369,6 +376,8 @@ public final class Ext4FileSystem implements Closeable {
             }
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
+            // cache and inode disagree and the dropped tail cannot come back: errors=remount-ro, as ext4 does on a failed truncate
+            if (halfDone != null) turnReadOnly(halfDone);
         }
     }
 
@@ -706,9 +715,17 @@ public final class Ext4FileSystem implements Closeable {
         try {
             if (writer == null) return;
             w();
-            io.writebackAll();
-            for (CachedFile f : io.files()) settleSize(f);
-            writer.sync();
+            // a data write error does not stop the sync: the metadata is committed all the same and the error thrown after
+            IOException dataError = null;
+            try { io.writebackAll(); } catch (IOException e) { dataError = e; }
+            try {
+                for (CachedFile f : io.files()) settleSize(f);
+                writer.sync();
+            } catch (IOException | RuntimeException e) {
+                if (dataError == null) throw e;
+                dataError.addSuppressed(e);              // the write error first: the commit may have failed because of it
+            }
+            if (dataError != null) throw dataError;
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
         }
@@ -981,6 +998,7 @@ public final class Ext4FileSystem implements Closeable {
     @Override
     public synchronized void close() throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
+        IOException dataError = null;
         try {
             try {
                 if (writer != null) {
@@ -991,8 +1009,8 @@ public final class Ext4FileSystem implements Closeable {
                             + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
                     }
                     try {
-                        writer.closeCopier();
-                        io.writebackAll();
+                        writer.closeCopier();                 // mkfs -d's data copies finish (or fail the close) first
+                        dataError = io.writebackForClose();   // data lost without an fsync hearing of it: reported after the close
                         for (CachedFile f : io.files()) settleSize(f);
                     } finally { io.close(); }
                     writer.unpinAll();
@@ -1016,9 +1034,13 @@ public final class Ext4FileSystem implements Closeable {
                     else if (clearOrphans) vol.updateSuperblockDirect(e -> e.clearRoCompat(Features.RO_ORPHAN_PRESENT));
                     writer = null;
                 }
+            } catch (IOException | RuntimeException e) {
+                if (dataError != null) e.addSuppressed(dataError);
+                throw e;
             } finally {
                 vol.close();
             }
+            if (dataError != null) throw dataError;
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
         }

@@ -4,6 +4,8 @@ import ext4j.alloc.BlockAllocator;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.iomap.CachedFile;
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.iomap.Mapping;
 import ext4j.iomap.MappingOps;
@@ -159,16 +161,20 @@ final class Ext4MappingOps implements MappingOps {
         if (flags != WRITE || m.type() != MappingType.HOLE) return m;
         int bs = f.blockSize();
         long lblk = m.offset() / bs, n = Math.min(m.length() / bs, 1L << 20);
-        if (delalloc && balloc.reserve(n)) {
+        // indirect-mapped files have no unwritten state: blocks allocated now would be committed, mapped as written past
+        // the on-disk size, before their data is written; so they always reserve and allocate at writeback (ordered there)
+        boolean reserve = delalloc || !fs.diskInode(f.id()).hasFlag(Inode.FL_EXTENTS);
+        if (reserve && balloc.reserve(n)) {
             Status st = status(f);
             synchronized (st) { addDelayed(st, lblk, n); st.seq++; }
             delayedBlocks += n;
             return Mapping.of(MappingType.DELALLOC, lblk * bs, n * bs, -1, st.seq);
         }
-        // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle
+        // no delalloc (or too little free space to promise): unwritten blocks now, in a short handle (written ones, fresh, without extents)
         Extent x = w.allocateForWriteback(f.id(), lblk, n, false);
         inserted(f, x);
-        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        return Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq); // written blocks holding stale bytes: the engine zeroes around the write
     }
 
     @Override
@@ -267,7 +273,21 @@ final class Ext4MappingOps implements MappingOps {
             balloc.release(x.len());
         }
         inserted(f, x);
-        return Mapping.of(x.unwritten() ? MappingType.UNWRITTEN : MappingType.MAPPED, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        return Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+    }
+
+    /**
+     * Blocks just mapped as written whose data could not be written hold someone's old bytes, and
+     * the commit this writeback holds back would publish them: the journal is aborted first (ext4's
+     * data_err=abort; extent files get unwritten extents and lose only their data).
+     */
+    @Override
+    public void writeFailed(CachedFile f, Mapping m, IOException e) {
+        if (!m.fresh()) return;
+        FsException stop = new FsException(Errno.EIO, f + ": data of newly mapped blocks not written (" + e.getMessage() + ")");
+        stop.initCause(e);
+        w.journal().abort(stop);
     }
 
     /** Most delayed ranges one writeback allocation takes on (one handle, one extent tree store). */

@@ -62,10 +62,11 @@ public final class Ext4Vfs implements Closeable {
 
     /** Opens an image or block device; a dirty journal is replayed first (in memory when read-only). */
     public static Ext4Vfs open(Path image, Options options) throws IOException {
-        if (options.readOnly()) return new Ext4Vfs(Ext4FileSystem.openReadOnly(image));
-        BlockDevice dev = ext4j.block.FileBlockDevice.open(image, false);
+        if (options.readOnly() && options.faults() == null) return new Ext4Vfs(Ext4FileSystem.openReadOnly(image));
+        BlockDevice dev = ext4j.block.FileBlockDevice.open(image, options.readOnly());
+        if (options.faults() != null) dev = new ext4j.block.FaultyBlockDevice(dev, options.faults());
         try {
-            return new Ext4Vfs(Ext4FileSystem.openReadWrite(dev, options));
+            return open(dev, options);
         } catch (IOException | RuntimeException e) {
             dev.close();
             throw e;
@@ -454,8 +455,8 @@ public final class Ext4Vfs implements Closeable {
     /** fsync or fdatasync: the file's data and (for fsync, or a size or mapping change) its metadata are durable; a directory's entries likewise. */
     public void fsync(OpenFile f, boolean dataOnly) throws IOException {
         if (f.isClosed()) throw new FsException(Errno.EBADF, "handle " + f.id() + " is released");
-        if (isReadOnly()) return;
-        fs.fsync(f.ino(), dataOnly);
+        if (!fs.isWritable()) return;                 // opened read-only: nothing to make durable
+        fs.fsync(f.ino(), dataOnly);                  // turned read-only by an error: EROFS, never a silent success
     }
 
     /**

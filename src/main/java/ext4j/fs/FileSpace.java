@@ -258,8 +258,13 @@ final class FileSpace extends WriterPart {
         });
     }
 
-    /** Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block. */
-    void truncate(Inode file, long size) throws IOException {
+    /**
+     * Sets the size; shrinking frees blocks past the end and zeroes the tail of the last block.
+     * cut is where the page cache was cut (Long.MAX_VALUE: nowhere): an indirect-mapped file
+     * written without delalloc has blocks mapped as written ahead of its on-disk size, and those past
+     * the cut hold stale bytes the dropped cache never wrote, so they go even when the size grows.
+     */
+    void truncate(Inode file, long size, long cut) throws IOException {
         checkTruncate(file, size);
         boolean staged = txn("truncate inode " + file.number(), OP_CREDITS * 4, h -> {
             noteData(file.number());
@@ -273,6 +278,8 @@ final class FileSpace extends WriterPart {
                 zeroTail(u, size);
                 if (w.orphans.isBig(u)) { w.orphans.orphanAdd(h, u); big = true; }  // the blocks go in later handles
                 else w.orphans.freeBlocksFrom(h, u, keep);
+            } else if (cut != Long.MAX_VALUE && (u.ed.flags() & Inode.FL_EXTENTS) == 0) {
+                w.orphans.freeBlocksFrom(h, u, (cut + vol.blockSize() - 1) / vol.blockSize());
             }
             u.ed.size(size);
             Inode.Timestamp now = now();

@@ -146,7 +146,7 @@ final class FsWriter {
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }
     void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len, true); }
     void prepareForIo(Inode file) throws IOException { space.prepareForIo(file); }
-    void truncate(Inode file, long size) throws IOException { space.truncate(file, size); }
+    void truncate(Inode file, long size, long cut) throws IOException { space.truncate(file, size, cut); }
     void checkTruncate(Inode file, long size) throws FsException { space.checkTruncate(file, size); }
     void checkWrite(Inode file, long pos, long len) throws FsException { space.checkWrite(file, pos, len); }
     static void checkNotVerity(Inode file) throws FsException { FileSpace.checkNotVerity(file); }

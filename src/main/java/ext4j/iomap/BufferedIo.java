@@ -1,5 +1,7 @@
 package ext4j.iomap;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 
@@ -62,6 +64,12 @@ public final class BufferedIo implements AutoCloseable {
     private boolean readOnly;
     /** Buffers for device I/O done outside the lock, reused (guarded by the lock). */
     private final ArrayDeque<ByteBuffer> ioBuffers = new ArrayDeque<>();
+    /**
+     * The first writeback error since the last sync of everything: as Linux keeps one errseq per
+     * file for fsync and one per filesystem for syncfs, a sync reports it without taking it from
+     * the file, whose own next fsync still gets it.
+     */
+    private IOException syncError;
     /** Counters for tests and benchmarks. */
     public long deviceReads, deviceWrites, evictions, writebacks;
 
@@ -508,7 +516,7 @@ public final class BufferedIo implements AutoCloseable {
                         int off = (int) (q - fo.offset()), n = (int) Math.min(fo.size() - off, stop - q);
                         fo.pins++;
                         try {
-                            int got = copyIntoFolio(f, fo, off, n, src);
+                            int got = copyIntoFolio(f, fo, off, n, src, m);
                             copied += got;
                             if (q + got > f.size) f.size = q + got;
                             if (got < n) { shortCopy = true; break; }
@@ -528,12 +536,23 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
+    /** Makes the block holding byte at of the folio uptodate before a partial write into it: zeros for a fresh block, else a fill. */
+    private void fillForWrite(CachedFile f, Folio fo, int at, Mapping m) throws IOException {
+        int bs = f.blockSize, b = at / bs;
+        if (m.fresh() && !fo.isUptodate(b)) {          // just allocated: the disk has someone else's old bytes there
+            Arrays.fill(fo.data, b * bs, (b + 1) * bs, (byte) 0);
+            fo.uptodate.set(b);
+            return;
+        }
+        fill(f, fo, at, at + 1);
+    }
+
     /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
-    private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src) throws IOException {
+    private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src, Mapping m) throws IOException {
         int bs = f.blockSize;
         ensure(fo, (off + n + bs - 1) / bs * bs);
-        if (off % bs != 0) fill(f, fo, off, off + 1);
-        if ((off + n) % bs != 0) fill(f, fo, off + n - 1, off + n);
+        if (off % bs != 0) fillForWrite(f, fo, off, m);
+        if ((off + n) % bs != 0) fillForWrite(f, fo, off + n - 1, m);
         int got = 0;
         while (got < n) {
             int c = src.copyTo(ByteBuffer.wrap(fo.data, off + got, n - got));
@@ -719,7 +738,7 @@ public final class BufferedIo implements AutoCloseable {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
                 if (readOnly) {
-                    if (f.firstPending(from) < to) throw new IOException("read-only filesystem: " + f + " has dirty data that cannot be written");
+                    if (f.firstPending(from) < to) throw new FsException(Errno.EROFS, "read-only filesystem: " + f + " has dirty data that cannot be written");
                     return;
                 }
                 writebacks++;
@@ -800,7 +819,8 @@ public final class BufferedIo implements AutoCloseable {
                     continue;
                 }
                 IOException e = failed[i] instanceof IOException io ? io : new IOException("writeback of " + f + " at " + r.pos() + ": " + failed[i], failed[i]);
-                if (f.error == null) f.error = e;       // reported to the next fsync, never dropped
+                noteError(f, e);                       // reported to the next fsync (and sync), never dropped
+                ops.writeFailed(f, r.m(), e);          // before submitted() lets a held commit go
                 finishWriteback(f, r.pos(), r.pos() + r.len());
                 f.inFlight--;
             }
@@ -883,7 +903,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                if (failure != null && f.error == null) f.error = failure;
+                if (failure != null) noteError(f, failure);
                 f.inFlight -= count;
                 lock.signalAll();
             } finally {
@@ -908,10 +928,13 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                writeback(f, 0, Long.MAX_VALUE);
+                IOException stopped = null;
+                try { writeback(f, 0, Long.MAX_VALUE); } catch (IOException x) { stopped = x; }
                 IOException e = f.error;
                 f.error = null;
-                if (e != null) throw new IOException("writeback of " + f + " failed: " + e.getMessage(), e);
+                // the write error first: what it caused (a journal it aborted answering EROFS) comes second
+                if (e != null) { IOException r = writebackFailed(f, e); if (stopped != null) r.addSuppressed(stopped); throw r; }
+                if (stopped != null) throw stopped;
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }
@@ -920,16 +943,33 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** Writes back every file. Errors stay with their files for fsync; the first is also thrown. */
+    /** A writeback error as fsync reports it: the device's errno (ENOSPC from a full thin disk), else EIO; never without one. */
+    private static IOException writebackFailed(CachedFile f, IOException cause) {
+        Errno errno = cause instanceof FsException fe && fe.errno() == Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO;
+        FsException e = new FsException(errno, "writeback" + (f == null ? "" : " of " + f) + " failed (" + cause.getMessage() + ")");
+        e.initCause(cause);
+        return e;
+    }
+
+    private void noteError(CachedFile f, IOException e) {
+        if (f.error == null) f.error = e;
+        if (syncError == null) syncError = e;
+    }
+
+    /**
+     * Writes back every file (sync). Errors stay with their files for fsync; the first met since
+     * the last sync is thrown, once. A failure to map (the journal aborted, ENOSPC) is thrown too,
+     * after the other files were written.
+     */
     public void writebackAll() throws IOException {
         lock.lock();
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                IOException first = null;
-                for (CachedFile f : new ArrayList<>(files.values())) {
-                    try { fsync(f); } catch (IOException e) { if (first == null) first = e; }
-                }
+                IOException first = writeEverything();
+                IOException e = syncError;
+                syncError = null;
+                if (e != null) { IOException r = writebackFailed(null, e); if (first != null) r.addSuppressed(first); throw r; }
                 if (first != null) throw first;
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
@@ -939,13 +979,54 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
+    /**
+     * Unmount's writeback: every file written back; returns the first write error no fsync took
+     * (a data loss nobody heard of yet), clearing them all. A failure to map is thrown.
+     */
+    public IOException writebackForClose() throws IOException {
+        lock.lock();
+        try {
+            LockOrder.enter(LockOrder.Level.FOLIO);
+            try {
+                IOException first = writeEverything();
+                if (first != null) throw first;
+                IOException lost = null;
+                for (CachedFile f : files.values()) {
+                    if (f.error != null && lost == null) lost = writebackFailed(f, f.error);
+                    f.error = null;
+                }
+                syncError = null;
+                return lost;
+            } finally {
+                LockOrder.exit(LockOrder.Level.FOLIO);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Writes every file back; the first failure that stopped a file's writeback (not a write error, which stays with the file) is returned. */
+    private IOException writeEverything() throws IOException {
+        IOException first = null;
+        for (CachedFile f : new ArrayList<>(files.values())) {
+            try { writeback(f, 0, Long.MAX_VALUE); } catch (IOException e) { if (first == null) first = e; }
+        }
+        return first;
+    }
+
     /** Writes everything back and drops every folio (a cache drop; tests use it to force re-reads). */
     public void dropAll() throws IOException {
         lock.lock();
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                writebackAll();
+                if (readOnly) {                        // nothing can be written: clean folios go, dirty data stays readable
+                    for (CachedFile f : files.values())
+                        f.folios.values().removeIf(fo -> { if (!fo.isEvictable()) return false; drop(fo); f.pending.remove(fo.offset()); return true; });
+                    return;
+                }
+                IOException first = writeEverything();   // write errors stay for fsync and sync: a cache drop reports nothing
+                if (first != null) throw first;
                 for (CachedFile f : files.values()) {
                     for (Folio fo : f.folios.values()) drop(fo);
                     f.folios.clear();

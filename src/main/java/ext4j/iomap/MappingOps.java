@@ -38,6 +38,9 @@ public interface MappingOps {
      */
     default void submitted(CachedFile f, Mapping m) throws IOException {}
 
+    /** A write of file data into m failed (the error also waits for the file's next fsync); called before {@link #submitted}. */
+    default void writeFailed(CachedFile f, Mapping m, IOException e) {}
+
     /**
      * Writeback I/O of [pos, pos+len), all of one type, reached the device. UNWRITTEN ranges become
      * written; then the on-disk size may rise, but only to {@link CachedFile#safeSize} (the

@@ -1,5 +1,7 @@
 package ext4j.journal;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
 import ext4j.base.LockOrder;
 import ext4j.block.BlockDevice;
 import ext4j.block.BufferCache;
@@ -43,6 +45,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private final int bs;
     private final LongUnaryOperator map;       // journal block -> filesystem block
     private final long jsbBlock;               // physical block of the journal superblock
+    private final byte[] jsbRaw;               // that whole block (the superblock is its first 1024 bytes)
     private final ByteBuffer jsb;              // the journal superblock's 1024 bytes, big-endian
     private final long first, maxLen;
     private final boolean csumV3, is64;
@@ -76,6 +79,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         this.jsbBlock = map.applyAsLong(0);
         ByteBuffer raw = ByteBuffer.allocate(bs);
         dev.read(jsbBlock * bs, raw);
+        this.jsbRaw = raw.array();
         this.jsb = ByteBuffer.allocate(1024).order(ByteOrder.BIG_ENDIAN);
         jsb.put(0, raw.array(), 0, 1024);
         JournalSuperblock view = JournalSuperblock.parse(jsb.duplicate(), "journal block " + jsbBlock);
@@ -115,14 +119,14 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override
     public synchronized Handle start(String what, int credits) throws IOException {
-        if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+        if (failed != null) throw abortedError();
         if (handle != null && handleOwner == Thread.currentThread()) {
             handle.nest(credits);
             return handle;
         }
         if (handle != null) LockOrder.beforeWait("another thread's journal handle");
         for (;;) {
-            if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+            if (failed != null) throw abortedError();
             if (handle != null) { await(); continue; }
             boolean full = running.size() + credits > maxTransaction();
             boolean logFull = logUsed() + credits + overhead(credits) > (maxLen - first) / 2;
@@ -214,7 +218,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         synchronized (this) {
             long want = running.isEmpty() && runningRevokes.isEmpty() ? runningSeq - 1 : runningSeq;
             while (committedSeq < want) {
-                if (failed != null) throw new IOException("journal aborted after a failed commit: " + failed.getMessage(), failed);
+                if (failed != null) throw abortedError();
                 if (committing || handle != null || heldByOthers()) { await(); continue; }
                 c = closeRunning();
                 break;
@@ -250,6 +254,13 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         }
         finished(c);
         for (Runnable r : c.afterCommit()) r.run();
+    }
+
+    /** What callers get once the journal is aborted: EROFS, as jbd2 answers a start on an aborted journal, with the cause. */
+    private IOException abortedError() {
+        FsException e = new FsException(Errno.EROFS, "journal aborted after a failed write (" + failed.getMessage() + ")");
+        e.initCause(failed);
+        return e;
     }
 
     private void aborted(Exception e) {
@@ -397,7 +408,17 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     // ---- checkpoint ----
 
+    /** A checkpoint that cannot write home aborts the journal as a failed commit does: the log still holds everything. */
     private void checkpointLocked() throws IOException {
+        try {
+            writeCheckpoint();
+        } catch (IOException | RuntimeException e) {
+            aborted(e);
+            throw e;
+        }
+    }
+
+    private void writeCheckpoint() throws IOException {
         if (checkpoint.isEmpty() && logEmpty) return;
         List<Long> blocks = new ArrayList<>(checkpoint.keySet());
         blocks.sort(null);
@@ -416,10 +437,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private void writeJsb(long start, long sequence) throws IOException {
         jsb.putInt(0x18, (int) sequence).putInt(0x1C, (int) start);
         if (csumV3) { jsb.putInt(0xFC, 0); jsb.putInt(0xFC, Crc32c.update(0xFFFFFFFF, jsb.array(), 0, 1024)); }
-        ByteBuffer blk = ByteBuffer.allocate(bs);
-        dev.read(jsbBlock * bs, blk);
-        blk.put(0, jsb.array(), 0, 1024);
-        dev.write(jsbBlock * bs, blk.clear());
+        // the block as read at open, not read again: a read error must not abort a commit that needs no read
+        System.arraycopy(jsb.array(), 0, jsbRaw, 0, 1024);
+        dev.write(jsbBlock * bs, ByteBuffer.wrap(jsbRaw.clone()));
     }
 
     /** Commits, writes everything home and leaves the log empty. */
@@ -430,6 +450,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     }
 
     @Override public synchronized IOException failure() { return failed; }
+    @Override public synchronized void abort(IOException cause) { if (failed == null) aborted(cause); }
     @Override public synchronized long runningTransaction() { return runningSeq; }
     @Override public synchronized boolean isCommitted(long t) { return committedSeq >= t; }
     @Override public void flush() throws IOException { dev.flush(); }
@@ -438,7 +459,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     public synchronized void close() throws IOException {
         // no interrupt: a timed commit in its I/O would close the FileChannel (interruptible I/O); it finishes and close waits for it
         if (timer != null) timer.shutdown();
-        if (failed != null) throw new IOException("journal aborted: " + failed.getMessage(), failed);
+        if (failed != null) throw abortedError();
         checkpointAll();
     }
 

@@ -45,6 +45,9 @@ public interface Journal extends Closeable {
     /** Makes data written to the device so far durable, without a commit. */
     default void flush() throws IOException { commit(); }
 
+    /** Aborts the journal with this cause: nothing more is committed (ordered data that could not be written). */
+    default void abort(IOException cause) {}
+
     /** The failure that aborted the journal (a commit that could not be written), or null. */
     default IOException failure() { return null; }
 

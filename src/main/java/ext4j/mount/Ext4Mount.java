@@ -39,7 +39,10 @@ public final class Ext4Mount implements AutoCloseable {
     }
 
     /** Mounts image at mountpoint; returns once the mountpoint serves requests. */
-    public static Ext4Mount mount(Path image, Path mountpoint, MountOptions o) throws IOException {
+    public static Ext4Mount mount(Path image, Path mountpoint, MountOptions o) throws IOException { return mount(image, mountpoint, o, null); }
+
+    /** The same over a failing disk (tests: faults planned by the caller, null for none). */
+    public static Ext4Mount mount(Path image, Path mountpoint, MountOptions o, ext4j.block.FaultyBlockDevice.Faults faults) throws IOException {
         if (!Files.isDirectory(mountpoint)) throw new IOException(mountpoint + ": mountpoint is not a directory");
         FileChannel lc = FileChannel.open(image, o.readOnly() ? new StandardOpenOption[] {StandardOpenOption.READ}
                 : new StandardOpenOption[] {StandardOpenOption.READ, StandardOpenOption.WRITE});
@@ -55,7 +58,7 @@ public final class Ext4Mount implements AutoCloseable {
         }
         Ext4Vfs vfs = null;
         try {
-            Options opts = Options.defaults().withReadOnly(o.readOnly()).withCommitMillis(o.commitSeconds() * 1000).withCacheBytes(o.cacheBytes());
+            Options opts = Options.defaults().withReadOnly(o.readOnly()).withCommitMillis(o.commitSeconds() * 1000).withCacheBytes(o.cacheBytes()).withFaults(faults);
             vfs = Ext4Vfs.open(image, opts);
             for (String w : vfs.warnings()) System.err.println("ext4j mount: " + w);
             Ext4Fuse adapter = new Ext4Fuse(vfs);

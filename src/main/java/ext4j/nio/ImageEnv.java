@@ -10,7 +10,8 @@ import java.util.UUID;
 
 /**
  * The env map of {@code FileSystems.newFileSystem}: readOnly, create (with size and the mkfs
- * options type, blockSize, inodes, inodeSize, label, uuid, features), commitSeconds, cacheSize.
+ * options type, blockSize, inodes, inodeSize, label, uuid, features), commitSeconds, cacheSize, and
+ * for tests faults (a FaultyBlockDevice.Faults plan put under the image).
  * Values may be strings or their typed forms (Boolean, Number), as zipfs accepts; an unknown key
  * or a bad value is an IllegalArgumentException naming it.
  */
@@ -41,8 +42,12 @@ record ImageEnv(boolean readOnly, boolean create, long size, MkfsOptions mkfs, O
                     try { uuid = v instanceof UUID u ? u : UUID.fromString(String.valueOf(v)); }
                     catch (IllegalArgumentException bad) { throw new IllegalArgumentException("env uuid: '" + v + "' is not a UUID"); }
                 }
+                case "faults" -> {                   // tests: a failing disk under the image
+                    if (!(v instanceof ext4j.block.FaultyBlockDevice.Faults f)) throw new IllegalArgumentException("env faults: not a FaultyBlockDevice.Faults");
+                    o = o.withFaults(f);
+                }
                 case "features" -> { for (String f : String.valueOf(v).split(",")) if (!f.isBlank()) features.add(f.trim()); }
-                default -> throw new IllegalArgumentException("unknown env key '" + e.getKey() + "' (known: readOnly, create, size, commitSeconds, cacheSize, type, blockSize, inodes, inodeSize, label, uuid, features)");
+                default -> throw new IllegalArgumentException("unknown env key '" + e.getKey() + "' (known: readOnly, create, size, commitSeconds, cacheSize, type, blockSize, inodes, inodeSize, label, uuid, features, faults)");
             }
         }
         if (create && ro) throw new IllegalArgumentException("env: create and readOnly together");

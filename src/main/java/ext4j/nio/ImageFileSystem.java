@@ -85,7 +85,7 @@ public final class ImageFileSystem extends FileSystem {
         }
         open = false;
         provider.closed(this);
-        vfs.close();
+        try { vfs.close(); } catch (IOException e) { throw Errors.of(e, image()); } // NIO's exception types, as every other call
     }
 
     @Override public boolean isOpen() { return open; }
