@@ -22,11 +22,11 @@ import java.util.PriorityQueue;
  * A directory's entries in name order with bounded memory, for `ls`: read by readdir cookies a
  * batch at a time; once the entries held pass {@link #BUDGET} bytes they are sorted and spilled
  * to a temporary file, and the runs are merged on the way out. A directory of any size costs about
- * BUDGET of heap (plus a buffer per run), not its size.
+ * BUDGET of heap plus 16 KiB a run (a million short names: about 14 runs), not its size.
  */
 final class SortedListing implements Closeable {
     /** Heap for entries held before a sorted run is spilled (estimated per entry: name + 48 bytes). */
-    static final long BUDGET = 16L << 20;
+    static final long BUDGET = 4L << 20;
     private static final int BATCH = 4096;
     private static final Comparator<Dirent> BY_NAME = Comparator.comparing(Dirent::name, Arrays::compareUnsigned);
 
@@ -104,7 +104,7 @@ final class SortedListing implements Closeable {
         List<Run> open = new ArrayList<>();
         try {
             for (Path f : runs) {
-                Run r = new Run(new DataInputStream(new BufferedInputStream(Files.newInputStream(f), 1 << 16)), new Dirent[1]);
+                Run r = new Run(new DataInputStream(new BufferedInputStream(Files.newInputStream(f), 1 << 14)), new Dirent[1]);
                 open.add(r);
                 if ((r.head[0] = r.next()) != null) q.add(r);
             }
