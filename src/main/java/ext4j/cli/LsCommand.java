@@ -2,7 +2,6 @@ package ext4j.cli;
 
 import ext4j.fs.Attr;
 import ext4j.fs.Caller;
-import ext4j.fs.Dirent;
 import ext4j.fs.Entry;
 import ext4j.fs.Ext4Paths;
 import ext4j.fs.Ext4Vfs;
@@ -15,10 +14,6 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "ls", description = "List a directory (or show one file) inside the image, like ls.")
@@ -40,21 +35,15 @@ final class LsCommand implements Callable<Integer> {
                 Entry self = fs.resolve(path, false);
                 print(vfs, out, path, self.attr());
             } else {
-                List<Dirent> entries = new ArrayList<>(fs.list(target.ino()));
-                entries.removeIf(e -> !all && e.name()[0] == '.');
-                entries.sort(Comparator.comparing(Dirent::name, Arrays::compareUnsigned));
-                if (longFormat) {
-                    long blocks = 0;
-                    List<Attr> attrs = new ArrayList<>();
-                    for (Dirent e : entries) {
-                        Attr a = vfs.getattr(e.ino());
-                        attrs.add(a);
-                        blocks += a.blocks() / 2;
-                    }
-                    out.println("total " + blocks);
-                    for (int k = 0; k < entries.size(); k++) print(vfs, out, entries.get(k).nameString(), attrs.get(k));
-                } else {
-                    for (Dirent e : entries) out.println(e.nameString());
+                // streamed: entries sorted with bounded memory (SortedListing), attributes read as they are printed
+                long[] blocks = {0};
+                try (SortedListing entries = new SortedListing(vfs, target.ino(), e -> {
+                    if (!all && e.name()[0] == '.') return false;
+                    if (longFormat) blocks[0] += vfs.getattr(e.ino()).blocks() / 2;
+                    return true;
+                })) {
+                    if (longFormat) out.println("total " + blocks[0]);
+                    entries.forEach(e -> print(vfs, out, e.nameString(), longFormat ? vfs.getattr(e.ino()) : null));
                 }
             }
             out.flush();
@@ -62,7 +51,7 @@ final class LsCommand implements Callable<Integer> {
         }
     }
 
-    private void print(Ext4Vfs vfs, PrintWriter out, String name, Attr i) throws Exception {
+    private void print(Ext4Vfs vfs, PrintWriter out, String name, Attr i) throws java.io.IOException {
         if (!longFormat) { out.println(name); return; }
         String size;
         int t = i.type();

@@ -130,8 +130,13 @@ public final class Directory {
         }
         long limit = blockCount();
         List<DirEntry> group = new ArrayList<>();
+        java.util.Set<Long> seen = new java.util.HashSet<>(); // leaves read by this call: one read twice is a cycle (or a shared leaf)
+        seen.add(0L);
         for (long steps = 0; steps <= limit; steps++) {
-            group.addAll(readLeaf(nodes[rootLevels].block(idx[rootLevels]), limit));
+            long leaf = nodes[rootLevels].block(idx[rootLevels]);
+            if (!seen.add(leaf)) throw new CorruptException("directory inode " + inode.number() + ": htree reaches block " + leaf
+                    + (leaf == 0 ? " (its root)" : "") + " a second time, from entry " + idx[rootLevels] + " of " + (rootLevels == 0 ? "the root" : "an index node") + ": a cycle");
+            group.addAll(readLeaf(leaf, limit));
             // the next leaf, if any, and whether it continues this one's last hash
             int lv = rootLevels;
             while (lv >= 0 && idx[lv] + 1 >= nodes[lv].count()) lv--;

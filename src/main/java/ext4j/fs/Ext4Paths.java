@@ -46,7 +46,7 @@ public final class Ext4Paths {
     public Entry resolve(String path, boolean followLast) throws IOException {
         if (!path.startsWith("/")) throw new FsException(Errno.EINVAL, path);
         List<byte[]> names = split(path.getBytes(StandardCharsets.UTF_8));
-        if (names.size() > MAX_COMPONENTS) throw new FsException(Errno.ENAMETOOLONG, path);
+        if (names.stream().filter(n -> n.length > 0).count() > MAX_COMPONENTS) throw new FsException(Errno.ENAMETOOLONG, path);
         try {
             return walk(new ArrayDeque<>(names), followLast);
         } catch (FsException e) {

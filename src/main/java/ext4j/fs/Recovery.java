@@ -38,6 +38,9 @@ final class Recovery {
         Inode j = fs.inode(Integer.toUnsignedLong(sb().journalInode()));
         long blocks = j.size() / vol.blockSize();
         if (blocks <= 0 || blocks > (1 << 24)) throw new CorruptException("journal inode " + j.number() + ": size " + j.size() + " is not a journal");
+        // before the map is sized by it: a damaged i_size would cost 8 bytes a block (128 MiB at the cap)
+        if (j.blocks512(vol.blockSize()) < blocks * (vol.blockSize() / 512))
+            throw new CorruptException("journal inode " + j.number() + ": size " + j.size() + " but only " + j.blocks512(vol.blockSize()) * 512 + " bytes allocated");
         long[] m = new long[(int) blocks];
         FileMap fm = fs.fileMap(j);
         for (long l = 0; l < blocks; ) {
@@ -75,7 +78,10 @@ final class Recovery {
 
     JournalRecovery.Result scan() throws IOException {
         long[] jmap = journalBlockMap();
-        return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), l -> l < jmap.length ? jmap[(int) l] : -1);
+        return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), new JournalRecovery.JournalMap() {
+            @Override public long physical(long l) { return l >= 0 && l < jmap.length ? jmap[(int) l] : -1; }
+            @Override public long length() { return jmap.length; }
+        });
     }
 
     /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */

@@ -30,7 +30,11 @@ public final class JournalRecovery {
     private static final int COMPAT_CHECKSUM = 1;
 
     /** Maps journal logical block numbers to device blocks (the journal inode's extents). */
-    public interface JournalMap { long physical(long logical); }
+    public interface JournalMap {
+        long physical(long logical);
+        /** Blocks the journal has (its inode's size): the log may not claim more. */
+        default long length() { return Long.MAX_VALUE; }
+    }
 
     private final BlockDevice dev;
     private final JournalMap map;
@@ -59,6 +63,7 @@ public final class JournalRecovery {
         this.first = Integer.toUnsignedLong(jsb.getInt(0x14));
         this.maxLen = Integer.toUnsignedLong(jsb.getInt(0x10));
         if (first < 1 || first >= maxLen) throw new CorruptException("journal superblock: first log block " + first + " outside 1.." + (maxLen - 1));
+        if (maxLen > map.length()) throw new CorruptException("journal superblock: s_maxlen " + maxLen + " blocks, but the journal inode holds " + map.length());
         int incompat = type == 4 ? jsb.getInt(0x28) : 0;
         if ((incompat & JournalSuperblock.INCOMPAT_FAST_COMMIT) != 0)
             throw new CorruptException("journal uses fast_commit, which ext4j cannot replay: run e2fsck -fy, or mount the filesystem once with Linux");
