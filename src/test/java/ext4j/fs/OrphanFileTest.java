@@ -80,13 +80,16 @@ class OrphanFileTest {
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnlyAsIs(img)) { assertEquals(0, fs.superblock().lastOrphan(), where + ": s_last_orphan"); }
     }
 
-    /** Mounts and unmounts with Linux (its orphan processing), then e2fsck -fn. */
+    /** Mounts and unmounts with Linux (its orphan processing, whose truncates may leave a tree e2fsck would shorten), then e2fsck -fn. */
     private static void kernelRoundTrip(Path img, Path mnt, String where) throws Exception {
         Files.createDirectories(mnt);
         Tools.mount(img, mnt, "");
         Tools.umount(mnt);
-        Tools.assertFsckClean(img);
+        boolean tallTree = Tools.assertFsckCleanAfterKernel(img);
         assertFalse(orphanPresent(img), where + ": orphan_present after a kernel mount");
+        // the index block Linux's truncate kept is the one block by which its free count differs from
+        // ext4j's (which collapses the tree): let e2fsck shorten it so the free counts compare data only
+        if (tallTree) Tools.run("e2fsck", "-fy", img.toString());
     }
 
     private static void requireOrphanFileKernel() throws Exception {

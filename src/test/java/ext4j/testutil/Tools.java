@@ -82,6 +82,28 @@ public final class Tools {
     }
 
     /**
+     * e2fsck -fn clean after Linux itself changed the image (its recovery or orphan truncation):
+     * the one hint allowed is e2fsck's offer to shorten or narrow an extent tree, which Linux's
+     * truncate leaves (it does not collapse index levels; e2fsck exits 0). Only for checks of
+     * what the kernel wrote: after ext4j writes, assertFsckClean allows nothing. Returns whether
+     * the hint was there.
+     */
+    public static boolean assertFsckCleanAfterKernel(Path image) throws IOException, InterruptedException {
+        Result r = run("e2fsck", "-fn", image.toString());
+        if (r.exit != 0) throw new AssertionError("e2fsck -fn " + image + " exited " + r.exit + ":\n" + r.out);
+        boolean hinted = false;
+        for (String line : r.out.split("\n")) {
+            if (line.isBlank() || FSCK_QUIET.matcher(line).matches()) continue;
+            if (!KERNEL_TREE_SHAPE.matcher(line).matches()) throw new AssertionError("e2fsck -fn " + image + " said: " + line + "\n" + r.out);
+            hinted = true;
+        }
+        return hinted;
+    }
+
+    private static final java.util.regex.Pattern KERNEL_TREE_SHAPE =
+            java.util.regex.Pattern.compile("Inode \\d+ extent tree \\(at level \\d+\\) could be (shorter|narrower)\\.  Optimize\\? no");
+
+    /**
      * The first line of e2fsck -fn output that is not part of a clean run, or null. Exit 0 still
      * allows optimization hints ("extent tree could be narrower. Optimize? no"): those count too.
      */
