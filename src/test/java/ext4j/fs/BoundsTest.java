@@ -72,16 +72,8 @@ class BoundsTest {
         Path img = work.resolve("big.img");
         Tools.mke2fs(img, null, ENTRIES > 300_000 ? "1G" : "256M", "-t", "ext4", "-N", "4096");
         Path mnt = Files.createDirectory(work.resolve("bigmnt"));
-        Tools.mount(img, mnt, "loop");
-        try {
-            String py = "import os\nos.mkdir('big')\nos.chdir('big')\nfor i in range(" + ENTRIES + "):\n"
-                    + "  b = 'f%07d' % (i - i % 50000)\n  if i % 50000 == 0: open(b, 'w').close()\n  else: os.link(b, 'f%07d' % i)\n";
-            Process p = new ProcessBuilder("python3", "-c", py).directory(mnt.toFile()).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertEquals(0, p.waitFor(), out);
-        } finally {
-            Tools.umount(mnt);
-        }
+        inKernelMount(img, mnt, "import os\nos.mkdir('big')\nos.chdir('big')\nfor i in range(" + ENTRIES + "):\n"
+                + "  b = 'f%07d' % (i - i % 50000)\n  if i % 50000 == 0: open(b, 'w').close()\n  else: os.link(b, 'f%07d' % i)\n");
         return img;
     }
 
@@ -97,16 +89,20 @@ class BoundsTest {
         Tools.deleteTree(src);
         // the chain by the kernel, by relative steps (mke2fs 1.47 -d crashes on it, and a 4,096-deep absolute path is past PATH_MAX)
         Path mnt = Files.createDirectory(work.resolve("goodmnt"));
+        inKernelMount(img, mnt, "import os\nfor i in range(" + DEPTH + "):\n  os.mkdir('d')\n  os.chdir('d')\nopen('leaf', 'w').write('leaf\\n')\n");
+        return img;
+    }
+
+    /** Runs a python script in the root of a kernel loop mount of img (the kernel builds what mke2fs -d cannot). */
+    private static void inKernelMount(Path img, Path mnt, String py) throws Exception {
         Tools.mount(img, mnt, "loop");
         try {
-            String py = "import os\nfor i in range(" + DEPTH + "):\n  os.mkdir('d')\n  os.chdir('d')\nopen('leaf', 'w').write('leaf\\n')\n";
             Process p = new ProcessBuilder("python3", "-c", py).directory(mnt.toFile()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(0, p.waitFor(), out);
         } finally {
             Tools.umount(mnt);
         }
-        return img;
     }
 
     /** 4 KiB blocks holding their byte offset / 4096 + 1 as longs. */
