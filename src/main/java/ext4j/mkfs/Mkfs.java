@@ -328,7 +328,7 @@ public final class Mkfs {
         // inode table), the journal (from the middle group, filling what holes there are), the orphan file
         rootBlock = take(groupStart(0), 1);
         lfStart = take(rootBlock + 1, lfBlocks);
-        if ((compat & Features.COMPAT_RESIZE_INODE) != 0 && rsvGdt > 0)
+        if ((compat & Features.COMPAT_RESIZE_INODE) != 0)                   // mke2fs makes it with no reserved GDT blocks too
             resizeDind = take(Math.min(blocks - 1, firstData + descBlocks + rsvGdt + 2 + itableBlocks), 1);
         if (journalBlocks > 0) {
             long mid = journalGoal();
