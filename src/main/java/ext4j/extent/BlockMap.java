@@ -65,11 +65,9 @@ public final class BlockMap implements FileMap {
         return v;
     }
 
-    /** The resize inode maps the reserved GDT blocks by design; any other inode mapping metadata blocks is damaged. */
-    private static final long RESIZE_INO = 7;
-
+    /** An inode mapping metadata blocks (SystemZones) is damaged. */
     private void checkNotSystem(long block, long count, String what) throws CorruptException {
-        if (ino == RESIZE_INO || !vol.validBlock(block)) return;
+        if (!vol.validBlock(block)) return;
         ext4j.ondisk.SystemZones.Zone z = vol.systemZones().overlap(block, count, ino);
         if (z != null) throw new CorruptException("inode " + ino + ": " + what + " maps to block " + block + ", inside " + z.what() + " (blocks " + z.start() + ".." + (z.end() - 1) + ")");
     }

@@ -85,12 +85,10 @@ public final class IndirectMapping implements BlockMapping {
     private void checkBlock(long p, String what) throws CorruptException {
         if (p < vol.superblock().firstDataBlock() || p >= vol.superblock().blocksCount())
             throw new CorruptException("inode " + inode.number() + ": " + what + " " + p + " is outside the filesystem");
-        // the resize inode maps the reserved GDT blocks by design; any other inode mapping metadata is damaged
-        ext4j.ondisk.SystemZones.Zone z = inode.number() == RESIZE_INO ? null : vol.systemZones().overlap(p, 1, inode.number());
+        ext4j.ondisk.SystemZones.Zone z = vol.systemZones().overlap(p, 1, inode.number());   // an inode mapping metadata is damaged
         if (z != null) throw new CorruptException("inode " + inode.number() + ": " + what + " " + p + " is inside " + z.what() + " (blocks " + z.start() + ".." + (z.end() - 1) + ")");
     }
 
-    private static final long RESIZE_INO = 7;
 
     private void addRun(List<Extent> runs, long lblk, long pblk) throws CorruptException {
         if (pblk == 0) return;

@@ -49,8 +49,12 @@ public final class SystemZones {
         zones = next;
     }
 
+    /** The resize inode maps the reserved GDT blocks (and their backups) by design. */
+    private static final long RESIZE_INO = 7;
+
     /** The first zone that blocks [block, block+count) overlap and inode ino may not map, or null. */
     public Zone overlap(long block, long count, long ino) {
+        if (ino == RESIZE_INO) return null;
         TreeMap<Long, Zone> z = zones;
         Map.Entry<Long, Zone> below = z.floorEntry(block);
         if (below != null && below.getValue().end() > block && below.getValue().owner() != ino) return below.getValue();
