@@ -65,6 +65,7 @@ public final class Mkfs {
     private int hashAlg, mountOpts, errorsBehavior;
     private boolean periodicFsck;
     private long journalBlocks, journalStart;
+    private long journalLeaf;                                 // the journal's extent leaf block (0: its extents fit in the inode)
     private List<long[]> journalRuns = List.of();            // {start, length}: one run, or the holes mke2fs fills
     /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
     private static final long ORPHAN_INO = 12;
@@ -333,6 +334,14 @@ public final class Mkfs {
         if (journalBlocks > 0) {
             long mid = journalGoal();
             journalRuns = (incompat & Features.INCOMPAT_EXTENTS) != 0 ? takeRuns(mid, journalBlocks, 4) : null;
+            if (journalRuns == null && (incompat & Features.INCOMPAT_EXTENTS) != 0) {
+                // more than the inode's 4 extents: one leaf block, where mke2fs puts it (the block just
+                // before the goal when free, e.g. the last block of the previous group), the data from the goal on
+                journalLeaf = mid > firstData && !used.get((int) (mid - 1)) ? mid - 1 : take(mid, 1);
+                mark(journalLeaf, 1);
+                journalRuns = takeRuns(mid, journalBlocks, (bs - 12) / 12);
+                if (journalRuns == null) throw new IOException("no room for a journal of " + journalBlocks + " blocks");
+            }
             if (journalRuns == null) {
                 long start = take(mid, journalBlocks);
                 if (start < 0) start = take(groupStart(0), journalBlocks);
@@ -456,6 +465,7 @@ public final class Mkfs {
         for (int i = 1; i < lfBlocks; i++) writeEmptyDirBlock(lfStart + i, seed, metaCsum, 11);
 
         if (journalBlocks > 0) { progress.step("journal"); writeJournalSuperblock(); }
+        if (journalLeaf != 0) writeJournalLeaf(seed, metaCsum);
         if (resizeDind != 0) writeResizeBlocks();
 
         progress.step("bitmaps and descriptors");
@@ -640,24 +650,41 @@ public final class Mkfs {
     }
 
     private ByteBuffer journalIBlock() {
-        if (journalBlocks > 4L * 32768) throw new IllegalStateException("journal over 128 Ki blocks");
-        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
         ByteBuffer ib = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        ib.putShort(0, (short) 0xF30A).putShort(2, (short) journalRuns.size()).putShort(4, (short) 4).putShort(6, (short) 0);
+        if (journalLeaf != 0) {                                   // depth 1: one index entry to the leaf
+            ib.putShort(0, (short) 0xF30A).putShort(2, (short) 1).putShort(4, (short) 4).putShort(6, (short) 1);
+            ib.putInt(12, 0).putInt(16, (int) journalLeaf).putShort(20, (short) (journalLeaf >>> 32));
+            return ib;
+        }
+        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
+        putExtents(ib, 4, journalRuns);
+        return ib;
+    }
+
+    /** An extent header of depth 0 with these runs, then the extents, at the start of b. */
+    private static void putExtents(ByteBuffer b, int max, List<long[]> runs) {
+        b.putShort(0, (short) 0xF30A).putShort(2, (short) runs.size()).putShort(4, (short) max).putShort(6, (short) 0);
         long l = 0;
-        for (int i = 0; i < journalRuns.size(); i++) {
-            long p = journalRuns.get(i)[0], len = journalRuns.get(i)[1];
+        for (int i = 0; i < runs.size(); i++) {
+            long p = runs.get(i)[0], len = runs.get(i)[1];
             int off = 12 + 12 * i;
-            ib.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
+            b.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
             l += len;
         }
-        return ib;
+    }
+
+    /** The journal's extent leaf (when it has one), checksummed with the journal inode's seed under metadata_csum. */
+    private void writeJournalLeaf(int seed, boolean csum) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
+        putExtents(b, (bs - 12) / 12, journalRuns);
+        if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateInt(Crc32c.updateInt(seed, 8), 0), b, 0, bs - 4));
+        dev.write(journalLeaf * bs, b.clear());
     }
 
     private Inode.Editor journalInode(Inode.Timestamp now) {
         Inode.Editor e = base(8, Inode.S_IFREG | 0600, 1, now).size(journalBlocks * bs);
         e.iBlock(journalIBlock()).flags(Inode.FL_EXTENTS);
-        e.blocks512(journalBlocks * (bs / 512), sb);
+        e.blocks512((journalBlocks + (journalLeaf != 0 ? 1 : 0)) * (bs / 512), sb);
         return e;
     }
 

@@ -231,7 +231,9 @@ class MkfsTest {
         Random rnd = new Random(seed);
         List<String[]> cases = new ArrayList<>(List.of(new String[]{"2M"}, new String[]{"3M"}, new String[]{"8M"}, new String[]{"17M"},
                 new String[]{"64M"}, new String[]{"100M", "-O", "orphan_file"}, new String[]{"136M", "-b", "4096"}, new String[]{"1G"},
-                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"}));
+                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"},
+                // journals past the inode's 4 extents (an extent leaf block): 1 GiB with 4 KiB blocks, 128 MiB with 1 KiB
+                new String[]{"200G"}, new String[]{"19G", "-b", "1024"}));
         String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
         for (int i = 0; i < 4; i++) {
             List<String> c = new ArrayList<>(List.of((2048 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 12_000_000)) + "K"));
