@@ -14,7 +14,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.UUID;
 
@@ -74,7 +73,7 @@ public final class Mkfs {
     private UUID uuid;
     private final List<Long> metaStart = new ArrayList<>(); // per group: block bitmap, inode bitmap, inode table
     private long[] bbitmap, ibitmap, itable;
-    private BitSet used;                                   // every allocated block of the filesystem
+    private UsedBlocks used;                               // every allocated block of the filesystem
     private long rootBlock, lfStart, resizeDind;
     private int lfBlocks;
     private Superblock sb;
@@ -304,8 +303,8 @@ public final class Mkfs {
 
     /** Places backups, bitmaps, inode tables, the journal, root, lost+found and the resize inode's block. */
     private void place() throws IOException {
-        used = new BitSet();
-        if (firstData == 1) used.set(0); // the boot block of a 1 KiB filesystem belongs to no group but is in use
+        used = new UsedBlocks();
+        if (firstData == 1) used.set(0, 1); // the boot block of a 1 KiB filesystem belongs to no group but is in use
         for (long g = 0; g < groups; g++) {
             if (!hasSuper(g)) continue;
             long s = groupStart(g);
@@ -338,7 +337,7 @@ public final class Mkfs {
             if (journalRuns == null && (incompat & Features.INCOMPAT_EXTENTS) != 0) {
                 // more than the inode's 4 extents: one leaf block, where mke2fs puts it (the block just
                 // before the goal when free, e.g. the last block of the previous group), the data from the goal on
-                journalLeaf = mid > firstData && !used.get((int) (mid - 1)) ? mid - 1 : take(mid, 1);
+                journalLeaf = mid > firstData && !used.get(mid - 1) ? mid - 1 : take(mid, 1);
                 mark(journalLeaf, 1);
                 journalRuns = takeRuns(mid, journalBlocks, (bs - 12) / 12);
                 if (journalRuns == null) throw new IOException("no room for a journal of " + journalBlocks + " blocks");
@@ -380,7 +379,7 @@ public final class Mkfs {
 
     private long freeIn(long g) {
         long s = groupStart(g), e = groupEnd(g);
-        return (e - s) - used.get((int) s, (int) e).cardinality();
+        return (e - s) - used.count(s, e);
     }
 
     /**
@@ -390,45 +389,34 @@ public final class Mkfs {
     private List<long[]> takeRuns(long from, long n, int maxRuns) {
         List<long[]> runs = new ArrayList<>();
         long left = n;
-        int s = (int) from;
+        long s = from;
         while (left > 0) {
-            s = used.nextClearBit(s);
+            s = used.nextFree(s);
             if (s >= blocks) return null;
-            int end = used.nextSetBit(s);
+            long end = used.nextUsed(s);
             long len = Math.min(left, Math.min((end < 0 ? blocks : end) - s, 32768));
             runs.add(new long[]{s, len});
             if (runs.size() > maxRuns) return null;
             left -= len;
-            s += (int) len;
+            s += len;
         }
         for (long[] r : runs) mark(r[0], r[1]);
         return runs;
     }
 
     private void mark(long start, long n) {
-        used.set((int) start, (int) (start + n)); // BitSet indices: int; filesystems up to 2^31 blocks
-    }
-
-    /**
-     * The first used block in [from, to), or -1: a bounded look (BitSet.nextSetBit would scan to the
-     * next used block however far, every table of a 1 TiB filesystem's 8,192 groups over its empty
-     * middle: 11 s of mkfs).
-     */
-    private int firstUsed(long from, long to) {
-        int i = used.get((int) from, (int) to).nextSetBit(0);
-        return i < 0 ? -1 : (int) from + i;
+        used.set(start, start + n);
     }
 
     /** First free run of n blocks at or after from (wrapping once), marked used; -1 if none. */
     private long take(long from, long n) throws IOException {
-        if (blocks > Integer.MAX_VALUE) throw new IOException("ext4j mkfs handles filesystems up to 2^31 blocks");
         for (int pass = 0; pass < 2; pass++) {
             long s = pass == 0 ? from : firstData;
             long end = pass == 0 ? blocks : from;
             while (s + n <= end) {
-                int busy = firstUsed(s, s + n);
+                long busy = used.firstUsedIn(s, s + n);
                 if (busy < 0) { mark(s, n); return s; }
-                s = used.nextClearBit(busy);
+                s = used.nextFree(busy);
             }
         }
         if (n == 1 || from != groupStart(0)) return -1;
@@ -451,8 +439,7 @@ public final class Mkfs {
     private boolean onlyBackupsIn(long g) {
         long s = groupStart(g), e = groupEnd(g);
         long own = hasSuper(g) ? 1 + descBlocks + rsvGdt : 0;
-        int next = used.nextSetBit((int) (s + own));
-        return next < 0 || next >= e;
+        return used.firstUsedIn(s + own, e) < 0;
     }
 
     private void write() throws IOException {
@@ -489,12 +476,11 @@ public final class Mkfs {
         for (long g = 0; g < groups; g++) {
             long s = groupStart(g), e = groupEnd(g);
             int flags = groupCsumFlags(g);
-            // BitSet's bytes are ext4's bitmap order (bit i in byte i / 8, least significant first)
-            BitSet here = used.get((int) s, (int) e);
-            byte[] bbits = java.util.Arrays.copyOf(here.toByteArray(), bs);
+            byte[] bbits = new byte[bs];
+            used.fill(bbits, s, e);
             setBits(bbits, e - s, 8L * bs);                                      // past the end
             ByteBuffer bb = ByteBuffer.wrap(bbits).order(ByteOrder.LITTLE_ENDIAN);
-            long freeB = (e - s) - here.cardinality();
+            long freeB = (e - s) - used.count(s, e);
             long usedInodes = g == 0 ? usedInodes0() : 0;
             byte[] ibits = new byte[bs];
             setBits(ibits, 0, usedInodes);

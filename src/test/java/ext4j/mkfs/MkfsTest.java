@@ -65,6 +65,7 @@ class MkfsTest {
         compareWithMke2fs("64M");
         compareWithMke2fs("600M");
         compareWithMke2fs("3G");
+        compareWithMke2fs("9T");                     // past 2^31 blocks: the run set of used blocks, not an int-indexed bitmap
         compareWithMke2fs("64M", "-t", "ext2");
         compareWithMke2fs("600M", "-t", "ext2");
         compareWithMke2fs("100M", "-O", "^metadata_csum");
