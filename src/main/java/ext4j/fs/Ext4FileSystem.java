@@ -371,7 +371,7 @@ public final class Ext4FileSystem implements Closeable {
      */
     long metadataOverhead() throws IOException {
         Superblock s = sb();
-        long stored = Integer.toUnsignedLong(s.raw().getInt(0x248));
+        long stored = s.overheadClusters();
         if (stored != 0) return stored;
         int bs = vol.blockSize();
         long descBlocks = ext4j.alloc.GroupLayout.descBlocks(s);
