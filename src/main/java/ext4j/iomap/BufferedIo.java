@@ -152,6 +152,8 @@ public final class BufferedIo implements AutoCloseable {
         if (check == null) {
             int n = readCached(f, pos, dst);
             if (n != MISS) { sharedReads.increment(); return n; }
+            n = readStreaming(f, pos, dst);
+            if (n != MISS) { streamedReads.increment(); return n; }
             n = readInUnlocked(f, pos, dst);
             if (n != MISS) { unlockedReadIns.increment(); return n; }
         }
@@ -198,6 +200,68 @@ public final class BufferedIo implements AutoCloseable {
     private final java.util.concurrent.atomic.LongAdder sharedReads = new java.util.concurrent.atomic.LongAdder(),
             unlockedReadIns = new java.util.concurrent.atomic.LongAdder(), exclusiveReads = new java.util.concurrent.atomic.LongAdder();
     private static final int MAX_UNLOCKED_READ = 1 << 20;
+    /** Reads served straight from the device into the caller's buffer (stats). */
+    private final java.util.concurrent.atomic.LongAdder streamedReads = new java.util.concurrent.atomic.LongAdder();
+    /** The smallest read that may bypass the cache, and the most extents one may span. */
+    private static final int STREAM_MIN = 64 << 10, STREAM_MAX_EXTENTS = 256;
+
+    /**
+     * A large read of a range the cache holds nothing of: the mapped extents are read from the
+     * device straight into the caller's buffer, holes and unwritten extents zero-filled, nothing
+     * cached. The host's page cache is in front of the image already: a second cached copy of
+     * streamed data would cost two more copies (into a folio, and out of it) and evict what is
+     * worth keeping. Mapped under the exclusive lock (no folio, no dirty or in-flight block, no
+     * mapping change in the range), read with no lock, and returned only if, back under the lock,
+     * no block of the file was dirtied, no mapping change began or ended and every mapping is still
+     * valid; else MISS (dst's position unchanged) and the cached paths read it.
+     */
+    private int readStreaming(CachedFile f, long pos, ByteBuffer dst) throws IOException {
+        if (dst.remaining() < STREAM_MIN) return MISS;
+        long end, dirtied, remaps;
+        List<Mapping> maps = new ArrayList<>();
+        lock.lock();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            if (pos >= f.size || f.mappingChanges > 0) return MISS;
+            end = Math.min(f.size, pos + dst.remaining());
+            if (end - pos < STREAM_MIN || !f.foliosIn(pos, end).isEmpty() || f.firstPending(pos) < end) return MISS;
+            for (long p = pos; p < end; ) {
+                Mapping m = ops.begin(f, p, end - p, MappingOps.READ);
+                if (m.offset() > p || m.end() <= p || maps.size() == STREAM_MAX_EXTENTS) return MISS;
+                MappingType t = m.type();
+                if (t != MappingType.MAPPED && t != MappingType.HOLE && t != MappingType.UNWRITTEN) return MISS;
+                maps.add(m);
+                p = Math.min(m.end(), end);
+            }
+            dirtied = f.dirtied;
+            remaps = f.remaps;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
+        }
+        int start = dst.position(), reads = 0;
+        for (Mapping m : maps) {
+            long p = Math.max(pos, m.offset()), n = Math.min(m.end(), end) - p;
+            ByteBuffer part = dst.duplicate().position(start + (int) (p - pos)).limit(start + (int) (p - pos + n));
+            if (m.type() == MappingType.MAPPED) { dev.read(m.addrOf(p), part); reads++; }
+            else while (part.hasRemaining()) part.put(ZERO_BLOCK, 0, Math.min(ZERO_BLOCK.length, part.remaining()));
+        }
+        lock.lock();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            deviceReads += reads;
+            if (f.dirtied != dirtied || f.remaps != remaps || files.get(f.id) != f || !f.foliosIn(pos, end).isEmpty()) return MISS;
+            for (Mapping m : maps) if (!ops.isValid(f, m)) return MISS;
+            f.nextReadPos = end;
+            dst.position(start + (int) (end - pos));
+            return (int) (end - pos);
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
+        }
+    }
+
+    private static final byte[] ZERO_BLOCK = new byte[64 << 10];
 
     /**
      * The filesystem is about to change the file's block mapping or write its blocks behind the
@@ -1143,7 +1207,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             return files.size() + " files, " + cachedBytes / 1024 + " KiB cached, " + deviceReads + " reads, " + deviceWrites
                     + " writes, " + writebacks + " writebacks, " + evictions + " evictions, " + completions.processed
-                    + " completions (" + completions.merged + " merged), " + sharedReads.sum() + " cached reads shared, " + unlockedReadIns.sum() + " read in unlocked, " + exclusiveReads.sum() + " exclusive";
+                    + " completions (" + completions.merged + " merged), " + sharedReads.sum() + " cached reads shared, " + unlockedReadIns.sum() + " read in unlocked, " + streamedReads.sum() + " streamed, " + exclusiveReads.sum() + " exclusive";
         } finally {
             lock.unlock();
         }

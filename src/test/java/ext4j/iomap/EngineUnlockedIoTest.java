@@ -160,4 +160,42 @@ class EngineUnlockedIoTest {
             assertEquals(java.util.List.of(1L, 2L), checked, "each block read was checked once");
         }
     }
+
+    /** A large read of a range nothing of which is cached streams from the device: right bytes, nothing cached, the engine free meanwhile. */
+    @Test
+    void largeUncachedReadStreamsWithoutHoldingTheEngine() throws Exception {
+        try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
+            CachedFile a = fileA(io);
+            mapOnDevice(0, 64, 7000, k -> k + 1);
+            CachedFile b = io.file(2, BS, 80 * BS);                 // blocks 64..79: a hole inside the size
+            long cachedBefore = io.cachedBytes();
+            dev.stallFrom = 7000L * BS; dev.stallTo = 7064L * BS; dev.stallReads = true;
+            CompletableFuture<byte[]> big = CompletableFuture.supplyAsync(() -> read(io, b, 0, 80 * BS), pool);
+            othersGoOn(io, a, big);
+            byte[] got = big.get();
+            for (int k = 0; k < 64; k++) assertEquals((byte) (k + 1), got[k * BS + BS - 1], "B's block " + k);
+            for (int k = 64 * BS; k < 80 * BS; k++) assertEquals(0, got[k], "the hole reads as zeros, byte " + k);
+            assertTrue(io.stats().contains(" 1 streamed"), io.stats());
+            assertEquals(0, b.foliosIn(0, 80 * BS).size(), "a streamed read caches nothing");
+            assertTrue(io.cachedBytes() >= cachedBefore, "file A's cache is kept");
+        }
+    }
+
+    /** A write into the range while a streamed read is in the device: the read is not returned from the stale device bytes. */
+    @Test
+    void aWriteDuringAStreamedReadIsNotLost() throws Exception {
+        try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
+            mapOnDevice(0, 64, 7000, k -> 0x66);
+            CachedFile b = io.file(2, BS, 64 * BS);
+            dev.stallFrom = 7000L * BS; dev.stallTo = 7064L * BS; dev.stallReads = true;
+            CompletableFuture<byte[]> big = CompletableFuture.supplyAsync(() -> read(io, b, 0, 64 * BS), pool);
+            assertTrue(dev.stalled.await(20, TimeUnit.SECONDS), "the streamed read reached the device");
+            io.write(b, 10 * BS, ByteBuffer.wrap(fill(BS, 0x77)));   // a full block: no device read, so it does not stall
+            dev.stallReads = false;
+            dev.release.countDown();
+            byte[] got = big.get(20, TimeUnit.SECONDS);
+            assertArrayEquals(fill(BS, 0x77), Arrays.copyOfRange(got, 10 * BS, 11 * BS), "the block written meanwhile");
+            assertArrayEquals(fill(BS, 0x66), Arrays.copyOfRange(got, 0, BS), "a block nobody wrote");
+        }
+    }
 }
