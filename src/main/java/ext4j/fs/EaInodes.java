@@ -1,0 +1,94 @@
+package ext4j.fs;
+
+import ext4j.base.CorruptException;
+import ext4j.base.Crc32c;
+import ext4j.extent.ExtentTree;
+import ext4j.journal.Handle;
+import ext4j.ondisk.Features;
+import ext4j.ondisk.Inode;
+import ext4j.xattr.XattrCodec;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Xattr values in their own inode (the ea_inode feature), as Linux keeps them: a regular inode
+ * with EXT4_EA_INODE_FL, mode 0600 and the owner's uid and gid, one link, the value as its data;
+ * i_atime holds the value's crc32c (from the filesystem's checksum seed), i_ctime and i_version
+ * the reference count (one per entry naming it). The owner's i_blocks is charged the value rounded
+ * up to clusters, as the kernel's quota charge does. The last reference dropped frees the inode.
+ * ext4j does not share one EA inode between equal values (Linux may, through its cache): each new
+ * value gets its own inode, which e2fsck accepts the same.
+ */
+final class EaInodes extends WriterPart {
+    EaInodes(FsWriter w) { super(w); }
+
+    boolean enabled() { return sb().hasIncompat(Features.INCOMPAT_EA_INODE); }
+
+    /**
+     * Whether a value goes straight to an EA inode: its padded size is more than one entry with a
+     * 3-byte name could hold in an empty xattr block (the kernel's EXT4_XATTR_MIN_LARGE_EA_SIZE:
+     * block size minus the header, one entry and the 4-byte terminator).
+     */
+    boolean tooBigForBlock(int len) {
+        return enabled() && ((len + 3) & ~3) > vol.blockSize() - ext4j.xattr.XattrReader.BLOCK_HEADER - 20 - 4;
+    }
+
+    /** Filesystem blocks charged to the owner's i_blocks for one value of len bytes in an EA inode. */
+    long chargedBlocks(long len) {
+        long cluster = sb().clusterSize();
+        return (len + cluster - 1) / cluster * (cluster / vol.blockSize());
+    }
+
+    /** Creates an EA inode holding value with one reference, charges owner for it, and returns the entry naming it. */
+    XattrCodec.Entry create(Handle h, InodeUpdate owner, int index, byte[] name, byte[] value) throws IOException {
+        long ino = ialloc.allocate(h, owner.number(), false);
+        int hash = Crc32c.update(sb().checksumSeed(), value);
+        Inode.Timestamp now = now();
+        Inode.Editor e = Inode.Editor.blank(ino, sb())
+                .mode(Inode.S_IFREG | 0600).uid(owner.original.uid()).gid(owner.original.gid()).links(1)
+                .mtime(now).crtime(now).generation(w.random.nextInt())
+                .eaValueHash(hash).eaRefCount(1);
+        if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) {
+            e.flags(Inode.FL_EA_INODE | Inode.FL_EXTENTS);
+            ExtentTree.initEmpty(e);
+        } else {
+            e.flags(Inode.FL_EA_INODE);
+        }
+        InodeUpdate u = update(e);
+        w.space.writeData(h, u, 0, ByteBuffer.wrap(value));
+        u.save(h, balloc);
+        owner.addBlocks(chargedBlocks(value.length));
+        return XattrCodec.Entry.inEaInode(index, name, ino, value.length, hash);
+    }
+
+    /** One more entry names the EA inode (a shared xattr block was copied). */
+    void addRef(Handle h, long owner, long ino) throws IOException {
+        InodeUpdate u = load(owner, ino);
+        u.ed.eaRefCount(u.ed.eaRefCount() + 1);
+        u.save(h, balloc);
+    }
+
+    /** One entry naming the EA inode is gone; at the last the inode and its blocks are freed. */
+    void dropRef(Handle h, long owner, long ino) throws IOException {
+        InodeUpdate u = load(owner, ino);
+        long refs = u.ed.eaRefCount();
+        if (refs > 1) {
+            u.ed.eaRefCount(refs - 1);
+            u.save(h, balloc);
+        } else {
+            Inode.Timestamp now = now();
+            u.ed.eaRefCount(0).links(0).ctime(now); // freed as Linux frees it: the changed ctime replaces the count
+            w.orphans.release(h, u, now);
+        }
+    }
+
+    private InodeUpdate load(long owner, long ino) throws IOException {
+        String where = "inode " + owner + ": xattr value inode " + ino;
+        if (ino == owner || ino < sb().firstInode() || ino > Integer.toUnsignedLong(sb().inodesCount())) throw new CorruptException(where + " is not a valid inode number");
+        Inode in = fs.diskInode(ino);
+        if (!in.hasFlag(Inode.FL_EA_INODE) || in.linksCount() == 0 || !in.isRegular())
+            throw new CorruptException(where + " is not a live EA inode (flags 0x" + Integer.toHexString(in.flags()) + ", links " + in.linksCount() + ")");
+        return update(in);
+    }
+}
