@@ -63,32 +63,51 @@ final class EaInodes extends WriterPart {
     }
 
     /** One more entry names the EA inode (a shared xattr block was copied). */
-    void addRef(Handle h, long owner, long ino) throws IOException {
-        InodeUpdate u = load(owner, ino);
-        u.ed.eaRefCount(u.ed.eaRefCount() + 1);
-        u.save(h, balloc);
+    void addRef(Handle h, Inode owner, XattrCodec.Entry e) throws IOException {
+        Target t = target(owner, e);
+        t.ea.ed.eaRefCount(t.refs() + 1);
+        t.ea.save(h, balloc);
     }
 
-    /** One entry naming the EA inode is gone; at the last the inode and its blocks are freed. */
-    void dropRef(Handle h, long owner, long ino) throws IOException {
-        InodeUpdate u = load(owner, ino);
-        long refs = u.ed.eaRefCount();
+    /**
+     * One entry naming the EA inode is gone; at the last reference the inode and its blocks are
+     * freed. Returns the blocks to take back from the owner's i_blocks (none for a Lustre-style
+     * inode, which was never charged).
+     */
+    long dropRef(Handle h, Inode owner, XattrCodec.Entry e) throws IOException {
+        Target t = target(owner, e);
+        long refs = t.refs();
         if (refs > 1) {
-            u.ed.eaRefCount(refs - 1);
-            u.save(h, balloc);
+            t.ea.ed.eaRefCount(refs - 1);
+            t.ea.save(h, balloc);
         } else {
             Inode.Timestamp now = now();
-            u.ed.eaRefCount(0).links(0).ctime(now); // freed as Linux frees it: the changed ctime replaces the count
-            w.orphans.release(h, u, now);
+            t.ea.ed.eaRefCount(0).links(0).ctime(now); // freed as Linux frees it: the changed ctime replaces the count
+            w.orphans.release(h, t.ea, now);
         }
+        return t.lustre ? 0 : chargedBlocks(e.valueSize());
     }
 
-    private InodeUpdate load(long owner, long ino) throws IOException {
-        String where = "inode " + owner + ": xattr value inode " + ino;
-        if (ino == owner || ino < sb().firstInode() || ino > Integer.toUnsignedLong(sb().inodesCount())) throw new CorruptException(where + " is not a valid inode number");
+    /**
+     * The EA inode an entry names, checked as e2fsck and Linux check it: a live inode with
+     * EXT4_EA_INODE_FL whose value hash gives the entry's hash; or, in an old Lustre-style one
+     * (no hash: i_mtime names the owner, same generation), a single uncharged reference.
+     */
+    private record Target(InodeUpdate ea, boolean lustre) {
+        long refs() { return lustre ? 1 : ea.ed.eaRefCount(); }
+    }
+
+    private Target target(Inode owner, XattrCodec.Entry e) throws IOException {
+        long ino = e.valueInum();
+        String where = "inode " + owner.number() + ": xattr value inode " + ino;
+        if (ino == owner.number() || ino < sb().firstInode() || ino > Integer.toUnsignedLong(sb().inodesCount()))
+            throw new CorruptException(where + " is not a valid inode number");
         Inode in = fs.diskInode(ino);
         if (!in.hasFlag(Inode.FL_EA_INODE) || in.linksCount() == 0 || !in.isRegular())
             throw new CorruptException(where + " is not a live EA inode (flags 0x" + Integer.toHexString(in.flags()) + ", links " + in.linksCount() + ")");
-        return update(in);
+        if (in.size() != e.valueSize()) throw new CorruptException(where + " holds " + in.size() + " bytes, the entry says " + e.valueSize());
+        if (XattrCodec.eaEntryHash(e.name(), in.eaValueHash()) == e.hash()) return new Target(update(in), false);
+        if (in.mtime().seconds() == owner.number() && in.generation() == owner.generation()) return new Target(update(in), true);
+        throw new CorruptException(String.format("%s: entry hash 0x%08x does not match the EA inode's value hash 0x%08x", where, e.hash(), in.eaValueHash()));
     }
 }

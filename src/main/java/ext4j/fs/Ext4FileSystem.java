@@ -834,6 +834,9 @@ public final class Ext4FileSystem implements Closeable {
 
     /** The inode as callers see it: a regular file's size is the in-memory one while its data is cached. */
     private Inode live(Inode i) throws IOException {
+        // an EA inode holds an xattr value (ea_inode): like Linux's iget, never serve it as a file
+        if (i.hasFlag(Inode.FL_EA_INODE) && i.linksCount() > 0)
+            throw new CorruptException("inode " + i.number() + " is an EA inode (it holds an xattr value) but was reached as a file");
         if (io == null || !i.isRegular()) return i;
         CachedFile f = io.lookup(i.number());
         if (f == null) return i;

@@ -43,7 +43,7 @@ final class XattrWrites extends WriterPart {
      * Decrements a shared xattr block's refcount, or frees it at the last user; then, if dropRefs,
      * the EA inodes its entries name lose those references (the block's last user is being freed).
      */
-    void releaseXattrBlock(Handle h, long owner, long blk, boolean dropRefs) throws IOException {
+    void releaseXattrBlock(Handle h, Inode owner, long blk, boolean dropRefs) throws IOException {
         ByteBuffer b = h.getWriteAccess(blk);
         int ref = b.getInt(4);
         if (ref > 1) {
@@ -51,8 +51,8 @@ final class XattrWrites extends WriterPart {
             XattrBlocks.reseal(vol, b, blk);
         } else {
             if (dropRefs && ea.enabled())
-                for (XattrCodec.Entry e : XattrCodec.decodeBlock(b, "inode " + owner + ": xattr block " + blk))
-                    if (e.inEaInode()) ea.dropRef(h, owner, e.valueInum());
+                for (XattrCodec.Entry e : XattrCodec.decodeBlock(b, "inode " + owner.number() + ": xattr block " + blk))
+                    if (e.inEaInode()) ea.dropRef(h, owner, e);
             h.forget(blk);
             balloc.free(h, blk, 1);
         }
@@ -68,20 +68,13 @@ final class XattrWrites extends WriterPart {
         if (ea.enabled()) {
             ByteBuffer area = v.ed.xattrArea();
             List<XattrCodec.Entry> in = new ArrayList<>(XattrCodec.decodeInInode(area, where + " in-inode xattrs"));
-            for (XattrCodec.Entry e : in) {
-                if (!e.inEaInode()) continue;
-                ea.dropRef(h, v.number(), e.valueInum());
-                v.addBlocks(-ea.chargedBlocks(e.valueSize()));
-            }
+            for (XattrCodec.Entry e : in) if (e.inEaInode()) v.addBlocks(-ea.dropRef(h, v.original, e));
             // as Linux does, the dropped references are gone from the inode in the same transaction
             if (in.removeIf(XattrCodec.Entry::inEaInode)) XattrCodec.encodeInInode(in, area);
         }
         long xblk = v.ed.fileAcl();
         if (xblk == 0) return;
-        if (ea.enabled())
-            for (XattrCodec.Entry e : XattrCodec.decodeBlock(vol.readMetaBlock(xblk, where + " xattr block"), where + ": xattr block " + xblk))
-                if (e.inEaInode()) v.addBlocks(-ea.chargedBlocks(e.valueSize()));
-        releaseXattrBlock(h, v.number(), xblk, true);
+        releaseXattrBlock(h, v.original, xblk, true); // the owner's i_blocks no longer matters: it is being freed
         v.ed.fileAcl(0);
         v.addBlocks(-1);
     }
@@ -130,9 +123,9 @@ final class XattrWrites extends WriterPart {
             if (value != null && old != null && !old.inEaInode() && Arrays.equals(old.value(), entry.value())) return null;
             for (XattrCodec.Entry o : new XattrCodec.Entry[]{oldInInode, oldInBlock}) {
                 if (o == null || !o.inEaInode()) continue;
-                u.addBlocks(-ea.chargedBlocks(o.valueSize()));
                 // an entry of a shared block keeps its reference: the other inodes' block still names it
-                if (!(o == oldInBlock && shared)) ea.dropRef(h, file.number(), o.valueInum());
+                if (o == oldInBlock && shared) u.addBlocks(-ea.chargedBlocks(o.valueSize()));
+                else u.addBlocks(-ea.dropRef(h, u.original, o));
             }
             XattrCodec.Entry stored = null;
             if (value != null) {
@@ -185,7 +178,7 @@ final class XattrWrites extends WriterPart {
         ByteBuffer old = blk == 0 ? null : vol.readMetaBlock(blk, "xattr block");
         boolean shared = old != null && old.getInt(4) > 1;
         if (entries.isEmpty()) {
-            if (blk != 0) { releaseXattrBlock(h, u.number(), blk, false); u.ed.fileAcl(0); u.addBlocks(-1); }
+            if (blk != 0) { releaseXattrBlock(h, u.original, blk, false); u.ed.fileAcl(0); u.addBlocks(-1); }
             return;
         }
         byte[] bytes = XattrCodec.encodeBlock(entries, bs, 1);
@@ -195,8 +188,8 @@ final class XattrWrites extends WriterPart {
                 java.util.Set<Long> named = new java.util.HashSet<>();
                 for (XattrCodec.Entry e : XattrCodec.decodeBlock(old, "inode " + u.number() + ": xattr block " + blk))
                     if (e.inEaInode()) named.add(e.valueInum());
-                for (XattrCodec.Entry e : entries) if (e.inEaInode() && named.contains(e.valueInum())) ea.addRef(h, u.number(), e.valueInum());
-                releaseXattrBlock(h, u.number(), blk, false);
+                for (XattrCodec.Entry e : entries) if (e.inEaInode() && named.contains(e.valueInum())) ea.addRef(h, u.original, e);
+                releaseXattrBlock(h, u.original, blk, false);
                 u.addBlocks(-1);
             }
             target = balloc.allocate(h, goalForInode(vol, u.number()), 1).start();

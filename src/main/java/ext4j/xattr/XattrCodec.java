@@ -84,6 +84,7 @@ public final class XattrCodec {
             byte[] name = new byte[nameLen];
             r.get(off + XattrReader.ENTRY_HEADER, name);
             if (inum != 0) { // the value is in EA inode inum: only its reference is here
+                if (size == 0) throw new CorruptException(where + ": entry at offset " + off + " names EA inode " + inum + " for an empty value (Linux: invalid size in ea xattr)");
                 if (size > EA_VALUE_MAX) throw new CorruptException(where + ": entry at offset " + off + " has EA inode value size " + size + " (more than " + EA_VALUE_MAX + ")");
                 out.add(new Entry(index, name, new byte[0], inum, (int) size, r.getInt(off + 12)));
             } else {
