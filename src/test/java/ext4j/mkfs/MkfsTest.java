@@ -72,6 +72,7 @@ class MkfsTest {
         compareWithMke2fs("300M", "-b", "2048");
         compareWithMke2fs("1G", "-b", "1024");
         compareWithMke2fs("200M", "-I", "128", "-N", "5000", "-L", "lbl");
+        compareWithMke2fs("64M", "-O", "ea_inode");
         Path u = compareWithMke2fs("32M", "-U", "11111111-2222-3333-4444-555555555555");
         assertEquals("11111111-2222-3333-4444-555555555555", field(Tools.ok("dumpe2fs", "-h", u.toString()), "Filesystem UUID"));
     }
@@ -231,7 +232,8 @@ class MkfsTest {
         Random rnd = new Random(seed);
         List<String[]> cases = new ArrayList<>(List.of(new String[]{"2M"}, new String[]{"3M"}, new String[]{"8M"}, new String[]{"17M"},
                 new String[]{"64M"}, new String[]{"100M", "-O", "orphan_file"}, new String[]{"136M", "-b", "4096"}, new String[]{"1G"},
-                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"}));
+                new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"},
+                new String[]{"64M", "-O", "ea_inode"}));
         String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
         for (int i = 0; i < 4; i++) {
             List<String> c = new ArrayList<>(List.of((2048 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 12_000_000)) + "K"));

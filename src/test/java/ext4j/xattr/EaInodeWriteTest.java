@@ -525,4 +525,41 @@ class EaInodeWriteTest {
         }
         System.out.println("EaInodeWriteTest corpus: " + names.size() + " images, " + refusedDamaged + " refusals on the damaged ones, " + rewritten + " values replaced or removed on the repaired ones");
     }
+
+    /**
+     * ext4j mkfs -O ea_inode -d copies a tree whose xattrs need EA inodes (made on a kernel mount of
+     * an ea_inode image, since the host's own filesystem may refuse 64 KiB values): e2fsck clean,
+     * and a kernel mount lists the source's xattrs exactly.
+     */
+    @Test
+    void mkfsCopiesLargeXattrs() throws Exception {
+        Tools.requireMount();
+        Path srcImg = fresh(tmp.resolve("src.img")), src = Files.createDirectories(tmp.resolve("src")), img = tmp.resolve("made.img");
+        Random r = new Random(64);
+        Tools.mount(srcImg, src, "");
+        try {
+            Files.delete(src.resolve("lost+found"));
+            Files.createDirectories(src.resolve("sub"));
+            Files.writeString(src.resolve("a"), "a");
+            Files.writeString(src.resolve("sub/b"), "b");
+            applyInKernel(src, List.of(new Op("/a", "user.big", bytes(r, 30000)), new Op("/a", "user.small", bytes(r, 1)),
+                    new Op("/sub/b", "user.huge", bytes(r, 65536)), new Op("/sub", "user.d", bytes(r, 5000)), new Op("/sub/b", "trusted.t", bytes(r, 2000))));
+            String want = Tools.allXattrs(src);
+            ext4j.cli.CliRunner.Out o = ext4j.cli.CliRunner.run("mkfs", "-q", "-O", "ea_inode", "-d", src.toString(), img.toString(), "32M");
+            assertEquals(0, o.exit(), o.err());
+            Tools.assertFsckClean(img);
+            Path mnt = Files.createDirectories(tmp.resolve("mnt-made"));
+            Tools.mount(img, mnt, "ro");
+            try {
+                assertEquals(want, Tools.allXattrs(mnt), "xattrs of the ext4j-made image as Linux lists them");
+            } finally {
+                Tools.umount(mnt);
+            }
+            try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+                assertEquals(65536, ext4jXattrs(fs, "/sub/b").get("user.huge").length);
+            }
+        } finally {
+            Tools.umount(src);
+        }
+    }
 }
