@@ -562,4 +562,22 @@ class EaInodeWriteTest {
             Tools.umount(src);
         }
     }
+
+    /** `ext4j setfattr` sets a 64 KiB value (0s base64: its hex form is longer than one argument may be) and removes it again. */
+    @Test
+    void cliSetfattr() throws Exception {
+        Path img = fresh(tmp.resolve("cli.img"));
+        long[] empty = used(img);
+        byte[] v = bytes(new Random(5), 65536);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) { fs.createFile("/x", 0644, 0, 0); }
+        ext4j.cli.CliRunner.Out o = ext4j.cli.CliRunner.run("setfattr", "-n", "user.huge", "-v", "0s" + java.util.Base64.getEncoder().encodeToString(v), img.toString(), "/x");
+        assertEquals(0, o.exit(), o.err());
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) { assertArrayEquals(v, ext4jXattrs(fs, "/x").get("user.huge")); }
+        assertEquals(empty[0] + 2, used(img)[0], "the file and its EA inode");
+        o = ext4j.cli.CliRunner.run("setfattr", "-x", "user.huge", img.toString(), "/x");
+        assertEquals(0, o.exit(), o.err());
+        Tools.assertFsckClean(img);
+        assertEquals(empty[0] + 1, used(img)[0], "the EA inode is freed");
+    }
 }
