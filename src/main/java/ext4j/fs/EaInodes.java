@@ -10,15 +10,21 @@ import ext4j.xattr.XattrCodec;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Xattr values in their own inode (the ea_inode feature), as Linux keeps them: a regular inode
  * with EXT4_EA_INODE_FL, mode 0600 and the owner's uid and gid, one link, the value as its data;
  * i_atime holds the value's crc32c (from the filesystem's checksum seed), i_ctime and i_version
  * the reference count (one per entry naming it). The owner's i_blocks is charged the value rounded
- * up to clusters, as the kernel's quota charge does. The last reference dropped frees the inode.
- * ext4j does not share one EA inode between equal values (Linux may, through its cache): each new
- * value gets its own inode, which e2fsck accepts the same.
+ * up to clusters, as the kernel's quota charge does (for a shared inode too). The last reference
+ * dropped frees the inode. Like Linux's ea_inode cache, the EA inodes this session made are
+ * remembered by value hash, and a new value equal to one of them (same hash, size and bytes) shares
+ * that inode with one more reference.
  */
 final class EaInodes extends WriterPart {
     EaInodes(FsWriter w) { super(w); }
@@ -40,10 +46,30 @@ final class EaInodes extends WriterPart {
         return (len + cluster - 1) / cluster * (cluster / vol.blockSize());
     }
 
-    /** Creates an EA inode holding value with one reference, charges owner for it, and returns the entry naming it. */
+    /**
+     * EA inodes made in this session by value hash. Entries may go stale (freed, or an aborted
+     * handle undid the inode): each is checked against the inode before it is shared.
+     */
+    private final Map<Integer, List<Long>> made = new HashMap<>();
+
+    /**
+     * An EA inode holding value for owner, charged to owner, and the entry naming it: an equal value's
+     * inode from this session with one more reference, else a new inode with one reference.
+     */
     XattrCodec.Entry create(Handle h, InodeUpdate owner, int index, byte[] name, byte[] value) throws IOException {
-        long ino = ialloc.allocate(h, owner.number(), false);
         int hash = Crc32c.update(sb().checksumSeed(), value);
+        owner.addBlocks(chargedBlocks(value.length));
+        for (long ino : made.getOrDefault(hash, List.of())) {
+            if (ino == owner.number()) continue;
+            Inode in = fs.diskInode(ino);
+            if (!in.hasFlag(Inode.FL_EA_INODE) || in.linksCount() == 0 || !in.isRegular() || in.size() != value.length
+                    || in.eaValueHash() != hash || !Arrays.equals(fs.eaInodeValue(ino, value.length), value)) continue;
+            InodeUpdate u = update(in);
+            u.ed.eaRefCount(u.ed.eaRefCount() + 1);
+            u.save(h, balloc);
+            return XattrCodec.Entry.inEaInode(index, name, ino, value.length, hash);
+        }
+        long ino = ialloc.allocate(h, owner.number(), false);
         Inode.Timestamp now = now();
         Inode.Editor e = Inode.Editor.blank(ino, sb())
                 .mode(Inode.S_IFREG | 0600).uid(owner.original.uid()).gid(owner.original.gid()).links(1)
@@ -58,7 +84,10 @@ final class EaInodes extends WriterPart {
         InodeUpdate u = update(e);
         w.space.writeData(h, u, 0, ByteBuffer.wrap(value));
         u.save(h, balloc);
-        owner.addBlocks(chargedBlocks(value.length));
+        List<Long> same = made.computeIfAbsent(hash, k -> new ArrayList<>());
+        same.remove(ino);
+        same.add(ino);
+        if (same.size() > 8) same.remove(0);       // a few per hash, as a cache keeps
         return XattrCodec.Entry.inEaInode(index, name, ino, value.length, hash);
     }
 

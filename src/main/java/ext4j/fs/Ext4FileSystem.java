@@ -824,6 +824,9 @@ public final class Ext4FileSystem implements Closeable {
     /** An inode exactly as stored (what metadata changes start from). */
     Inode diskInode(long ino) throws IOException { return vol.readInode(ino); }
 
+    /** The value an EA inode holds, read from the device (EaInodes: is an equal value already stored?). */
+    byte[] eaInodeValue(long ino, int size) throws IOException { return reader.eaInodeValue(ino, size); }
+
     // ---- paths ----
 
     /** Resolves an absolute path; symlinks in the middle are followed, the last one only if followLast. */

@@ -228,7 +228,7 @@ final class InodeReader {
     }
 
     /** An EA inode's value, read from the device: EA inodes are not files, their bytes never pass through the page cache. */
-    private byte[] eaInodeValue(long ino, int size) throws IOException {
+    byte[] eaInodeValue(long ino, int size) throws IOException {
         Inode ea = fs.diskInode(ino);
         if (!ea.hasFlag(Inode.FL_EA_INODE) || ea.size() != size)
             throw new CorruptException("xattr value inode " + ino + ": not an EA inode of size " + size);

@@ -121,12 +121,6 @@ final class XattrWrites extends WriterPart {
             if ((flags & XATTR_CREATE) != 0 && old != null) throw new FsException(Errno.EEXIST, where);
             if ((flags & XATTR_REPLACE) != 0 && old == null) throw new FsException(Errno.ENODATA, where);
             if (value != null && old != null && !old.inEaInode() && Arrays.equals(old.value(), entry.value())) return null;
-            for (XattrCodec.Entry o : new XattrCodec.Entry[]{oldInInode, oldInBlock}) {
-                if (o == null || !o.inEaInode()) continue;
-                // an entry of a shared block keeps its reference: the other inodes' block still names it
-                if (o == oldInBlock && shared) u.addBlocks(-ea.chargedBlocks(o.valueSize()));
-                else u.addBlocks(-ea.dropRef(h, u.original, o));
-            }
             XattrCodec.Entry stored = null;
             if (value != null) {
                 boolean big = ea.tooBigForBlock(entry.value().length);
@@ -139,6 +133,13 @@ final class XattrWrites extends WriterPart {
                     if (!place(stored, inInode, inBlock, area.capacity(), bs))
                         throw new FsException(Errno.ENOSPC, where + " (no room for its entry in the inode or its xattr block)");
                 }
+            }
+            // the old value's reference goes after the new one is made, as in Linux: an equal value keeps its inode
+            for (XattrCodec.Entry o : new XattrCodec.Entry[]{oldInInode, oldInBlock}) {
+                if (o == null || !o.inEaInode()) continue;
+                // an entry of a shared block keeps its reference: the other inodes' block still names it
+                if (o == oldInBlock && shared) u.addBlocks(-ea.chargedBlocks(o.valueSize()));
+                else u.addBlocks(-ea.dropRef(h, u.original, o));
             }
             XattrCodec.encodeInInode(inInode, area);
             if (oldInBlock != null || (stored != null && inBlock.contains(stored))) storeXattrBlock(h, u, blk, inBlock);
