@@ -142,7 +142,7 @@ final class XattrWrites extends WriterPart {
                 else u.addBlocks(-ea.dropRef(h, u.original, o));
             }
             XattrCodec.encodeInInode(inInode, area);
-            if (oldInBlock != null || (stored != null && inBlock.contains(stored))) storeXattrBlock(h, u, blk, inBlock);
+            if (oldInBlock != null || (stored != null && inBlock.contains(stored))) storeXattrBlock(h, u, blk, inBlock, stored);
             u.ed.ctime(now());
             u.save(h, balloc);
             return null;
@@ -175,6 +175,11 @@ final class XattrWrites extends WriterPart {
      * gains a reference.
      */
     void storeXattrBlock(Handle h, InodeUpdate u, long blk, List<XattrCodec.Entry> entries) throws IOException {
+        storeXattrBlock(h, u, blk, entries, null);
+    }
+
+    /** As above; fresh (may be null) is the entry just made, whose reference is already counted. */
+    void storeXattrBlock(Handle h, InodeUpdate u, long blk, List<XattrCodec.Entry> entries, XattrCodec.Entry fresh) throws IOException {
         int bs = vol.blockSize();
         ByteBuffer old = blk == 0 ? null : vol.readMetaBlock(blk, "xattr block");
         boolean shared = old != null && old.getInt(4) > 1;
@@ -189,7 +194,7 @@ final class XattrWrites extends WriterPart {
                 java.util.Set<Long> named = new java.util.HashSet<>();
                 for (XattrCodec.Entry e : XattrCodec.decodeBlock(old, "inode " + u.number() + ": xattr block " + blk))
                     if (e.inEaInode()) named.add(e.valueInum());
-                for (XattrCodec.Entry e : entries) if (e.inEaInode() && named.contains(e.valueInum())) ea.addRef(h, u.original, e);
+                for (XattrCodec.Entry e : entries) if (e != fresh && e.inEaInode() && named.contains(e.valueInum())) ea.addRef(h, u.original, e);
                 releaseXattrBlock(h, u.original, blk, false);
                 u.addBlocks(-1);
             }

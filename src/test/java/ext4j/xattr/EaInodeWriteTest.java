@@ -628,4 +628,56 @@ class EaInodeWriteTest {
         Tools.assertFsckClean(ours);
         assertArrayEquals(empty, used(ours), "the shared EA inode freed with its last reference");
     }
+
+    /**
+     * A value going to an EA inode from a file whose xattr block Linux shares with another file
+     * (128-byte inodes: every entry is in the block): the block is copied for the writer with the
+     * new entry, the other file keeps the original; e2fsck clean, Linux reads both, and deleting
+     * the writer frees its EA inode and copy.
+     */
+    @Test
+    void eaValueIntoABlockLinuxShares() throws Exception {
+        Tools.requireMount();
+        Path img = fresh(tmp.resolve("shared-block.img"), "-b", "4096", "-I", "128");
+        Path mnt = Files.createDirectories(tmp.resolve("mnt-shared-block"));
+        Tools.mount(img, mnt, "");
+        try {
+            for (String f : List.of("s1", "s2")) {
+                Files.writeString(mnt.resolve(f), f);
+                Tools.ok("setfattr", "-n", "user.shared", "-v", "same-value", mnt.resolve(f).toString());
+            }
+        } finally {
+            Tools.umount(mnt);
+        }
+        long[] kernelMade = used(img);
+        String b1 = placementBlock(img, "/s1"), b2 = placementBlock(img, "/s2");
+        org.junit.jupiter.api.Assumptions.assumeTrue(b1.equals(b2), "Linux did not share the xattr block this time (" + b1 + " vs " + b2 + ")");
+        byte[] big = bytes(new Random(3), 10240);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.setXattr("/s1", "user.big", big, 0, false);
+            assertNotEquals(b1, placementBlock(fs, "/s1"), "the writer got its own copy of the block");
+            assertArrayEquals(big, ext4jXattrs(fs, "/s1").get("user.big"));
+            assertArrayEquals("same-value".getBytes(), ext4jXattrs(fs, "/s2").get("user.shared"));
+        }
+        Tools.assertFsckClean(img);
+        Tools.mount(img, mnt, "ro");
+        try {
+            assertArrayEquals(big, kernelXattrs(mnt.resolve("s1")).get("user.big"));
+            assertEquals(java.util.Set.of("user.shared"), kernelXattrs(mnt.resolve("s2")).keySet());
+            assertArrayEquals("same-value".getBytes(), kernelXattrs(mnt.resolve("s2")).get("user.shared"));
+        } finally {
+            Tools.umount(mnt);
+        }
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) { fs.unlink("/s1"); }
+        Tools.assertFsckClean(img);
+        assertEquals(kernelMade[0] - 1, used(img)[0], "s1 and its EA inode freed (the EA inode was made after the kernel's count)");
+    }
+
+    private static String placementBlock(Path img, String f) throws Exception {
+        return Tools.debugfs(img, "stat " + f).replaceAll("(?s).*File ACL: (\\d+).*", "$1");
+    }
+
+    private static String placementBlock(Ext4FileSystem fs, String f) throws Exception {
+        return String.valueOf(fs.resolve(f, false).fileAcl());
+    }
 }
