@@ -8,8 +8,6 @@ import ext4j.base.LockOrder;
 import ext4j.block.FileBlockDevice;
 import ext4j.dir.DirEntry;
 import ext4j.dir.Directory;
-import ext4j.extent.BlockMap;
-import ext4j.extent.ExtentMap;
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
 import ext4j.journal.JournalRecovery;
@@ -21,10 +19,8 @@ import ext4j.base.CorruptException;
 import ext4j.ondisk.Features;
 import ext4j.ondisk.Inode;
 import ext4j.ondisk.Superblock;
-import ext4j.ondisk.UnsupportedFeatureException;
 import ext4j.ondisk.Volume;
 import ext4j.xattr.Xattr;
-import ext4j.xattr.XattrReader;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -52,8 +48,7 @@ public final class Ext4FileSystem implements Closeable {
 
     private final Volume vol;
     private FsWriter writer; // null when read-only
-    private BufferedIo io;   // the buffered I/O engine (read-write opens)
-    private Ext4MappingOps iops;
+    private final FileIo files;  // file data through the buffered I/O engine
     private final List<String> warnings;
 
     private final InodeReader reader;
@@ -62,6 +57,7 @@ public final class Ext4FileSystem implements Closeable {
         this.vol = vol;
         this.warnings = warnings;
         this.reader = new InodeReader(this, vol);
+        this.files = new FileIo(this, vol, reader);
     }
 
     /** How an opened device becomes a filesystem; the device is closed if this fails. */
@@ -138,23 +134,7 @@ public final class Ext4FileSystem implements Closeable {
 
     private void enableWrites(boolean force, boolean journaled) throws IOException {
         Superblock s = sb();
-        String name = vol.device().name();
-        int unwritable = s.featureIncompat() & ~Features.INCOMPAT_WRITE_SUPPORTED;
-        if (unwritable != 0) throw refuse(name, "incompat feature(s) " + String.join(", ", Features.incompatNames(unwritable)) + " cannot be written by ext4j");
-        int roUnwritable = s.featureRoCompat() & ~Features.RO_COMPAT_WRITE_SUPPORTED;
-        if (roUnwritable != 0) throw refuse(name, "ro_compat feature(s) " + String.join(", ", Features.roCompatNames(roUnwritable)) + " cannot be written by ext4j");
-        if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT) && !s.hasCompat(Features.COMPAT_ORPHAN_FILE))
-            throw refuse(name, "orphan_present is set without orphan_file (run e2fsck -f first)");
-        if (s.hasIncompat(Features.INCOMPAT_RECOVER)) {
-            JournalSuperblock j = journalSuperblock();
-            if (j != null && !j.isClean()) throw refuse(name, "the journal needs recovery (run e2fsck, or mount it once with Linux)");
-        }
-        if (!force) {
-            if (!vol.problems().isEmpty()) throw refuse(name, vol.problems().get(0));
-            if ((s.state() & Superblock.STATE_ERROR) != 0) throw refuse(name, "the filesystem is marked with errors (run e2fsck -f first, or force)");
-            List<String> bad = vol.verifyBitmaps();
-            if (!bad.isEmpty()) throw refuse(name, bad.get(0));
-        }
+        FeaturePolicy.checkWritable(vol, s.hasIncompat(Features.INCOMPAT_RECOVER) ? journalSuperblock() : null, force);
         // Like a Linux mount, the filesystem is marked in use on disk (needs_recovery with a journal, not
         // clean without one), but only when the first transaction starts: a command that fails or changes
         // nothing leaves the image bytes exactly as they were.
@@ -173,8 +153,8 @@ public final class Ext4FileSystem implements Closeable {
         // orphan_present left by a crash: close clears it once the orphans are processed, as a Linux unmount does
         if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT)) inUse = true;
         writer.processOrphans();
-        iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
-        io = new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize()));
+        Ext4MappingOps iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
+        files.attach(writer, iops, new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize())));
     }
 
     private static final int FOLIO_SIZE = 64 << 10;
@@ -188,16 +168,13 @@ public final class Ext4FileSystem implements Closeable {
         if (sb().hasCompat(Features.COMPAT_ORPHAN_FILE)) e.setRoCompat(Features.RO_ORPHAN_PRESENT);
     }
 
-    private static FsException refuse(String name, String why) {
-        return new FsException(Errno.EROFS, name + ": refusing to write: " + why) {
-            @Override public String getMessage() { return name + ": refusing to write: " + why; }
-        };
-    }
 
     public boolean isWritable() { return writer != null; }
 
     /** Filling a new filesystem (mkfs -d): no undo images; a failure fails the whole mkfs. */
     private boolean populating;
+
+    boolean populating() { return populating; }
 
     /** Set once the on-disk superblock says "in use" (see enableWrites). */
     private boolean inUse;
@@ -207,7 +184,7 @@ public final class Ext4FileSystem implements Closeable {
 
     FsWriter writerForTest() { return writer; }
 
-    void abandonForTest() throws IOException { writer = null; if (io != null) io.close(); vol.close(); }
+    void abandonForTest() throws IOException { writer = null; if (files.engine() != null) files.engine().close(); vol.close(); }
 
     /** Why the filesystem turned read-only while open (a failed journal commit), or null. */
     private IOException readOnlyCause;
@@ -220,7 +197,7 @@ public final class Ext4FileSystem implements Closeable {
     private boolean turnedReadOnly() {
         if (readOnlyCause == null && writer != null && writer.journal().failure() != null) {
             readOnlyCause = writer.journal().failure();
-            if (io != null) io.setReadOnly();
+            if (files.engine() != null) files.engine().setReadOnly();
         }
         return readOnlyCause != null;
     }
@@ -232,7 +209,7 @@ public final class Ext4FileSystem implements Closeable {
     public synchronized void reportCorruption(ext4j.base.CorruptException damage) { turnReadOnly(damage); }
 
     /** errors=remount-ro for a cause found while open (damage, an operation the cache and the disk can no longer agree on). */
-    private synchronized void turnReadOnly(IOException damage) {
+    synchronized void turnReadOnly(IOException damage) {
         if (writer == null || readOnlyCause != null) return;
         try {
             sync();                                   // the damage is old: what callers wrote is not, keep it
@@ -240,13 +217,13 @@ public final class Ext4FileSystem implements Closeable {
             damage.addSuppressed(e);
         }
         readOnlyCause = damage;
-        if (io != null) io.setReadOnly();
+        if (files.engine() != null) files.engine().setReadOnly();
     }
 
     /** Why the filesystem turned read-only while open, or null. */
     public synchronized IOException readOnlyCause() { turnedReadOnly(); return readOnlyCause; }
 
-    private FsWriter w() throws IOException {
+    FsWriter w() throws IOException {
         if (writer == null) throw new FsException(Errno.EROFS, vol.device().name());
         if (turnedReadOnly()) throw new FsException(Errno.EROFS, vol.device().name() + ": read-only after an error: " + readOnlyCause.getMessage());
         dropReleased(); // before an inode number can be reused, its old cached state is gone
@@ -327,175 +304,32 @@ public final class Ext4FileSystem implements Closeable {
      * Buffered write through the engine: the bytes land in the page cache (delayed allocation) and
      * reach the disk at writeback (fsync, sync, memory pressure, close).
      */
-    public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            FsWriter wr = w();
-            wr.checkWrite(file, pos, src.remaining());
-            if (!src.hasRemaining()) return;
-            // the engine's completion worker reads metadata without this lock: from the first buffered
-            // write on, a filesystem being populated copies blocks for each handle again
-            if (populating) vol.cache().editInPlace(false);
-            wr.prepareForIo(file);
-            io.write(cached(file.number()), pos, src);
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
-
+    public synchronized void write(Inode file, long pos, ByteBuffer src) throws IOException { files.write(file, pos, src); }
     /** truncate(2): the cache first (dropped past the new EOF, or the old EOF block's tail zeroed), then the inode. */
     public synchronized void truncate(String path, long size) throws IOException { truncate(resolve(path, true), size); }
 
-    public synchronized void truncate(Inode file, long size) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        IOException halfDone = null;
-        try {
-            FsWriter wr = w();
-            wr.checkTruncate(file, size);
-            wr.prepareForIo(file);
-            CachedFile f = cached(file.number());
-            long old = f.size();
-            io.beginMappingChange(f);
-            try {
-                io.truncate(f, size);
-                int bs = vol.blockSize();
-                if (size < old) iops.dropDelayed(f, (size + bs - 1) / bs, Long.MAX_VALUE);
-                long disk = diskInode(file.number()).size();
-                // growing past data still in the cache: the on-disk size follows when that data is written (seed 004)
-                long target = size <= disk || !f.hasPending(0, size) ? size : disk;
-                try {
-                    wr.truncate(diskInode(file.number()), target, size < old ? size : Long.MAX_VALUE);
-                } catch (IOException e) {
-                    if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
-                    throw e;
-                } finally {
-                    Ext4MappingOps.changed(f);
-                }
-            } finally {
-                io.endMappingChange(f);
-            }
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-            // cache and inode disagree and the dropped tail cannot come back: errors=remount-ro, as ext4 does on a failed truncate
-            if (halfDone != null) turnReadOnly(halfDone);
-        }
-    }
-
+    public synchronized void truncate(Inode file, long size) throws IOException { files.truncate(file, size); }
     /** fallocate(2): the file's dirty data is written back first, so the new unwritten extents never meet delayed ranges. */
     public synchronized void fallocate(String path, long off, long len, boolean keepSize) throws IOException {
         fallocate(resolve(path, true), off, len, keepSize);
     }
 
-    synchronized void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            FsWriter wr = w();
-            if (!file.isRegular() || off < 0 || len <= 0) { wr.fallocate(file, off, len, keepSize); return; } // the errno
-            FsWriter.checkNotVerity(file);
-            CachedFile f = changeMapping(file, (c, disk) -> wr.fallocate(disk, off, len, true));
-            // the size grows like a truncate up: after the old EOF block's tail is zeroed (seed 004)
-            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    synchronized void fallocate(Inode file, long off, long len, boolean keepSize) throws IOException { files.fallocate(file, off, len, keepSize); }
 
     /** Hole punch: dirty data written back, the blocks of the range dropped from the cache, then deallocated. */
     public synchronized void punchHole(String path, long off, long len) throws IOException { punchHole(resolve(path, true), off, len); }
 
-    synchronized void punchHole(Inode file, long off, long len) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            FsWriter wr = w();
-            if (!file.isRegular() || off < 0 || len <= 0) { wr.punch(file, off, len); return; } // the errno
-            FsWriter.checkNotVerity(file);
-            int bs = vol.blockSize();
-            long from = off / bs * bs, to = off + len > Long.MAX_VALUE - bs ? Long.MAX_VALUE : (off + len + bs - 1) / bs * bs;
-            changeMapping(file, (c, disk) -> {
-                io.invalidate(c, from, to - from);
-                wr.punch(disk, off, len);
-            });
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    synchronized void punchHole(Inode file, long off, long len) throws IOException { files.punchHole(file, off, len); }
 
-    /**
-     * FALLOC_FL_COLLAPSE_RANGE (collapse) or FALLOC_FL_INSERT_RANGE: the file is written back, its
-     * cache dropped from off, its extents moved (FileSpace.shiftRange), and the engine's size set
-     * to the new one without zeroing anything.
-     */
-    synchronized void shiftRange(Inode file, long off, long len, boolean collapse) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            FsWriter wr = w();
-            FsWriter.checkNotVerity(file);
-            wr.prepareForIo(file);
-            CachedFile f = changeMapping(inode(file.number()), (c, disk) -> {
-                wr.shiftRange(disk, off, len, collapse);           // checks first: a refused call changes nothing
-                io.invalidate(c, off, Long.MAX_VALUE - off);
-            });
-            io.resize(f, diskInode(file.number()).size());
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    /** FALLOC_FL_COLLAPSE_RANGE (collapse) or FALLOC_FL_INSERT_RANGE (see FileIo.shiftRange). */
+    synchronized void shiftRange(Inode file, long off, long len, boolean collapse) throws IOException { files.shiftRange(file, off, len, collapse); }
 
-    private interface MappingChange { void apply(CachedFile f, Inode disk) throws IOException; }
-
-    /**
-     * Changes a regular file's block mapping behind the cache: its dirty data is written back first
-     * (no delayed range meets the change), and afterwards its extent status is stale.
-     */
-    private CachedFile changeMapping(Inode file, MappingChange change) throws IOException {
-        writer.prepareForIo(file);
-        CachedFile f = cached(file.number());
-        io.writeback(f, 0, Long.MAX_VALUE);
-        io.beginMappingChange(f);                  // read-ins done without the lock are not installed meanwhile
-        try {
-            change.apply(f, diskInode(file.number()));
-        } finally {
-            Ext4MappingOps.changed(f);
-            io.endMappingChange(f);
-        }
-        return f;
-    }
-
-    /**
-     * FALLOC_FL_ZERO_RANGE as ext4 does it: the file is written back, the whole blocks of the range
-     * dropped from the cache and made unwritten (holes under the range preallocated, written extents
-     * converted in place), the partial edge blocks zeroed through the cache where they hold data
-     * (iomap_zero_range), and the size raised to cover the range unless keepSize. Returns whether
-     * any cached or written data had to be zeroed at the edges.
-     */
+    /** FALLOC_FL_ZERO_RANGE as ext4 does it (see FileIo.zeroRange); returns whether edge data had to be zeroed. */
     public synchronized boolean zeroRange(String path, long off, long len, boolean keepSize) throws IOException {
         return zeroRange(resolve(path, true), off, len, keepSize);
     }
 
-    synchronized boolean zeroRange(Inode file, long off, long len, boolean keepSize) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            FsWriter wr = w();
-            wr.checkWrite(file, off, len);
-            if (len <= 0) throw new FsException(Errno.EINVAL, "inode " + file.number());
-            int bs = vol.blockSize();
-            long start = (off + bs - 1) / bs * bs, end = (off + len) / bs * bs;
-            CachedFile f = changeMapping(file, (c, disk) -> {
-                if (start < end) io.invalidate(c, start, end - start);
-                wr.zeroToUnwritten(disk, off, len);
-            });
-            long size = f.size();
-            boolean did = false;
-            long headEnd = Math.min(off + len, start);
-            if (off < headEnd && off < size) did |= io.zeroRange(f, off, Math.min(headEnd, size) - off);
-            if (end >= start && end < off + len && end < size) did |= io.zeroRange(f, end, Math.min(off + len, size) - end);
-            if (!keepSize && off + len > f.size()) truncate(inode(file.number()), off + len);
-            return did;
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
-
+    synchronized boolean zeroRange(Inode file, long off, long len, boolean keepSize) throws IOException { return files.zeroRange(file, off, len, keepSize); }
     /** fsync(2): the file's data written back and converted, then the journal committed and the device flushed. */
     public void fsync(String path) throws IOException { fsync(path, false); }
 
@@ -515,10 +349,7 @@ public final class Ext4FileSystem implements Closeable {
             try {
                 Inode file = inode(ino);
                 wr = w();
-                if (file.isRegular()) {
-                    CachedFile f = io.lookup(file.number());
-                    if (f != null) { io.fsync(f); settleSize(f); }
-                }
+                files.writeBackForSync(file);
             } finally {
                 LockOrder.exit(LockOrder.Level.WRITER);
             }
@@ -528,40 +359,11 @@ public final class Ext4FileSystem implements Closeable {
         if (dataOnly) wr.commitForData(ino); else wr.sync();
     }
 
-    /**
-     * After writeback: an in-memory size beyond the on-disk one with no data left in flight below it
-     * (a file grown over holes or unwritten blocks) is stored now; completions only move it with data.
-     */
-    private void settleSize(CachedFile f) throws IOException {
-        Inode d = diskInode(f.id());
-        if (d.linksCount() == 0 || f.size() <= d.size() || f.hasPending(0, f.size())) return;
-        long size = f.size();
-        writer.setattr(d, e -> e.size(size));
-        writer.noteData(f.id());
-    }
-
-    /** The buffered I/O engine's state of an inode, created on first use. */
-    private CachedFile cached(long ino) throws IOException {
-        CachedFile f = io.lookup(ino);
-        return f != null ? f : io.file(ino, vol.blockSize(), diskInode(ino).size());
-    }
-
     /** Inodes freed by the last operation lose their cached data and delayed-allocation reservations. */
-    private void dropReleased() throws IOException {
-        if (writer == null || io == null) return;
-        for (long ino : writer.takeReleased()) {
-            CachedFile f = io.lookup(ino);
-            if (f == null) continue;
-            iops.dropDelayed(f, 0, Long.MAX_VALUE);
-            io.forget(f);
-        }
-    }
+    private void dropReleased() throws IOException { files.dropReleased(); }
 
     /** An explicit mtime (setattr) wins over the one a buffered write left pending. */
-    void clearPendingMtime(long ino) {
-        CachedFile f = io == null ? null : io.lookup(ino);
-        if (f != null) Ext4MappingOps.clearPendingMtime(f);
-    }
+    void clearPendingMtime(long ino) { files.clearPendingMtime(ino); }
 
     /**
      * Blocks of fixed metadata and the journal, which Linux's statfs leaves out of f_blocks: the
@@ -569,7 +371,7 @@ public final class Ext4FileSystem implements Closeable {
      */
     long metadataOverhead() throws IOException {
         Superblock s = sb();
-        long stored = Integer.toUnsignedLong(s.raw().getInt(0x248));
+        long stored = s.overheadClusters();
         if (stored != 0) return stored;
         int bs = vol.blockSize();
         long descBlocks = ext4j.alloc.GroupLayout.descBlocks(s);
@@ -582,17 +384,10 @@ public final class Ext4FileSystem implements Closeable {
 
 
     /** Writes all cached data back and drops the page cache (like echo 3 > drop_caches after sync). */
-    public synchronized void dropCaches() throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            if (io != null) io.dropAll();
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    public synchronized void dropCaches() throws IOException { files.dropCaches(); }
 
     /** Engine and cache statistics (benchmarks, debugging). */
-    public synchronized String ioStats() { return io == null ? "no engine" : io.stats() + "; " + iops.stats(); }
+    public synchronized String ioStats() { return files.stats(); }
 
     /** setxattr(2): value null removes (removexattr); flags 0, 1 = XATTR_CREATE, 2 = XATTR_REPLACE. ACL values are in the Linux xattr format. */
     public synchronized void setXattr(String path, String name, byte[] value, int flags, boolean follow) throws IOException {
@@ -682,22 +477,10 @@ public final class Ext4FileSystem implements Closeable {
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
     /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
-    boolean hasUnwrittenCache(long ino) {
-        CachedFile f = io == null ? null : io.lookup(ino);
-        return f != null && f.hasPending(0, Long.MAX_VALUE);
-    }
+    boolean hasUnwrittenCache(long ino) { return files.hasUnwrittenCache(ino); }
 
-    synchronized CachedFile writtenBack(Inode file) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            if (io == null || !file.isRegular()) return null;
-            CachedFile f = io.lookup(file.number());
-            if (f != null) { io.fsync(f); settleSize(f); }
-            return f;
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    /** A regular file's cached data written back and its size settled (null when nothing is cached or it is not regular). */
+    synchronized CachedFile writtenBack(Inode file) throws IOException { return files.writtenBack(file); }
 
     /** Blocks reserved for delayed allocation (counted as used by statfs, as Linux counts them). */
     synchronized long delayedBlocks() { return writer == null ? 0 : writer.balloc().reserved(); }
@@ -716,10 +499,8 @@ public final class Ext4FileSystem implements Closeable {
             if (writer == null) return;
             w();
             // a data write error does not stop the sync: the metadata is committed all the same and the error thrown after
-            IOException dataError = null;
-            try { io.writebackAll(); } catch (IOException e) { dataError = e; }
+            IOException dataError = files.writeBackAll();
             try {
-                for (CachedFile f : io.files()) settleSize(f);
                 writer.sync();
             } catch (IOException | RuntimeException e) {
                 if (dataError == null) throw e;
@@ -769,7 +550,7 @@ public final class Ext4FileSystem implements Closeable {
         Volume vol = Volume.open(dev, lenient);
         Superblock sb = vol.superblock();
         List<String> warnings = new ArrayList<>();
-        checkFeatures(sb, dev.name(), warnings);
+        FeaturePolicy.checkReadable(sb, dev.name(), warnings);
         warnings.addAll(vol.problems());
         Ext4FileSystem fs = new Ext4FileSystem(vol, warnings);
         fs.protectJournal();
@@ -798,16 +579,6 @@ public final class Ext4FileSystem implements Closeable {
     /** The internal journal's superblock, or null when the filesystem has no internal journal. */
     public JournalSuperblock journalSuperblock() throws IOException { return new Recovery(this).journalSuperblock(); }
 
-    private static void checkFeatures(Superblock sb, String name, List<String> warnings) throws UnsupportedFeatureException {
-        if (sb.hasIncompat(Features.INCOMPAT_JOURNAL_DEV))
-            throw new UnsupportedFeatureException(name + ": is an external journal device, not a filesystem");
-        int unsupported = sb.featureIncompat() & ~Features.INCOMPAT_READ_SUPPORTED;
-        if (unsupported != 0)
-            throw new UnsupportedFeatureException(name + ": unsupported incompat feature(s): " + String.join(", ", Features.incompatNames(unsupported)) + "; refusing to open");
-        int unknownRo = sb.featureRoCompat() & ~Features.RO_COMPAT_KNOWN;
-        if (unknownRo != 0)
-            warnings.add("unknown ro_compat feature(s) " + String.join(", ", Features.roCompatNames(unknownRo)) + ": the filesystem can only be opened read-only");
-    }
 
     public Superblock superblock() { return vol.superblock(); }
     private Superblock sb() { return vol.superblock(); }
@@ -840,14 +611,7 @@ public final class Ext4FileSystem implements Closeable {
         // an EA inode holds an xattr value (ea_inode): like Linux's iget, never serve it as a file
         if (i.hasFlag(Inode.FL_EA_INODE) && i.linksCount() > 0)
             throw new CorruptException("inode " + i.number() + " is an EA inode (it holds an xattr value) but was reached as a file");
-        if (io == null || !i.isRegular()) return i;
-        CachedFile f = io.lookup(i.number());
-        if (f == null) return i;
-        Inode.Timestamp mt = Ext4MappingOps.pendingMtime(f);
-        if (f.size() == i.size() && mt == null) return i;
-        Inode.Editor e = i.edit().size(f.size());
-        if (mt != null) e.mtime(mt).ctime(mt);
-        return e.seal(sb());
+        return files.live(i);
     }
 
     private Inode walk(String path, String shown, Inode start, boolean followLast, int[] follows) throws IOException {
@@ -901,55 +665,10 @@ public final class Ext4FileSystem implements Closeable {
      * Reads up to dst.remaining() bytes at pos; returns the count, or -1 at end of file.
      * Holes and unwritten extents read as zeros without device I/O.
      */
-    public int read(Inode inode, long pos, ByteBuffer dst) throws IOException {
-        checkedSize(inode);
-        if (!inode.hasFlag(Inode.FL_VERITY)) return readRaw(inode, pos, dst);
-        ext4j.verity.MerkleVerifier v = verifier(inode);
-        if (io == null || !inode.isRegular()) return new VerityFiles(this).verifiedRead(v, inode, pos, dst, this::readRaw);
-        // through the cache: each block is hashed once on its way in, as Linux verifies pages at read completion
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            return io.read(cached(inode.number()), pos, dst, (block, data, off) -> {
-                verityBlocksChecked++;
-                try {
-                    v.verify(block, data, off);
-                } catch (CorruptException e) {
-                    throw new FsException(Errno.EIO, e.getMessage());
-                }
-            });
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    public int read(Inode inode, long pos, ByteBuffer dst) throws IOException { return files.read(inode, pos, dst); }
 
     /** Data blocks of verity files hashed by cached reads (tests: a cached block is hashed once). */
-    volatile long verityBlocksChecked;
-
-    /** A verity file's checker, kept for the last few verity files read (their tree is checked once per load). */
-    private synchronized ext4j.verity.MerkleVerifier verifier(Inode inode) throws IOException {
-        record Key(long ino, long generation, long size) {}
-        Key k = new Key(inode.number(), inode.generation(), inode.size());
-        ext4j.verity.MerkleVerifier v = verifiers.get(k);
-        if (v == null) {
-            v = new VerityFiles(this).verifier(inode);
-            verifiers.put(k, v);
-        }
-        return v;
-    }
-
-    private final Map<Object, ext4j.verity.MerkleVerifier> verifiers = new java.util.LinkedHashMap<>(16, 0.75f, true) {
-        @Override protected boolean removeEldestEntry(Map.Entry<Object, ext4j.verity.MerkleVerifier> e) { return size() > 16; }
-    };
-
-    private int readRaw(Inode inode, long pos, ByteBuffer dst) throws IOException {
-        LockOrder.enter(LockOrder.Level.WRITER);
-        try {
-            if (io != null && inode.isRegular()) return io.read(cached(inode.number()), pos, dst); // sees dirty cached data
-            return reader.readFromDevice(inode, pos, dst);
-        } finally {
-            LockOrder.exit(LockOrder.Level.WRITER);
-        }
-    }
+    long verityBlocksChecked() { return files.verityBlocksChecked; }
 
     // ---- fs-verity ----
 
@@ -968,14 +687,9 @@ public final class Ext4FileSystem implements Closeable {
         LockOrder.enter(LockOrder.Level.WRITER);
         try {
             FsWriter wr = w();
-            CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
-            if (f != null) {                                  // the tree is built from the data on disk
-                io.fsync(f);
-                settleSize(f);
-                file = diskInode(file.number());
-            }
+            file = files.writeBackForVerity(file);           // the tree is built from the data on disk
             ext4j.verity.VerityDescriptor d = new VerityFiles(this).enable(wr, path, file, salt);
-            if (f != null) Ext4MappingOps.changed(f);          // blocks were mapped past EOF behind the cache
+            files.mappingChangedBehindCache(file.number());   // blocks were mapped past EOF behind the cache
             return d;
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
@@ -1009,16 +723,18 @@ public final class Ext4FileSystem implements Closeable {
             try {
                 if (writer != null) {
                     if (turnedReadOnly()) {
-                        io.close();
+                        files.engine().close();
                         try { writer.journal().close(); } catch (IOException ignored) { } // stops its timer; it reports the same failure
                         throw new FsException(Errno.EROFS, vol.device().name() + ": closed read-only after an error ("
                             + readOnlyCause.getMessage() + "); what was not committed is lost, the journal replays what was");
                     }
                     try {
                         writer.closeCopier();                 // mkfs -d's data copies finish (or fail the close) first
-                        dataError = io.writebackForClose();   // data lost without an fsync hearing of it: reported after the close
-                        for (CachedFile f : io.files()) settleSize(f);
-                    } finally { io.close(); }
+                    } catch (IOException | RuntimeException e) {
+                        files.engine().close();
+                        throw e;
+                    }
+                    dataError = files.writeBackForClose();   // data lost without an fsync hearing of it: reported after the close
                     writer.unpinAll();
                     dropReleased();
                     boolean logged = writer.journal() instanceof ext4j.journal.JbdJournal;

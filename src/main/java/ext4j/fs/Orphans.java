@@ -219,10 +219,14 @@ final class Orphans extends WriterPart {
     /** Unmaps and frees every block at or after logical block from. */
     void freeBlocksFrom(Handle h, InodeUpdate v, long from) throws IOException {
         if (!mapsBlocks(v)) return;
+        // directory and symlink blocks went through the cache and the log: forget (revoke) them, or a
+        // later checkpoint would write their old bytes over whatever file data reuses the blocks. A
+        // regular file's data never goes through the log (ordered data), so, as Linux in data=ordered,
+        // its blocks are not forgotten: that was a cache lookup and two set updates per block freed
+        // (262,144 for a 1 GiB file), 7% of a 512 MiB rewrite with TRUNCATE_EXISTING.
+        boolean logged = (v.ed.mode() & Inode.S_IFMT) != Inode.S_IFREG;
         for (BlockAllocator.Range r : v.tree().remove(from, Long.MAX_VALUE)) {
-            // directory and symlink blocks went through the cache and the log: forget (revoke) them, or a
-            // later checkpoint would write their old bytes over whatever file data reuses the blocks
-            for (long b = r.start(); b < r.start() + r.length(); b++) h.forget(b);
+            for (long b = r.start(); b < r.start() + r.length(); b++) if (logged || vol.cache().contains(b)) h.forget(b);
             balloc.free(h, r.start(), r.length());
             v.addBlocks(-r.length());
         }

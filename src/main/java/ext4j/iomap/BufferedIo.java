@@ -353,7 +353,7 @@ public final class BufferedIo implements AutoCloseable {
                 switch (m.type()) {
                     case MAPPED -> {
                         boolean read = unlocked && retries < 3 && readOutsideLock(f, fo, m, p, (int) n);
-                        if (!read && retries++ < 3) continue;                   // changed meanwhile: map again
+                        if (!read && unlocked && retries++ < 3) continue;       // changed meanwhile: map again
                         if (!read) dev.read(m.addrOf(p), ByteBuffer.wrap(fo.data, at, (int) n)); // kept changing: read it under the lock
                         deviceReads++;
                     }
@@ -550,7 +550,8 @@ public final class BufferedIo implements AutoCloseable {
     /** Copies n bytes into the folio at off; partial blocks are filled first. Returns the bytes that count as written. */
     private int copyIntoFolio(CachedFile f, Folio fo, int off, int n, Source src, Mapping m) throws IOException {
         int bs = f.blockSize;
-        ensure(fo, (off + n + bs - 1) / bs * bs);
+        // the blocks of [off, off + n) are all written below: by the edge fills and the copy
+        ensure(fo, (off + n + bs - 1) / bs * bs, off / bs * bs, (off + n + bs - 1) / bs * bs);
         if (off % bs != 0) fillForWrite(f, fo, off, m);
         if ((off + n) % bs != 0) fillForWrite(f, fo, off + n - 1, m);
         int got = 0;
@@ -559,6 +560,7 @@ public final class BufferedIo implements AutoCloseable {
             if (c <= 0) break;
             got += c;
         }
+        if (got < n) Arrays.fill(fo.data, off + Math.max(got, 0), off + n, (byte) 0); // a short copy leaves no stale bytes of a recycled array
         if (got < n && !fo.isUptodate((off + got) / bs)) got -= (off + got) % bs; // a short copy into a block never filled counts for nothing
         if (got <= 0) return Math.max(got, 0);
         fo.setUptodate(off, off + got);
@@ -1070,12 +1072,23 @@ public final class BufferedIo implements AutoCloseable {
     }
 
     /** Gives the folio memory up to byte end (rounded up to a power of two, at least a block, at most the folio). */
-    private void ensure(Folio fo, int end) {
+    private void ensure(Folio fo, int end) { ensure(fo, end, 0, 0); }
+
+    /**
+     * ensure, where the caller overwrites [keepFrom, keepTo) of the folio at once: a recycled array
+     * is not zeroed there (a sequential write would otherwise clear every byte before copying it).
+     */
+    private void ensure(Folio fo, int end, int keepFrom, int keepTo) {
         if (end <= fo.data.length) return;
         int n = Math.min(fo.size(), Math.max(fo.blockSize(), Integer.highestOneBit(end - 1) << 1));
         byte[] d = n == folioSize ? spare.poll() : null;
+        int old = fo.data.length;
         if (d == null) d = new byte[n];
-        else Arrays.fill(d, fo.data.length, n, (byte) 0);
+        else if (keepFrom >= keepTo) Arrays.fill(d, old, n, (byte) 0);
+        else {
+            Arrays.fill(d, old, Math.max(old, Math.min(keepFrom, n)), (byte) 0);
+            Arrays.fill(d, Math.min(n, Math.max(old, keepTo)), n, (byte) 0);
+        }
         System.arraycopy(fo.data, 0, d, 0, fo.data.length);
         cachedBytes += n - fo.data.length;
         fo.data = d;

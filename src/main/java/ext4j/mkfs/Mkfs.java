@@ -14,7 +14,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.UUID;
 
@@ -65,14 +64,16 @@ public final class Mkfs {
     private int hashAlg, mountOpts, errorsBehavior;
     private boolean periodicFsck;
     private long journalBlocks, journalStart;
+    private long journalLeaf;                                 // the journal's extent leaf block (0: its extents fit in the inode)
     private List<long[]> journalRuns = List.of();            // {start, length}: one run, or the holes mke2fs fills
     /** The orphan file (orphan_file): inode 12, its blocks and where they start. */
     private static final long ORPHAN_INO = 12;
     private long orphanBlocks, orphanStart;
+    private List<long[]> orphanRuns = List.of();             // {start, length}: mke2fs fills holes for it as for the journal
     private UUID uuid;
     private final List<Long> metaStart = new ArrayList<>(); // per group: block bitmap, inode bitmap, inode table
     private long[] bbitmap, ibitmap, itable;
-    private BitSet used;                                   // every allocated block of the filesystem
+    private UsedBlocks used;                               // every allocated block of the filesystem
     private long rootBlock, lfStart, resizeDind;
     private int lfBlocks;
     private Superblock sb;
@@ -302,8 +303,8 @@ public final class Mkfs {
 
     /** Places backups, bitmaps, inode tables, the journal, root, lost+found and the resize inode's block. */
     private void place() throws IOException {
-        used = new BitSet();
-        if (firstData == 1) used.set(0); // the boot block of a 1 KiB filesystem belongs to no group but is in use
+        used = new UsedBlocks();
+        if (firstData == 1) used.set(0, 1); // the boot block of a 1 KiB filesystem belongs to no group but is in use
         for (long g = 0; g < groups; g++) {
             if (!hasSuper(g)) continue;
             long s = groupStart(g);
@@ -333,6 +334,14 @@ public final class Mkfs {
         if (journalBlocks > 0) {
             long mid = journalGoal();
             journalRuns = (incompat & Features.INCOMPAT_EXTENTS) != 0 ? takeRuns(mid, journalBlocks, 4) : null;
+            if (journalRuns == null && (incompat & Features.INCOMPAT_EXTENTS) != 0) {
+                // more than the inode's 4 extents: one leaf block, where mke2fs puts it (the block just
+                // before the goal when free, e.g. the last block of the previous group), the data from the goal on
+                journalLeaf = mid > firstData && !used.get(mid - 1) ? mid - 1 : take(mid, 1);
+                mark(journalLeaf, 1);
+                journalRuns = takeRuns(mid, journalBlocks, (bs - 12) / 12);
+                if (journalRuns == null) throw new IOException("no room for a journal of " + journalBlocks + " blocks");
+            }
             if (journalRuns == null) {
                 long start = take(mid, journalBlocks);
                 if (start < 0) start = take(groupStart(0), journalBlocks);
@@ -340,7 +349,11 @@ public final class Mkfs {
             }
             journalStart = journalRuns.get(0)[0];
         }
-        if (orphanBlocks > 0) orphanStart = take(groupStart(0), orphanBlocks);
+        if (orphanBlocks > 0) {
+            orphanRuns = (incompat & Features.INCOMPAT_EXTENTS) != 0 ? takeRuns(groupStart(0), orphanBlocks, 4) : null;
+            if (orphanRuns == null) orphanRuns = List.of(new long[]{take(groupStart(0), orphanBlocks), orphanBlocks});
+            orphanStart = orphanRuns.get(0)[0];
+        }
         if (used.cardinality() + reserved > blocks) throw new IllegalArgumentException("filesystem too small for its metadata");
     }
 
@@ -366,7 +379,7 @@ public final class Mkfs {
 
     private long freeIn(long g) {
         long s = groupStart(g), e = groupEnd(g);
-        return (e - s) - used.get((int) s, (int) e).cardinality();
+        return (e - s) - used.count(s, e);
     }
 
     /**
@@ -376,35 +389,34 @@ public final class Mkfs {
     private List<long[]> takeRuns(long from, long n, int maxRuns) {
         List<long[]> runs = new ArrayList<>();
         long left = n;
-        int s = (int) from;
+        long s = from;
         while (left > 0) {
-            s = used.nextClearBit(s);
+            s = used.nextFree(s);
             if (s >= blocks) return null;
-            int end = used.nextSetBit(s);
+            long end = used.nextUsed(s);
             long len = Math.min(left, Math.min((end < 0 ? blocks : end) - s, 32768));
             runs.add(new long[]{s, len});
             if (runs.size() > maxRuns) return null;
             left -= len;
-            s += (int) len;
+            s += len;
         }
         for (long[] r : runs) mark(r[0], r[1]);
         return runs;
     }
 
     private void mark(long start, long n) {
-        used.set((int) start, (int) (start + n)); // BitSet indices: int; filesystems up to 2^31 blocks
+        used.set(start, start + n);
     }
 
     /** First free run of n blocks at or after from (wrapping once), marked used; -1 if none. */
     private long take(long from, long n) throws IOException {
-        if (blocks > Integer.MAX_VALUE) throw new IOException("ext4j mkfs handles filesystems up to 2^31 blocks");
         for (int pass = 0; pass < 2; pass++) {
             long s = pass == 0 ? from : firstData;
             long end = pass == 0 ? blocks : from;
             while (s + n <= end) {
-                int busy = used.nextSetBit((int) s);
-                if (busy < 0 || busy >= s + n) { mark(s, n); return s; }
-                s = used.nextClearBit(busy);
+                long busy = used.firstUsedIn(s, s + n);
+                if (busy < 0) { mark(s, n); return s; }
+                s = used.nextFree(busy);
             }
         }
         if (n == 1 || from != groupStart(0)) return -1;
@@ -427,8 +439,7 @@ public final class Mkfs {
     private boolean onlyBackupsIn(long g) {
         long s = groupStart(g), e = groupEnd(g);
         long own = hasSuper(g) ? 1 + descBlocks + rsvGdt : 0;
-        int next = used.nextSetBit((int) (s + own));
-        return next < 0 || next >= e;
+        return used.firstUsedIn(s + own, e) < 0;
     }
 
     private void write() throws IOException {
@@ -456,6 +467,7 @@ public final class Mkfs {
         for (int i = 1; i < lfBlocks; i++) writeEmptyDirBlock(lfStart + i, seed, metaCsum, 11);
 
         if (journalBlocks > 0) { progress.step("journal"); writeJournalSuperblock(); }
+        if (journalLeaf != 0) writeJournalLeaf(seed, metaCsum);
         if (resizeDind != 0) writeResizeBlocks();
 
         progress.step("bitmaps and descriptors");
@@ -464,15 +476,16 @@ public final class Mkfs {
         for (long g = 0; g < groups; g++) {
             long s = groupStart(g), e = groupEnd(g);
             int flags = groupCsumFlags(g);
-            ByteBuffer bb = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
-            long usedHere = 0;
-            for (long b = s; b < e; b++) if (used.get((int) b)) { bb.put((int) ((b - s) >>> 3), (byte) (bb.get((int) ((b - s) >>> 3)) | 1 << ((b - s) & 7))); usedHere++; }
-            for (long b = e - s; b < 8L * bs; b++) bb.put((int) (b >>> 3), (byte) (bb.get((int) (b >>> 3)) | 1 << (b & 7))); // past the end
-            long freeB = (e - s) - usedHere;
+            byte[] bbits = new byte[bs];
+            used.fill(bbits, s, e);
+            setBits(bbits, e - s, 8L * bs);                                      // past the end
+            ByteBuffer bb = ByteBuffer.wrap(bbits).order(ByteOrder.LITTLE_ENDIAN);
+            long freeB = (e - s) - used.count(s, e);
             long usedInodes = g == 0 ? usedInodes0() : 0;
-            ByteBuffer ib = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
-            for (long i = 0; i < usedInodes; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
-            for (long i = ipg; i < 8L * bs; i++) ib.put((int) (i >>> 3), (byte) (ib.get((int) (i >>> 3)) | 1 << (i & 7)));
+            byte[] ibits = new byte[bs];
+            setBits(ibits, 0, usedInodes);
+            setBits(ibits, ipg, 8L * bs);
+            ByteBuffer ib = ByteBuffer.wrap(ibits).order(ByteOrder.LITTLE_ENDIAN);
             boolean blockUninit = (flags & GroupDesc.FLAG_BLOCK_UNINIT) != 0, inodeUninit = (flags & GroupDesc.FLAG_INODE_UNINIT) != 0;
             if (!blockUninit) dev.write(bbitmap[(int) g] * bs, bb.clear());
             if (!inodeUninit) dev.write(ibitmap[(int) g] * bs, ib.clear());
@@ -511,6 +524,17 @@ public final class Mkfs {
         dev.write(1024, ByteBuffer.wrap(sbRaw.clone()));
         dev.flush();
         sb = Superblock.parse(ByteBuffer.wrap(sbRaw).order(ByteOrder.LITTLE_ENDIAN), dev.name());
+    }
+
+    /** Sets bits [from, to) of a bitmap: the partial bytes bit by bit, the whole ones at once. */
+    static void setBits(byte[] bm, long from, long to) {
+        long b = from;
+        for (; b < to && (b & 7) != 0; b++) bm[(int) (b >>> 3)] |= (byte) (1 << (b & 7));
+        if (to - b >= 8) {
+            java.util.Arrays.fill(bm, (int) (b >>> 3), (int) (to >>> 3), (byte) 0xFF);
+            b = to & ~7L;
+        }
+        for (; b < to; b++) bm[(int) (b >>> 3)] |= (byte) (1 << (b & 7));
     }
 
     private static int bitmapCsum(int seed, ByteBuffer bm, int bytes) { return Crc32c.update(seed, bm, 0, bytes); }
@@ -625,39 +649,61 @@ public final class Mkfs {
 
     /** The orphan file as mke2fs makes it: a regular file, mode 0600, one extent. */
     private Inode.Editor orphanInode(Inode.Timestamp now) {
-        return withMapping(base(ORPHAN_INO, Inode.S_IFREG | 0600, 1, now).size(orphanBlocks * bs), orphanStart, orphanBlocks);
+        Inode.Editor e = base(ORPHAN_INO, Inode.S_IFREG | 0600, 1, now).size(orphanBlocks * bs);
+        if (orphanRuns.size() == 1) return withMapping(e, orphanStart, orphanBlocks);
+        ByteBuffer ib = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        putExtents(ib, 4, orphanRuns);
+        return e.iBlock(ib).flags(Inode.FL_EXTENTS).blocks512(orphanBlocks * (bs / 512), sb);
     }
 
     /** Empty orphan blocks: every slot 0, the tail's magic and (metadata_csum) checksum. */
     private void writeOrphanBlocks(int seed, boolean csum) throws IOException {
         int inodeSeed = Crc32c.updateInt(Crc32c.updateInt(seed, (int) ORPHAN_INO), 0);
-        for (long i = 0; i < orphanBlocks; i++) {
-            ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
-            b.putInt(bs - 8, 0x0B10CA04);
-            if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateLong(inodeSeed, orphanStart + i), b, 0, bs - 8));
-            dev.write((orphanStart + i) * bs, b.clear());
-        }
+        for (long[] r : orphanRuns)
+            for (long p = r[0]; p < r[0] + r[1]; p++) {
+                ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
+                b.putInt(bs - 8, 0x0B10CA04);
+                if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateLong(inodeSeed, p), b, 0, bs - 8)); // the block's physical number, as Linux
+                dev.write(p * bs, b.clear());
+            }
     }
 
     private ByteBuffer journalIBlock() {
-        if (journalBlocks > 4L * 32768) throw new IllegalStateException("journal over 128 Ki blocks");
-        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
         ByteBuffer ib = ByteBuffer.allocate(Inode.I_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        ib.putShort(0, (short) 0xF30A).putShort(2, (short) journalRuns.size()).putShort(4, (short) 4).putShort(6, (short) 0);
+        if (journalLeaf != 0) {                                   // depth 1: one index entry to the leaf
+            ib.putShort(0, (short) 0xF30A).putShort(2, (short) 1).putShort(4, (short) 4).putShort(6, (short) 1);
+            ib.putInt(12, 0).putInt(16, (int) journalLeaf).putShort(20, (short) (journalLeaf >>> 32));
+            return ib;
+        }
+        if (journalRuns.size() == 1) return mapping(journalStart, journalBlocks);
+        putExtents(ib, 4, journalRuns);
+        return ib;
+    }
+
+    /** An extent header of depth 0 with these runs, then the extents, at the start of b. */
+    private static void putExtents(ByteBuffer b, int max, List<long[]> runs) {
+        b.putShort(0, (short) 0xF30A).putShort(2, (short) runs.size()).putShort(4, (short) max).putShort(6, (short) 0);
         long l = 0;
-        for (int i = 0; i < journalRuns.size(); i++) {
-            long p = journalRuns.get(i)[0], len = journalRuns.get(i)[1];
+        for (int i = 0; i < runs.size(); i++) {
+            long p = runs.get(i)[0], len = runs.get(i)[1];
             int off = 12 + 12 * i;
-            ib.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
+            b.putInt(off, (int) l).putShort(off + 4, (short) len).putShort(off + 6, (short) (p >>> 32)).putInt(off + 8, (int) p);
             l += len;
         }
-        return ib;
+    }
+
+    /** The journal's extent leaf (when it has one), checksummed with the journal inode's seed under metadata_csum. */
+    private void writeJournalLeaf(int seed, boolean csum) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(bs).order(ByteOrder.LITTLE_ENDIAN);
+        putExtents(b, (bs - 12) / 12, journalRuns);
+        if (csum) b.putInt(bs - 4, Crc32c.update(Crc32c.updateInt(Crc32c.updateInt(seed, 8), 0), b, 0, bs - 4));
+        dev.write(journalLeaf * bs, b.clear());
     }
 
     private Inode.Editor journalInode(Inode.Timestamp now) {
         Inode.Editor e = base(8, Inode.S_IFREG | 0600, 1, now).size(journalBlocks * bs);
         e.iBlock(journalIBlock()).flags(Inode.FL_EXTENTS);
-        e.blocks512(journalBlocks * (bs / 512), sb);
+        e.blocks512((journalBlocks + (journalLeaf != 0 ? 1 : 0)) * (bs / 512), sb);
         return e;
     }
 

@@ -116,6 +116,8 @@ public final class Superblock {
     public int journalInode() { return b.getInt(0xE0); }
     public int journalDev() { return b.getInt(0xE4); }
     public int lastOrphan() { return b.getInt(0xE8); }
+    /** s_overhead_clusters: fixed metadata and journal clusters as mke2fs 1.47 stores them (0: not stored). */
+    public long overheadClusters() { return u32(0x248); }
     public int[] hashSeed() { return new int[]{b.getInt(0xEC), b.getInt(0xF0), b.getInt(0xF4), b.getInt(0xF8)}; }
     public int defHashVersion() { return b.get(0xFC) & 0xFF; }
     public int descSize() { return is64bit() ? u16(0xFE) : 32; }

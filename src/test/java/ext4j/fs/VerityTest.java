@@ -272,12 +272,12 @@ class VerityTest {
             fs.enableVerity("/v", new byte[0]);
             Inode in = fs.resolve("/v", true);
             long dataBlock5 = fs.fileMap(in).find(5).physical();
-            long before = fs.verityBlocksChecked;
+            long before = fs.verityBlocksChecked();
             assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
-            assertEquals(blocks, fs.verityBlocksChecked - before, "the first read hashes every block once");
+            assertEquals(blocks, fs.verityBlocksChecked() - before, "the first read hashes every block once");
             assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"));
             assertArrayEquals(java.util.Arrays.copyOfRange(data, 5 * 4096 + 3, 5 * 4096 + 20), readAt(fs, in, 5 * 4096 + 3, 17));
-            assertEquals(blocks, fs.verityBlocksChecked - before, "cached blocks are not hashed again");
+            assertEquals(blocks, fs.verityBlocksChecked() - before, "cached blocks are not hashed again");
 
             flip(img, dataBlock5 * 4096 + 100);                               // damage under the running filesystem
             assertArrayEquals(data, BufferedWriteTest.readAll(fs, "/v"), "the checked cached copy is still served");

@@ -65,6 +65,7 @@ class MkfsTest {
         compareWithMke2fs("64M");
         compareWithMke2fs("600M");
         compareWithMke2fs("3G");
+        compareWithMke2fs("9T");                     // past 2^31 blocks: the run set of used blocks, not an int-indexed bitmap
         compareWithMke2fs("64M", "-t", "ext2");
         compareWithMke2fs("600M", "-t", "ext2");
         compareWithMke2fs("100M", "-O", "^metadata_csum");
@@ -233,6 +234,10 @@ class MkfsTest {
         List<String[]> cases = new ArrayList<>(List.of(new String[]{"2M"}, new String[]{"3M"}, new String[]{"8M"}, new String[]{"17M"},
                 new String[]{"64M"}, new String[]{"100M", "-O", "orphan_file"}, new String[]{"136M", "-b", "4096"}, new String[]{"1G"},
                 new String[]{"7G"}, new String[]{"20G", "-O", "orphan_file"}, new String[]{"600M", "-t", "ext2"}, new String[]{"300M", "-b", "2048"},
+                // journals past the inode's 4 extents (an extent leaf block): 1 GiB with 4 KiB blocks, 128 MiB with 1 KiB
+                new String[]{"200G"}, new String[]{"19G", "-b", "1024"},
+                // an orphan file mke2fs lays over a hole at the end of group 0 and on (seed 43759725071090)
+                new String[]{"125738K", "-O", "orphan_file"},
                 new String[]{"64M", "-O", "ea_inode"}));
         String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
         for (int i = 0; i < 4; i++) {
