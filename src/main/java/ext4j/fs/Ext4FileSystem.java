@@ -595,6 +595,9 @@ public final class Ext4FileSystem implements Closeable {
     /** An inode exactly as stored (what metadata changes start from). */
     Inode diskInode(long ino) throws IOException { return vol.readInode(ino); }
 
+    /** The value an EA inode holds, read from the device (EaInodes: is an equal value already stored?). */
+    byte[] eaInodeValue(long ino, int size) throws IOException { return reader.eaInodeValue(ino, size); }
+
     // ---- paths ----
 
     /** Resolves an absolute path; symlinks in the middle are followed, the last one only if followLast. */
@@ -604,7 +607,12 @@ public final class Ext4FileSystem implements Closeable {
     }
 
     /** The inode as callers see it: a regular file's size is the in-memory one while its data is cached. */
-    private Inode live(Inode i) throws IOException { return files.live(i); }
+    private Inode live(Inode i) throws IOException {
+        // an EA inode holds an xattr value (ea_inode): like Linux's iget, never serve it as a file
+        if (i.hasFlag(Inode.FL_EA_INODE) && i.linksCount() > 0)
+            throw new CorruptException("inode " + i.number() + " is an EA inode (it holds an xattr value) but was reached as a file");
+        return files.live(i);
+    }
 
     private Inode walk(String path, String shown, Inode start, boolean followLast, int[] follows) throws IOException {
         Inode cur = path.startsWith("/") ? inode(Inode.ROOT) : start;

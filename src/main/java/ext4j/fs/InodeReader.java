@@ -227,13 +227,15 @@ final class InodeReader {
         return out;
     }
 
-    private byte[] eaInodeValue(long ino, int size) throws IOException {
-        Inode ea = fs.inode(ino);
+    /** An EA inode's value, read from the device: EA inodes are not files, their bytes never pass through the page cache. */
+    byte[] eaInodeValue(long ino, int size) throws IOException {
+        Inode ea = fs.diskInode(ino);
         if (!ea.hasFlag(Inode.FL_EA_INODE) || ea.size() != size)
             throw new CorruptException("xattr value inode " + ino + ": not an EA inode of size " + size);
         byte[] v = new byte[size];
         ByteBuffer b = ByteBuffer.wrap(v);
-        while (b.hasRemaining()) if (fs.read(ea, b.position(), b) < 0) break;
+        while (b.hasRemaining()) if (readFromDevice(ea, b.position(), b) <= 0) break;
+        if (b.hasRemaining()) throw new CorruptException("xattr value inode " + ino + ": value ends after " + b.position() + " of " + size + " bytes");
         return v;
     }
 

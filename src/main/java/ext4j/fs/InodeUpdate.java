@@ -72,7 +72,9 @@ final class InodeUpdate {
     Inode save(Handle h, BlockAllocator alloc) throws IOException {
         if (tree != null) blockDelta += tree.store(h, alloc);
         if (blockDelta != 0) {
-            blocks512 += blockDelta * (vol.blockSize() / 512);
+            long want = blocks512 + blockDelta * (vol.blockSize() / 512);
+            if (want < 0) throw new ext4j.base.CorruptException("inode " + number() + ": i_blocks " + blocks512 + " is less than the " + -blockDelta + " blocks it gives back");
+            blocks512 = want;
             ed.blocks512(blocks512, vol.superblock());
             blockDelta = 0;
         }

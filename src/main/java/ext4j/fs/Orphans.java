@@ -192,16 +192,11 @@ final class Orphans extends WriterPart {
         return r;
     }
 
-    /** Frees an inode whose last link is gone: its blocks, xattr block and bitmap bit. */
+    /** Frees an inode whose last link is gone: its blocks, xattr block, the EA inodes its xattrs name, and bitmap bit. */
     void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
         released.add(v.number());
         freeBlocksFrom(h, v, 0);
-        long xblk = v.ed.fileAcl();
-        if (xblk != 0) {
-            w.xattrs.releaseXattrBlock(h, xblk);
-            v.ed.fileAcl(0);
-            v.addBlocks(-1);
-        }
+        w.xattrs.releaseAll(h, v);                // xattr block, EA inode references
         v.ed.dtime(now.seconds()).size(0);
         v.save(h, balloc);
         w.trees.remove(v.number());              // the number may come back as another file
@@ -214,6 +209,9 @@ final class Orphans extends WriterPart {
         if ((v.ed.flags() & Inode.FL_INLINE_DATA) != 0) return false;
         if (type == Inode.S_IFREG || type == Inode.S_IFDIR) return true;
         if (type != Inode.S_IFLNK) return false;
+        if ((v.ed.flags() & Inode.FL_EXTENTS) != 0) return true;
+        // with ea_inode, i_blocks also counts values in EA inodes: the kernel tells a fast symlink by its length
+        if (sb().hasIncompat(Features.INCOMPAT_EA_INODE)) return v.ed.size() >= Inode.I_BLOCK_SIZE;
         return (v.ed.flags() & Inode.FL_EXTENTS) != 0
                 || v.original.blocks512(vol.blockSize()) - (v.ed.fileAcl() != 0 ? vol.blockSize() / 512 : 0) > 0;
     }

@@ -47,7 +47,7 @@ public final class Mkfs {
     private static final int RO_EXT2 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE;
     /** What this mkfs can lay out (flags only for metadata_csum_seed, large_dir, verity); anything else is refused. */
     private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE,
-            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR,
+            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR | Features.INCOMPAT_EA_INODE,
             RO_OK = RO_EXT4 | Features.RO_GDT_CSUM | Features.RO_VERITY;
 
     private final BlockDevice dev;

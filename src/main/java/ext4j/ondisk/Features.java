@@ -30,7 +30,7 @@ public final class Features {
             | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA;
     /** incompat features ext4j can write (extent files; no meta_bg, inline-data writes are limited). */
     public static final int INCOMPAT_WRITE_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS
-            | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA;
+            | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA | INCOMPAT_EA_INODE;
     /** ro_compat features ext4j can keep consistent while writing. */
     public static final int RO_COMPAT_WRITE_SUPPORTED = RO_SPARSE_SUPER | RO_LARGE_FILE | RO_HUGE_FILE | RO_GDT_CSUM
             | RO_DIR_NLINK | RO_EXTRA_ISIZE | RO_METADATA_CSUM | RO_VERITY | RO_ORPHAN_PRESENT;

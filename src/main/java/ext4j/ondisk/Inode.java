@@ -131,6 +131,10 @@ public final class Inode {
     public int extraIsize() { return b.capacity() > GOOD_OLD_SIZE ? u16(0x80) : 0; }
     public long projectId() { return hasExtra(0x9C, 4) ? u32(0x9C) : 0; }
     public long version() { return u32(0x24) | (hasExtra(0x98, 4) ? u32(0x98) << 32 : 0); }
+    /** An EA inode's reference count (ea_inode): i_ctime's seconds word is the high half, i_version's low word the low half. */
+    public long eaRefCount() { return u32(0xC) << 32 | u32(0x24); }
+    /** An EA inode's value hash (crc32c of the value from the filesystem's checksum seed), kept in i_atime's seconds word. */
+    public int eaValueHash() { return b.getInt(0x8); }
 
     /** Raw i_blocks in its stored unit; see {@link #blocks512()}. */
     public long blocks512(int blockSize) {
@@ -231,6 +235,17 @@ public final class Inode {
         public long fileAcl() { return Integer.toUnsignedLong(b.getInt(0x68)) | (long) (b.getShort(0x76) & 0xFFFF) << 32; }
         public Editor dtime(long v) { b.putInt(0x14, (int) v); return this; }
         public long dtime() { return Integer.toUnsignedLong(b.getInt(0x14)); }
+
+        /** Sets an EA inode's reference count as Linux keeps it: ctime seconds (high half, nanoseconds 0), i_version low word. */
+        public Editor eaRefCount(long refs) {
+            time(0xC, 0x84, new Timestamp(refs >>> 32, 0));
+            b.putInt(0x24, (int) refs);
+            if (hasExtra(0x98, 4)) b.putInt(0x98, 0);
+            return this;
+        }
+        public long eaRefCount() { return Integer.toUnsignedLong(b.getInt(0xC)) << 32 | Integer.toUnsignedLong(b.getInt(0x24)); }
+        /** Sets an EA inode's value hash: i_atime's seconds word, nanoseconds 0. */
+        public Editor eaValueHash(int hash) { return time(0x8, 0x8C, new Timestamp(Integer.toUnsignedLong(hash), 0)); }
 
         public Editor atime(Timestamp t) { return time(0x8, 0x8C, t); }
         public Editor ctime(Timestamp t) { return time(0xC, 0x84, t); }

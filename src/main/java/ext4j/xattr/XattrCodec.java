@@ -20,11 +20,27 @@ import java.util.List;
 public final class XattrCodec {
     private XattrCodec() {}
 
-    /** One stored attribute: namespace index, name without its prefix, value. */
-    public record Entry(int index, byte[] name, byte[] value) {
+    /** The largest value an EA inode may hold (the kernel's EXT4_XATTR_SIZE_MAX, 16 MiB). */
+    public static final int EA_VALUE_MAX = 1 << 24;
+
+    /**
+     * One stored attribute: namespace index, name without its prefix, value. With the ea_inode
+     * feature a value may live in its own inode: then value is empty, valueInum names that inode,
+     * valueSize is the value's length and hash the entry hash (name, then the value inode's hash).
+     */
+    public record Entry(int index, byte[] name, byte[] value, long valueInum, int valueSize, int hash) {
+        public Entry(int index, byte[] name, byte[] value) { this(index, name, value, 0, value == null ? 0 : value.length, 0); } // value null: a name to remove
+
+        /** An entry whose value is in EA inode inum, of valueSize bytes whose crc32c hash is valueHash. */
+        public static Entry inEaInode(int index, byte[] name, long inum, int valueSize, int valueHash) {
+            return new Entry(index, name, new byte[0], inum, valueSize, eaEntryHash(name, valueHash));
+        }
+
         public boolean sameName(int i, byte[] n) { return index == i && Arrays.equals(name, n); }
+        public boolean inEaInode() { return valueInum != 0; }
         int entrySize() { return (XattrReader.ENTRY_HEADER + name.length + 3) & ~3; }
-        int valueSize() { return (value.length + 3) & ~3; }
+        /** Bytes the value takes in the region (none for a value in an EA inode). */
+        public int valueSize4() { return (value.length + 3) & ~3; }
     }
 
     /** Namespace index and bare name for a full name, or null for a namespace ext4 has no index for. */
@@ -62,21 +78,28 @@ public final class XattrCodec {
             if (r.getInt(off) == 0) return;
             if (off + XattrReader.ENTRY_HEADER > end) throw new CorruptException(where + ": entry at offset " + off + " truncated");
             int nameLen = r.get(off) & 0xFF, index = r.get(off + 1) & 0xFF, valueOffs = r.getShort(off + 2) & 0xFFFF;
-            if (r.getInt(off + 4) != 0) throw new CorruptException(where + ": value in an inode (ea_inode) cannot be rewritten by ext4j");
+            long inum = Integer.toUnsignedLong(r.getInt(off + 4));
             long size = Integer.toUnsignedLong(r.getInt(off + 8));
             if (off + XattrReader.ENTRY_HEADER + nameLen > end) throw new CorruptException(where + ": entry at offset " + off + " has bad name length " + nameLen);
-            if (valueOffs + size > end) throw new CorruptException(where + ": value at offset " + valueOffs + " size " + size + " lies outside its area");
-            byte[] name = new byte[nameLen], value = new byte[(int) size];
+            byte[] name = new byte[nameLen];
             r.get(off + XattrReader.ENTRY_HEADER, name);
-            r.get(valueOffs, value);
-            out.add(new Entry(index, name, value));
+            if (inum != 0) { // the value is in EA inode inum: only its reference is here
+                if (size == 0) throw new CorruptException(where + ": entry at offset " + off + " names EA inode " + inum + " for an empty value (Linux: invalid size in ea xattr)");
+                if (size > EA_VALUE_MAX) throw new CorruptException(where + ": entry at offset " + off + " has EA inode value size " + size + " (more than " + EA_VALUE_MAX + ")");
+                out.add(new Entry(index, name, new byte[0], inum, (int) size, r.getInt(off + 12)));
+            } else {
+                if (valueOffs + size > end) throw new CorruptException(where + ": value at offset " + valueOffs + " size " + size + " lies outside its area");
+                byte[] value = new byte[(int) size];
+                r.get(valueOffs, value);
+                out.add(new Entry(index, name, value));
+            }
             off += (XattrReader.ENTRY_HEADER + nameLen + 3) & ~3;
         }
     }
 
     private static int bytesNeeded(List<Entry> es) {
         int n = 4; // the terminating zero word
-        for (Entry e : es) n += e.entrySize() + e.valueSize();
+        for (Entry e : es) n += e.entrySize() + e.valueSize4();
         return n;
     }
 
@@ -120,14 +143,15 @@ public final class XattrCodec {
             Entry e = es.get(i);
             int voff = 0;
             if (e.value().length > 0) {
-                vend -= e.valueSize();
+                vend -= e.valueSize4();
                 voff = vend;
                 r.put(voff, e.value());
             }
-            int eh = hash ? entryHash(e) : 0;
+            // Linux hashes block entries and every EA inode entry; other in-inode entries keep 0
+            int eh = e.inEaInode() ? e.hash() : hash ? entryHash(e) : 0;
             hashes[i] = eh;
             r.put(off, (byte) e.name().length).put(off + 1, (byte) e.index()).putShort(off + 2, (short) voff)
-                    .putInt(off + 4, 0).putInt(off + 8, e.value().length).putInt(off + 12, eh);
+                    .putInt(off + 4, (int) e.valueInum()).putInt(off + 8, e.valueSize()).putInt(off + 12, eh);
             r.put(off + XattrReader.ENTRY_HEADER, e.name());
             off += e.entrySize();
         }
@@ -136,11 +160,28 @@ public final class XattrCodec {
 
     /** The kernel's entry hash: the name's bytes, then the value's little-endian words. */
     static int entryHash(Entry e) {
-        int h = 0;
-        for (byte c : e.name()) h = (h << 5) ^ (h >>> 27) ^ (c & 0xFF);
-        ByteBuffer v = ByteBuffer.allocate(e.valueSize()).order(ByteOrder.LITTLE_ENDIAN);
+        int h = nameHash(e.name());
+        ByteBuffer v = ByteBuffer.allocate(e.valueSize4()).order(ByteOrder.LITTLE_ENDIAN);
         v.put(0, e.value());
-        for (int i = 0; i < e.valueSize(); i += 4) h = (h << 16) ^ (h >>> 16) ^ v.getInt(i);
+        for (int i = 0; i < e.valueSize4(); i += 4) h = valueWord(h, v.getInt(i));
         return h;
+    }
+
+    /** The entry hash of a value kept in an EA inode: the name, then the value's crc32c as the one value word. */
+    public static int eaEntryHash(byte[] name, int valueHash) { return valueWord(nameHash(name), valueHash); }
+
+    private static int nameHash(byte[] name) {
+        int h = 0;
+        for (byte c : name) h = (h << 5) ^ (h >>> 27) ^ (c & 0xFF);
+        return h;
+    }
+
+    private static int valueWord(int h, int word) { return (h << 16) ^ (h >>> 16) ^ word; }
+
+    /** Bytes of values stored in the region itself (what the xattr block reserve rule counts). */
+    public static int valueBytes(List<Entry> es) {
+        int n = 0;
+        for (Entry e : es) n += e.valueSize4();
+        return n;
     }
 }

@@ -82,6 +82,7 @@ public final class XattrReader {
             String name = prefix + new String(nameBytes, StandardCharsets.UTF_8);
             byte[] value;
             if (valueInum != 0) {
+                if (valueSize == 0) throw new CorruptException(at + ": xattr " + name + " names EA inode " + valueInum + " for an empty value");
                 if (valueSize > 64L << 20) throw new CorruptException(at + ": xattr " + name + " value size " + valueSize + " too large");
                 value = ea.read(valueInum, (int) valueSize);
             } else {

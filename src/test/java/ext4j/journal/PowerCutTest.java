@@ -42,9 +42,15 @@ import static org.junit.jupiter.api.Assertions.*;
 class PowerCutTest {
     @TempDir Path tmp;
 
-    /** The model: path -> "d", "f:" + sha256 of contents, or "l:" + target. */
+    /** The model: path -> "d", "f:" + sha256 of contents, or "l:" + target; and path + XATTR + name -> "x:" + sha256 of the value. */
     private final TreeMap<String, String> model = new TreeMap<>();
     private final TreeMap<String, byte[]> files = new TreeMap<>();
+
+    /** Separates a path from an xattr name in the model's keys (no path holds it). */
+    private static final String XATTR = "\u0000xattr ";
+
+    /** Whether this workload sets and removes xattrs (an ea_inode image). */
+    private boolean eaInode;
 
     private static String sha(byte[] b) throws Exception { return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b)); }
 
@@ -112,7 +118,11 @@ class PowerCutTest {
         // every other seed on an orphan_file image (big truncates and deletes go through the orphan file); -Dext4j.orphanFile fixes it
         boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
         if (orphanFile) System.out.println("  on an orphan_file image");
-        Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", rnd.nextBoolean() ? "1024" : "4096", "-O", orphanFile ? "orphan_file" : "^orphan_file");
+        // every third seed on an ea_inode image, with xattrs of up to 64 KiB set and removed (values in EA inodes); -Dext4j.eaInode fixes it
+        eaInode = Boolean.parseBoolean(System.getProperty("ext4j.eaInode", String.valueOf(seed % 3 == 0)));
+        if (eaInode) System.out.println("  on an ea_inode image, with xattr workload");
+        Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", rnd.nextBoolean() ? "1024" : "4096",
+                "-O", (orphanFile ? "orphan_file" : "^orphan_file") + (eaInode ? ",ea_inode" : ""));
         byte[] base = Files.readAllBytes(img);
         RecordingBlockDevice dev = new RecordingBlockDevice(base, "recorded");
 
@@ -220,11 +230,13 @@ class PowerCutTest {
 
     private void walk(Ext4FileSystem fs, Inode dir, String path, TreeMap<String, String> out, TreeMap<String, byte[]> data) throws Exception {
         out.put(path, "d");
+        for (var x : fs.xattrs(dir)) out.put(path + XATTR + x.name(), "x:" + sha(x.value()));
         for (DirEntry e : fs.list(dir)) {
             String name = e.name();
             if (name.equals(".") || name.equals("..") || (path.equals("/") && name.equals("lost+found"))) continue;
             String p = path.equals("/") ? "/" + name : path + "/" + name;
             Inode in = fs.inode(e.inode());
+            if (!in.isDir()) for (var x : fs.xattrs(in)) out.put(p + XATTR + x.name(), "x:" + sha(x.value()));
             if (in.isDir()) walk(fs, in, p, out, data);
             else if (in.isSymlink()) out.put(p, "l:" + new String(fs.readlink(in), StandardCharsets.UTF_8));
             else {
@@ -252,7 +264,7 @@ class PowerCutTest {
         String dir = dirs.get(rnd.nextInt(dirs.size()));
         String name = "n" + rnd.nextInt(40);
         String p = child(dir, name);
-        int kind = rnd.nextInt(10);
+        int kind = rnd.nextInt(eaInode ? 13 : 10);
         try {
             if (kind == 0 && !model.containsKey(p)) { log("mkdir " + p); fs.mkdir(p, 0755, 0, 0); model.put(p, "d"); }
             else if (kind <= 3 && !model.containsKey(p)) {
@@ -286,15 +298,33 @@ class PowerCutTest {
                 String f = fl.get(rnd.nextInt(fl.size()));
                 log("unlink " + f); fs.unlink(f);
                 model.remove(f); files.remove(f); volatileFiles.remove(f); ids.remove(f);
+                model.keySet().removeIf(k -> k.startsWith(f + XATTR));
             } else if (kind == 8 && !fl.isEmpty() && !model.containsKey(p)) {
                 String f = fl.get(rnd.nextInt(fl.size()));
                 log("rename " + f + " " + p); fs.rename(f, p);
                 model.put(p, model.remove(f)); files.put(p, files.remove(f)); ids.put(p, ids.remove(f));
+                for (String k : new ArrayList<>(model.subMap(f + XATTR, f + XATTR + "\uffff").keySet())) model.put(p + k.substring(f.length()), model.remove(k));
                 if (volatileFiles.remove(f)) volatileFiles.add(p);
             } else if (kind == 9 && !model.containsKey(p)) {
                 String target = "t" + rnd.nextInt(1000) + "x".repeat(rnd.nextInt(3) == 0 ? 100 : 1);
                 log("symlink " + p); fs.symlink(p, target.getBytes(), 0, 0);
                 model.put(p, "l:" + target);
+            } else if (kind >= 10 && kind <= 11) {            // set an xattr on a file or directory: in the inode, the block or an EA inode
+                List<String> owners = new ArrayList<>(fl);
+                owners.addAll(dirs);
+                String o = owners.get(rnd.nextInt(owners.size())), n = "user.x" + rnd.nextInt(6);
+                byte[] v = new byte[rnd.nextInt(3) == 0 ? rnd.nextInt(100) : rnd.nextInt(65537)];
+                rnd.nextBytes(v);
+                log("setxattr " + o + " " + n + " " + v.length); fs.setXattr(o, n, v, 0, false);
+                model.put(o + XATTR + n, "x:" + sha(v));
+            } else if (kind == 12) {
+                List<String> xs = new ArrayList<>();
+                for (String k : model.keySet()) if (k.contains(XATTR)) xs.add(k);
+                if (xs.isEmpty()) return;
+                String k = xs.get(rnd.nextInt(xs.size()));
+                String o = k.substring(0, k.indexOf(XATTR)), n = k.substring(k.indexOf(XATTR) + XATTR.length());
+                log("removexattr " + o + " " + n); fs.removeXattr(o, n, false);
+                model.remove(k);
             }
         } catch (FsException e) {
             fail("unexpected " + e.getMessage() + " in the workload");

@@ -73,6 +73,7 @@ class MkfsTest {
         compareWithMke2fs("300M", "-b", "2048");
         compareWithMke2fs("1G", "-b", "1024");
         compareWithMke2fs("200M", "-I", "128", "-N", "5000", "-L", "lbl");
+        compareWithMke2fs("64M", "-O", "ea_inode");
         Path u = compareWithMke2fs("32M", "-U", "11111111-2222-3333-4444-555555555555");
         assertEquals("11111111-2222-3333-4444-555555555555", field(Tools.ok("dumpe2fs", "-h", u.toString()), "Filesystem UUID"));
     }
@@ -236,7 +237,8 @@ class MkfsTest {
                 // journals past the inode's 4 extents (an extent leaf block): 1 GiB with 4 KiB blocks, 128 MiB with 1 KiB
                 new String[]{"200G"}, new String[]{"19G", "-b", "1024"},
                 // an orphan file mke2fs lays over a hole at the end of group 0 and on (seed 43759725071090)
-                new String[]{"125738K", "-O", "orphan_file"}));
+                new String[]{"125738K", "-O", "orphan_file"},
+                new String[]{"64M", "-O", "ea_inode"}));
         String[][] extras = {{}, {"-O", "orphan_file"}, {"-b", "4096"}, {"-b", "1024"}, {"-O", "^resize_inode"}, {"-I", "128"}, {"-O", "^has_journal"}};
         for (int i = 0; i < 4; i++) {
             List<String> c = new ArrayList<>(List.of((2048 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 12_000_000)) + "K"));
