@@ -81,7 +81,7 @@ final class Recovery {
         return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), new JournalRecovery.JournalMap() {
             @Override public long physical(long l) { return l >= 0 && l < jmap.length ? jmap[(int) l] : -1; }
             @Override public long length() { return jmap.length; }
-        });
+        }, sb().inodeSize());
     }
 
     /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */
@@ -112,7 +112,7 @@ final class Recovery {
         try (BlockDevice dev = FileBlockDevice.open(image, false)) {
             Recovery rec = new Recovery(Ext4FileSystem.openAsIs(dev, true));
             if (rec.needsRecovery()) {
-                r = rec.scan();
+                r = FastCommitReplay.apply(rec, rec.scan());
                 rec.replay(r);
             } else if (rec.sb().hasIncompat(Features.INCOMPAT_RECOVER)) {   // flag set, log empty: just clear it
                 dev.write(rec.sbBlock() * rec.vol.blockSize(), ByteBuffer.wrap(rec.superblockBlockWithoutRecover(null)));

@@ -93,7 +93,10 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         jsb.putInt(0x28, incompat);
         if (fsCsum) jsb.put(0x50, (byte) CSUM_TYPE_CRC32C);
         this.first = view.first();
-        this.maxLen = view.maxLen();
+        // with fast_commit the log ends where the fast-commit area begins (jbd2's j_last); ext4j writes
+        // full commits only and never touches the area: its blocks name an older transaction than any
+        // ext4j commits (s_sequence only grows), so Linux's replay ignores them
+        this.maxLen = view.maxLen() - FastCommitArea.blocks(jsb);
         this.csumV3 = (incompat & JournalSuperblock.INCOMPAT_CSUM_V3) != 0;
         this.is64 = (incompat & JournalSuperblock.INCOMPAT_64BIT) != 0;
         byte[] uuid = new byte[16];
