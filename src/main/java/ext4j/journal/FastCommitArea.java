@@ -82,8 +82,8 @@ public final class FastCommitArea {
                             replayCount = decoded.size();
                             commits++;
                         } else if (replayCount > 0) {
-                            warnings.add("fast-commit block " + jb + ": TAIL " + (tailTid != tid ? "of transaction " + Integer.toUnsignedLong(tailTid) : "crc mismatch")
-                                    + ": this fast commit and later ones are not replayed");
+                            // another transaction's TAIL is a stale block past the last fast commit: the normal end
+                            if (tailTid == tid) warnings.add("fast-commit block " + jb + ": TAIL crc mismatch: this fast commit and later ones are not replayed");
                             break area;
                         } else {
                             throw new CorruptException("journal block " + jb + " (fast-commit area): the first fast commit's TAIL "
