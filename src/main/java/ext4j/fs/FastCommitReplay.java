@@ -66,14 +66,24 @@ final class FastCommitReplay extends WriterPart {
     }
 
     private void run(List<FastCommitTag> tags) throws IOException {
-        for (FastCommitTag t : tags) if (t instanceof FastCommitTag.AddRange a) holdBack(a);
         for (FastCommitTag t : tags) {
-            switch (t) {
-                case FastCommitTag.InodeImage i -> inode(i);
-                case FastCommitTag.AddRange a -> addRange(a);
-                case FastCommitTag.DelRange d -> delRange(d);
-                case FastCommitTag.Dentry d when d.kind() == FastCommitTag.UNLINK -> unlink(d);
-                case FastCommitTag.Dentry d -> link(d, d.kind() == FastCommitTag.CREAT);
+            if (!(t instanceof FastCommitTag.AddRange a)) continue;
+            try { holdBack(a); } catch (CorruptException e) { throw new CorruptException(where(a) + ": " + e.getMessage()); }
+        }
+        int i = 0;
+        for (FastCommitTag t : tags) {
+            i++;
+            try {
+                switch (t) {
+                    case FastCommitTag.InodeImage im -> inode(im);
+                    case FastCommitTag.AddRange a -> addRange(a);
+                    case FastCommitTag.DelRange d -> delRange(d);
+                    case FastCommitTag.Dentry d when d.kind() == FastCommitTag.UNLINK -> unlink(d);
+                    case FastCommitTag.Dentry d -> link(d, d.kind() == FastCommitTag.CREAT);
+                }
+            } catch (CorruptException | ext4j.base.FsException | RuntimeException e) {
+                // a record that passed its crc but does not fit this filesystem: nothing is written home
+                throw new CorruptException("tag " + i + " of " + tags.size() + " (" + where(t) + "): " + e.getMessage());
             }
         }
         settle();
@@ -91,7 +101,7 @@ final class FastCommitReplay extends WriterPart {
 
     private void checkIno(long ino, FastCommitTag t) throws CorruptException {
         if (ino < 1 || ino > Integer.toUnsignedLong(sb().inodesCount()))
-            throw new CorruptException(where(t) + ": inode " + ino + " outside 1.." + Integer.toUnsignedLong(sb().inodesCount()));
+            throw new CorruptException("inode " + ino + " outside 1.." + Integer.toUnsignedLong(sb().inodesCount()));
     }
 
     /** An inode Linux's iget would find: used (a mode), not deleted. */
@@ -106,9 +116,9 @@ final class FastCommitReplay extends WriterPart {
         checkIno(a.ino(), a);
         long first = sb().firstDataBlock(), end = sb().blocksCount();
         if (a.len() == 0 || a.pblk() < first || a.pblk() + a.len() > end)
-            throw new CorruptException(where(a) + ": blocks " + a.pblk() + "+" + a.len() + " outside the filesystem");
+            throw new CorruptException("blocks " + a.pblk() + "+" + a.len() + " outside the filesystem");
         SystemZones.Zone z = vol.systemZones().overlap(a.pblk(), a.len(), a.ino());
-        if (z != null) throw new CorruptException(where(a) + ": blocks " + a.pblk() + "+" + a.len() + " overlap " + z.what());
+        if (z != null) throw new CorruptException("blocks " + a.pblk() + "+" + a.len() + " overlap " + z.what());
         txn("fast commit: hold back blocks of inode " + a.ino(), OP_CREDITS, h -> {
             long run = -1;
             for (long b = a.pblk(); b <= a.pblk() + a.len(); b++) {
@@ -144,6 +154,7 @@ final class FastCommitReplay extends WriterPart {
     }
 
     private void addRange(FastCommitTag.AddRange a) throws IOException {
+        if (a.lblk() + a.len() > 1L << 32) throw new CorruptException("blocks " + a.lblk() + "+" + a.len() + " past the largest logical block");
         Inode in = live(a.ino());
         if (in == null || !in.hasFlag(Inode.FL_EXTENTS)) return;    // Linux's replay skips what it cannot find or map
         modified.add(a.ino());
@@ -213,7 +224,7 @@ final class FastCommitReplay extends WriterPart {
         checkIno(d.parent(), d);
         Inode child = live(d.ino());
         if (child == null) {
-            if (create) throw new CorruptException(where(d) + ": CREAT of " + shown(d) + " names an inode no INODE record gave");
+            if (create) throw new CorruptException("CREAT of " + shown(d) + " names an inode no INODE record gave");
             return;
         }
         Inode dir = live(d.parent());
