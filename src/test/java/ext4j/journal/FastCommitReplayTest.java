@@ -56,6 +56,7 @@ class FastCommitReplayTest {
                     if (links) v += " links " + a.get("nlink");
                     v += " size " + a.get("size");
                     if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) v += " sha " + sha(Files.readAllBytes(p));
+                    if (Files.isSymbolicLink(p)) v += " -> " + Files.readSymbolicLink(p);
                 }
                 out.put(rel, v);
             }
@@ -142,7 +143,7 @@ class FastCommitReplayTest {
             int n = 0;
             for (int op = 0; op < ops; op++) {
                 Path f = files.isEmpty() ? null : files.get(r.nextInt(files.size()));
-                switch (r.nextInt(f == null ? 1 : 10)) {
+                switch (r.nextInt(f == null ? 1 : 16)) {
                     case 0 -> { Path g = dirs.get(r.nextInt(dirs.size())).resolve("new" + n++); write(g, 0, bytes(r, r.nextInt(30_000)), true); files.add(g); }
                     case 1 -> write(f, Files.size(f), bytes(r, 1 + r.nextInt(20_000)), true);
                     case 2 -> write(f, r.nextInt((int) Files.size(f) + 1), bytes(r, 1 + r.nextInt(8_000)), true);
@@ -153,6 +154,13 @@ class FastCommitReplayTest {
                     case 7 -> { Path d = Files.createDirectory(dirs.get(r.nextInt(dirs.size())).resolve("sub" + n++)); dirs.add(d);
                                 Path g = d.resolve("in" + n++); write(g, 0, bytes(r, r.nextInt(10_000)), true); files.add(g); }
                     case 8 -> write(f, Files.size(f) + r.nextInt(200_000), bytes(r, 1 + r.nextInt(5_000)), true);   // a hole, then data
+                    case 10 -> { Path l = dirs.get(r.nextInt(dirs.size())).resolve("sym" + n++);            // fast and slow symlinks
+                                 Files.createSymbolicLink(l, Path.of(r.nextBoolean() ? "t" + n : "long/".repeat(20 + r.nextInt(100)) + n)); fsync(f); }
+                    case 11 -> { Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString(r.nextBoolean() ? "rw-------" : "rwxr-x---")); fsync(f); }
+                    case 12 -> { Path to = dirs.get(r.nextInt(dirs.size())).resolve("mv" + n++); Files.move(f, to); files.set(files.indexOf(f), to); fsync(to); }
+                    case 13 -> { try (FileChannel c = FileChannel.open(f, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) { c.write(ByteBuffer.wrap(bytes(r, r.nextInt(9_000)))); c.force(true); } }
+                    case 14 -> { Path d = Files.createDirectory(dirs.get(r.nextInt(dirs.size())).resolve("empty" + n++)); fsync(f);
+                                 if (r.nextBoolean()) { Files.delete(d); fsync(f); } else dirs.add(d); }
                     default -> { if (r.nextInt(4) == 0 && op < ops - 8) Tools.ok("sync"); else write(f, 0, bytes(r, 100), true); }
                 }
             }
@@ -181,16 +189,26 @@ class FastCommitReplayTest {
         return "(no fc_info)";
     }
 
+    /** "path: kernel's vs ext4j's" for every path whose entry differs or is on one side only. */
+    static List<String> differences(Map<String, String> expected, Map<String, String> actual) {
+        List<String> out = new ArrayList<>();
+        java.util.Set<String> keys = new java.util.TreeSet<>(expected.keySet());
+        keys.addAll(actual.keySet());
+        for (String k : keys)
+            if (!java.util.Objects.equals(expected.get(k), actual.get(k))) out.add(k + ": " + expected.get(k) + " vs " + actual.get(k));
+        return out;
+    }
+
     private static byte[] bytes(Random r, int n) { byte[] b = new byte[n]; r.nextBytes(b); return b; }
 
     @Test
     void linuxFastCommitsReplayAsTheKernelReplaysThem() throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
         long seed = Seeds.seed("FastCommitReplayTest");
-        int rounds = Seeds.fixed() ? 1 : Integer.getInteger("ext4j.fcRounds", 4), withFc = 0, refusedByKernel = 0;
+        int rounds = Seeds.fixed() ? 1 : Integer.getInteger("ext4j.fcRounds", 4), withFc = 0, refusedByKernel = 0, kernelLost = 0;
         for (int round = 0; round < rounds; round++) {
             long s = Seeds.fixed() && round == 0 ? seed : Seeds.derived("round " + round, new Random(seed + round).nextLong());
-            String bs = round % 2 == 0 ? "4096" : "1024";
+            String bs = (s & 1) == 0 ? "4096" : "1024";          // from the seed, so a rerun of the round reproduces it
             Path snap = kernelSnapshot(s, bs, 40);
             Path byExt4j = tmp.resolve("ext4j.img"), byKernel = tmp.resolve("kernel.img"), byRw = tmp.resolve("rw.img"), byRo = tmp.resolve("ro.img");
             for (Path p : List.of(byExt4j, byKernel, byRw, byRo)) Files.copy(snap, p, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
@@ -213,14 +231,29 @@ class FastCommitReplayTest {
                 continue;
             }
             Map<String, String> ext4j = kernelTree(byExt4j, "ro", true);
-            assertEquals(kernel, ext4j, "round " + round + ": ext4j's replay and the kernel's, " + Seeds.rerun(seed));
+            if (System.getProperty("ext4j.fcKeep") != null) Files.copy(snap, Path.of(System.getProperty("ext4j.fcKeep")), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            String kernelFsck = Tools.run("e2fsck", "-fn", byKernel.toString()).out();
+            if (kernelFsck.contains("Unconnected directory inode")) {
+                // Linux 6.18 loses a directory created with an inode number that an rmdir freed in the same
+                // transaction's fast commits (its replay leaves the inode unconnected, e2fsck offers
+                // lost+found): ext4j keeps the name; everything the kernel kept must be the same
+                Map<String, String> common = new TreeMap<>(ext4j);
+                common.keySet().retainAll(kernel.keySet());
+                assertEquals(List.of(), differences(kernel, common), "round " + round + ": ext4j's replay against the kernel's, " + Seeds.rerun(s));
+                List<String> extra = new ArrayList<>(ext4j.keySet());
+                extra.removeAll(kernel.keySet());
+                System.out.println("    the kernel's replay left a directory unconnected (e2fsck); ext4j's keeps " + extra);
+                kernelLost++;
+            } else {
+                assertEquals(List.of(), differences(kernel, ext4j), "round " + round + ": ext4j's replay against the kernel's, " + Seeds.rerun(s));
+            }
 
             // a read-write open replays the same way (then closes clean)
             try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(byRw, false)) {
                 assertEquals(rec.out().contains("fast commits"), fs.warnings().stream().anyMatch(w -> w.contains("fast commits")), fs.warnings().toString());
             }
             Tools.assertFsckClean(byRw);
-            assertEquals(kernel, kernelTree(byRw, "ro", true));
+            assertEquals(ext4j, kernelTree(byRw, "ro", true), "a read-write open replays as recover does");
 
             // read-only: replayed in memory, the image untouched
             String before = sha(Files.readAllBytes(byRo));
@@ -231,10 +264,12 @@ class FastCommitReplayTest {
             assertEquals(rec.out().contains("fast commits"), ro.err().contains("fast commits"), ro.err());
             assertEquals(before, sha(Files.readAllBytes(byRo)), "a read-only open changes nothing");
             Map<String, String> shown = tree(out, false), expected = new TreeMap<>();
-            kernelTree(byKernel, "ro", false).forEach((k, v) -> expected.put(k, v.replaceAll("mode 0\\d+", "")));
+            kernelTree(byExt4j, "ro", false).forEach((k, v) -> expected.put(k, v.replaceAll("mode 0\\d+", "")));
             shown.replaceAll((k, v) -> v.replaceAll("mode 0\\d+", ""));
-            assertEquals(expected, shown, "the in-memory replay shows the kernel's bytes");
+            assertEquals(expected, shown, "the in-memory replay shows what recover writes");
         }
+        System.out.println("  " + rounds + " rounds, " + withFc + " with fast commits compared with the kernel's replay; the kernel refused "
+                + refusedByKernel + " of its own snapshots and lost a directory in " + kernelLost);
         assertTrue(withFc * 2 >= rounds - refusedByKernel, "only " + withFc + " of " + rounds + " rounds left fast commits to compare, " + Seeds.rerun(seed));
     }
 
