@@ -62,6 +62,8 @@ final class FastCommitReplay extends WriterPart {
         }
         Map<Long, byte[]> merged = new HashMap<>(view);
         merged.putAll(cow.written());
+        // home with the rest, the superblock must still say needs_recovery: the log is emptied, and the flag cleared, only after
+        merged.put(rec.sbBlock(), rec.superblockBlockWithRecover(merged.get(rec.sbBlock())));
         return r.withBlocks(merged);
     }
 

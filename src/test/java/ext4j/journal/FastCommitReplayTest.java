@@ -303,6 +303,63 @@ class FastCommitReplayTest {
         assertEquals(kernelTree(byE2fsck, "ro", true), ext4j, "ext4j's replay and e2fsck's");
     }
 
+    /**
+     * A power cut while ext4j writes a fast-commit replay home (at every device operation of the
+     * recovery of e2fsprogs' image, each cut mode): the next recovery gives the same tree as an
+     * uninterrupted one, e2fsck clean.
+     */
+    @Test
+    void aPowerCutDuringTheReplayIsReplayedAgain() throws Exception {
+        powerCutsDuringReplay(corpusImage(), 0);
+    }
+
+    /** The same on a kernel-made snapshot (unlinks, renames, mkdirs among its fast commits), 40 sampled cuts. */
+    @Test
+    void aPowerCutDuringTheReplayOfALinuxSnapshotIsReplayedAgain() throws Exception {
+        Tools.requireMount();
+        long seed = Seeds.seed("FastCommitReplayTest power cut snapshot");
+        Path snap = null;
+        for (int i = 0; i < 4 && snap == null; i++) {
+            Path s = kernelSnapshot(Seeds.derived("try " + i, new Random(seed + i).nextLong()), "1024", 40);
+            Path copy = tmp.resolve("probe.img");
+            Files.copy(s, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            if (CliRunner.run("recover", copy.toString()).out().contains("fast commits")) snap = s;
+        }
+        assertNotNull(snap, "no workload left fast commits, " + Seeds.rerun(seed));
+        powerCutsDuringReplay(snap, 40);
+    }
+
+    private void powerCutsDuringReplay(Path img, int sample) throws Exception {
+        ext4j.block.RecordingBlockDevice dev = new ext4j.block.RecordingBlockDevice(Files.readAllBytes(img), "recorded");
+        try (Ext4FileSystem fs = Ext4FileSystem.open(dev)) {
+            assertTrue(fs.warnings().stream().anyMatch(w -> w.contains("fast commits")), fs.warnings().toString());
+        }
+        int ops = dev.opCount();
+        Path done = tmp.resolve("done.img"), doneOut = tmp.resolve("done-out");
+        Files.write(done, dev.stateAt(ops, ext4j.block.RecordingBlockDevice.CutMode.IN_ORDER, new Random(0)));
+        Tools.assertFsckClean(done);
+        assertEquals(0, CliRunner.run("get", "-r", done.toString(), "/", doneOut.toString()).exit());
+        Map<String, String> expected = tree(doneOut, false);
+        long seed = Seeds.seed("FastCommitReplayTest power cut");
+        Random pick = new Random(seed);
+        int cuts = 0, all = (ops + 1) * 3;
+        for (int n = 0; n <= ops; n++) {
+            for (var mode : ext4j.block.RecordingBlockDevice.CutMode.values()) {
+                if (sample > 0 && pick.nextInt(all) >= sample) continue;
+                Path cut = tmp.resolve("cut.img"), out = tmp.resolve("cut-out-" + n + "-" + mode);
+                Files.write(cut, dev.stateAt(n, mode, new Random(seed ^ n)));
+                String where = "cut after device operation " + n + " of " + ops + " (" + mode + "), " + Seeds.rerun(seed);
+                CliRunner.Out rec = CliRunner.run("recover", cut.toString());
+                assertEquals(0, rec.exit(), where + ": " + rec.err());
+                try { Tools.assertFsckClean(cut); } catch (AssertionError e) { throw new AssertionError(where + ": " + e.getMessage(), e); }
+                assertEquals(0, CliRunner.run("get", "-r", cut.toString(), "/", out.toString()).exit(), where);
+                assertEquals(expected, tree(out, false), where);
+                cuts++;
+            }
+        }
+        System.out.println("  " + cuts + " cuts over " + ops + " device operations of the replay: each recovered to the same tree, e2fsck clean");
+    }
+
     /** The journal's fast-commit area (journal blocks), from the superblock e2fsprogs' image carries. */
     private static long[] fcArea(Path img) throws Exception {
         String h = Tools.ok("dumpe2fs", "-h", img.toString());
