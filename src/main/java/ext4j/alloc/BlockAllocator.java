@@ -232,6 +232,13 @@ public final class BlockAllocator {
         fixed.computeIfAbsent((first - fdb) / perGroup, k -> new java.util.ArrayList<>()).add(new long[] {first, count});
     }
 
+    /** Whether block blk is set in its group's bitmap (what an uninitialized group's bitmap would say). */
+    public synchronized boolean inUse(long blk) throws IOException {
+        Superblock sb = vol.superblock();
+        long g = (blk - sb.firstDataBlock()) / Integer.toUnsignedLong(sb.blocksPerGroup());
+        return GroupLayout.test(bitmap(g), blk - GroupLayout.firstBlock(sb, g));
+    }
+
     /** Marks a specific range as used (for callers that must place blocks exactly, e.g. tests). */
     public void markUsed(Handle h, long start, int len) throws IOException {
         changeRange(h, start, len, true);

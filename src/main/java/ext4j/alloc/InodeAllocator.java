@@ -125,6 +125,28 @@ public final class InodeAllocator {
         return 0;
     }
 
+    /**
+     * Marks inode ino used (journal replay of a fast commit that names it): its bitmap bit, the
+     * group's counts and unused-table mark. Returns false when it was already used.
+     */
+    public boolean markUsed(Handle h, long ino, boolean dir) throws IOException {
+        Superblock sb = vol.superblock();
+        int ipg = sb.inodesPerGroup();
+        long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
+        byte[] bm = bitmap(g);
+        if (GroupLayout.test(bm, i)) return false;
+        GroupLayout.set(bm, i);
+        long unused = vol.group(g).itableUnused();
+        store(h, g, bm, -1, dir ? 1 : 0, groupCsum() && i >= ipg - unused ? ipg - i - 1 : unused);
+        return true;
+    }
+
+    /** Whether inode ino's bitmap bit is set. */
+    public boolean inUse(long ino) throws IOException {
+        int ipg = vol.superblock().inodesPerGroup();
+        return GroupLayout.test(bitmap((ino - 1) / ipg), (ino - 1) % ipg);
+    }
+
     /** Frees inode ino (its bitmap bit); the caller has already released its blocks and set dtime. */
     public void free(Handle h, long ino, boolean dir) throws IOException {
         Superblock sb = vol.superblock();

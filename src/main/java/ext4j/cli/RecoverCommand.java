@@ -22,8 +22,9 @@ final class RecoverCommand implements Callable<Integer> {
         Replay r = Ext4Vfs.recover(image);
         if (r == null) out.println(image + ": journal clean, nothing to replay");
         else {
-            out.printf("%s: replayed %d transactions (%d to %d), %d blocks written, %d revoked%n", image, r.transactions(),
-                    r.firstTid(), r.lastTid(), r.blocks(), r.revoked());
+            String fc = r.fastCommits() == 0 ? "" : String.format(" and %d fast commits (%d tags) of transaction %d", r.fastCommits(), r.fastCommitTags(), r.lastTid() + 1);
+            out.printf("%s: replayed %d transactions (%d to %d)%s, %d blocks written, %d revoked%n", image, r.transactions(),
+                    r.firstTid(), r.lastTid(), fc, r.blocks(), r.revoked());
             for (String w : r.warnings()) out.println("  " + w);
         }
         return 0;

@@ -152,7 +152,7 @@ public final class Ext4FileSystem implements Closeable {
         }
         // orphan_present left by a crash: close clears it once the orphans are processed, as a Linux unmount does
         if (s.hasRoCompat(Features.RO_ORPHAN_PRESENT)) inUse = true;
-        writer.processOrphans();
+        if (!replayingFastCommits) writer.processOrphans();   // a mount processes orphans after the whole replay
         Ext4MappingOps iops = new Ext4MappingOps(this, writer, writer.balloc(), options.delalloc());
         files.attach(writer, iops, new BufferedIo(vol.device(), iops, options.cacheBytes(), Math.max(FOLIO_SIZE, vol.blockSize())));
     }
@@ -175,6 +175,18 @@ public final class Ext4FileSystem implements Closeable {
     private boolean populating;
 
     boolean populating() { return populating; }
+    /** A scratch open that applies fast commits (see FastCommitReplay): orphans wait for the real open. */
+    private boolean replayingFastCommits;
+
+    /** Opens a journal-replayed view for writing without a journal, orphans untouched: FastCommitReplay's scratch filesystem. */
+    static Ext4FileSystem openForFastCommitReplay(BlockDevice dev) throws IOException {
+        Ext4FileSystem fs = openAsIs(dev, true);
+        fs.replayingFastCommits = true;
+        fs.enableWrites(true, false);
+        return fs;
+    }
+
+    FsWriter writer() { return writer; }
 
     /** Set once the on-disk superblock says "in use" (see enableWrites). */
     private boolean inUse;
@@ -524,7 +536,7 @@ public final class Ext4FileSystem implements Closeable {
         if (!rec.needsRecovery()) return fs;
         JournalRecovery.Result r;
         try {
-            r = rec.scan();
+            r = FastCommitReplay.apply(rec, rec.scan());
         } catch (CorruptException e) {
             if (!dev.isReadOnly()) throw new CorruptException(dev.name() + ": journal recovery failed: " + e.getMessage());
             fs.warnings.add("the journal needs recovery but cannot be replayed (" + e.getMessage() + "): showing the last checkpointed state");
@@ -534,16 +546,20 @@ public final class Ext4FileSystem implements Closeable {
             Map<Long, byte[]> view = new HashMap<>(r.blocks());
             view.put(rec.sbBlock(), rec.superblockBlockWithoutRecover(view.get(rec.sbBlock())));
             Ext4FileSystem replayed = openAsIs(new OverlayBlockDevice(dev, view, fs.vol.blockSize()), lenient);
-            replayed.warnings.add("journal replayed in memory (" + r.transactions() + " transactions, " + r.blocks().size()
+            replayed.warnings.add("journal replayed in memory (" + r.transactions() + " transactions, " + fastCommitsShown(r) + r.blocks().size()
                     + " blocks); the image is unchanged: `ext4j recover` writes them");
             r.warnings().forEach(w -> replayed.warnings.add("journal: " + w));
             return replayed;
         }
         rec.replay(r);
         Ext4FileSystem recovered = openAsIs(dev, lenient);
-        recovered.warnings.add("journal recovered: " + r.transactions() + " transactions, " + r.blocks().size() + " blocks written home");
+        recovered.warnings.add("journal recovered: " + r.transactions() + " transactions, " + fastCommitsShown(r) + r.blocks().size() + " blocks written home");
         r.warnings().forEach(w -> recovered.warnings.add("journal: " + w));
         return recovered;
+    }
+
+    private static String fastCommitsShown(JournalRecovery.Result r) {
+        return r.fastCommits().isEmpty() ? "" : r.fastCommits().commits() + " fast commits (" + r.fastCommits().tags().size() + " tags), ";
     }
 
     static Ext4FileSystem openAsIs(BlockDevice dev, boolean lenient) throws IOException {

@@ -745,7 +745,8 @@ public final class Ext4Vfs implements Closeable {
      */
     public static Replay recover(Path image) throws IOException {
         var r = Ext4FileSystem.recover(image);
-        return r == null ? null : new Replay(r.transactions(), r.firstTid(), r.endTid() - 1, r.blocks().size(), r.revoked(), List.copyOf(r.warnings()));
+        return r == null ? null : new Replay(r.transactions(), r.firstTid(), r.endTid() - 1, r.fastCommits().commits(),
+                r.fastCommits().tags().size(), r.blocks().size(), r.revoked(), List.copyOf(r.warnings()));
     }
 
     /**

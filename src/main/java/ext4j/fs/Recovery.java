@@ -2,6 +2,7 @@ package ext4j.fs;
 
 import ext4j.block.BlockDevice;
 import ext4j.block.FileBlockDevice;
+import ext4j.block.OverlayBlockDevice;
 import ext4j.extent.FileMap;
 import ext4j.extent.Run;
 import ext4j.journal.JournalRecovery;
@@ -15,6 +16,8 @@ import ext4j.ondisk.Volume;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Mount-time journal recovery, as a Linux mount does it: whether the internal journal holds
@@ -76,30 +79,50 @@ final class Recovery {
         return blk;
     }
 
+    /** A copy of the block holding the superblock with needs_recovery set and the checksum redone. */
+    byte[] superblockBlockWithRecover(byte[] block) {
+        byte[] blk = block.clone();
+        ByteBuffer r = ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        Superblock.Editor e = new Superblock.Editor(r);
+        e.setIncompat(Features.INCOMPAT_RECOVER);
+        e.seal();
+        return blk;
+    }
+
     JournalRecovery.Result scan() throws IOException {
         long[] jmap = journalBlockMap();
         return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), new JournalRecovery.JournalMap() {
             @Override public long physical(long l) { return l >= 0 && l < jmap.length ? jmap[(int) l] : -1; }
             @Override public long length() { return jmap.length; }
-        });
+        }, sb().inodeSize());
     }
 
     /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */
     void replay(JournalRecovery.Result r) throws IOException {
         long[] jmap = journalBlockMap();
         BlockDevice dev = vol.device();
-        JournalRecovery.writeHome(dev, vol.blockSize(), l -> jmap[(int) l], r);
-        // the superblock's free counts lag behind the descriptors' (Linux updates them lazily): redo them, as e2fsck does
-        Volume replayed = Volume.open(dev, true);
+        int bs = vol.blockSize();
+        // the superblock's free counts lag behind the descriptors' (Linux updates them lazily): redo them, as
+        // e2fsck does, in the superblock that goes home with the replayed blocks (needs_recovery still set),
+        // so a cut after the log is emptied leaves nothing to redo but the flag
+        Map<Long, byte[]> blocks = new HashMap<>(r.blocks());
+        Volume replayed = Volume.open(new OverlayBlockDevice(dev, blocks, bs), true);
         long freeBlocks = 0, freeInodes = 0;
         for (long g = 0; g < replayed.groupCount(); g++) { freeBlocks += replayed.group(g).freeBlocks(); freeInodes += replayed.group(g).freeInodes(); }
-        byte[] sbBlk = superblockBlockWithoutRecover(null);
-        ByteBuffer raw = ByteBuffer.wrap(sbBlk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        Superblock.Editor e = new Superblock.Editor(raw);
+        byte[] sbBlk = blocks.get(sbBlock());
+        if (sbBlk == null) { sbBlk = new byte[bs]; dev.read(sbBlock() * bs, ByteBuffer.wrap(sbBlk)); }
+        sbBlk = sbBlk.clone();
+        Superblock.Editor e = new Superblock.Editor(superblockIn(sbBlk));
         e.freeBlocks(freeBlocks).freeInodes(freeInodes);
         e.seal();
-        dev.write(sbBlock() * vol.blockSize(), ByteBuffer.wrap(sbBlk));
+        blocks.put(sbBlock(), sbBlk);
+        JournalRecovery.writeHome(dev, bs, l -> jmap[(int) l], r.withBlocks(blocks));
+        dev.write(sbBlock() * bs, ByteBuffer.wrap(superblockBlockWithoutRecover(null)));
         dev.flush();
+    }
+
+    private ByteBuffer superblockIn(byte[] blk) {
+        return ByteBuffer.wrap(blk).order(java.nio.ByteOrder.LITTLE_ENDIAN).slice(Superblock.OFFSET % vol.blockSize(), Superblock.SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     /**
@@ -112,7 +135,7 @@ final class Recovery {
         try (BlockDevice dev = FileBlockDevice.open(image, false)) {
             Recovery rec = new Recovery(Ext4FileSystem.openAsIs(dev, true));
             if (rec.needsRecovery()) {
-                r = rec.scan();
+                r = FastCommitReplay.apply(rec, rec.scan());
                 rec.replay(r);
             } else if (rec.sb().hasIncompat(Features.INCOMPAT_RECOVER)) {   // flag set, log empty: just clear it
                 dev.write(rec.sbBlock() * rec.vol.blockSize(), ByteBuffer.wrap(rec.superblockBlockWithoutRecover(null)));

@@ -47,7 +47,8 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private final long jsbBlock;               // physical block of the journal superblock
     private final byte[] jsbRaw;               // that whole block (the superblock is its first 1024 bytes)
     private final ByteBuffer jsb;              // the journal superblock's 1024 bytes, big-endian
-    private final long first, maxLen;
+    private final long first, maxLen;          // maxLen: one past the log's last block (the fast-commit area follows)
+    private long fcFirst;                      // the fast-commit area's first block while it may hold a stale HEAD, else -1
     private final boolean csumV3, is64;
     private final int seed;
     private final int tagSize, tagsPerDescriptor;
@@ -93,7 +94,14 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         jsb.putInt(0x28, incompat);
         if (fsCsum) jsb.put(0x50, (byte) CSUM_TYPE_CRC32C);
         this.first = view.first();
-        this.maxLen = view.maxLen();
+        // with fast_commit the log ends where the fast-commit area begins (jbd2's j_last); ext4j writes
+        // full commits only. The area's old blocks name an older transaction than any ext4j commits
+        // (s_sequence only grows), so Linux's replay ignores them; e2fsck 1.47 instead fails ("Invalid
+        // argument while recovering journal") on a stale HEAD, so the area's first block is zeroed
+        // with ext4j's first commit (see write): a replay then finds no fast commit at all
+        long fc = FastCommitArea.blocks(jsb);
+        this.maxLen = view.maxLen() - fc;
+        this.fcFirst = fc == 0 ? -1 : maxLen + 1;
         this.csumV3 = (incompat & JournalSuperblock.INCOMPAT_CSUM_V3) != 0;
         this.is64 = (incompat & JournalSuperblock.INCOMPAT_64BIT) != 0;
         byte[] uuid = new byte[16];
@@ -297,6 +305,10 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     /** Writes a closed transaction to the log: descriptors and blocks, revokes, a flush, the commit block, a flush. */
     private void write(Closed c) throws IOException {
+        if (fcFirst >= 0) {                    // flushed with the log blocks, before the commit block
+            dev.write(map.applyAsLong(fcFirst) * bs, ByteBuffer.allocate(bs));
+            fcFirst = -1;
+        }
         if (c.firstInLog()) writeJsb(c.start(), c.tid());
         long tid = c.tid(), pos = c.start();
         List<Long> blocks = c.blocks();

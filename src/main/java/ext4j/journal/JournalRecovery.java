@@ -42,15 +42,27 @@ public final class JournalRecovery {
     private final long fsBlocks;
     private final ByteBuffer jsb;
     private final long first, maxLen;
+    private final long logEnd;          // one past the log's last block: the fast-commit area follows it
+    private final long fcBlocks;
+    private final int inodeSize;
     private final boolean is64, csumV2, csumV3;
     private final int seed, tagBytes;
 
-    /** What a scan found: the blocks to write and a summary. */
-    public record Result(Map<Long, byte[]> blocks, long firstTid, long endTid, int transactions, int revoked, List<String> warnings) {
-        public boolean isEmpty() { return transactions == 0; }
+    /**
+     * What a scan found: the blocks to write and a summary. fastCommits: the fast-commit tags that
+     * follow the last full commit (the filesystem layer applies them after the blocks).
+     */
+    public record Result(Map<Long, byte[]> blocks, long firstTid, long endTid, int transactions, int revoked, List<String> warnings,
+                         FastCommitArea.Scan fastCommits) {
+        public boolean isEmpty() { return transactions == 0 && fastCommits.isEmpty(); }
+        /** The same replay with other final block contents (the fast commits applied on top). */
+        public Result withBlocks(Map<Long, byte[]> replayed) {
+            return new Result(replayed, firstTid, endTid, transactions, revoked, warnings, fastCommits);
+        }
     }
 
-    private JournalRecovery(BlockDevice dev, JournalMap map, int bs, long fsBlocks, ByteBuffer jsb) throws CorruptException {
+    private JournalRecovery(BlockDevice dev, JournalMap map, int bs, long fsBlocks, ByteBuffer jsb, int inodeSize) throws CorruptException {
+        this.inodeSize = inodeSize;
         this.dev = dev;
         this.map = map;
         this.bs = bs;
@@ -65,10 +77,8 @@ public final class JournalRecovery {
         if (first < 1 || first >= maxLen) throw new CorruptException("journal superblock: first log block " + first + " outside 1.." + (maxLen - 1));
         if (maxLen > map.length()) throw new CorruptException("journal superblock: s_maxlen " + maxLen + " blocks, but the journal inode holds " + map.length());
         int incompat = type == 4 ? jsb.getInt(0x28) : 0;
-        if ((incompat & JournalSuperblock.INCOMPAT_FAST_COMMIT) != 0)
-            throw new CorruptException("journal uses fast_commit, which ext4j cannot replay: run e2fsck -fy, or mount the filesystem once with Linux");
         int known = JournalSuperblock.INCOMPAT_REVOKE | JournalSuperblock.INCOMPAT_64BIT | JournalSuperblock.INCOMPAT_ASYNC_COMMIT
-                | JournalSuperblock.INCOMPAT_CSUM_V2 | JournalSuperblock.INCOMPAT_CSUM_V3;
+                | JournalSuperblock.INCOMPAT_CSUM_V2 | JournalSuperblock.INCOMPAT_CSUM_V3 | JournalSuperblock.INCOMPAT_FAST_COMMIT;
         if ((incompat & ~known) != 0) throw new CorruptException(String.format("journal has unknown incompat features 0x%x", incompat & ~known));
         this.is64 = (incompat & JournalSuperblock.INCOMPAT_64BIT) != 0;
         this.csumV2 = (incompat & JournalSuperblock.INCOMPAT_CSUM_V2) != 0;
@@ -77,13 +87,21 @@ public final class JournalRecovery {
         jsb.get(0x30, uuid);
         this.seed = Crc32c.update(0xFFFFFFFF, uuid);
         this.tagBytes = csumV3 ? (is64 ? 16 : 12) : (is64 ? 12 : 8);
+        this.fcBlocks = FastCommitArea.blocks(jsb);
+        this.logEnd = maxLen - fcBlocks;
+        if (logEnd <= first + 1) throw new CorruptException("journal superblock: " + fcBlocks + " fast-commit blocks leave no log in " + maxLen + " blocks");
     }
 
     /** Reads the journal superblock (journal block 0) and scans the log; an empty result for a clean journal. */
     public static Result scan(BlockDevice dev, int blockSize, long fsBlocks, JournalMap map) throws IOException {
+        return scan(dev, blockSize, fsBlocks, map, 1024);
+    }
+
+    /** As {@link #scan(BlockDevice, int, long, JournalMap)}; inodeSize (s_inode_size) bounds fast-commit INODE records. */
+    public static Result scan(BlockDevice dev, int blockSize, long fsBlocks, JournalMap map, int inodeSize) throws IOException {
         ByteBuffer jsb = ByteBuffer.allocate(blockSize).order(ByteOrder.BIG_ENDIAN);
         dev.read(map.physical(0) * blockSize, jsb);
-        JournalRecovery r = new JournalRecovery(dev, map, blockSize, fsBlocks, jsb.clear());
+        JournalRecovery r = new JournalRecovery(dev, map, blockSize, fsBlocks, jsb.clear(), inodeSize);
         return r.run();
     }
 
@@ -95,7 +113,7 @@ public final class JournalRecovery {
         return b.clear();
     }
 
-    private long next(long pos) { return pos + 1 >= maxLen ? first : pos + 1; }
+    private long next(long pos) { return pos + 1 >= logEnd ? first : pos + 1; }
 
     private boolean tailOk(ByteBuffer b) {
         if (!csumV2 && !csumV3) return true;
@@ -148,8 +166,9 @@ public final class JournalRecovery {
         long start = Integer.toUnsignedLong(jsb.getInt(0x1C));
         long firstTid = Integer.toUnsignedLong(jsb.getInt(0x18));
         List<String> warnings = new ArrayList<>();
-        if (start == 0) return new Result(Map.of(), firstTid, firstTid, 0, 0, warnings);
-        if (start < first || start >= maxLen) throw new CorruptException("journal superblock: log start " + start + " outside " + first + ".." + (maxLen - 1));
+        // an empty log replays nothing, fast commits included (jbd2 looks at neither)
+        if (start == 0) return new Result(Map.of(), firstTid, firstTid, 0, 0, warnings, FastCommitArea.Scan.EMPTY);
+        if (start < first || start >= logEnd) throw new CorruptException("journal superblock: log start " + start + " outside " + first + ".." + (logEnd - 1));
 
         // pass 1: scan to the end of the last committed transaction
         long pos = start, tid = firstTid, steps = 0;
@@ -158,7 +177,7 @@ public final class JournalRecovery {
         List<Long> descs = new ArrayList<>(), revs = new ArrayList<>();
         scan:
         while (true) {
-            if (++steps > maxLen) throw new CorruptException("journal log loops: more than " + maxLen + " blocks scanned from block " + start);
+            if (++steps > logEnd) throw new CorruptException("journal log loops: more than " + logEnd + " blocks scanned from block " + start);
             ByteBuffer b = read(pos);
             if (b.getInt(0) != MAGIC || Integer.toUnsignedLong(b.getInt(8)) != (tid & 0xFFFFFFFFL)) break;
             switch (b.getInt(4)) {
@@ -166,7 +185,7 @@ public final class JournalRecovery {
                     if (!tailOk(b)) { warnings.add("transaction " + tid + ": descriptor block " + pos + " checksum mismatch: transaction discarded"); break scan; }
                     descs.add(pos);
                     int n = tags(b, pos).size();
-                    for (int i = 0; i <= n; i++) { pos = next(pos); if (++steps > maxLen) throw new CorruptException("journal transaction " + tid + " runs past the log's size"); }
+                    for (int i = 0; i <= n; i++) { pos = next(pos); if (++steps > logEnd) throw new CorruptException("journal transaction " + tid + " runs past the log's size"); }
                 }
                 case REVOKE -> {
                     if (!tailOk(b)) { warnings.add("transaction " + tid + ": revoke block " + pos + " checksum mismatch: transaction discarded"); break scan; }
@@ -225,7 +244,11 @@ public final class JournalRecovery {
                 }
             }
         }
-        return new Result(blocks, firstTid, tid, txns.size(), revoked.size(), warnings);
+        // the fast commits of the transaction after the last full one: the area starts one block past the log's end
+        FastCommitArea.Scan fc = fcBlocks == 0 ? FastCommitArea.Scan.EMPTY
+                : FastCommitArea.scan(this::read, bs, logEnd + 1, maxLen, tid, inodeSize);
+        warnings.addAll(fc.warnings());
+        return new Result(blocks, firstTid, tid, txns.size(), revoked.size(), warnings, fc);
     }
 
     private boolean tagChecksumOk(long tid, byte[] data, int stored) {
