@@ -681,10 +681,13 @@ public final class Ext4FileSystem implements Closeable {
     /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
-    /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
-    boolean hasUnwrittenCache(long ino) {
+    /** Whether the engine holds data of bytes [from, to) of the inode that the disk does not have yet. */
+    boolean hasUnwrittenCache(long ino, long from, long to) { return nextUnwrittenCache(ino, from) < to; }
+
+    /** The offset of the first byte at or past from whose block the engine holds unwritten (Long.MAX_VALUE: none). */
+    long nextUnwrittenCache(long ino, long from) {
         CachedFile f = io == null ? null : io.lookup(ino);
-        return f != null && f.hasPending(0, Long.MAX_VALUE);
+        return f == null ? Long.MAX_VALUE : f.nextPending(from);
     }
 
     synchronized CachedFile writtenBack(Inode file) throws IOException {
@@ -915,6 +918,9 @@ public final class Ext4FileSystem implements Closeable {
             LockOrder.exit(LockOrder.Level.WRITER);
         }
     }
+
+    /** Bytes the Merkle tree builder read through the filesystem's read rather than the device (tests: holes and written-back ranges are not). */
+    long treeBytesThroughCache;
 
     /** Data blocks of verity files hashed by cached reads (tests: a cached block is hashed once). */
     volatile long verityBlocksChecked;
