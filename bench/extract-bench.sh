@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Extraction benchmark: ext4j get -r vs debugfs rdump vs kernel loop mount + cp -a, same image, same run.
 # Usage: bench/extract-bench.sh [FILES] [TOTAL_MB] [RUNS]   (default 20000 files, 500 MB, 3 runs each)
+# Each reader's wall time and CPU time (user + system) are reported: on a machine others load, CPU
+# time is the steadier figure, and a single-threaded reader loses less wall time to the load.
 # The image sits on disk; the page cache is dropped before every cold run (as root), and the warm
 # runs read an image already in it. ext4j and debugfs (and BASE's ext4j) run in turn in each round.
 # BASE=DIR: also times the ext4j of another checkout DIR (e.g. a worktree at main): "before".
@@ -27,13 +29,13 @@ drop() { sync; [ $is_root = 1 ] && echo 3 > /proc/sys/vm/drop_caches; true; }
 now() { date +%s.%N; }
 # time_median NAME CMD... : runs CMD RUNS times on an empty $out/x, prints the median seconds
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-once() {   # once CMD... : seconds of one run into an empty $out/x
+once() {   # once CMD... : "WALL:CPU" seconds of one run into an empty $out/x (CPU: user + system, children too)
   rm -rf "$out/x"
-  local s e; s=$(now); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; exit 1; }; e=$(now)
-  echo "$e - $s" | bc
+  local s e; s=$(now); /usr/bin/time -o "$work/cpu" -f '%U %S' "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; exit 1; }; e=$(now)
+  echo "$(echo "$e - $s" | bc):$(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")"
 }
 [ -n "${BASE:-}" ] && "$BASE/ext4j" info "$img" >/dev/null
-rdump() { mkdir "$out/x" && debugfs -R "rdump / $out/x" "$img"; }
+rdump() { once bash -c 'mkdir "$1" && debugfs -R "rdump / $1" "$2"' rdump "$out/x" "$img"; }   # a command, for /usr/bin/time
 # round COLD: one run of each reader, the page cache dropped before each when COLD is 1
 declare -A T
 round() {
@@ -41,13 +43,14 @@ round() {
   for k in debugfs ${BASE:+base} ext4j; do
     [ "$1" = 1 ] && drop
     case $k in
-      debugfs) T[$k$1]+="$(once rdump) " ;;
+      debugfs) T[$k$1]+="$(rdump) " ;;
       base) T[$k$1]+="$(once "$BASE/ext4j" get -r "$img" / "$out/x") " ;;
       ext4j) T[$k$1]+="$(once "$root/ext4j" get -r "$img" / "$out/x") " ;;
     esac
   done
 }
-med() { printf '%s\n' ${T[$1]} | median; }
+med() { printf '%s\n' ${T[$1]} | cut -d: -f1 | median; }      # wall seconds
+medcpu() { printf '%s\n' ${T[$1]} | cut -d: -f2 | median; }   # CPU seconds
 
 "$root/ext4j" get -r "$img" / "$out/x" >/dev/null
 diff -r "$src" "$out/x" --exclude=lost+found >/dev/null && echo "ext4j output matches the source tree" || { echo "ext4j output DIFFERS"; exit 1; }
@@ -61,7 +64,7 @@ if [ $is_root = 1 ] && mount -o loop,ro "$img" "$work/mnt" 2>/dev/null; then
   for _ in $(seq "$runs"); do
     drop; kt+=("$(once bash -c "mount -o loop,ro '$img' '$work/mnt' && cp -a '$work/mnt' '$out/x'; r=\$?; umount '$work/mnt'; exit \$r")")
   done
-  t_kernel=$(printf '%s\n' "${kt[@]}" | median)
+  t_kernel=$(printf '%s\n' "${kt[@]}" | cut -d: -f1 | median)
 fi
 
 for c in 1 0; do
@@ -69,9 +72,10 @@ for c in 1 0; do
   [ $c = 1 ] && [ $is_root = 0 ] && what="cache not dropped (not root)"
   echo "== extract ~$total_mb MB / $files files to $target, $what, median of $runs runs"
   t_e=$(med ext4j$c); t_d=$(med debugfs$c)
-  if [ -n "${BASE:-}" ]; then t_b=$(med base$c); printf '%-24s %7.2f s   debugfs/ext4j = %.2f   (runs: %s)\n' "ext4j get -r (before)" "$t_b" "$(echo "$t_d / $t_b" | bc -l)" "${T[base$c]}"; fi
-  printf '%-24s %7.2f s   debugfs/ext4j = %.2f (goal: at least 1.2)   (runs: %s)\n' "ext4j get -r" "$t_e" "$(echo "$t_d / $t_e" | bc -l)" "${T[ext4j$c]}"
-  printf '%-24s %7.2f s   (runs: %s)\n' "debugfs rdump" "$t_d" "${T[debugfs$c]}"
+  c_e=$(medcpu ext4j$c); c_d=$(medcpu debugfs$c)
+  if [ -n "${BASE:-}" ]; then t_b=$(med base$c); c_b=$(medcpu base$c); printf '%-24s %7.2f s, CPU %5.2f s   debugfs/ext4j = %.2f wall, %.2f CPU   (runs wall:CPU: %s)\n' "ext4j get -r (before)" "$t_b" "$c_b" "$(echo "$t_d / $t_b" | bc -l)" "$(echo "$c_d / $c_b" | bc -l)" "${T[base$c]}"; fi
+  printf '%-24s %7.2f s, CPU %5.2f s   debugfs/ext4j = %.2f wall (goal: at least 1.2), %.2f CPU   (runs wall:CPU: %s)\n' "ext4j get -r" "$t_e" "$c_e" "$(echo "$t_d / $t_e" | bc -l)" "$(echo "$c_d / $c_e" | bc -l)" "${T[ext4j$c]}"
+  printf '%-24s %7.2f s, CPU %5.2f s   (runs wall:CPU: %s)\n' "debugfs rdump" "$t_d" "$c_d" "${T[debugfs$c]}"
 done
 t_ext4j=$(med ext4j1)
 if [ -n "$t_kernel" ]; then

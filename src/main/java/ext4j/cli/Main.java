@@ -8,20 +8,37 @@ import picocli.CommandLine.Command;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
+import java.util.List;
 
 /** The ext4j command line. Exit codes: 0 success, 1 error (bad image, I/O), 2 usage error or missing path. */
 @Command(name = "ext4j", mixinStandardHelpOptions = true, version = "ext4j 0.1.0",
-        description = "Read and write ext2/ext3/ext4 images and block devices.",
-        subcommands = {MkfsCommand.class, RecoverCommand.class, InfoCommand.class, LsCommand.class, StatCommand.class, CatCommand.class, GetCommand.class,
-                GetfattrCommand.class,
-                PutCommand.class, MkdirCommand.class, RmCommand.class, RmdirCommand.class, MvCommand.class, LnCommand.class,
-                ChmodCommand.class, ChownCommand.class, TouchCommand.class, TruncateCommand.class, SetfattrCommand.class,
-                FallocateCommand.class, PunchCommand.class, VerityCommand.class, MountCommand.class, UmountCommand.class,
-                DemoCommand.class, CommandLine.HelpCommand.class})
+        description = "Read and write ext2/ext3/ext4 images and block devices.")
 public final class Main implements Runnable {
     public static final int EXIT_ERROR = 1, EXIT_NOT_FOUND = 2, EXIT_USAGE = 2;
 
-    @Override public void run() { new CommandLine(this).usage(System.out); }
+    /** The subcommands, in the order usage lists them. */
+    private static final List<Class<?>> COMMANDS = List.of(MkfsCommand.class, RecoverCommand.class, InfoCommand.class, LsCommand.class, StatCommand.class,
+            CatCommand.class, GetCommand.class, GetfattrCommand.class,
+            PutCommand.class, MkdirCommand.class, RmCommand.class, RmdirCommand.class, MvCommand.class, LnCommand.class,
+            ChmodCommand.class, ChownCommand.class, TouchCommand.class, TruncateCommand.class, SetfattrCommand.class,
+            FallocateCommand.class, PunchCommand.class, VerityCommand.class, MountCommand.class, UmountCommand.class,
+            DemoCommand.class, CommandLine.HelpCommand.class);
+
+    @Override public void run() { commandLine(new String[0]).usage(System.out); }
+
+    /**
+     * The command line for args: when the first word names a subcommand, only that one is built
+     * (picocli's model of every command, by reflection, cost each run about 25 ms warm and far more
+     * cold); otherwise (options, help, a typo) all of them, so usage and errors list them all.
+     */
+    static CommandLine commandLine(String[] args) {
+        CommandLine cl = new CommandLine(new Main());
+        Class<?> only = null;
+        for (Class<?> c : COMMANDS)
+            if (args.length > 0 && c != CommandLine.HelpCommand.class && c.getAnnotation(Command.class).name().equals(args[0])) only = c;
+        for (Class<?> c : COMMANDS) if (only == null || c == only) cl.addSubcommand(c);
+        return cl;
+    }
 
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
@@ -29,7 +46,7 @@ public final class Main implements Runnable {
 
     /** Runs a command line with the given streams; returns the exit code. Used by tests too. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = commandLine(args);
         cl.setOut(out).setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             err.println("ext4j: " + message(ex));

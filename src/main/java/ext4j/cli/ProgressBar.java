@@ -28,11 +28,18 @@ final class ProgressBar {
     /** The job's size, when it is known only after the start (a walk of the source running meanwhile). */
     void total(long bytes, long fileCount) { total = bytes; totalFiles = fileCount; }
 
-    synchronized void advance(long bytes) { done += bytes; maybeDraw(); }
-    synchronized void fileDone() { files++; maybeDraw(); }
+    // A disabled bar (not a terminal) takes no lock: get -r's copy threads call these for every file.
+    void advance(long bytes) {
+        if (!enabled) return;
+        synchronized (this) { done += bytes; maybeDraw(); }
+    }
+
+    void fileDone() {
+        if (!enabled) return;
+        synchronized (this) { files++; maybeDraw(); }
+    }
 
     private void maybeDraw() {
-        if (!enabled) return;
         long now = System.nanoTime();
         if (now - start < 1_000_000_000L || now - lastDraw < 100_000_000L) return;
         lastDraw = now;

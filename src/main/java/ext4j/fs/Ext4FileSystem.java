@@ -488,8 +488,11 @@ public final class Ext4FileSystem implements Closeable {
     /** Whether an unlinked inode is still open (pinned), so it is alive until its last close. */
     synchronized boolean isPinned(long ino) { return writer != null && writer.isPinned(ino); }
 
-    /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
-    boolean hasUnwrittenCache(long ino) { return files.hasUnwrittenCache(ino); }
+    /** Whether the engine holds data of bytes [from, to) of the inode that the disk does not have yet. */
+    boolean hasUnwrittenCache(long ino, long from, long to) { return nextUnwrittenCache(ino, from) < to; }
+
+    /** The offset of the first byte at or past from whose block the engine holds unwritten (Long.MAX_VALUE: none). */
+    long nextUnwrittenCache(long ino, long from) { return files.nextUnwrittenCache(ino, from); }
 
     /** A regular file's cached data written back and its size settled (null when nothing is cached or it is not regular). */
     synchronized CachedFile writtenBack(Inode file) throws IOException { return files.writtenBack(file); }
@@ -682,6 +685,9 @@ public final class Ext4FileSystem implements Closeable {
      * Holes and unwritten extents read as zeros without device I/O.
      */
     public int read(Inode inode, long pos, ByteBuffer dst) throws IOException { return files.read(inode, pos, dst); }
+
+    /** Bytes the Merkle tree builder read through the filesystem's read rather than the device (tests: holes and written-back ranges are not). */
+    long treeBytesThroughCache;
 
     /** Data blocks of verity files hashed by cached reads (tests: a cached block is hashed once). */
     long verityBlocksChecked() { return files.verityBlocksChecked; }

@@ -235,11 +235,10 @@ final class FileIo {
         if (f != null) Ext4MappingOps.clearPendingMtime(f);
     }
 
-    /**
-    /** Whether the engine holds data of the inode that the disk does not have yet (dirty or in flight). */
-    boolean hasUnwrittenCache(long ino) {
+    /** The offset of the first byte at or past from whose block the engine holds unwritten (Long.MAX_VALUE: none). */
+    long nextUnwrittenCache(long ino, long from) {
         CachedFile f = io == null ? null : io.lookup(ino);
-        return f != null && f.hasPending(0, Long.MAX_VALUE);
+        return f == null ? Long.MAX_VALUE : f.nextPending(from);
     }
 
     CachedFile writtenBack(Inode file) throws IOException {

@@ -39,26 +39,84 @@ final class VerityFiles {
     VerityDescriptor compute(Inode file, byte[] salt) throws IOException { return describe(file, tree(file, salt), salt); }
 
     private MerkleTree tree(Inode file, byte[] salt) throws IOException {
-        int bs = fs.volume().blockSize();
-        FileMap map = file.hasFlag(Inode.FL_INLINE_DATA) ? null : fs.fileMap(file);
-        return MerkleTree.build(file.size(), bs, salt, new MerkleTree.DataSource() {
-            @Override public void read(long i, ByteBuffer dst) throws IOException {
+        TreeSource src = new TreeSource(file);
+        // reads through the filesystem stay on this thread: it may hold locks a read there waits for
+        int threads = src.allFromDevice() ? Runtime.getRuntime().availableProcessors() : 1;
+        return MerkleTree.build(file.size(), fs.volume().blockSize(), salt, src, threads);
+    }
+
+    /**
+     * The file's bytes for the tree builder, read by several threads at once. Ranges the engine's
+     * cache holds nothing pending for are read straight from the device through a snapshot of the
+     * block map (holes and unwritten extents are zeros, named to the builder so it never reads
+     * them); ranges with dirty or in-flight cached data, inline files and verity files (whose reads
+     * are checked against their own tree) go through the filesystem's read. Only a file read wholly
+     * from the device is read by several threads at once. The caller holds the file still (inode
+     * lock, or the filesystem's lock for enable).
+     */
+    private final class TreeSource implements MerkleTree.DataSource {
+        private final Inode file;
+        private final int bs = fs.volume().blockSize();
+        private final Run[] runs;                       // mapped and unwritten runs, in logical order; null: read through fs
+        private final boolean checkedReads;
+
+        TreeSource(Inode file) throws IOException {
+            this.file = file;
+            this.runs = file.hasFlag(Inode.FL_INLINE_DATA) ? null : fs.fileMap(file).runs().toArray(Run[]::new);
+            this.checkedReads = file.hasFlag(Inode.FL_VERITY);
+        }
+
+        /** The run holding block i: a stored run, or the hole up to the next one. */
+        private Run runAt(long i) {
+            int lo = 0, hi = runs.length;                  // first run ending past i
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (runs[mid].end() <= i) lo = mid + 1; else hi = mid;
+            }
+            if (lo < runs.length && runs[lo].logical() <= i) return runs[lo];
+            return Run.hole(i, (lo < runs.length ? runs[lo].logical() : FileMap.MAX_LOGICAL) - i);
+        }
+
+        /** Whether every read goes straight to the device (nothing through the filesystem's read). */
+        boolean allFromDevice() { return runs != null && !checkedReads && !pending(0, FileMap.MAX_LOGICAL); }
+
+        private boolean pending(long fromBlock, long toBlock) {
+            return fs.hasUnwrittenCache(file.number(), fromBlock * bs, toBlock * bs);
+        }
+
+        /** Holes and unwritten extents, up to the first block the cache holds data for not on disk yet: zeros, not read. */
+        @Override public long zeroBlocksAt(long i) {
+            if (runs == null) return 0;
+            Run r = runAt(i);
+            if (r.hasData()) return 0;
+            long p = fs.nextUnwrittenCache(file.number(), i * bs);
+            return Math.min(r.end(), p == Long.MAX_VALUE ? Long.MAX_VALUE : p / bs) - i;
+        }
+
+        @Override public long dataBlocksAt(long i) {
+            if (runs == null) return Long.MAX_VALUE;
+            return runAt(i).end() - i;                      // a read stops where the run does
+        }
+
+        @Override public void read(long i, ByteBuffer dst) throws IOException {
+            long end = i + (dst.remaining() + bs - 1) / bs;
+            if (runs == null || checkedReads || pending(i, end)) {
+                fs.treeBytesThroughCache += dst.remaining();
                 while (dst.hasRemaining() && fs.read(file, i * bs + dst.position(), dst) > 0) { }
+                return;
             }
-
-            /** Holes and unwritten extents, unless the cache holds data not on disk yet: zeros, not read. */
-            @Override public long zeroBlocksAt(long i) throws IOException {
-                if (map == null || fs.hasUnwrittenCache(file.number())) return 0;
-                Run r = map.find(i);
-                return r.kind() == Run.Kind.MAPPED ? 0 : r.end() - i;
+            long size = file.size();
+            while (dst.hasRemaining()) {
+                long p = i * bs + dst.position();
+                if (p >= size) return;
+                Run r = runAt(p / bs);
+                int n = (int) Math.min(Math.min(dst.remaining(), r.end() * bs - p), size - p);
+                ByteBuffer part = dst.slice(dst.position(), n);
+                if (r.hasData()) fs.volume().device().read(r.physical() * bs + (p - r.logical() * bs), part);
+                else while (part.hasRemaining()) part.put((byte) 0);
+                dst.position(dst.position() + n);
             }
-
-            @Override public long dataBlocksAt(long i) throws IOException {
-                if (map == null || fs.hasUnwrittenCache(file.number())) return Long.MAX_VALUE;
-                Run r = map.find(i);
-                return r.kind() == Run.Kind.MAPPED ? r.end() - i : Long.MAX_VALUE;
-            }
-        });
+        }
     }
 
     private VerityDescriptor describe(Inode file, MerkleTree t, byte[] salt) {

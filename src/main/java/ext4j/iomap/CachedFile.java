@@ -85,6 +85,13 @@ public final class CachedFile {
         try { return firstPending(from) < to; } finally { l.unlockShared(shared); }
     }
 
+    /** File offset of the first block at or after from that is dirty or under writeback, or Long.MAX_VALUE. */
+    public long nextPending(long from) {
+        EngineLock l = engine.engineLock();
+        int shared = l.lockShared();
+        try { return firstPending(from); } finally { l.unlockShared(shared); }
+    }
+
     /**
      * How far the on-disk size may rise now, for a file whose on-disk size is diskSize: the
      * in-memory size, or the first byte at or past diskSize that is still dirty or in flight.

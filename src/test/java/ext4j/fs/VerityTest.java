@@ -294,6 +294,45 @@ class VerityTest {
         Tools.assertFsckClean(img);
     }
 
+    /**
+     * A digest of a file whose bytes are partly still dirty in the cache (nothing forces them out):
+     * it is fsverity-utils' digest of the file's current bytes, and only the reads near dirty blocks
+     * go through the cache; holes and written-back blocks come from the block map and the device.
+     * Then, written back, the whole file is read from the device (on every core) and nothing through the cache.
+     */
+    @Test
+    void digestOfAPartlyDirtyFileReadsOnlyNearTheDirtyBlocksThroughTheCache() throws Exception {
+        long seed = Seeds.seed("VerityTest dirty digest");
+        Random r = new Random(seed);
+        Path img = image("verity");
+        byte[] data = new byte[24 << 20];
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/s", 0644, 0, 0);
+            byte[] a = new byte[3 << 20];                                   // 3 MiB written back
+            r.nextBytes(a);
+            System.arraycopy(a, 0, data, 1 << 20, a.length);
+            fs.write("/s", 1 << 20, ByteBuffer.wrap(a));
+            fs.fsync("/s");
+            int[] dirty = {(13 << 20) + r.nextInt(4096), (13 << 20) + 4096 * 7 + 5, (2 << 20) + 77}; // in a hole, and over written-back data
+            for (int at : dirty) {
+                data[at] = (byte) (1 + r.nextInt(200));
+                fs.write("/s", at, ByteBuffer.wrap(data, at, 1));
+            }
+            fs.truncate("/s", data.length);
+            String want = fsverityDigest(tmp.resolve("host"), data, null, tmp.resolve("tree"));
+            long before = fs.treeBytesThroughCache;
+            assertEquals(want, fs.computeVerity("/s", new byte[0]).digestString(), "digest with dirty blocks, seed " + seed);
+            long through = fs.treeBytesThroughCache - before;
+            assertTrue(through > 0 && through <= 2 * ext4j.verity.MerkleTree.CHUNK, through + " bytes read through the cache: at most the two chunks that hold dirty blocks");
+            fs.fsync("/s");
+            before = fs.treeBytesThroughCache;
+            assertEquals(want, fs.computeVerity("/s", new byte[0]).digestString(), "digest written back");
+            assertEquals(0, fs.treeBytesThroughCache - before, "a written-back file is read from the device");
+            assertEquals(want, fs.enableVerity("/s", new byte[0]).digestString(), "enable");
+        }
+        Tools.assertFsckClean(img);
+    }
+
     private static byte[] readAt(Ext4FileSystem fs, Inode in, long pos, int n) throws Exception {
         ByteBuffer b = ByteBuffer.allocate(n);
         assertEquals(n, fs.read(in, pos, b));

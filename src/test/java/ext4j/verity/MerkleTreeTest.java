@@ -106,7 +106,7 @@ class MerkleTreeTest {
             while (b + n < blocks && !data.contains(b + n)) n++;
             return n;
         };
-        long[] readBlocks = new long[1];
+        java.util.concurrent.atomic.AtomicLong readBlocks = new java.util.concurrent.atomic.AtomicLong();
         class Src implements MerkleTree.DataSource {
             final boolean hints;
             Src(boolean hints) { this.hints = hints; }
@@ -116,7 +116,7 @@ class MerkleTreeTest {
                     byte[] blk = new byte[n];
                     if (data.contains(b)) java.util.Arrays.fill(blk, (byte) (b % 251 + 1));
                     dst.put(blk);
-                    if (hints) readBlocks[0]++;
+                    if (hints) readBlocks.incrementAndGet();
                 }
             }
             @Override public long zeroBlocksAt(long block) { return hints ? holeRun.applyAsLong(block) : 0; }
@@ -130,7 +130,32 @@ class MerkleTreeTest {
         MerkleTree hinted = MerkleTree.build(blocks * bs, bs, new byte[] {7}, new Src(true));
         assertArrayEquals(plain.rootHash(), hinted.rootHash());
         assertArrayEquals(plain.bytes(), hinted.bytes());
-        assertEquals(data.size(), readBlocks[0], "only the data blocks were read");
+        assertEquals(data.size(), readBlocks.get(), "only the data blocks were read");
+    }
+
+    /**
+     * The leaves hashed by several threads give the tree one thread gives (chunks taken in any
+     * order land in their own slots), and a read failing in one worker fails the build with that error.
+     */
+    @Test
+    void parallelLeavesGiveTheSameTreeAndReportAFailedRead() throws Exception {
+        int bs = 4096;
+        byte[] d = new byte[7 * MerkleTree.CHUNK + 3 * bs + 123];
+        new Random(3).nextBytes(d);
+        java.util.Arrays.fill(d, MerkleTree.CHUNK + 5, 3 * MerkleTree.CHUNK, (byte) 0);   // zero blocks among the data
+        MerkleTree.DataSource src = (i, dst) -> dst.put(d, (int) (i * bs), dst.remaining());
+        MerkleTree one = MerkleTree.build(d.length, bs, new byte[] {1, 2}, src, 1);
+        MerkleTree four = MerkleTree.build(d.length, bs, new byte[] {1, 2}, src, 4);
+        assertArrayEquals(one.bytes(), four.bytes());
+        assertArrayEquals(one.rootHash(), four.rootHash());
+        assertEquals(one.zeroBlocksSkipped(), four.zeroBlocksSkipped());
+        IOException e = assertThrows(IOException.class, () -> MerkleTree.build(d.length, bs, new byte[0], (i, dst) -> {
+            if (i == 5L * MerkleTree.CHUNK / bs) throw new IOException("device error at block " + i);
+            src.read(i, dst);
+        }, 4));
+        assertEquals("device error at block " + 5L * MerkleTree.CHUNK / bs, e.getMessage());
+        IOException shortRead = assertThrows(IOException.class, () -> MerkleTree.build(d.length, bs, new byte[0], (i, dst) -> { }, 2));
+        assertTrue(shortRead.getMessage().contains("read short"), shortRead.getMessage());
     }
 
     @Test
