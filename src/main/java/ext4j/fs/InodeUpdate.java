@@ -73,8 +73,9 @@ final class InodeUpdate {
         if (tree != null) blockDelta += tree.store(h, alloc);
         if (blockDelta != 0) {
             long want = blocks512 + blockDelta * (vol.blockSize() / 512);
-            if (want < 0) throw new ext4j.base.CorruptException("inode " + number() + ": i_blocks " + blocks512 + " is less than the " + -blockDelta + " blocks it gives back");
-            blocks512 = want;
+            // an i_blocks already too small (a damaged inode, or one a repeated fast-commit replay rewrote, which
+            // recounts every i_blocks at its end) stops at zero, as nothing is left to count; e2fsck names the rest
+            blocks512 = Math.max(0, want);
             ed.blocks512(blocks512, vol.superblock());
             blockDelta = 0;
         }
