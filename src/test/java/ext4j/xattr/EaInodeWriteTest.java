@@ -242,15 +242,7 @@ class EaInodeWriteTest {
         Map<String, Map<String, byte[]>> model = new TreeMap<>();
         for (String f : files) model.put(f, new TreeMap<>());
         model(model, ops);
-        Path mnt = Files.createDirectories(tmp.resolve("mnt-" + label));
-        Tools.mount(img, mnt, "");
-        try {
-            for (String f : files) Files.createFile(mnt.resolve(f.substring(1)));
-            applyInKernel(mnt, ops);
-        } finally {
-            Tools.umount(mnt);
-        }
-        Tools.assertFsckCleanAfterKernel(img);
+        createAndApplyInKernel(img, "mnt-" + label, files, ops);
         long[] kernelMade = used(img);
         String refs = eaInodes(img, 40).toString();
         System.out.println("EaInodeWriteTest " + label + ": Linux made " + (kernelMade[0] - empty[0] - files.size()) + " EA inodes for 9 values"
@@ -607,15 +599,7 @@ class EaInodeWriteTest {
             apply(fs, ops);
         }
         Tools.assertFsckClean(ours);
-        Path mnt = Files.createDirectories(tmp.resolve("mnt-share"));
-        Tools.mount(theirs, mnt, "");
-        try {
-            for (String f : files) Files.createFile(mnt.resolve(f.substring(1)));
-            applyInKernel(mnt, ops);
-        } finally {
-            Tools.umount(mnt);
-        }
-        Tools.assertFsckCleanAfterKernel(theirs);
+        createAndApplyInKernel(theirs, "mnt-share", files, ops);
         for (String f : files) assertEquals(placement(theirs, f), placement(ours, f), f + " as Linux");
         List<String> eaOurs = eaInodes(ours, 30);
         assertEquals(eaInodes(theirs, 30), eaOurs, "the EA inodes (shared, with their counts) as Linux's");
@@ -679,5 +663,18 @@ class EaInodeWriteTest {
 
     private static String placementBlock(Ext4FileSystem fs, String f) throws Exception {
         return String.valueOf(fs.resolve(f, false).fileAcl());
+    }
+
+    /** Through a kernel loop mount of img: the files created, then ops applied; e2fsck clean afterwards. */
+    private void createAndApplyInKernel(Path img, String mntName, List<String> files, List<Op> ops) throws Exception {
+        Path mnt = Files.createDirectories(tmp.resolve(mntName));
+        Tools.mount(img, mnt, "");
+        try {
+            for (String f : files) Files.createFile(mnt.resolve(f.substring(1)));
+            applyInKernel(mnt, ops);
+        } finally {
+            Tools.umount(mnt);
+        }
+        Tools.assertFsckCleanAfterKernel(img);
     }
 }
