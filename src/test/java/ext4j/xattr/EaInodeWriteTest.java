@@ -242,7 +242,7 @@ class EaInodeWriteTest {
         Map<String, Map<String, byte[]>> model = new TreeMap<>();
         for (String f : files) model.put(f, new TreeMap<>());
         model(model, ops);
-        createAndApplyInKernel(img, "mnt-" + label, files, ops);
+        Path mnt = createAndApplyInKernel(img, "mnt-" + label, files, ops);
         long[] kernelMade = used(img);
         String refs = eaInodes(img, 40).toString();
         System.out.println("EaInodeWriteTest " + label + ": Linux made " + (kernelMade[0] - empty[0] - files.size()) + " EA inodes for 9 values"
@@ -665,8 +665,8 @@ class EaInodeWriteTest {
         return String.valueOf(fs.resolve(f, false).fileAcl());
     }
 
-    /** Through a kernel loop mount of img: the files created, then ops applied; e2fsck clean afterwards. */
-    private void createAndApplyInKernel(Path img, String mntName, List<String> files, List<Op> ops) throws Exception {
+    /** Through a kernel loop mount of img: the files created, then ops applied; e2fsck clean afterwards; returns the (unmounted) mountpoint. */
+    private Path createAndApplyInKernel(Path img, String mntName, List<String> files, List<Op> ops) throws Exception {
         Path mnt = Files.createDirectories(tmp.resolve(mntName));
         Tools.mount(img, mnt, "");
         try {
@@ -676,5 +676,6 @@ class EaInodeWriteTest {
             Tools.umount(mnt);
         }
         Tools.assertFsckCleanAfterKernel(img);
+        return mnt;
     }
 }
