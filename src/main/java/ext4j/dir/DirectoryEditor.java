@@ -23,7 +23,7 @@ import java.util.List;
  * grows a level. Unindexed multi-block directories are edited linearly. A dx structure this
  * editor does not accept is dropped (the directory becomes linear), as the kernel does.
  */
-public final class DirectoryEditor {
+public final class DirectoryEditor implements DirEditor {
     private static final int ROOT_ENTRIES_OFF = 0x20, NODE_ENTRIES_OFF = 8;
 
     private final DirStorage s;

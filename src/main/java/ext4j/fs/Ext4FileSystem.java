@@ -336,6 +336,8 @@ public final class Ext4FileSystem implements Closeable {
             // the engine's completion worker reads metadata without this lock: from the first buffered
             // write on, a filesystem being populated copies blocks for each handle again
             if (populating) vol.cache().editInPlace(false);
+            CachedFile c = io.lookup(file.number());
+            if ((c == null || c.size() == file.size()) && wr.writeInline(file, pos, src)) { inlineChanged(file.number()); return; }
             wr.prepareForIo(file);
             io.write(cached(file.number()), pos, src);
         } finally {
@@ -352,7 +354,8 @@ public final class Ext4FileSystem implements Closeable {
         try {
             FsWriter wr = w();
             wr.checkTruncate(file, size);
-            wr.prepareForIo(file);
+            if (wr.truncateInline(file, size)) { inlineChanged(file.number()); return; }
+            wr.prepareForTruncate(file);
             CachedFile f = cached(file.number());
             long old = f.size();
             io.beginMappingChange(f);
@@ -544,6 +547,20 @@ public final class Ext4FileSystem implements Closeable {
     private CachedFile cached(long ino) throws IOException {
         CachedFile f = io.lookup(ino);
         return f != null ? f : io.file(ino, vol.blockSize(), diskInode(ino).size());
+    }
+
+    /** An inline file's bytes changed in its inode, behind the cache: what the cache read of it is dropped, the size follows. */
+    private void inlineChanged(long ino) throws IOException {
+        CachedFile f = io.lookup(ino);
+        if (f == null) return;
+        io.beginMappingChange(f);
+        try {
+            io.invalidate(f, 0, Long.MAX_VALUE);
+            Ext4MappingOps.changed(f);
+            io.resize(f, diskInode(ino).size());
+        } finally {
+            io.endMappingChange(f);
+        }
     }
 
     /** Inodes freed by the last operation lose their cached data and delayed-allocation reservations. */
