@@ -149,6 +149,139 @@ class InlineDataKernelCompareTest {
         compare("edges", edges(), "32M", "1K");
     }
 
+    /** ext4j edits what Linux wrote: the edge tree made by the kernel, then one random sequence run by each. */
+    @Test
+    void kernelMadeInlineTreeEditedAsLinuxEditsIt() throws Exception {
+        long seed = Seeds.seed("inline-kernel-made");
+        System.out.println("InlineDataKernelCompareTest seed " + seed + " (" + Seeds.rerun(seed) + ")");
+        List<Op> base = edges();
+        List<Op> ops = new ArrayList<>();
+        // touch what the kernel made: grow, shrink and rewrite its inline files, fill and empty its inline directories
+        ops.add(write("/a3", 50, text(70, 'k'))); ops.add(write("/a61", 0, text(128, 'l'))); ops.add(write("/a128", 127, "mm"));
+        ops.add(truncate("/app", 61)); ops.add(truncate("/shrink", 0)); ops.add(write("/trz", 2, "12"));
+        // not here: truncating or fallocating an inline file Linux 6.18.44 read from disk (see kernelMadeInlineFilesMovedToBlocksKeepTheirBytes)
+        for (int i = 1; i <= 6; i++) ops.add(create("/d3/new" + i));
+        ops.add(unlink("/d5/f5")); ops.add(create("/d5/back")); ops.add(rename("/d9/f9", "/d4/f9"));
+        ops.add(rename("/other/a", "/sub/a")); ops.add(rmdir("/sub/a"));
+        for (int i = 1; i <= 8; i++) ops.add(unlink("/d9/f" + i));                 // an inline directory emptied
+        ops.addAll(randomOps(new Random(seed), 150));
+        compare("kernel-made", base, ops, "32M", "1K");
+    }
+
+    /**
+     * Inline files Linux wrote, moved to blocks by ext4j through each way there is (a truncate past
+     * the stored bytes, a shrink of an i_size past them, fallocate, a punch, a write past the inode,
+     * writeback through the engine) keep their bytes: the model's, read through a kernel mount, with
+     * e2fsck quiet and every one on extents. Linux 6.18.44 itself zeroes the data of such a file when
+     * it truncates or fallocates it after a mount (Linux 6.1 under the kernel oracle keeps it, as ext4j does),
+     * so the model is the reference here, not the host kernel.
+     */
+    @Test
+    void kernelMadeInlineFilesMovedToBlocksKeepTheirBytes() throws Exception {
+        Tools.requireMount();
+        Path img = tmp.resolve("km.img");
+        Tools.ok("mke2fs", "-q", "-F", "-t", "ext4", "-O", "inline_data", "-I", "256", "-b", "1024", img.toString(), "32M");
+        Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+        Tools.mount(img, mnt, "");
+        try {
+            Tools.ok("bash", "-c", "cd '" + mnt + "' && set -e\n" + script(List.of(
+                    create("/up"), write("/up", 0, "abc"),
+                    create("/past"), truncate("/past", 200), write("/past", 0, "def"),
+                    create("/fal"), write("/fal", 10, "xy"),
+                    create("/punch"), write("/punch", 0, text(100, 'p')),
+                    create("/grow"), write("/grow", 0, text(90, 'g')))));
+        } finally {
+            Tools.umount(mnt);
+        }
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            for (String f : new String[]{"/up", "/past", "/fal", "/punch", "/grow"}) assertTrue(fs.resolve(f, true).hasFlag(ext4j.ondisk.Inode.FL_INLINE_DATA), f + " made inline by Linux");
+            fs.truncate("/up", 100);
+            fs.truncate("/past", 150);
+            fs.fallocate("/fal", 0, 5, false);
+            fs.punchHole("/punch", 0, 10);
+            fs.write("/grow", 85, ByteBuffer.wrap(text(60, 'h').getBytes(StandardCharsets.US_ASCII)));
+        }
+        Tools.assertFsckClean(img);
+        Map<String, byte[]> want = new TreeMap<>();
+        want.put("/up", java.util.Arrays.copyOf("abc".getBytes(), 100));
+        want.put("/past", java.util.Arrays.copyOf("def".getBytes(), 150));
+        byte[] fal = new byte[12]; fal[10] = 'x'; fal[11] = 'y';
+        want.put("/fal", fal);
+        byte[] punch = text(100, 'p').getBytes(); java.util.Arrays.fill(punch, 0, 10, (byte) 0);
+        want.put("/punch", punch);
+        want.put("/grow", (text(85, 'g') + text(60, 'h')).getBytes());
+        Map<String, String> outcome = outcomes(img);
+        Tools.mount(img, mnt, "ro");
+        try {
+            for (var e : want.entrySet()) {
+                assertArrayEquals(e.getValue(), Files.readAllBytes(mnt.resolve(e.getKey().substring(1))), e.getKey());
+                assertEquals("regular blocks size " + e.getValue().length, outcome.get(e.getKey()), e.getKey());
+            }
+        } finally {
+            Tools.umount(mnt);
+        }
+    }
+
+    /**
+     * ext4j mkfs -O inline_data -d against Linux copying the same tree into a fresh mke2fs image
+     * (cp -a on a loop mount): the same files and directories inline (debugfs), the same tree with
+     * its times, e2fsck quiet; sparse files keep their size (mke2fs 1.47 -d cuts one whose tail is a hole).
+     */
+    @Test
+    void mkfsFromDirectoryAsLinuxCopies() throws Exception {
+        Tools.requireMount();
+        Path src = Files.createDirectories(tmp.resolve("src"));
+        for (int n : new int[]{0, 1, 59, 60, 61, 100, 128, 129, 200, 5000}) Files.write(src.resolve("f" + n), text(n, 'a').getBytes());
+        Files.write(src.resolve("zeros100"), new byte[100]);                         // allocated zeros: data, inline
+        Tools.ok("truncate", "-s", "100", src.resolve("hole100").toString());       // all hole: see below
+        Files.write(src.resolve("tail-hole"), "abc".getBytes());
+        Tools.ok("truncate", "-s", "8192", src.resolve("tail-hole").toString());    // data then a hole to the end
+        Tools.ok("truncate", "-s", "70", src.resolve("small-tail-hole").toString());
+        Tools.ok("bash", "-c", "printf abc | dd of='" + src.resolve("small-tail-hole") + "' conv=notrunc status=none");
+        Files.write(src.resolve("xattr-small"), "with an xattr".getBytes());
+        Tools.ok("setfattr", "-n", "user.k", "-v", "value", src.resolve("xattr-small").toString());
+        Files.createSymbolicLink(src.resolve("short-link"), Path.of("f1"));
+        Files.createSymbolicLink(src.resolve("long-link"), Path.of(text(90, 'l')));
+        Files.createLink(src.resolve("hard-f59"), src.resolve("f59"));
+        for (int n : new int[]{0, 3, 4, 5, 9, 10, 30}) {
+            Path d = Files.createDirectories(src.resolve("d" + n));
+            for (int i = 0; i < n; i++) Files.write(d.resolve("e" + i), ("entry " + i).getBytes());
+        }
+        Files.createDirectories(src.resolve("d3/deeper/deepest"));
+        Path ours = tmp.resolve("mkfs-d.img"), kernel = tmp.resolve("cp-a.img");
+        ext4j.cli.CliRunner.Out o = ext4j.cli.CliRunner.run("mkfs", "-q", "-O", "inline_data", "-I", "256", "-b", "1024", "-d", src.toString(), ours.toString(), "32M");
+        assertEquals(0, o.exit(), o.err());
+        Tools.assertFsckClean(ours);
+        Tools.ok("mke2fs", "-q", "-F", "-t", "ext4", "-O", "inline_data", "-I", "256", "-b", "1024", kernel.toString(), "32M");
+        Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+        Tools.mount(kernel, mnt, "");
+        try {
+            Tools.ok("cp", "-a", src + "/.", mnt.toString());
+        } finally {
+            Tools.umount(mnt);
+        }
+        Map<String, String> want = outcomes(kernel), got = outcomes(ours);
+        // cp copies a file that is all hole with copy_file_range, which writes its zeros (inline, 100 bytes);
+        // ext4j's rule is that all-zero blocks of the source stay holes, so that file has no data at all
+        assertEquals("regular inline size 100 system.data 40", want.remove("/hole100"));
+        assertEquals("regular blocks size 100", got.remove("/hole100"));
+        List<String> bad = new ArrayList<>();
+        for (String p : want.keySet()) if (!want.get(p).equals(got.get(p))) bad.add(p + ": Linux " + want.get(p) + ", ext4j " + got.get(p));
+        System.out.printf("InlineDataKernelCompareTest mkfs -d: %d paths, %d inline (Linux), %d differ%n", want.size(),
+                want.values().stream().filter(v -> v.contains("inline")).count(), bad.size());
+        assertEquals(List.of(), bad, "debugfs outcomes");
+        assertTrue(got.get("/f128").contains("inline") && got.get("/d5").contains("inline") && !got.get("/f129").contains("inline"), got.toString());
+        Tools.mount(ours, mnt, "ro");
+        try {
+            TreeDiff.Options t = new TreeDiff.Options();
+            t.dirMtimes = false;                                // cp -a and mkfs -d both keep them, but lost+found differs
+            assertEquals(List.of(), TreeDiff.diff(src, mnt, t).stream().filter(d -> !d.contains("lost+found")).toList());
+            assertEquals(8192, Files.size(mnt.resolve("tail-hole")));
+        } finally {
+            Tools.umount(mnt);
+        }
+    }
+
     @Test
     void randomSequencesAsLinuxDoes() throws Exception {
         long seed = Seeds.seed("inline-random");
@@ -158,18 +291,29 @@ class InlineDataKernelCompareTest {
         compare("random", randomOps(r, 300), "64M", "4K");
     }
 
-    private void compare(String what, List<Op> ops, String size, String bs) throws Exception {
+    private void compare(String what, List<Op> ops, String size, String bs) throws Exception { compare(what, List.of(), ops, size, bs); }
+
+    /** base: operations Linux makes on the fresh image before both sides start from it (ext4j then edits what Linux wrote). */
+    private void compare(String what, List<Op> base, List<Op> ops, String size, String bs) throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
-        Path kernel = tmp.resolve("kernel-" + bs + ".img"), ours = tmp.resolve("ext4j-" + bs + ".img");
+        Path kernel = tmp.resolve("kernel-" + what + bs + ".img"), ours = tmp.resolve("ext4j-" + what + bs + ".img");
         Tools.ok("mke2fs", "-q", "-F", "-t", "ext4", "-O", "inline_data", "-I", "256", "-b", bs.equals("1K") ? "1024" : "4096", kernel.toString(), size);
-        Files.copy(kernel, ours);
-        StringBuilder script = new StringBuilder("set -e\n");
-        for (Op o : ops) script.append(o.shell).append('\n');
-        Files.writeString(Path.of("target", "InlineDataKernelCompareTest-" + what + "-" + bs + ".sh"), script); // what ran, for a failure's reader
         Path mnt = Files.createDirectories(tmp.resolve("mnt")), view = tmp.resolve("view-" + what + "-" + bs);
+        if (!base.isEmpty()) {
+            Tools.mount(kernel, mnt, "");
+            try {
+                Tools.Result res = Tools.run("bash", "-c", "cd '" + mnt + "' && set -e\n" + script(base));
+                assertEquals(0, res.exit(), "the kernel's base operations failed: " + res.out());
+            } finally {
+                Tools.umount(mnt);
+            }
+        }
+        Files.copy(kernel, ours);
+        String script = script(ops);
+        Files.writeString(Path.of("target", "InlineDataKernelCompareTest-" + what + "-" + bs + ".sh"), script); // what ran, for a failure's reader
         Tools.mount(kernel, mnt, "");
         try {
-            Tools.Result res = Tools.run("bash", "-c", "cd '" + mnt + "' && " + script);
+            Tools.Result res = Tools.run("bash", "-c", "cd '" + mnt + "' && set -e\n" + script);
             assertEquals(0, res.exit(), "the kernel side failed: " + res.out());
             // the tree as Linux's callers saw it, which Linux 6.18.44 does not always write: on 1 KiB blocks, a new file
             // written inline (82 bytes at 32), fallocate -o 34 -l 45, fallocate -o 35 -l 96, then 80 bytes written at 77
@@ -197,6 +341,12 @@ class InlineDataKernelCompareTest {
         } finally {
             Tools.umount(om);
         }
+    }
+
+    private static String script(List<Op> ops) {
+        StringBuilder script = new StringBuilder();
+        for (Op o : ops) script.append(o.shell).append('\n');
+        return script.toString();
     }
 
     private static final Pattern STAT = Pattern.compile("Type: (\\S+)\\s+Mode:\\s+\\S+\\s+Flags: 0x([0-9a-f]+)[\\s\\S]*?Size: (\\d+)");
