@@ -142,6 +142,7 @@ public final class InlineDirectoryEditor implements DirEditor {
             }
         }
         long parent = Integer.toUnsignedLong(b.getInt(0));
+        if (parent == 0 || parent > maxInode) throw new CorruptException(where() + ": parent inode " + parent + " is out of range");
         DirEditor block = s.toBlock();
         block.init(s.self(), parent);
         for (int i = 0; i < names.size(); i++) block.add(names.get(i), inos.get(i)[0], (int) inos.get(i)[1]);

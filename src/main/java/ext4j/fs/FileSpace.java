@@ -72,6 +72,7 @@ final class FileSpace extends WriterPart {
      * moves the file to blocks.
      */
     boolean writeInline(Inode given, long pos, ByteBuffer src, boolean touch) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_INLINE_DATA)) return false;       // no inode read on other filesystems
         Inode file = fs.diskInode(given.number());
         long end = pos + src.remaining();
         if (!staysInline(file, end)) { w.mayInline.remove(file.number()); return false; }
@@ -103,6 +104,7 @@ final class FileSpace extends WriterPart {
      * file gets its first write inline, moves to blocks even when it shrinks).
      */
     boolean truncateInline(Inode given, long size) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_INLINE_DATA)) return false;
         Inode file = fs.diskInode(given.number());
         if (!file.hasFlag(Inode.FL_INLINE_DATA)) return false;
         checkTruncate(file, size);

@@ -52,7 +52,8 @@ final class InlineData {
     /**
      * Stores data[0, len) as the inode's inline data: i_block gets the first 60 bytes (zero-padded),
      * system.data the rest (empty up to 60), the inline flag set and the extents flag cleared.
-     * The caller sets i_size. Fails (IllegalStateException) past {@link #maxSize}: callers check first.
+     * The caller sets i_size. Callers check {@link #maxSize} first: data that still does not fit
+     * means the in-inode xattrs are not what they seemed (damage), a CorruptException.
      */
     static void store(Inode.Editor ed, byte[] data, int len) throws CorruptException {
         ByteBuffer area = ed.xattrArea();
@@ -63,7 +64,7 @@ final class InlineData {
         for (int i = 0; i < xs.size(); i++) if (isData(xs.get(i))) at = i;
         if (at >= 0) xs.set(at, entry); else xs.add(entry); // a new one goes last, as Linux appends in-inode entries
         if (area.capacity() == 0 || !XattrCodec.fitsInInode(xs, area.capacity()))
-            throw new IllegalStateException("inode " + ed.number() + ": " + len + " bytes of inline data do not fit");
+            throw new CorruptException("inode " + ed.number() + ": " + len + " bytes of inline data do not fit beside its in-inode xattrs");
         XattrCodec.encodeInInode(xs, area);
         byte[] first = new byte[Inode.I_BLOCK_SIZE];
         System.arraycopy(data, 0, first, 0, Math.min(len, Inode.I_BLOCK_SIZE));
