@@ -985,6 +985,12 @@ public final class Ext4FileSystem implements Closeable {
                 settleSize(f);
                 file = diskInode(file.number());
             }
+            if (file.isRegular() && file.hasFlag(Inode.FL_INLINE_DATA) && !file.hasFlag(Inode.FL_VERITY)
+                    && vol.superblock().hasRoCompat(ext4j.ondisk.Features.RO_VERITY)) {
+                wr.prepareForIo(file);                          // Linux moves an inline file to extents first, then enables
+                inlineChanged(file.number());
+                file = diskInode(file.number());
+            }
             ext4j.verity.VerityDescriptor d = new VerityFiles(this).enable(wr, path, file, salt);
             if (f != null) Ext4MappingOps.changed(f);          // blocks were mapped past EOF behind the cache
             return d;
