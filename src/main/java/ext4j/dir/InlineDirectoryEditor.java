@@ -7,9 +7,7 @@ import ext4j.base.FsException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Edits an inline-data directory as Linux does (fs/ext4/inline.c behaviour): the parent's inode
@@ -31,8 +29,11 @@ public final class InlineDirectoryEditor implements DirEditor {
         int maxSize() throws IOException;
         /** Stores the bytes back; i_size becomes data.length. */
         void save(byte[] data) throws IOException;
-        /** Moves the directory to a block (no entries yet) and returns that block's editor. */
-        DirEditor toBlock() throws IOException;
+        /**
+         * Moves the directory to a block holding ".", ".." (parent) and then entries, the inline
+         * entries' bytes as they were (DirectoryEditor.initWith); returns that block's editor.
+         */
+        DirEditor toBlock(long parent, byte[] entries) throws IOException;
         long self();
     }
 
@@ -66,7 +67,7 @@ public final class InlineDirectoryEditor implements DirEditor {
         if (rec < DirBlock.HEADER || (rec & 3) != 0 || off + rec > end)
             throw new CorruptException(where() + ": entry at offset " + off + " has bad rec_len " + rec);
         long ino = Integer.toUnsignedLong(b.getInt(off));
-        if (ino != 0 && (DirBlock.HEADER + nameLen(b, off) > rec || ino > maxInode))
+        if (ino != 0 && (DirBlock.HEADER + nameLen(b, off) > rec || nameLen(b, off) == 0 || nameLen(b, off) > 255 || ino > maxInode))
             throw new CorruptException(where() + ": entry at offset " + off + " is damaged (inode " + ino + ", rec_len " + rec + ")");
         return rec;
     }
@@ -125,28 +126,11 @@ public final class InlineDirectoryEditor implements DirEditor {
                 return;
             }
         }
-        // too big for the inode: one block, the old entries in their order, then the new one
-        List<long[]> inos = new ArrayList<>();
-        List<byte[]> names = new ArrayList<>();
-        for (int[] r : regions(d)) {
-            for (int off = r[0]; off < r[1]; ) {
-                int rec = rec(b, off, r[1]);
-                long cur = Integer.toUnsignedLong(b.getInt(off));
-                if (cur != 0) {
-                    byte[] n = new byte[nameLen(b, off)];
-                    b.get(off + DirBlock.HEADER, n);
-                    names.add(n);
-                    inos.add(new long[]{cur, filetype ? b.get(off + 7) & 0xFF : 0});
-                }
-                off += rec;
-            }
-        }
+        // too big for the inode: one block with the inline entries as they lie (Linux copies them), then the new one
+        for (int[] r : regions(d)) for (int off = r[0]; off < r[1]; ) off += rec(b, off, r[1]); // the whole chain checked first
         long parent = Integer.toUnsignedLong(b.getInt(0));
         if (parent == 0 || parent > maxInode) throw new CorruptException(where() + ": parent inode " + parent + " is out of range");
-        DirEditor block = s.toBlock();
-        block.init(s.self(), parent);
-        for (int i = 0; i < names.size(); i++) block.add(names.get(i), inos.get(i)[0], (int) inos.get(i)[1]);
-        block.add(name, ino, type);
+        s.toBlock(parent, Arrays.copyOfRange(d, PARENT, d.length)).add(name, ino, type);
     }
 
     /** {region end, offset of the entry, offset of the entry before it in its region or -1}, or null. */

@@ -338,7 +338,9 @@ public final class Ext4FileSystem implements Closeable {
             if (populating) vol.cache().editInPlace(false);
             CachedFile c = io.lookup(file.number());
             if ((c == null || c.size() == file.size()) && wr.writeInline(file, pos, src)) { inlineChanged(file.number()); return; }
-            wr.prepareForIo(file);
+            boolean wasInline = diskInode(file.number()).hasFlag(Inode.FL_INLINE_DATA);
+            wr.prepareForWrite(file);
+            if (wasInline && options.delalloc()) wr.conversionPending.add(file.number()); // Linux would convert at writeback
             io.write(cached(file.number()), pos, src);
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
@@ -358,6 +360,7 @@ public final class Ext4FileSystem implements Closeable {
             wr.prepareForTruncate(file);
             CachedFile f = cached(file.number());
             long old = f.size();
+            if (size >= old) wr.conversionPending.remove(file.number()); // Linux's own conversion lands on disk with a truncate that does not shrink
             io.beginMappingChange(f);
             try {
                 io.truncate(f, size);
@@ -368,6 +371,7 @@ public final class Ext4FileSystem implements Closeable {
                 long target = size <= disk || !f.hasPending(0, size) ? size : disk;
                 try {
                     wr.truncate(diskInode(file.number()), target, size < old ? size : Long.MAX_VALUE);
+                    if (size == 0) wr.reinlineEmpty(file);
                 } catch (IOException e) {
                     if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
                     throw e;

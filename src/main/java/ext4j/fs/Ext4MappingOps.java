@@ -247,6 +247,7 @@ final class Ext4MappingOps implements MappingOps {
 
     @Override
     public Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException {
+        w.conversionPending.remove(f.id());                   // written back: Linux's conversion would be on disk now
         Mapping m = lookup(f, pos, len);
         if (m.type() == MappingType.MAPPED || m.type() == MappingType.UNWRITTEN) return m;
         if (m.type() == MappingType.INLINE) throw new IllegalStateException(f + " is inline: buffered writes convert it first");

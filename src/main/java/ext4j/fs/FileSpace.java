@@ -255,7 +255,32 @@ final class FileSpace extends WriterPart {
      */
     void prepareForIo(Inode file) throws IOException {
         w.mayInline.remove(file.number());
+        w.conversionPending.remove(file.number());      // Linux's fallocate and the like convert on disk at once
         prepareForTruncate(file);
+    }
+
+    /** Before a buffered write: as prepareForIo, but a move out of the inode Linux has pending stays pending (writes keep it so). */
+    void prepareForWrite(Inode file) throws IOException {
+        w.mayInline.remove(file.number());
+        prepareForTruncate(file);
+    }
+
+    /**
+     * After a truncate to 0 of a file whose move out of the inode Linux would still have pending
+     * (see FsWriter.conversionPending): the file is inline again, empty, as Linux leaves it.
+     */
+    void reinlineEmpty(Inode given) throws IOException {
+        if (!w.conversionPending.remove(given.number())) return;
+        Inode file = fs.diskInode(given.number());
+        if (file.size() != 0 || file.blocks512(vol.blockSize()) != 0 || file.hasFlag(Inode.FL_INLINE_DATA)) return;
+        if (InlineData.maxSize(file.edit()) < Inode.I_BLOCK_SIZE) return;
+        txn("reinline inode " + file.number(), OP_CREDITS, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            InlineData.store(u.ed, new byte[0], 0);
+            u.save(h, balloc);
+            return null;
+        });
     }
 
     /** Before a truncate the inode could not take inline: as prepareForIo, but a new empty file still may become inline (Linux's setattr leaves that state). */

@@ -62,6 +62,13 @@ final class FsWriter {
      * created empty in an earlier mount gets blocks).
      */
     final java.util.Set<Long> mayInline = new java.util.HashSet<>();
+    /**
+     * Files a buffered write moved out of the inode that have not been written back since. With
+     * delalloc Linux keeps such a file inline on disk until writeback, so a truncate to 0 before
+     * then leaves it inline (and empty); ext4j moves it at the write and puts it back then.
+     * Concurrent: writeback removes entries without the writer lock.
+     */
+    final java.util.Set<Long> conversionPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     FsWriter(Ext4FileSystem fs, Volume vol, Journal journal) {
         this.fs = fs;
@@ -149,6 +156,7 @@ final class FsWriter {
     List<Long> takeReleased() {
         List<Long> gone = orphans.takeReleased();
         mayInline.removeAll(gone);
+        conversionPending.removeAll(gone);
         return gone;
     }
 
@@ -156,9 +164,11 @@ final class FsWriter {
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }
     void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len, true); }
     void prepareForIo(Inode file) throws IOException { space.prepareForIo(file); }
+    void prepareForWrite(Inode file) throws IOException { space.prepareForWrite(file); }
     void prepareForTruncate(Inode file) throws IOException { space.prepareForTruncate(file); }
     boolean writeInline(Inode file, long pos, ByteBuffer src) throws IOException { return space.writeInline(file, pos, src, true); }
     boolean truncateInline(Inode file, long size) throws IOException { return space.truncateInline(file, size); }
+    void reinlineEmpty(Inode file) throws IOException { space.reinlineEmpty(file); }
     void truncate(Inode file, long size, long cut) throws IOException { space.truncate(file, size, cut); }
     void checkTruncate(Inode file, long size) throws FsException { space.checkTruncate(file, size); }
     void checkWrite(Inode file, long pos, long len) throws FsException { space.checkWrite(file, pos, len); }

@@ -78,9 +78,11 @@ final class Namespace extends WriterPart {
             @Override public byte[] load() throws IOException { return InlineData.read(dir.ed); }
             @Override public int maxSize() throws IOException { return InlineData.maxSize(dir.ed); }
             @Override public void save(byte[] data) throws IOException { InlineData.store(dir.ed, data, data.length); dir.ed.size(data.length); }
-            @Override public DirEditor toBlock() throws IOException {
+            @Override public DirEditor toBlock(long parent, byte[] entries) throws IOException {
                 w.space.uninline(dir);
-                return new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+                DirectoryEditor block = new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+                block.initWith(dir.number(), parent, entries);
+                return block;
             }
             @Override public long self() { return dir.number(); }
         };

@@ -35,9 +35,14 @@ class InlineDirectoryEditorTest {
         @Override public int maxSize() { return max; }
         @Override public void save(byte[] d) { data = d.clone(); }
         @Override public long self() { return 12; }
-        @Override public DirEditor toBlock() {
+        @Override public DirEditor toBlock(long parent, byte[] entries) throws CorruptException {
+            block.add(". 12 .. " + parent);
+            List<String> moved = new ArrayList<>();
+            ByteBuffer e = ByteBuffer.wrap(entries).order(ByteOrder.LITTLE_ENDIAN);
+            DirBlock.parse(e, 0, entries.length, true, MAX_INODE, 1024, "moved", x -> moved.add(x.name() + "->" + x.inode()));
+            block.addAll(moved);
             return new DirEditor() {
-                @Override public void init(long self, long parent) { block.add(". " + self + " .. " + parent); }
+                @Override public void init(long self, long p) { throw new UnsupportedOperationException(); }
                 @Override public void add(byte[] name, long ino, int type) { block.add(new String(name, StandardCharsets.UTF_8) + "->" + ino); }
                 @Override public long remove(byte[] name) { throw new UnsupportedOperationException(); }
                 @Override public void setInode(byte[] name, long ino, int type) { throw new UnsupportedOperationException(); }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,8 +25,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * The same operations on an inline_data filesystem run by Linux (a loop mount, shell commands)
  * and by ext4j (on a copy of the same fresh image): every path then has the same inline or
  * block-mapped outcome (debugfs stat: the inline flag, i_size, the system.data value size),
- * e2fsck -fn is quiet on ext4j's image, and a kernel mount of it shows the kernel's tree
- * (names, types, modes, sizes, bytes). A fixed list walks the edges Linux has (60 bytes of
+ * e2fsck -fn is quiet on ext4j's image, and a kernel mount of it shows the tree the same commands
+ * make in a directory of the host's own filesystem (names, types, modes, sizes, bytes). Bytes are
+ * checked against that model and not against the loop mount because Linux 6.18.44 loses inline
+ * files' bytes in some sequences (reported when its view differs, not asserted). A fixed list walks the edges Linux has (60 bytes of
  * i_block, the largest system.data, a directory's i_block full, its system.data full); then
  * seeded random sequences of creates, writes at random offsets, truncates, fallocates, mkdir,
  * links, renames and removals.
@@ -83,6 +86,12 @@ class InlineDataKernelCompareTest {
         ops.add(write("/fal", 0, "q")); ops.add(fallocate("/fal", 0, 10));  // fallocate moves it to blocks
         ops.add(truncate("/t200", 200)); ops.add(write("/t200", 0, "abc"));  // i_size past the stored bytes, still inline
         ops.add(truncate("/t50b", 50)); ops.add(write("/t50b", 100, "abc"));
+        // moved out by a write, then truncated to 0 before writeback: Linux (delalloc) converts at writeback, so it is inline again
+        ops.add(create("/pend0")); ops.add(write("/pend0", 96, text(25, 't'))); ops.add(write("/pend0", 19, text(150, 'c'))); ops.add(truncate("/pend0", 0));
+        ops.add(create("/pend10")); ops.add(write("/pend10", 0, text(50, 't'))); ops.add(write("/pend10", 0, text(200, 'c'))); ops.add(truncate("/pend10", 10));
+        ops.add(truncate("/pend10", 0));                                      // a shrink keeps the conversion pending: inline again
+        ops.add(create("/pend-up")); ops.add(write("/pend-up", 0, text(50, 't'))); ops.add(write("/pend-up", 0, text(200, 'c')));
+        ops.add(truncate("/pend-up", 1000)); ops.add(truncate("/pend-up", 0)); // growing lands it: stays on extents
         ops.add(symlink("/short-link", "a3"));
         ops.add(symlink("/long-link", text(80, 'x')));
         for (int n : new int[]{0, 3, 4, 5, 9, 10, 11}) {                     // i_block holds 4 short names, system.data 5 more
@@ -97,13 +106,31 @@ class InlineDataKernelCompareTest {
         ops.add(link("/a3", "/d3/hard"));
         ops.add(rename("/d4/f1", "/d4/renamed-with-a-longer-name"));
         ops.add(rmdir("/d0"));
+        // moved to a block with slack from removed entries (Linux copies the inline bytes as they are); growth past one
+        // block is left out: htree splits are DirectoryEditor's, and its leaf sizes after a split differ from Linux's
+        ops.add(mkdir("/slack"));
+        for (int i = 1; i <= 9; i++) ops.add(create("/slack/f" + i));
+        ops.add(unlink("/slack/f2")); ops.add(unlink("/slack/f6"));
+        ops.add(create("/slack/a-name-that-fits-no-gap"));
+        for (int i = 0; i < 12; i++) ops.add(create("/slack/e" + i));      // first fit in the block as Linux laid it out
         return ops;
     }
 
     /** A random sequence over a few directories: names of 1 to 40 bytes, writes and truncates around the inline edges. */
-    private static List<Op> randomOps(Random r, int count) {
+    private static List<Op> randomOps(Random r, int count) { return randomOps(r, count, new java.util.HashSet<>()); }
+
+    /**
+     * timing: receives the final paths of files a write moved out of the inode. With delalloc Linux
+     * writes that move at writeback, and whether a later truncate finds it done depends on when that
+     * ran (the measured rules are in edges()): their inline-or-not outcome is reported, not asserted.
+     */
+    private static List<Op> randomOps(Random r, int count, java.util.Set<String> timing) {
         List<Op> ops = new ArrayList<>();
         List<String> dirs = new ArrayList<>(List.of("")), files = new ArrayList<>();
+        // files surely on blocks (a write or truncate past 128 bytes): fallocate only those, since Linux 6.18.44
+        // zeroes an inline file's data when fallocate moves it out (see kernelMadeInlineFilesMovedToBlocksKeepTheirBytes)
+        Map<String, Integer> ids = new TreeMap<>();
+        java.util.Set<Integer> onBlocks = new java.util.HashSet<>(), movedOut = new java.util.HashSet<>();
                 long[] sizes = {0, 1, 10, 59, 60, 61, 100, 127, 128, 129, 200, 1500, 5000};
         int made = 0;
         for (int i = 0; i < count; i++) {
@@ -113,6 +140,7 @@ class InlineDataKernelCompareTest {
                 String p = d + "/" + "n".repeat(1 + r.nextInt(12)) + (made++) + "x".repeat(r.nextInt(28));
                 ops.add(create(p));
                 files.add(p);
+                ids.put(p, made);
             } else if (k < 34 && dirs.size() < 10) {
                 String p = dirs.get(r.nextInt(dirs.size())) + "/dir" + (made++);
                 ops.add(mkdir(p));
@@ -122,10 +150,16 @@ class InlineDataKernelCompareTest {
                 long off = r.nextInt(6) == 0 ? r.nextInt(300) : r.nextInt(100);
                 int len = 1 + (r.nextInt(8) == 0 ? r.nextInt(400) : r.nextInt(40));
                 ops.add(write(p, off, text(len, (char) ('a' + r.nextInt(26)))));
+                if (off + len > 128 && onBlocks.add(ids.get(p))) movedOut.add(ids.get(p));
             } else if (k < 74) {
-                ops.add(truncate(files.get(r.nextInt(files.size())), sizes[r.nextInt(sizes.length)]));
+                String p = files.get(r.nextInt(files.size()));
+                long size = sizes[r.nextInt(sizes.length)];
+                ops.add(truncate(p, size));
+                if (size > 128) onBlocks.add(ids.get(p));
+                if (size == 0) onBlocks.remove(ids.get(p));           // may be inline again (a move Linux had pending)
             } else if (k < 76) {
-                ops.add(fallocate(files.get(r.nextInt(files.size())), r.nextInt(100), 1 + r.nextInt(100)));
+                List<String> big = files.stream().filter(f -> onBlocks.contains(ids.get(f))).toList();
+                if (!big.isEmpty()) ops.add(fallocate(big.get(r.nextInt(big.size())), r.nextInt(100), 1 + r.nextInt(100)));
             } else if (k < 90) {
                 String p = files.remove(r.nextInt(files.size()));
                 ops.add(unlink(p));
@@ -134,13 +168,16 @@ class InlineDataKernelCompareTest {
                 String q = dirs.get(r.nextInt(dirs.size())) + "/m" + (made++) + "y".repeat(r.nextInt(20));
                 ops.add(rename(p, q));
                 files.add(q);
+                ids.put(q, ids.remove(p));
             } else {
                 String p = files.get(r.nextInt(files.size()));
                 String q = dirs.get(r.nextInt(dirs.size())) + "/l" + (made++);
                 ops.add(link(p, q));
                 files.add(q);
+                ids.put(q, ids.get(p));
             }
         }
+        for (String f : files) if (movedOut.contains(ids.get(f))) timing.add(f);
         return ops;
     }
 
@@ -164,8 +201,9 @@ class InlineDataKernelCompareTest {
         ops.add(unlink("/d5/f5")); ops.add(create("/d5/back")); ops.add(rename("/d9/f9", "/d4/f9"));
         ops.add(rename("/other/a", "/sub/a")); ops.add(rmdir("/sub/a"));
         for (int i = 1; i <= 8; i++) ops.add(unlink("/d9/f" + i));                 // an inline directory emptied
-        ops.addAll(randomOps(new Random(seed), 150));
-        compare("kernel-made", base, ops, "32M", "1K");
+        java.util.Set<String> timing = new java.util.HashSet<>();
+        ops.addAll(randomOps(new Random(seed), 150, timing));
+        compare("kernel-made", base, ops, timing, "32M", "1K");
     }
 
     /**
@@ -287,14 +325,18 @@ class InlineDataKernelCompareTest {
         long seed = Seeds.seed("inline-random");
         System.out.println("InlineDataKernelCompareTest seed " + seed + " (" + Seeds.rerun(seed) + ")");
         Random r = new Random(seed);
-        compare("random", randomOps(r, 300), "32M", "1K");
-        compare("random", randomOps(r, 300), "64M", "4K");
+        java.util.Set<String> timing1 = new java.util.HashSet<>(), timing4 = new java.util.HashSet<>();
+        compare("random", List.of(), randomOps(r, 300, timing1), timing1, "32M", "1K");
+        compare("random", List.of(), randomOps(r, 300, timing4), timing4, "64M", "4K");
     }
 
-    private void compare(String what, List<Op> ops, String size, String bs) throws Exception { compare(what, List.of(), ops, size, bs); }
+    private void compare(String what, List<Op> ops, String size, String bs) throws Exception { compare(what, List.of(), ops, Set.of(), size, bs); }
 
-    /** base: operations Linux makes on the fresh image before both sides start from it (ext4j then edits what Linux wrote). */
-    private void compare(String what, List<Op> base, List<Op> ops, String size, String bs) throws Exception {
+    /**
+     * base: operations Linux makes on the fresh image before both sides start from it (ext4j then edits what Linux wrote);
+     * timing: paths whose inline-or-not outcome depends on when Linux's writeback ran (see randomOps), reported only.
+     */
+    private void compare(String what, List<Op> base, List<Op> ops, Set<String> timing, String size, String bs) throws Exception {
         Tools.requireMount();                                   // a visible skip where the kernel cannot loop-mount
         Path kernel = tmp.resolve("kernel-" + what + bs + ".img"), ours = tmp.resolve("ext4j-" + what + bs + ".img");
         Tools.ok("mke2fs", "-q", "-F", "-t", "ext4", "-O", "inline_data", "-I", "256", "-b", bs.equals("1K") ? "1024" : "4096", kernel.toString(), size);
@@ -328,16 +370,33 @@ class InlineDataKernelCompareTest {
         Tools.assertFsckClean(ours);
         Map<String, String> want = outcomes(kernel), got = outcomes(ours);
         List<String> bad = new ArrayList<>();
-        for (String p : want.keySet()) if (!want.get(p).equals(got.get(p))) bad.add(p + ": Linux " + want.get(p) + ", ext4j " + got.get(p));
-        System.out.printf("InlineDataKernelCompareTest %s %s: %d operations, %d paths, %d inline (Linux), %d differ%n", what, bs, ops.size(), want.size(),
-                want.values().stream().filter(v -> v.contains("inline")).count(), bad.size());
+        List<String> byTiming = new ArrayList<>();
+        for (String p : want.keySet()) {
+            if (want.get(p).equals(got.get(p))) continue;
+            String w = want.get(p).replaceAll(" system\\.data \\d+", ""), g = got.get(p) == null ? "" : got.get(p).replaceAll(" system\\.data \\d+", "");
+            boolean onlyInline = w.replace(" inline ", " blocks ").equals(g.replace(" inline ", " blocks "));
+            if (onlyInline && timing.contains(p)) byTiming.add(p + ": Linux " + want.get(p) + ", ext4j " + got.get(p));
+            else bad.add(p + ": Linux " + want.get(p) + ", ext4j " + got.get(p));
+        }
+        System.out.printf("InlineDataKernelCompareTest %s %s: %d operations, %d paths, %d inline (Linux), %d differ%s%n",
+                what, bs, ops.size(), want.size(), want.values().stream().filter(v -> v.contains("inline")).count(), bad.size(),
+                byTiming.isEmpty() ? "" : "; by Linux's writeback timing (moved out by a write, reported only): " + byTiming);
         assertEquals(List.of(), bad, "debugfs outcomes");
+        // the reference for bytes: the same commands in a directory of the host's own filesystem (no inline data), since
+        // Linux 6.18.44 itself loses inline files' bytes in some sequences (its view is compared too, and only reported)
+        Path model = Files.createDirectories(tmp.resolve("model-" + what + "-" + bs));
+        Tools.Result res = Tools.run("bash", "-c", "cd '" + model + "' && set -e\n" + script(base) + script(ops));
+        assertEquals(0, res.exit(), "the model side failed: " + res.out());
+        Files.setPosixFilePermissions(Files.createDirectories(model.resolve("lost+found")), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        TreeDiff.Options o = new TreeDiff.Options();
+        o.mtimes = false;
+        List<String> kernelLost = TreeDiff.diff(model, view, o);
+        if (!kernelLost.isEmpty()) System.out.println("InlineDataKernelCompareTest " + what + " " + bs + ": Linux's own view differs from the model (a kernel bug): " + kernelLost);
         Path om = Files.createDirectories(tmp.resolve("om"));
         Tools.mount(ours, om, "ro");
         try {
-            TreeDiff.Options o = new TreeDiff.Options();
-            o.mtimes = false;
-            assertEquals(List.of(), TreeDiff.diff(view, om, o));
+            List<String> d = TreeDiff.diff(model, om, o);
+            assertEquals(List.of(), d);
         } finally {
             Tools.umount(om);
         }
@@ -351,11 +410,7 @@ class InlineDataKernelCompareTest {
 
     private static final Pattern STAT = Pattern.compile("Type: (\\S+)\\s+Mode:\\s+\\S+\\s+Flags: 0x([0-9a-f]+)[\\s\\S]*?Size: (\\d+)");
 
-    /**
-     * Per path: the type, inline or not, and for inline inodes and regular files the size and the
-     * system.data value's size. A directory on blocks is not compared by size: Linux moves the
-     * inline entries into the block with their slack, ext4j packs them, so later growth may differ.
-     */
+    /** Per path: the type, inline or on blocks, i_size, and for inline inodes the system.data value's size. */
     private Map<String, String> outcomes(Path img) throws Exception {
         List<String> paths = new ArrayList<>();
         Path mnt = Files.createDirectories(tmp.resolve("walk"));
@@ -382,7 +437,7 @@ class InlineDataKernelCompareTest {
             Matcher v = Pattern.compile("system\\.data \\((\\d+)\\)").matcher(part);
             String sys = v.find() ? " system.data " + v.group(1) : "";
             String type = x.group(1);
-            m.put(path, type + (inline ? " inline size " + x.group(3) + sys : " blocks" + (type.equals("directory") ? "" : " size " + x.group(3))));
+            m.put(path, type + (inline ? " inline size " + x.group(3) + sys : " blocks size " + x.group(3)));
         }
         return m;
     }
