@@ -338,7 +338,7 @@ public final class Ext4FileSystem implements Closeable {
             if (populating) vol.cache().editInPlace(false);
             CachedFile c = io.lookup(file.number());
             if ((c == null || c.size() == file.size()) && wr.writeInline(file, pos, src)) { inlineChanged(file.number()); return; }
-            boolean wasInline = diskInode(file.number()).hasFlag(Inode.FL_INLINE_DATA);
+            boolean wasInline = sb().hasIncompat(ext4j.ondisk.Features.INCOMPAT_INLINE_DATA) && diskInode(file.number()).hasFlag(Inode.FL_INLINE_DATA);
             wr.prepareForWrite(file);
             if (wasInline && options.delalloc()) wr.conversionPending.add(file.number()); // Linux would convert at writeback
             io.write(cached(file.number()), pos, src);
