@@ -23,7 +23,7 @@ import java.util.List;
  * grows a level. Unindexed multi-block directories are edited linearly. A dx structure this
  * editor does not accept is dropped (the directory becomes linear), as the kernel does.
  */
-public final class DirectoryEditor {
+public final class DirectoryEditor implements DirEditor {
     private static final int ROOT_ENTRIES_OFF = 0x20, NODE_ENTRIES_OFF = 8;
 
     private final DirStorage s;
@@ -277,6 +277,24 @@ public final class DirectoryEditor {
         ByteBuffer b = s.write(l);
         put(b, 0, self, 12, new byte[]{'.'}, 2);
         put(b, 12, parent, end() - 12, new byte[]{'.', '.'}, 2);
+        sealLeaf(b);
+    }
+
+    /**
+     * A directory moved out of its inode, as Linux lays the block out (ext4_finish_convert_inline_dir):
+     * ".", "..", then the inline entries' bytes as they were (slack and empty entries included), the
+     * last one's rec_len reaching the end of the block. entries: a checked rec_len chain.
+     */
+    public void initWith(long self, long parent, byte[] entries) throws IOException {
+        long l = s.append();
+        ByteBuffer b = s.write(l);
+        put(b, 0, self, 12, new byte[]{'.'}, 2);
+        put(b, 12, parent, 12, new byte[]{'.', '.'}, 2);
+        b.put(24, entries);
+        int last = 12;
+        for (int off = 24; off < 24 + entries.length; off += b.getShort(off + 4) & 0xFFFF) last = off;
+        int rec = end() - last;
+        b.putShort(last + 4, (short) (rec == 65536 ? 0 : rec));
         sealLeaf(b);
     }
 

@@ -43,6 +43,9 @@ final class Ext4MappingOps implements MappingOps {
     private final FsWriter w;
     private final BlockAllocator balloc;
     private final boolean delalloc;
+
+    /** Whether writes are delayed-allocated (the open's option). */
+    boolean delalloc() { return delalloc; }
     /** Counters for tests and benchmarks. */
     long delayedBlocks, writebackAllocations, conversions, stale;
 
@@ -247,6 +250,7 @@ final class Ext4MappingOps implements MappingOps {
 
     @Override
     public Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException {
+        w.conversionPending.remove(f.id());                   // written back: Linux's conversion would be on disk now
         Mapping m = lookup(f, pos, len);
         if (m.type() == MappingType.MAPPED || m.type() == MappingType.UNWRITTEN) return m;
         if (m.type() == MappingType.INLINE) throw new IllegalStateException(f + " is inline: buffered writes convert it first");

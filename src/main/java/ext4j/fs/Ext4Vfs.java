@@ -899,7 +899,7 @@ public final class Ext4Vfs implements Closeable {
             Inode i = live(ino);
             int bs = fs.volume().blockSize();
             if (i.hasFlag(Inode.FL_INLINE_DATA)) {
-                int n = i.isDir() ? fs.inlineData(i).length : (int) i.size();
+                int n = fs.inlineData(i).length;
                 return new InodeLayout(i.fileAcl(), i.projectId(), InodeLayout.Kind.INLINE, n, List.of(), List.of());
             }
             // a fast symlink keeps its target in i_block: no map; a slow one has a block (its xattr block not counted)

@@ -57,7 +57,11 @@ final class FileIo {
             // the engine's completion worker reads metadata without this lock: from the first buffered
             // write on, a filesystem being populated copies blocks for each handle again
             if (fs.populating()) vol.cache().editInPlace(false);
-            wr.prepareForIo(file);
+            CachedFile c = io.lookup(file.number());
+            if ((c == null || c.size() == file.size()) && wr.writeInline(file, pos, src)) { inlineChanged(file.number()); return; }
+            boolean wasInline = vol.superblock().hasIncompat(ext4j.ondisk.Features.INCOMPAT_INLINE_DATA) && vol.readInode(file.number()).hasFlag(Inode.FL_INLINE_DATA);
+            wr.prepareForWrite(file);
+            if (wasInline && iops.delalloc()) wr.conversionPending.add(file.number()); // Linux would convert at writeback
             io.write(cached(file.number()), pos, src);
         } finally {
             LockOrder.exit(LockOrder.Level.WRITER);
@@ -70,9 +74,11 @@ final class FileIo {
         try {
             FsWriter wr = fs.w();
             wr.checkTruncate(file, size);
-            wr.prepareForIo(file);
+            if (wr.truncateInline(file, size)) { inlineChanged(file.number()); return; }
+            wr.prepareForTruncate(file);
             CachedFile f = cached(file.number());
             long old = f.size();
+            if (size >= old) wr.conversionPending.remove(file.number()); // Linux's own conversion lands on disk with a truncate that does not shrink
             io.beginMappingChange(f);
             try {
                 io.truncate(f, size);
@@ -83,6 +89,7 @@ final class FileIo {
                 long target = size <= disk || !f.hasPending(0, size) ? size : disk;
                 try {
                     wr.truncate(vol.readInode(file.number()), target, size < old ? size : Long.MAX_VALUE);
+                    if (size == 0) wr.reinlineEmpty(file);
                 } catch (IOException e) {
                     if (f.size() != old) halfDone = e;         // the cache has the new size and dropped the tail; the inode did not follow
                     throw e;
@@ -210,6 +217,20 @@ final class FileIo {
         long size = f.size();
         writer.setattr(d, e -> e.size(size));
         writer.noteData(f.id());
+    }
+
+    /** An inline file's bytes changed in its inode, behind the cache: what the cache read of it is dropped, the size follows. */
+    private void inlineChanged(long ino) throws IOException {
+        CachedFile f = io.lookup(ino);
+        if (f == null) return;
+        io.beginMappingChange(f);
+        try {
+            io.invalidate(f, 0, Long.MAX_VALUE);
+            Ext4MappingOps.changed(f);
+            io.resize(f, vol.readInode(ino).size());
+        } finally {
+            io.endMappingChange(f);
+        }
     }
 
     /** The buffered I/O engine's state of an inode, created on first use. */
@@ -349,13 +370,24 @@ final class FileIo {
         } finally { io.close(); }
     }
 
-    /** A regular file's data written back before its verity metadata is built from the disk; returns the inode as stored then. */
+    /**
+     * A regular file's data written back before its verity metadata is built from the disk, an
+     * inline file moved to extents first (as Linux does); returns the inode as stored then.
+     */
     Inode writeBackForVerity(Inode file) throws IOException {
         CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
-        if (f == null) return file;
-        io.fsync(f);
-        settleSize(f);
-        return vol.readInode(file.number());
+        if (f != null) {
+            io.fsync(f);
+            settleSize(f);
+            file = vol.readInode(file.number());
+        }
+        if (file.isRegular() && file.hasFlag(Inode.FL_INLINE_DATA) && !file.hasFlag(Inode.FL_VERITY)
+                && vol.superblock().hasRoCompat(ext4j.ondisk.Features.RO_VERITY)) {
+            fs.w().prepareForIo(file);
+            if (io != null) inlineChanged(file.number());
+            file = vol.readInode(file.number());
+        }
+        return file;
     }
 
     /** After verity metadata was mapped past EOF behind the cache: the file's extent status is stale. */

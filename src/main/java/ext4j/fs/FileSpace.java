@@ -50,15 +50,97 @@ final class FileSpace extends WriterPart {
         u.ed.iBlock(ByteBuffer.allocate(Inode.I_BLOCK_SIZE));
         if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) { u.ed.flags(u.ed.flags() | Inode.FL_EXTENTS); ExtentTree.initEmpty(u.ed); }
         u.ed.size(0);
+        w.mayInline.remove(u.number());
+    }
+
+    /**
+     * Whether a write ending at end is one Linux keeps in the inode: to an inline file while its
+     * data still fits, or the first write of a file created empty since the filesystem was opened.
+     */
+    private boolean staysInline(Inode file, long end) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_INLINE_DATA) || !file.isRegular() || file.hasFlag(Inode.FL_VERITY)) return false;
+        boolean inline = file.hasFlag(Inode.FL_INLINE_DATA);
+        // a file truncated up before its first write still may (Linux checks only where the write ends)
+        if (!inline && !(w.mayInline.contains(file.number()) && file.blocks512(vol.blockSize()) == 0)) return false;
+        return end <= InlineData.maxSize(file.edit());
+    }
+
+    /**
+     * A write kept inline (see {@link #staysInline}): the bytes and the new size stored in the inode
+     * in one handle, src consumed; touch: mtime and ctime become now (not for bulk copies, which keep
+     * the source's times). Returns false, changing nothing, when the data would not fit: the caller
+     * moves the file to blocks.
+     */
+    boolean writeInline(Inode given, long pos, ByteBuffer src, boolean touch) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_INLINE_DATA)) return false;       // no inode read on other filesystems
+        Inode file = fs.diskInode(given.number());
+        long end = pos + src.remaining();
+        if (!staysInline(file, end)) { w.mayInline.remove(file.number()); return false; }
+        byte[] bytes = new byte[src.remaining()];
+        src.get(bytes);
+        txn("inline write inode " + file.number(), OP_CREDITS, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            long old = u.ed.size();
+            byte[] had = (u.ed.flags() & Inode.FL_INLINE_DATA) != 0 ? InlineData.read(u.ed) : new byte[0];
+            // system.data grows to where the write ends, never shrinks here; bytes past i_size are zeros
+            byte[] data = new byte[(int) Math.max(end, Math.max(had.length, Inode.I_BLOCK_SIZE))];
+            System.arraycopy(had, 0, data, 0, (int) Math.min(old, had.length));
+            System.arraycopy(bytes, 0, data, (int) pos, bytes.length);
+            InlineData.store(u.ed, data, data.length);
+            u.ed.size(Math.max(old, end));
+            if (touch) { Inode.Timestamp now = now(); u.ed.mtime(now).ctime(now); }
+            u.save(h, balloc);
+            return null;
+        });
+        w.mayInline.remove(file.number());
+        return true;
+    }
+
+    /**
+     * truncate(2) of an inline file as Linux does it: a new size within the bytes the inode already
+     * stores (i_block and the present system.data value) stays inline; returns false for anything
+     * else, growing or not (an i_size past the stored bytes, which Linux makes when a truncated-up
+     * file gets its first write inline, moves to blocks even when it shrinks).
+     */
+    boolean truncateInline(Inode given, long size) throws IOException {
+        if (!sb().hasIncompat(Features.INCOMPAT_INLINE_DATA)) return false;
+        Inode file = fs.diskInode(given.number());
+        if (!file.hasFlag(Inode.FL_INLINE_DATA)) return false;
+        checkTruncate(file, size);
+        return txn("truncate inline inode " + file.number(), OP_CREDITS, h -> {
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            byte[] had = InlineData.read(u.ed);
+            long old = u.ed.size();
+            if (size > had.length) return false;             // Linux keeps it inline only within the bytes stored
+            noteData(file.number());
+            // system.data shrinks to what the new size needs, never grows here
+            byte[] data = new byte[(int) Math.min(had.length, Math.max(Inode.I_BLOCK_SIZE, size))];
+            System.arraycopy(had, 0, data, 0, (int) Math.min(Math.min(old, size), data.length));
+            InlineData.store(u.ed, data, data.length);
+            u.ed.size(size);
+            Inode.Timestamp now = now();
+            u.ed.mtime(now).ctime(now);
+            u.save(h, balloc);
+            return true;
+        });
+    }
+
+    /** The first len bytes of src, read for an inline store (never more than an inode holds). */
+    private static byte[] readSmall(java.nio.channels.FileChannel src, long len) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate((int) len);
+        while (b.hasRemaining()) if (src.read(b, b.position()) < 0) throw new java.io.EOFException("source ended after " + b.position() + " of " + len + " bytes");
+        return b.array();
     }
 
     /** Before a data operation on a regular file: an inline file becomes block-mapped, its bytes rewritten as data. */
     void uninlineFile(Handle h, InodeUpdate u) throws IOException {
         if ((u.ed.flags() & Inode.FL_INLINE_DATA) == 0) return;
         byte[] data = fs.inlineData(u.original);
+        long size = u.ed.size();
         uninline(u);
         if (data.length > 0) writeData(h, u, 0, ByteBuffer.wrap(data));
-        u.ed.size(data.length);
+        u.ed.size(size);                                     // i_size may pass the stored bytes: the rest is a hole
     }
 
     /**
@@ -89,6 +171,7 @@ final class FileSpace extends WriterPart {
         if (!file.isRegular()) throw new FsException(Errno.EINVAL, "inode " + file.number());
         checkNotVerity(file);
         if (len > maxFileSize(file)) throw new FsException(Errno.EFBIG, "inode " + file.number());
+        if (len > 0 && staysInline(file, len) && writeInline(file, 0, ByteBuffer.wrap(readSmall(src, len)), false)) return;
         fillFrom(file.number(), src, len, 0, runs);
     }
 
@@ -147,9 +230,16 @@ final class FileSpace extends WriterPart {
             List<DataCopier.Run> runs = copier == null ? null : new ArrayList<>(2);
             long[] next = {0};
             Inode made = w.ns.create(t, what, (h, u) -> {
-                uninlineFile(h, u);
+                if (len > 0 && w.mayInline.contains(u.number()) && len <= InlineData.maxSize(u.ed)) {
+                    InlineData.store(u.ed, readSmall(src, len), (int) len);   // as Linux stores a small file written at once
+                    u.ed.size(len);
+                    w.mayInline.remove(u.number());
+                    next[0] = Long.MAX_VALUE;
+                    return;
+                }
                 if (len > 0) next[0] = fillRun(h, u, src, len, 0, runs);
             });
+            if (next[0] == Long.MAX_VALUE) return fs.diskInode(made.number());
             fillFrom(made.number(), src, len, next[0], runs);
             if (copier != null) { handedOver = true; copier.submit(src, runs); }
             return fs.diskInode(made.number());
@@ -158,8 +248,43 @@ final class FileSpace extends WriterPart {
         }
     }
 
-    /** Before buffered I/O on a regular file: an inline-data file becomes block-mapped (the engine caches blocks). */
+    /**
+     * Before buffered I/O or a mapping change on a regular file: an inline-data file becomes
+     * block-mapped (the engine caches blocks), and a new file no longer may become inline
+     * (Linux's ext4_convert_inline_data, as fallocate calls it).
+     */
     void prepareForIo(Inode file) throws IOException {
+        w.mayInline.remove(file.number());
+        w.conversionPending.remove(file.number());      // Linux's fallocate and the like convert on disk at once
+        prepareForTruncate(file);
+    }
+
+    /** Before a buffered write: as prepareForIo, but a move out of the inode Linux has pending stays pending (writes keep it so). */
+    void prepareForWrite(Inode file) throws IOException {
+        w.mayInline.remove(file.number());
+        prepareForTruncate(file);
+    }
+
+    /**
+     * After a truncate to 0 of a file whose move out of the inode Linux would still have pending
+     * (see FsWriter.conversionPending): the file is inline again, empty, as Linux leaves it.
+     */
+    void reinlineEmpty(Inode given) throws IOException {
+        if (!w.conversionPending.remove(given.number())) return;
+        Inode file = fs.diskInode(given.number());
+        if (file.size() != 0 || file.blocks512(vol.blockSize()) != 0 || file.hasFlag(Inode.FL_INLINE_DATA)) return;
+        if (InlineData.maxSize(file.edit()) < Inode.I_BLOCK_SIZE) return;
+        txn("reinline inode " + file.number(), OP_CREDITS, h -> {
+            noteData(file.number());
+            InodeUpdate u = update(fs.diskInode(file.number()));
+            InlineData.store(u.ed, new byte[0], 0);
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
+    /** Before a truncate the inode could not take inline: as prepareForIo, but a new empty file still may become inline (Linux's setattr leaves that state). */
+    void prepareForTruncate(Inode file) throws IOException {
         if (!file.hasFlag(Inode.FL_INLINE_DATA)) return;
         txn("uninline inode " + file.number(), OP_CREDITS, h -> {
             noteData(file.number());

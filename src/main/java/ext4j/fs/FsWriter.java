@@ -56,6 +56,19 @@ final class FsWriter {
     final Orphans orphans;
     final XattrWrites xattrs;
     final WritebackAllocation writeback;
+    /**
+     * Regular files created since this filesystem was opened and not written yet: the ones whose
+     * first write may store them inline (Linux's in-memory EXT4_STATE_MAY_INLINE_DATA; a file
+     * created empty in an earlier mount gets blocks).
+     */
+    final java.util.Set<Long> mayInline = new java.util.HashSet<>();
+    /**
+     * Files a buffered write moved out of the inode that have not been written back since. With
+     * delalloc Linux keeps such a file inline on disk until writeback, so a truncate to 0 before
+     * then leaves it inline (and empty); ext4j moves it at the write and puts it back then.
+     * Concurrent: writeback removes entries without the writer lock.
+     */
+    final java.util.Set<Long> conversionPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     FsWriter(Ext4FileSystem fs, Volume vol, Journal journal) {
         this.fs = fs;
@@ -140,12 +153,22 @@ final class FsWriter {
     void unpinAll() throws IOException { orphans.unpinAll(); }
     void processOrphans() throws IOException { orphans.processOrphans(); }
     boolean noOrphans() throws IOException { return orphans.noOrphans(); }
-    List<Long> takeReleased() { return orphans.takeReleased(); }
+    List<Long> takeReleased() {
+        List<Long> gone = orphans.takeReleased();
+        mayInline.removeAll(gone);
+        conversionPending.removeAll(gone);
+        return gone;
+    }
 
     // ---- file space ----
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }
     void writeFromTaking(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len, true); }
     void prepareForIo(Inode file) throws IOException { space.prepareForIo(file); }
+    void prepareForWrite(Inode file) throws IOException { space.prepareForWrite(file); }
+    void prepareForTruncate(Inode file) throws IOException { space.prepareForTruncate(file); }
+    boolean writeInline(Inode file, long pos, ByteBuffer src) throws IOException { return space.writeInline(file, pos, src, true); }
+    boolean truncateInline(Inode file, long size) throws IOException { return space.truncateInline(file, size); }
+    void reinlineEmpty(Inode file) throws IOException { space.reinlineEmpty(file); }
     void truncate(Inode file, long size, long cut) throws IOException { space.truncate(file, size, cut); }
     void checkTruncate(Inode file, long size) throws FsException { space.checkTruncate(file, size); }
     void checkWrite(Inode file, long pos, long len) throws FsException { space.checkWrite(file, pos, len); }

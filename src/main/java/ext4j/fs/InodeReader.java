@@ -62,7 +62,11 @@ final class InodeReader {
         return new BlockMap(vol, inode.number(), inode.iBlock());
     }
 
-    /** Inline file or directory bytes: the 60 bytes of i_block then the system.data xattr value, cut to i_size for files. */
+    /**
+     * Inline file or directory bytes: the 60 bytes of i_block then the system.data xattr value, cut
+     * to i_size for files. A file's i_size may pass them (Linux writes into a file truncated up
+     * before its first write inline, e2fsck accepts it): the bytes past the stored ones are zeros.
+     */
     public byte[] inlineData(Inode inode) throws IOException {
         byte[] extra = new byte[0];
         for (Xattr x : inInodeXattrs(inode)) if (x.name().equals("system.data")) extra = x.value();
@@ -70,8 +74,7 @@ final class InodeReader {
         inode.iBlock().get(0, all, 0, Inode.I_BLOCK_SIZE);
         System.arraycopy(extra, 0, all, Inode.I_BLOCK_SIZE, extra.length);
         if (!inode.isDir()) {
-            if (inode.size() > all.length) throw new CorruptException("inode " + inode.number() + ": inline data is " + all.length + " bytes but i_size is " + inode.size());
-            return java.util.Arrays.copyOf(all, (int) inode.size());
+            return inode.size() >= all.length ? all : java.util.Arrays.copyOf(all, (int) inode.size());
         }
         return all;
     }
@@ -91,8 +94,11 @@ final class InodeReader {
         long size = inode.size();
         if (pos >= size) return -1;
         int want = (int) Math.min(dst.remaining(), size - pos);
-        if (inode.hasFlag(Inode.FL_INLINE_DATA)) {
-            dst.put(inlineData(inode), (int) pos, want);
+        if (inode.hasFlag(Inode.FL_INLINE_DATA)) { // bytes past the stored ones read as zeros
+            byte[] d = inlineData(inode);
+            int have = (int) Math.max(0, Math.min(want, d.length - pos));
+            if (have > 0) dst.put(d, (int) pos, have);
+            for (int i = have; i < want; i++) dst.put((byte) 0);
             return want;
         }
         FileMap map = fileMap(inode);

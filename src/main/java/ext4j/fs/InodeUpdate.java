@@ -50,7 +50,7 @@ final class InodeUpdate {
     BlockMapping tree() throws IOException {
         if (tree == null) {
             if ((ed.flags() & Inode.FL_INLINE_DATA) != 0)
-                throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " (inline data is read-only in ext4j for now)");
+                throw new FsException(Errno.EOPNOTSUPP, "inode " + number() + " holds inline data, not a block mapping (callers move it to blocks first)");
             tree = (ed.flags() & Inode.FL_EXTENTS) != 0 ? extentTree() : IndirectMapping.load(vol, ed);
         }
         return tree;

@@ -7,7 +7,9 @@ import ext4j.base.LockOrder;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;
+import ext4j.dir.DirEditor;
 import ext4j.dir.DirectoryEditor;
+import ext4j.dir.InlineDirectoryEditor;
 import ext4j.extent.BlockMapping;
 import ext4j.extent.Extent;
 import ext4j.extent.ExtentTree;
@@ -63,19 +65,32 @@ final class Namespace extends WriterPart {
         return (n.length == 1 && n[0] == '.') || (n.length == 2 && n[0] == '.' && n[1] == '.');
     }
 
-    DirectoryEditor editor(Handle h, InodeUpdate dir) throws IOException {
-        if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0) {
-            // an inline directory that changes moves to a block (what Linux does once it outgrows the inode)
-            List<DirEntry> entries = fs.list(dir.original);
-            w.space.uninline(dir);
-            DirectoryEditor ed = new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
-            long parent = dir.number();
-            for (DirEntry e : entries) if (e.isDotOrDotDot() && e.nameBytes().length == 2) parent = e.inode();
-            ed.init(dir.number(), parent);
-            for (DirEntry e : entries) if (!e.isDotOrDotDot()) ed.add(e.nameBytes(), e.inode(), filetypeOf(e));
-            return ed;
-        }
+    /** The editor for a directory's entries: its blocks, or its inline data (moved to a block when it outgrows the inode). */
+    DirEditor editor(Handle h, InodeUpdate dir) throws IOException {
+        if ((dir.ed.flags() & Inode.FL_INLINE_DATA) != 0)
+            return new InlineDirectoryEditor(inlineStore(h, dir), sb().hasIncompat(Features.INCOMPAT_FILETYPE), Integer.toUnsignedLong(sb().inodesCount()));
         return new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+    }
+
+    /** An inline directory's bytes in the inode being changed; its move to a block goes through {@link FileSpace#uninline}. */
+    private InlineDirectoryEditor.Store inlineStore(Handle h, InodeUpdate dir) {
+        return new InlineDirectoryEditor.Store() {
+            @Override public byte[] load() throws IOException { return InlineData.read(dir.ed); }
+            @Override public int maxSize() throws IOException { return InlineData.maxSize(dir.ed); }
+            @Override public void save(byte[] data) throws IOException { InlineData.store(dir.ed, data, data.length); dir.ed.size(data.length); }
+            @Override public DirEditor toBlock(long parent, byte[] entries) throws IOException {
+                w.space.uninline(dir);
+                DirectoryEditor block = new DirectoryEditor(new InodeDirStorage(vol, h, balloc, dir), sb());
+                block.initWith(dir.number(), parent, entries);
+                return block;
+            }
+            @Override public long self() { return dir.number(); }
+        };
+    }
+
+    /** Whether a new directory starts inline, as Linux makes every new one on an inline_data filesystem when the inode has room. */
+    boolean startsInline(Inode.Editor e) throws IOException {
+        return sb().hasIncompat(Features.INCOMPAT_INLINE_DATA) && InlineData.maxSize(e) >= Inode.I_BLOCK_SIZE;
     }
 
     /** The entry's file type, or (no filetype feature) the one its inode has: the editor stores it only with the feature. */
@@ -148,16 +163,18 @@ final class Namespace extends WriterPart {
                 if (what.symlinkTarget.length < Inode.I_BLOCK_SIZE) e.iBlock(ByteBuffer.wrap(what.symlinkTarget));
                 else w.space.writeData(h, child, 0, ByteBuffer.wrap(what.symlinkTarget));
             }
-            if (isDir) {
-                editor(h, child).init(ino, parent.number());
-                incLinks(parent);
-            }
-            if (!what.xattrs().isEmpty()) {
+            if (!what.xattrs().isEmpty()) { // before an inline directory's system.data, as Linux sets ACLs in new_inode
                 ByteBuffer area = e.xattrArea();
                 if (area.capacity() > 0 && XattrCodec.fitsInInode(what.xattrs(), area.capacity())) XattrCodec.encodeInInode(what.xattrs(), area);
                 else if (XattrCodec.fitsInBlock(what.xattrs(), vol.blockSize())) w.xattrs.storeXattrBlock(h, child, 0, what.xattrs());
                 else throw new FsException(Errno.ENOSPC, path + ": inherited ACLs do not fit an xattr block");
             }
+            if (isDir) {
+                if (startsInline(e)) InlineData.store(e, new byte[0], 0); // empty, flagged: the editor writes the parent and the empty entry
+                editor(h, child).init(ino, parent.number());
+                incLinks(parent);
+            }
+            if (type == Inode.S_IFREG && sb().hasIncompat(Features.INCOMPAT_INLINE_DATA)) w.mayInline.add(ino);
             if (also != null) also.run(h, child);
             editor(h, parent).add(t.name, ino, dirEntryType(what.mode));
             parent.ed.mtime(now).ctime(now);

@@ -45,9 +45,9 @@ public final class Mkfs {
     private static final int COMPAT_EXT2 = Features.COMPAT_EXT_ATTR | Features.COMPAT_RESIZE_INODE | Features.COMPAT_DIR_INDEX;
     private static final int INCOMPAT_EXT2 = Features.INCOMPAT_FILETYPE;
     private static final int RO_EXT2 = Features.RO_SPARSE_SUPER | Features.RO_LARGE_FILE;
-    /** What this mkfs can lay out (flags only for metadata_csum_seed, large_dir, verity); anything else is refused. */
+    /** What this mkfs can lay out (flags only for metadata_csum_seed, large_dir, verity, inline_data); anything else is refused. */
     private static final int COMPAT_OK = COMPAT_EXT4 | Features.COMPAT_ORPHAN_FILE,
-            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR | Features.INCOMPAT_EA_INODE,
+            INCOMPAT_OK = INCOMPAT_EXT4 | Features.INCOMPAT_CSUM_SEED | Features.INCOMPAT_LARGEDIR | Features.INCOMPAT_EA_INODE | Features.INCOMPAT_INLINE_DATA,
             RO_OK = RO_EXT4 | Features.RO_GDT_CSUM | Features.RO_VERITY;
 
     private final BlockDevice dev;
@@ -154,6 +154,8 @@ public final class Mkfs {
         long isz = o.inodeSize() != 0 ? o.inodeSize() : conf.number(types, "inode_size", 0);
         inodeSize = isz == 0 ? 128 : (int) Math.min(isz, 1 << 16);      // none in the profile: the library's 128
         if (inodeSize < 128 || inodeSize > bs || Integer.bitCount(inodeSize) != 1) throw new IllegalArgumentException("inode size " + isz + " (a power of two from 128 to the block size)");
+        if ((incompat & Features.INCOMPAT_INLINE_DATA) != 0 && inodeSize < 256) // system.data lives in the inode's extra space
+            throw new IllegalArgumentException(inodeSize + " byte inodes are too small for inline data; specify a larger size (mke2fs refuses too)");
         reservedRatio = conf.fraction(types, "reserved_ratio", 5.0);
         if (reservedRatio < 0 || reservedRatio > 50) throw new IllegalArgumentException("reserved_ratio " + reservedRatio + " (0 to 50)");
         String hash = conf.string(types, "hash_alg", "half_md4");
@@ -204,6 +206,8 @@ public final class Mkfs {
         journalBlocks = (compat & Features.COMPAT_HAS_JOURNAL) != 0 ? defaultJournalBlocks(blocks) : 0;
         if (journalBlocks < 0) { compat &= ~Features.COMPAT_HAS_JOURNAL; journalBlocks = 0; }
         lfBlocks = Math.min(12, 16384 / bs); // as mke2fs: 16 KiB, at most the 12 direct blocks
+        // mke2fs counts the first block before making it: with inline_data, mkdir makes lost+found inline and the first expansion only moves it to a block
+        if ((incompat & Features.INCOMPAT_INLINE_DATA) != 0) lfBlocks--;
         if ((compat & Features.COMPAT_ORPHAN_FILE) != 0) {
             if ((compat & Features.COMPAT_HAS_JOURNAL) == 0) throw new IllegalArgumentException("cannot set orphan_file feature without a journal");
             if ((incompat & Features.INCOMPAT_EXTENTS) == 0) throw new IllegalArgumentException("ext4j mkfs makes the orphan file only with the extent feature");

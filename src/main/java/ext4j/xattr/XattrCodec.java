@@ -106,6 +106,17 @@ public final class XattrCodec {
     /** Whether entries fit an in-inode area of areaSize bytes (4 of them the magic). */
     public static boolean fitsInInode(List<Entry> es, int areaSize) { return es.isEmpty() || 4 + bytesNeeded(es) <= areaSize; }
 
+    /**
+     * The largest value (a multiple of 4) an entry of this index and name could have in an in-inode
+     * area of areaSize bytes beside others (the magic, the entry table with its terminator, values
+     * packed from the end); -1 when not even an empty value fits.
+     */
+    public static int largestValueInInode(List<Entry> others, int index, byte[] name, int areaSize) {
+        int used = 4 + bytesNeeded(others) + new Entry(index, name, new byte[0]).entrySize();
+        int free = areaSize - used;
+        return free < 0 ? -1 : free & ~3;
+    }
+
     public static boolean fitsInBlock(List<Entry> es, int blockSize) { return XattrReader.BLOCK_HEADER + bytesNeeded(es) <= blockSize; }
 
     /** Writes the in-inode area: zeros when there are no entries. */

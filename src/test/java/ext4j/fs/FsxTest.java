@@ -29,14 +29,23 @@ class FsxTest {
     /** nodelalloc: writes allocate unwritten blocks at once, in short handles, instead of reserving. */
     @Test void oneKBlocksNoDelalloc() throws Exception { run("1024", Long.getLong("ext4j.fsxOps", 20_000), false); }
     @Test void fourKBlocksNoDelalloc() throws Exception { run("4096", Long.getLong("ext4j.fsxOps", 15_000), false); }
+    /**
+     * inline_data with sizes around what a 256-byte inode holds (128 bytes): files stay inline, move to
+     * blocks, and come back inline when recreated (unlink and create: a new file may be inline again).
+     */
+    @Test void inlineDataSmallFiles() throws Exception { run("1024", Long.getLong("ext4j.fsxOps", 20_000), true, true); }
 
-    private void run(String bs, long ops, boolean delalloc) throws Exception {
-        long seed = Seeds.seed("FsxTest " + bs + (delalloc ? "" : " nodelalloc") + " ops=" + ops);
+    private void run(String bs, long ops, boolean delalloc) throws Exception { run(bs, ops, delalloc, false); }
+
+    private void run(String bs, long ops, boolean delalloc, boolean inline) throws Exception {
+        long seed = Seeds.seed("FsxTest " + bs + (delalloc ? "" : " nodelalloc") + (inline ? " inline_data" : "") + " ops=" + ops);
         Options options = Options.defaults().withDelalloc(delalloc);
         Random rnd = new Random(seed);
         Path img = tmp.resolve("fsx" + bs + ".img");
-        Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);
-        final int files = 3, maxSize = 1 << 20;
+        if (inline) Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs, "-I", "256", "-O", "inline_data");
+        else Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", bs);
+        final int files = 3, maxSize = inline ? 300 : 1 << 20, near = inline ? 100 : 2500;
+        int inlineSeen = 0;
         byte[][] model = new byte[files][0];
         List<String> log = new ArrayList<>();
         Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, options);
@@ -47,13 +56,14 @@ class FsxTest {
                 String p = "/f" + fi;
                 byte[] m = model[fi];
                 int k = rnd.nextInt(100);
-                long off = rnd.nextInt(maxSize), len = 1 + rnd.nextInt(rnd.nextInt(4) == 0 ? 200_000 : 9000);
+                if (inline && k >= 70 && k < 80) k = 98;          // zero/punch/fallocate move a file to blocks: recreate more often
+                long off = inline && rnd.nextBoolean() ? rnd.nextInt(100) : rnd.nextInt(maxSize), len = 1 + rnd.nextInt(inline ? (rnd.nextInt(4) == 0 ? 400 : 60) : rnd.nextInt(4) == 0 ? 200_000 : 9000);
                 if (len + off > maxSize) len = maxSize - off;
                 String what;
                 if (k < 35) {
                     byte[] d = new byte[(int) len];
                     rnd.nextBytes(d);
-                    if (rnd.nextInt(3) == 0) off = m.length + rnd.nextInt(5000) - 2500; // around EOF
+                    if (rnd.nextInt(3) == 0) off = m.length + rnd.nextInt(2 * near) - near; // around EOF
                     off = Math.max(0, Math.min(off, maxSize - len));
                     what = "write " + p + " @" + off + " +" + len;
                     fs.write(p, off, ByteBuffer.wrap(d));
@@ -74,7 +84,7 @@ class FsxTest {
                         if (!Arrays.equals(exp, got)) fail("seed " + seed + " op " + op + ": " + what + " differs at +" + Arrays.mismatch(exp, got) + "\n" + String.join("\n", log));
                     }
                 } else if (k < 70) {
-                    long size = rnd.nextInt(3) == 0 ? Math.max(0, m.length + rnd.nextInt(8000) - 4000) : rnd.nextInt(maxSize);
+                    long size = rnd.nextInt(3) == 0 ? Math.max(0, m.length + rnd.nextInt(inline ? 200 : 8000) - (inline ? 100 : 4000)) : rnd.nextInt(maxSize);
                     what = "truncate " + p + " " + size;
                     fs.truncate(p, size);
                     m = Arrays.copyOf(m, (int) size);
@@ -96,9 +106,14 @@ class FsxTest {
                 } else if (k < 97) {
                     what = "fsync " + p;
                     fs.fsync(p);
-                } else if (k < 99) {
+                } else if (k < 98 || (k < 99 && !inline)) {
                     what = "drop caches";
                     fs.dropCaches();
+                } else if (k < 99) {
+                    what = "recreate " + p;
+                    fs.unlink(p);
+                    fs.createFile(p, 0644, 0, 0);
+                    m = new byte[0];
                 } else {
                     what = "remount";
                     fs.close();
@@ -106,8 +121,13 @@ class FsxTest {
                     fs = Ext4FileSystem.openReadWrite(img, options);
                 }
                 model[fi] = m;
+                if (inline && fs.resolve(p, true).hasFlag(ext4j.ondisk.Inode.FL_INLINE_DATA)) inlineSeen++;
                 log.add(what);
                 if (log.size() > 30) log.remove(0);
+            }
+            if (inline) {
+                System.out.println("FsxTest inline_data: " + inlineSeen + " of " + ops + " operations left their file inline");
+                assertTrue(inlineSeen > ops / 50, "the workload kept files inline");
             }
             for (int i = 0; i < files; i++) {
                 byte[] got = BufferedWriteTest.readAll(fs, "/f" + i);

@@ -16,12 +16,17 @@ import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** Changing inline-data files and directories made by mke2fs: they move to blocks, as Linux does when they outgrow the inode. */
+/**
+ * Changing inline-data files and directories made by mke2fs -d: a directory that outgrows its inode
+ * and a file written past it move to blocks, a file truncated within it stays inline, untouched
+ * ones keep their bytes; Linux reads the result. (InlineDataKernelCompareTest checks each outcome
+ * against Linux.)
+ */
 class InlineDataWriteTest {
     @TempDir Path tmp;
 
     @Test
-    void inlineFilesAndDirectoriesBecomeBlockMappedWhenChanged() throws Exception {
+    void inlineFilesAndDirectoriesChangedAsLinuxChangesThem() throws Exception {
         Path src = tmp.resolve("src");
         Files.createDirectories(src.resolve("small"));
         Files.createDirectories(src.resolve("other"));
@@ -55,7 +60,10 @@ class InlineDataWriteTest {
             assertEquals(42, names.size(), names.toString());
             assertTrue(names.contains("s2") && names.contains("n39") && !names.contains("s0") && !names.contains("s1"));
             assertNotNull(fs.resolve("/other/s1", true));
-            assertFalse(fs.resolve("/small", true).hasFlag(Inode.FL_INLINE_DATA));
+            assertFalse(fs.resolve("/small", true).hasFlag(Inode.FL_INLINE_DATA), "42 entries do not fit the inode");
+            assertTrue(fs.resolve("/other", true).hasFlag(Inode.FL_INLINE_DATA), "one entry added: still inline");
+            assertTrue(fs.resolve("/tiny", true).hasFlag(Inode.FL_INLINE_DATA), "107 bytes fit a 256-byte inode");
+            assertTrue(fs.resolve("/hundred", true).hasFlag(Inode.FL_INLINE_DATA), "truncated within the inode: still inline");
             assertArrayEquals(tinyWant, readAll(fs, "/tiny"));
             assertArrayEquals(Arrays.copyOf(sixty, 30), readAll(fs, "/hundred"));
             assertArrayEquals("x2".getBytes(), readAll(fs, "/small/s2"), "an untouched inline file keeps its bytes");

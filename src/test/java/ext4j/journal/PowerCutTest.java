@@ -109,6 +109,21 @@ class PowerCutTest {
         System.out.println("PowerCutTest: " + total + " cut points over " + (fixed ? 1 : workloads) + " workloads, no failure");
     }
 
+    /**
+     * One workload on an inline_data image with small files and writes (most stay in the inode, some
+     * outgrow it, directories fill their inode and move to a block), 200 sampled cut points checked.
+     */
+    @Test
+    void inlineDataCutsRecoverToASyncedOrLaterState() throws Exception {
+        inline = true;
+        long seed = Seeds.draw();
+        int total = runWorkload(seed, Integer.getInteger("ext4j.cuts", 200)); // sampled: all (-Dext4j.cuts=0) take about 90 s
+        System.out.println("PowerCutTest inline_data: " + total + " cut points, no failure");
+    }
+
+    /** The workload runs on an inline_data image with sizes around what an inode holds. */
+    private boolean inline;
+
     /** One random workload on a fresh image, then a check at each cut point (all of them when cuts is 0); returns the count. */
     private int runWorkload(long seed, int cuts) throws Exception {
         model.clear(); files.clear(); volatileFiles.clear(); ids.clear(); log.clear();
@@ -119,10 +134,13 @@ class PowerCutTest {
         boolean orphanFile = Boolean.parseBoolean(System.getProperty("ext4j.orphanFile", String.valueOf((seed & 1) == 0)));
         if (orphanFile) System.out.println("  on an orphan_file image");
         // every third seed on an ea_inode image, with xattrs of up to 64 KiB set and removed (values in EA inodes); -Dext4j.eaInode fixes it
-        eaInode = Boolean.parseBoolean(System.getProperty("ext4j.eaInode", String.valueOf(seed % 3 == 0)));
+        // (not with the inline_data run, which has its own image)
+        eaInode = !inline && Boolean.parseBoolean(System.getProperty("ext4j.eaInode", String.valueOf(seed % 3 == 0)));
         if (eaInode) System.out.println("  on an ea_inode image, with xattr workload");
-        Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", rnd.nextBoolean() ? "1024" : "4096",
-                "-O", (orphanFile ? "orphan_file" : "^orphan_file") + (eaInode ? ",ea_inode" : ""));
+        String features = (orphanFile ? "orphan_file" : "^orphan_file") + (eaInode ? ",ea_inode" : "") + (inline ? ",inline_data" : "");
+        String bs = rnd.nextBoolean() ? "1024" : "4096";
+        if (inline) Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", bs, "-I", "256", "-O", features);
+        else Tools.mke2fs(img, null, "16M", "-t", "ext4", "-b", bs, "-O", features);
         byte[] base = Files.readAllBytes(img);
         RecordingBlockDevice dev = new RecordingBlockDevice(base, "recorded");
 
@@ -140,6 +158,12 @@ class PowerCutTest {
                 if (rnd.nextInt(8) == 0) { log("sync"); fs.sync(); syncAt.add(states.size()); volatileFiles.clear(); }
                 else randomOp(fs, rnd, mark);
                 mark.run();
+            }
+            if (inline) {                                   // the workload really kept files and directories inline
+                int n = 0;
+                for (String p : model.keySet()) if (!model.get(p).startsWith("l:") && fs.resolve(p, false).hasFlag(Inode.FL_INLINE_DATA)) n++;
+                System.out.println("  " + n + " of " + model.size() + " files and directories inline at the end");
+                assertTrue(n > 0);
             }
         }
         int devOps = dev.opCount();
@@ -262,13 +286,14 @@ class PowerCutTest {
     private void randomOp(Ext4FileSystem fs, Random rnd, Runnable mark) throws Exception {
         List<String> dirs = paths("d"), fl = paths("f");
         String dir = dirs.get(rnd.nextInt(dirs.size()));
-        String name = "n" + rnd.nextInt(40);
+        String name = "n" + rnd.nextInt(40) + (inline ? "x".repeat(rnd.nextInt(12)) : "");
         String p = child(dir, name);
         int kind = rnd.nextInt(eaInode ? 13 : 10);
         try {
             if (kind == 0 && !model.containsKey(p)) { log("mkdir " + p); fs.mkdir(p, 0755, 0, 0); model.put(p, "d"); }
             else if (kind <= 3 && !model.containsKey(p)) {
-                byte[] d = new byte[rnd.nextInt(3) == 0 ? rnd.nextInt(200_000) : rnd.nextInt(5000)];
+                byte[] d = new byte[inline ? (rnd.nextInt(4) == 0 ? rnd.nextInt(3000) : rnd.nextInt(130))
+                        : rnd.nextInt(3) == 0 ? rnd.nextInt(200_000) : rnd.nextInt(5000)];
                 rnd.nextBytes(d);
                 log("create " + p); fs.createFile(p, 0644, 0, 0);
                 model.put(p, "f:" + sha(new byte[0])); files.put(p, new byte[0]); ids.put(p, nextId++);
@@ -279,9 +304,9 @@ class PowerCutTest {
             } else if (kind <= 5 && !fl.isEmpty()) {
                 String f = fl.get(rnd.nextInt(fl.size()));
                 byte[] old = files.get(f);
-                int at = rnd.nextInt(old.length + 10_000);
+                int at = rnd.nextInt(old.length + (inline ? 100 : 10_000));
                 volatileFiles.add(f);
-                byte[] w = new byte[1 + rnd.nextInt(20_000)];
+                byte[] w = new byte[1 + rnd.nextInt(inline ? (rnd.nextInt(4) == 0 ? 3000 : 60) : 20_000)];
                 rnd.nextBytes(w);
                 log("write " + f + " " + at + "+" + w.length); fs.write(f, at, ByteBuffer.wrap(w));
                 byte[] now = java.util.Arrays.copyOf(old, Math.max(old.length, at + w.length));

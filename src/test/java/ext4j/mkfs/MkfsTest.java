@@ -78,6 +78,26 @@ class MkfsTest {
         assertEquals("11111111-2222-3333-4444-555555555555", field(Tools.ok("dumpe2fs", "-h", u.toString()), "Filesystem UUID"));
     }
 
+    /** -O inline_data as mke2fs makes it: the same superblock fields, lost+found one block shorter (mke2fs makes it inline first), e2fsck quiet; 128-byte inodes refused. */
+    @Test
+    void inlineDataAsMke2fs() throws Exception {
+        for (String size : new String[]{"32M", "600M"}) {
+            Path ours = compareWithMke2fs(size, "-O", "inline_data");
+            Path theirs = tmp.resolve("mke2fs-" + ("O_inline_data" + size).replaceAll("[^A-Za-z0-9_]", "") + ".img");
+            assertEquals(dirSize(theirs, "/lost+found"), dirSize(ours, "/lost+found"), "lost+found size (" + size + ")");
+            assertEquals(usedBlocks(Tools.ok("dumpe2fs", "-h", theirs.toString())), usedBlocks(Tools.ok("dumpe2fs", "-h", ours.toString())), "used blocks (" + size + ")");
+        }
+        CliRunner.Out o = CliRunner.run("mkfs", "-q", "-O", "inline_data", "-I", "128", tmp.resolve("small-inodes.img").toString(), "32M");
+        assertEquals(2, o.exit(), o.err());                 // a bad argument, as for any other refused option
+        assertTrue(o.err().contains("too small for inline data"), o.err());
+    }
+
+    private static String dirSize(Path img, String path) throws Exception {
+        var m = java.util.regex.Pattern.compile("Project:\\s+\\d+\\s+Size: (\\d+)").matcher(Tools.debugfs(img, "stat " + path));
+        assertTrue(m.find(), "debugfs stat " + path);
+        return m.group(1);
+    }
+
     @Test
     void ext4jAndLinuxWriteOnTheResult() throws Exception {
         for (String[] opts : new String[][]{{"-t", "ext4"}, {"-t", "ext2"}, {"-t", "ext4", "-b", "1024"}}) {
