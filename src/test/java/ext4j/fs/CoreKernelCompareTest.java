@@ -38,11 +38,11 @@ class CoreKernelCompareTest {
     private static final String[] LEAVES = {"a", "b", "c"};
 
     @Test
-    void randomOperationsGiveTheKernelsAnswers() throws Exception { compare(false, Integer.getInteger("ext4j.compareOps", 3000)); }
+    void randomOperationsGiveTheKernelsAnswers() throws Exception { compare(false, Integer.getInteger("ext4j.compareOps", 1500)); }
 
     /** Data operations only, on three regular files: every fallocate mode, writes, truncates and seeks in depth. */
     @Test
-    void randomDataOperationsGiveTheKernelsAnswers() throws Exception { compare(true, Integer.getInteger("ext4j.compareOps", 2000)); }
+    void randomDataOperationsGiveTheKernelsAnswers() throws Exception { compare(true, Integer.getInteger("ext4j.compareOps", 1000)); }
 
     private void compare(boolean dataOnly, int ops) throws Exception {
         Tools.requireMount();
