@@ -361,7 +361,7 @@ public final class Ext4FileSystem implements Closeable {
             try {
                 Inode file = inode(ino);
                 wr = w();
-                files.writeBackForSync(file);
+                files.writtenBack(file);
             } finally {
                 LockOrder.exit(LockOrder.Level.WRITER);
             }

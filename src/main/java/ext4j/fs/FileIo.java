@@ -341,13 +341,6 @@ final class FileIo {
     /** Engine and cache statistics (benchmarks, debugging). */
     String stats() { return io == null ? "no engine" : io.stats() + "; " + iops.stats(); }
 
-    /** fsync's locked half: the file's data written back and its size settled; the commit follows outside the lock. */
-    void writeBackForSync(Inode file) throws IOException {
-        if (!file.isRegular() || io == null) return;
-        CachedFile f = io.lookup(file.number());
-        if (f != null) { io.fsync(f); settleSize(f); }
-    }
-
     /** sync's data half: every dirty file written back (the first error kept), in-memory sizes stored. */
     IOException writeBackAll() throws IOException {
         IOException dataError = null;
@@ -375,12 +368,7 @@ final class FileIo {
      * inline file moved to extents first (as Linux does); returns the inode as stored then.
      */
     Inode writeBackForVerity(Inode file) throws IOException {
-        CachedFile f = io == null || !file.isRegular() ? null : io.lookup(file.number());
-        if (f != null) {
-            io.fsync(f);
-            settleSize(f);
-            file = vol.readInode(file.number());
-        }
+        if (writtenBack(file) != null) file = vol.readInode(file.number());
         if (file.isRegular() && file.hasFlag(Inode.FL_INLINE_DATA) && !file.hasFlag(Inode.FL_VERITY)
                 && vol.superblock().hasRoCompat(ext4j.ondisk.Features.RO_VERITY)) {
             fs.w().prepareForIo(file);
