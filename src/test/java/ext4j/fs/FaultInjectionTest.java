@@ -133,14 +133,20 @@ class FaultInjectionTest {
         }
     }
 
+    /** Faults from rnd's next seed on img's data (everything but the journal), not injecting until started. */
+    private static FaultyBlockDevice.Faults dataFaults(Random rnd, Path img, int bs) throws Exception {
+        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, bs)));
+        faults.stop();
+        return faults;
+    }
+
     /** sync reports a data write error once as well, and the file's own fsync still gets it (two errseqs, as Linux keeps them). */
     @Test
     void syncAndFsyncBothHearOfADataWriteError() throws Exception {
         long seed = seed();
         Random rnd = new Random(seed);
         Path img = image("sync", 4096);
-        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, 4096)));
-        faults.stop();
+        FaultyBlockDevice.Faults faults = dataFaults(rnd, img, 4096);
         byte[] a = new byte[100_000];
         rnd.nextBytes(a);
         try (Ext4Vfs v = Ext4Vfs.open(img, options(faults))) {
@@ -166,8 +172,7 @@ class FaultInjectionTest {
         long seed = seed();
         Random rnd = new Random(seed);
         Path img = image("close", 1024);
-        FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, 1024)));
-        faults.stop();
+        FaultyBlockDevice.Faults faults = dataFaults(rnd, img, 1024);
         byte[] a = new byte[40_000];
         rnd.nextBytes(a);
         Ext4Vfs v = Ext4Vfs.open(img, options(faults));
