@@ -240,12 +240,70 @@ final class Ext4MappingOps implements MappingOps {
         return false;
     }
 
-    /** Commit holds taken for written-state allocations not yet submitted (guarded by the engine lock). */
-    private int orderedHolds;
+    /**
+     * Written-state allocations whose data is not submitted yet, each holding commits back (guarded
+     * by the engine lock). By mapping, not a count: the journal's holds are per thread, and two
+     * threads' writebacks may be between allocation and submission at once; each lets go of its own.
+     */
+    private final java.util.Set<Mapping> orderedHolds = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     @Override
     public void submitted(CachedFile f, Mapping m) {
-        for (; orderedHolds > 0; orderedHolds--) w.journal().releaseCommits();
+        if (orderedHolds.remove(m)) w.journal().releaseCommits();
+    }
+
+    /**
+     * Allocates [lblk, lblk+n) (or a first part), from the delayed reservation or not: as written
+     * blocks when asked (written >= 0: the on-disk size rises to cover them, up to written if that
+     * is more than 0) or when the file has no unwritten state, with commits held back until the
+     * data is submitted; else (written -1) as unwritten ones.
+     */
+    private Mapping allocateOrdered(CachedFile f, long lblk, long n, boolean delayed, long written) throws IOException {
+        int bs = f.blockSize();
+        w.journal().holdCommits();
+        Extent x;
+        try {
+            x = written >= 0 ? w.allocateWritten(f.id(), lblk, n, written) : w.allocateForWriteback(f.id(), lblk, n, delayed);
+        } catch (IOException | RuntimeException e) {
+            w.journal().releaseCommits();
+            throw e;
+        }
+        writebackAllocations++;
+        if (delayed) {
+            Status st = status(f);
+            synchronized (st) { removeDelayed(st, lblk, lblk + x.len()); }
+            balloc.release(x.len());
+        }
+        inserted(f, x);
+        if (x.unwritten()) {                                // unwritten extents read as zeros until converted: no ordering needed
+            w.journal().releaseCommits();
+            return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        }
+        Mapping m = Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        orderedHolds.add(m);
+        return m;
+    }
+
+    /**
+     * Streaming writes: written blocks are overwritten in place; a hole gets written blocks now,
+     * commits held until the data is submitted (as an indirect-mapped file's writeback does), so
+     * the write needs no conversion afterwards. Blocks past the on-disk size are allocated only
+     * with newSize, which the on-disk size takes in the same handle (written blocks past i_size are
+     * an error to e2fsck). Delayed, unwritten and inline ranges are buffered.
+     */
+    @Override
+    public Mapping mapForDirectWrite(CachedFile f, long pos, long len, long newSize) throws IOException {
+        Mapping m = lookup(f, pos, len);
+        if (m.type() == MappingType.MAPPED) return m;
+        if (m.type() != MappingType.HOLE) return null;
+        int bs = f.blockSize();
+        long lblk = m.offset() / bs, n = Math.min(m.length() / bs, 1L << 20);
+        if (newSize < 0) {
+            long inside = (fs.diskInode(f.id()).size() + bs - 1) / bs - lblk;
+            if (inside <= 0) return null;
+            n = Math.min(n, inside);
+        }
+        return allocateOrdered(f, lblk, n, false, newSize < 0 ? 0 : newSize);
     }
 
     @Override
@@ -260,25 +318,7 @@ final class Ext4MappingOps implements MappingOps {
         if (delayed && fs.diskInode(f.id()).hasFlag(Inode.FL_EXTENTS)) return allocateDelayed(f, lblk, n);
         // Blocks mapped as written (indirect-mapped files have no unwritten state) must not be
         // committed before their data is written: commits wait until submitted() (ordered data).
-        w.journal().holdCommits();
-        Extent x;
-        try {
-            x = w.allocateForWriteback(f.id(), lblk, n, delayed);
-        } catch (IOException | RuntimeException e) {
-            w.journal().releaseCommits();
-            throw e;
-        }
-        if (x.unwritten()) w.journal().releaseCommits();   // unwritten extents read as zeros until converted: no ordering needed
-        else orderedHolds++;
-        writebackAllocations++;
-        if (delayed) {
-            Status st = status(f);
-            synchronized (st) { removeDelayed(st, lblk, lblk + x.len()); }
-            balloc.release(x.len());
-        }
-        inserted(f, x);
-        if (x.unwritten()) return Mapping.of(MappingType.UNWRITTEN, lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
-        return Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
+        return allocateOrdered(f, lblk, n, delayed, -1);
     }
 
     /**

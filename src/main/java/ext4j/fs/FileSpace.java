@@ -403,7 +403,9 @@ final class FileSpace extends WriterPart {
                 zeroTail(u, size);
                 if (w.orphans.isBig(u)) { w.orphans.orphanAdd(h, u); big = true; }  // the blocks go in later handles
                 else w.orphans.freeBlocksFrom(h, u, keep);
-            } else if (cut != Long.MAX_VALUE && (u.ed.flags() & Inode.FL_EXTENTS) == 0) {
+            } else if (cut != Long.MAX_VALUE) {
+                // shrinking in memory above the on-disk size: blocks written ahead of that size (writeback
+                // past a lagging i_size, streaming writes) hold the dropped data; a later growth must read zeros
                 w.orphans.freeBlocksFrom(h, u, (cut + vol.blockSize() - 1) / vol.blockSize());
             }
             u.ed.size(size);

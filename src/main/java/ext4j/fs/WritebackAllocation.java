@@ -39,10 +39,27 @@ final class WritebackAllocation extends WriterPart {
      * get written blocks). fromReservation: the blocks come out of a delayed-allocation reservation.
      */
     Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException {
+        return allocate(ino, lblk, n, fromReservation, -1);
+    }
+
+    /**
+     * Blocks for a streaming write, mapped as written (in extent files too): the caller holds
+     * commits back until the data is on the device, so no commit publishes them before it. The
+     * on-disk size rises in the same handle to cover them, up to newSize (0: it stays; the caller
+     * then asks only inside it), as e2fsck wants no written block past i_size.
+     */
+    Extent allocateWritten(long ino, long lblk, long n, long newSize) throws IOException {
+        return allocate(ino, lblk, n, false, newSize);
+    }
+
+    /** written: -1 for the usual (unwritten where the file can have it), else written blocks and the size they may raise i_size to. */
+    private Extent allocate(long ino, long lblk, long n, boolean fromReservation, long written) throws IOException {
         return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {
             noteData(ino);
             InodeUpdate u = update(fs.diskInode(ino));
-            Extent x = allocateOne(h, u, lblk, n, fromReservation);
+            Extent x = allocateOne(h, u, lblk, n, fromReservation, written >= 0);
+            long covered = Math.min(written, x.end() * vol.blockSize());
+            if (covered > u.ed.size()) u.ed.size(covered);
             u.save(h, balloc);
             return x;
         });
@@ -60,17 +77,17 @@ final class WritebackAllocation extends WriterPart {
             List<Extent> out = new ArrayList<>(ranges.size());
             for (int i = 0; i < ranges.size(); i++) {
                 if (i > 0) h.extend(8);                       // bitmap, group descriptor, superblock of one more allocation
-                out.add(allocateOne(h, u, ranges.get(i)[0], ranges.get(i)[1], true));
+                out.add(allocateOne(h, u, ranges.get(i)[0], ranges.get(i)[1], true, false));
             }
             u.save(h, balloc);
             return out;
         });
     }
 
-    Extent allocateOne(Handle h, InodeUpdate u, long lblk, long n, boolean fromReservation) throws IOException {
+    Extent allocateOne(Handle h, InodeUpdate u, long lblk, long n, boolean fromReservation, boolean written) throws IOException {
         long ino = u.number();
         BlockMapping t = u.tree();
-        boolean unwritten = t.maxRun(true) > 0;
+        boolean unwritten = !written && t.maxRun(true) > 0;
         Extent there = t.find(lblk);
         if (there != null) throw new IllegalStateException("inode " + ino + ": block " + lblk + " is already mapped");
         Extent nx = t.next(lblk);

@@ -162,6 +162,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
+                awaitStreaming(f);
                 if (pos >= f.size) return dst.hasRemaining() ? -1 : 0;
                 long end = Math.min(f.size, pos + dst.remaining());
                 boolean sequential = pos == f.nextReadPos || pos == 0;
@@ -222,7 +223,7 @@ public final class BufferedIo implements AutoCloseable {
         lock.lock();
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
-            if (pos >= f.size || f.mappingChanges > 0) return MISS;
+            if (pos >= f.size || f.mappingChanges > 0 || f.streaming > 0) return MISS;
             end = Math.min(f.size, pos + dst.remaining());
             if (end - pos < STREAM_MIN || !f.foliosIn(pos, end).isEmpty() || f.firstPending(pos) < end) return MISS;
             for (long p = pos; p < end; ) {
@@ -300,7 +301,7 @@ public final class BufferedIo implements AutoCloseable {
             long end = Math.min(f.size, pos + dst.remaining());
             from = pos / bs * bs;
             to = Math.min((end + bs - 1) / bs * bs, (f.size + bs - 1) / bs * bs);
-            if (to - from > MAX_UNLOCKED_READ || f.firstPending(from) < to || f.mappingChanges > 0) return MISS;
+            if (to - from > MAX_UNLOCKED_READ || f.firstPending(from) < to || f.mappingChanges > 0 || f.streaming > 0) return MISS;
             m = ops.begin(f, from, to - from, MappingOps.READ);
             if (m.type() != MappingType.MAPPED || m.offset() > from || m.end() < to) return MISS;
             dirtied = f.dirtied;
@@ -541,15 +542,115 @@ public final class BufferedIo implements AutoCloseable {
 
     // ---- write ----
 
-    /** Buffered write of src's remaining bytes at pos; returns the count (all of them). */
+    /**
+     * Write of src's remaining bytes at pos; returns the count (all of them). A large write streams
+     * its whole blocks (writeStreaming); its partial edge blocks, and any write the device cannot
+     * take straight away, go through the cache.
+     */
     public long write(CachedFile f, long pos, ByteBuffer src) throws IOException {
-        return write(f, pos, src.remaining(), dst -> {
+        long total = src.remaining(), done = 0;
+        int bs = f.blockSize;
+        long head = (bs - pos % bs) % bs;
+        if (total - head >= STREAM_MIN) {
+            if (head > 0) done += buffered(f, pos, src, head);
+            done += writeStreaming(f, pos + done, src, (total - done) / bs * bs);
+        }
+        return done + buffered(f, pos + done, src, total - done);
+    }
+
+    private long buffered(CachedFile f, long pos, ByteBuffer src, long len) throws IOException {
+        return write(f, pos, len, dst -> {
             int n = Math.min(dst.remaining(), src.remaining());
             dst.put(src.slice(src.position(), n));
             src.position(src.position() + n);
             return n;
         });
     }
+
+    /**
+     * A streaming write (Linux's direct I/O path, taken for large writes): the len bytes (whole
+     * blocks from a block-aligned pos) go from the caller's buffer straight to the device, with no
+     * copy into the cache and none out of it at writeback. The host's page cache is in front of the
+     * image already (as for readStreaming); a cached copy of bulk data costs two copies and evicts
+     * what is worth keeping. Under the lock: nothing dirty or in flight in the range, no mapping
+     * change, then the filesystem maps it (mapForDirectWrite: written blocks, a hole allocated as
+     * written with its commit held until submitted) and clean cached copies are dropped; the
+     * device write runs with the lock let go, the file marked streaming so that nothing caches or
+     * maps its blocks meanwhile; the size rises when the bytes are on the device. The on-disk size
+     * rises with the allocation when nothing of the file below is dirty or in flight (so it never
+     * covers data still in the cache; else only holes inside it are streamed), otherwise at the
+     * completion, which also stores the mtime. A device error fails the write (as direct I/O does;
+     * data in newly mapped blocks not written aborts the journal, writeFailed). Returns the bytes
+     * written this way, from src's position (the rest, if any, is for the cache).
+     */
+    private long writeStreaming(CachedFile f, long pos, ByteBuffer src, long len) throws IOException {
+        long done = 0;
+        lock.lock();
+        LockOrder.enter(LockOrder.Level.FOLIO);
+        try {
+            while (done < len) {
+                awaitStreaming(f);
+                while (f.writing > 0) { LockOrder.beforeWait("another thread's writeback of the file"); awaitChange(); }
+                long p = pos + done, end = pos + len;
+                if (readOnly || f.mappingChanges > 0 || f.firstPending(p) < end) return done;
+                if (p > f.size) zeroEofTail(f);
+                long want = Math.min(end - p, maxIo);       // allocates no more than one device write fills
+                // nothing of the file dirty or in flight below: the on-disk size may take the new size with the allocation
+                boolean quiet = f.firstPending(0) >= p && f.inFlight == f.streamedInFlight;
+                Mapping m = ops.mapForDirectWrite(f, p, want, quiet ? Math.max(f.size, p + want) : -1);
+                if (m == null) return done;
+                if (m.type() != MappingType.MAPPED || m.offset() != p) throw new IllegalStateException("direct write mapping " + m + " for " + f + " at " + p);
+                int n = (int) (Math.min(m.end(), end) - p);
+                dropRange(f, p, p + n);                     // clean copies would go stale (nothing in the range is dirty)
+                f.streaming++;
+                f.writing++;
+                f.inFlight++;
+                f.streamedInFlight++;
+                f.remaps++;                                 // an unlocked read that straddles the start is not returned
+                IOException failed = null;
+                int holds = lock.releaseAll();
+                try {
+                    dev.write(m.addrOf(p), src.slice(src.position(), n));
+                } catch (IOException | RuntimeException e) {
+                    failed = e instanceof IOException io ? io : new IOException("streaming write of " + f + " at " + p + ": " + e, e);
+                } finally {
+                    lock.reacquire(holds);
+                    f.streaming--;
+                    f.writing--;
+                    f.remaps++;                             // an unlocked read-in that straddled this must not be installed
+                    lock.signalAll();
+                }
+                if (failed != null) {
+                    f.inFlight--;
+                    f.streamedInFlight--;
+                    try { ops.writeFailed(f, m, failed); } finally { ops.submitted(f, m); }
+                    throw failed;
+                }
+                ops.submitted(f, m);
+                deviceWrites++;
+                streamedWrites.increment();
+                src.position(src.position() + n);
+                done += n;
+                if (p + n > f.size) f.size = p + n;
+                f.nextWritePos = p + n;
+                ops.end(f, p, n, n, MappingOps.WRITE, m);   // the mtime, stored with the on-disk size at the completion
+                completions.submit(List.of(new CompletionQueue.IoEnd(f, p, n, MappingType.MAPPED, true)));
+            }
+            return done;
+        } finally {
+            LockOrder.exit(LockOrder.Level.FOLIO);
+            lock.unlock();
+        }
+    }
+
+    /** Waits (the lock let go meanwhile) until no streaming write of the file is in progress. */
+    private void awaitStreaming(CachedFile f) throws IOException {
+        if (f.streaming > 0) LockOrder.beforeWait("a streaming write of the file");
+        while (f.streaming > 0) awaitChange();
+    }
+
+    /** Writes that went straight from the caller's buffer to the device (stats). */
+    private final java.util.concurrent.atomic.LongAdder streamedWrites = new java.util.concurrent.atomic.LongAdder();
 
     /**
      * Buffered write of len bytes from src at pos: each range is mapped for writing (delayed
@@ -563,6 +664,7 @@ public final class BufferedIo implements AutoCloseable {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
                 if (len <= 0) return 0;
+                awaitStreaming(f);
                 if (pos > f.size) zeroEofTail(f);
                 // sequential writes get large folios; a random write a folio the size of the write (as Linux's write_begin)
                 boolean sequential = pos == f.nextWritePos || pos == f.size;
@@ -675,6 +777,7 @@ public final class BufferedIo implements AutoCloseable {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
                 if (len <= 0) return false;
+                awaitStreaming(f);
                 int bs = f.blockSize;
                 long end = pos + len;
                 boolean did = false;
@@ -725,6 +828,7 @@ public final class BufferedIo implements AutoCloseable {
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
+                awaitStreaming(f);
                 if (newSize > f.size) { zeroEofTail(f); f.size = newSize; return; }
                 awaitCompletions(f);
                 f.size = newSize;
@@ -881,7 +985,7 @@ public final class BufferedIo implements AutoCloseable {
                 Run r = runs.get(i);
                 if (failed[i] == null) {
                     deviceWrites++;
-                    done.add(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type()));
+                    done.add(new CompletionQueue.IoEnd(f, r.pos(), r.len(), r.m().type(), false));
                     continue;
                 }
                 IOException e = failed[i] instanceof IOException io ? io : new IOException("writeback of " + f + " at " + r.pos() + ": " + failed[i], failed[i]);
@@ -964,13 +1068,14 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    void completed(CachedFile f, int count, IOException failure) {
+    void completed(CachedFile f, int count, boolean streamed, IOException failure) {
         lock.lock();
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
                 if (failure != null) noteError(f, failure);
                 f.inFlight -= count;
+                if (streamed) f.streamedInFlight -= count;
                 lock.signalAll();
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);

@@ -31,8 +31,15 @@ public final class CachedFile {
     volatile int readahead;
     /** Writeback I/O whose completion (written to the device, conversion queued) has not run yet. */
     int inFlight;
+    /** Of those, streaming writes (their completion stores only the size and mtime). */
+    int streamedInFlight;
     /** Device writes of this file in progress outside the engine lock (at most one). */
     int writing;
+    /**
+     * Streaming writes in progress (BufferedIo.writeStreaming: the caller's bytes on their way to
+     * blocks the cache holds nothing of): until they end, nothing caches, maps or changes the file's blocks.
+     */
+    int streaming;
     private final BufferedIo engine;
     /** The filesystem's per-file state (ext4: extent status), opaque to the engine. */
     public volatile Object fsState;

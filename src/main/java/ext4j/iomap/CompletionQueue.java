@@ -13,7 +13,8 @@ import java.util.List;
  * costs a few conversions, not one per I/O, and scattered ranges are converted in one go.
  */
 final class CompletionQueue implements AutoCloseable {
-    record IoEnd(CachedFile file, long pos, long len, MappingType type) {
+    /** A finished write; streamed: written from the caller's buffer (no folio of the range is under writeback for it). */
+    record IoEnd(CachedFile file, long pos, long len, MappingType type, boolean streamed) {
         long end() { return pos + len; }
     }
 
@@ -55,11 +56,11 @@ final class CompletionQueue implements AutoCloseable {
             for (int i = 0; i < batch.size(); ) {
                 IoEnd m = batch.get(i);
                 int j = i + 1;
-                while (j < batch.size() && batch.get(j).file() == m.file() && batch.get(j).type() == m.type() && batch.get(j).pos() == m.end()) {
-                    m = new IoEnd(m.file(), m.pos(), m.len() + batch.get(j).len(), m.type());
+                while (j < batch.size() && batch.get(j).file() == m.file() && batch.get(j).type() == m.type() && batch.get(j).streamed() == m.streamed() && batch.get(j).pos() == m.end()) {
+                    m = new IoEnd(m.file(), m.pos(), m.len() + batch.get(j).len(), m.type(), m.streamed());
                     j++;
                 }
-                if (!group.isEmpty() && (group.get(0).file() != m.file() || group.get(0).type() != m.type())) {
+                if (!group.isEmpty() && (group.get(0).file() != m.file() || group.get(0).type() != m.type() || group.get(0).streamed() != m.streamed())) {
                     complete(group, groupCount);
                     group.clear();
                     groupCount = 0;
@@ -74,12 +75,12 @@ final class CompletionQueue implements AutoCloseable {
     }
 
     /**
-     * The completion work of one file's merged ranges of one type (count I/Os in all), done
+     * The completion work of one file's merged ranges of one type and origin (count I/Os in all), done
      * together, then the waiting writeback is told.
      */
     private void complete(List<IoEnd> group, int count) {
         CachedFile f = group.get(0).file();
-        for (IoEnd e : group) engine.finishWriteback(f, e.pos(), e.end());
+        for (IoEnd e : group) if (!e.streamed()) engine.finishWriteback(f, e.pos(), e.end());
         IOException failure = null;
         try {
             if (group.size() == 1) ops.ioCompleted(f, group.get(0).pos(), group.get(0).len(), group.get(0).type());
@@ -92,7 +93,7 @@ final class CompletionQueue implements AutoCloseable {
             failure = x instanceof IOException io ? io : new IOException("completing writeback of " + f + " at " + group.get(0).pos() + ": " + x, x);
         }
         processed += count;
-        engine.completed(f, count, failure);
+        engine.completed(f, count, group.get(0).streamed(), failure);
     }
 
     @Override

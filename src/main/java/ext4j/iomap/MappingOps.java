@@ -32,6 +32,20 @@ public interface MappingOps {
     Mapping mapForWriteback(CachedFile f, long pos, long len) throws IOException;
 
     /**
+     * A streaming write (the engine's bypass of the cache for large aligned writes, as Linux's
+     * IOMAP_DIRECT): maps [pos, pos+len) (the answer may be shorter) to device space the caller's
+     * bytes can be written to right now: written blocks already there, or a hole allocated as
+     * written blocks whose commit waits until {@link #submitted} (ordered data). Written blocks
+     * must lie inside the on-disk size (e2fsck's rule): newSize, when not -1, is the size the file
+     * will have once the bytes land, which the engine allows the on-disk size to take with the
+     * allocation (nothing of the file is dirty or in flight, so no unwritten-back data would come
+     * inside it); with -1 only holes inside the on-disk size are allocated. Null when the range
+     * cannot be written that way (delayed, unwritten, inline, past the allowed size): the engine
+     * buffers it instead.
+     */
+    default Mapping mapForDirectWrite(CachedFile f, long pos, long len, long newSize) throws IOException { return null; }
+
+    /**
      * Writeback has issued the device writes for all of m (a mapping from mapForWriteback) that it
      * needed, before any of their completions is awaited: ordered-data filesystems let a commit of
      * the allocation proceed from here on.

@@ -137,7 +137,13 @@ class BufferedWriteTest {
      * for the reservation but may not be reused before the commit.
      */
     @Test
-    void enospcAtWritebackCommitsAndRetries() throws Exception {
+    void enospcAtWritebackCommitsAndRetries() throws Exception { enospcCommitsAndRetries(false); }
+
+    /** The same rule where a streaming write (large, aligned) allocates: at the write, not at writeback. */
+    @Test
+    void enospcAtStreamingWriteCommitsAndRetries() throws Exception { enospcCommitsAndRetries(true); }
+
+    private void enospcCommitsAndRetries(boolean streamed) throws Exception {
         Path img = tmp.resolve("enospc.img");
         Tools.mke2fs(img, null, "8M", "-t", "ext4", "-b", "1024", "-m", "0");
         byte[] a, b;
@@ -152,10 +158,13 @@ class BufferedWriteTest {
             b = new byte[a.length - 100 * 1024];
             new Random(4).nextBytes(b);
             fs.createFile("/b", 0644, 0, 0);
-            fs.write("/b", 0, ByteBuffer.wrap(b));                // reserved: counted against free space, allocated at writeback
             long before = fs.writerForTest().tx.enospcRetries;
+            if (streamed) fs.write("/b", 0, ByteBuffer.wrap(b));  // allocated at the write, straight from the buffer
+            else for (int at = 0; at < b.length; at += 8192)       // small writes are reserved: counted against free space, allocated at writeback
+                fs.write("/b", at, ByteBuffer.wrap(b, at, Math.min(8192, b.length - at)));
+            assertEquals(streamed, fs.writerForTest().tx.enospcRetries > before, "retried at the write");
             fs.fsync("/b");
-            assertTrue(fs.writerForTest().tx.enospcRetries > before, "the writeback allocation did not need the commit-and-retry");
+            assertTrue(fs.writerForTest().tx.enospcRetries > before, "the allocation did not need the commit-and-retry");
             assertArrayEquals(b, readAll(fs, "/b"));
         }
         Tools.assertFsckClean(img);

@@ -88,6 +88,41 @@ class ExtentTreeShapeTest {
     }
 
     /**
+     * Streaming writes (64 KiB and more, straight to written blocks) at random places of a sparse
+     * file with 1K blocks: a new extent that lands physically right before or after a neighbour is
+     * merged with it, also across a leaf boundary (the next leaf's first key moves down). The tree
+     * must stay valid (e2fsck -fn line by line) and the data read back as written.
+     */
+    @Test
+    void streamedWritesMergingAcrossLeavesKeepTheTreeValid() throws Exception {
+        Path img = image("160M");
+        Random r = seeded();
+        TreeMap<Long, Integer> written = new TreeMap<>();   // first block -> blocks
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/sparse", 0644, 0, 0);
+            for (int i = 0; i < 1500; i++) {
+                long b = (long) r.nextInt(100 * 1024 / 64) * 64 + (r.nextBoolean() ? 0 : r.nextInt(64));
+                int n = 64 + r.nextInt(3) * 64;
+                byte[] d = new byte[n * 1024];
+                for (int k = 0; k < n; k++) Arrays.fill(d, k * 1024, (k + 1) * 1024, (byte) ((b + k) % 251 + 1));
+                fs.write("/sparse", b * 1024, ByteBuffer.wrap(d));
+                for (int k = 0; k < n; k++) written.put(b + k, 1);
+                if (i % 100 == 0) fs.fsync("/sparse");
+            }
+            fs.fsync("/sparse");
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            Inode f = fs.resolve("/sparse", true);
+            for (long b : written.keySet()) {
+                ByteBuffer got = ByteBuffer.allocate(1024);
+                fs.read(f, b * 1024, got);
+                assertArrayEquals(block(b), got.array(), "block " + b);
+            }
+        }
+    }
+
+    /**
      * A file growing by separate extents at its end (a log with holes): each new leaf is filled in
      * order, so appending costs about one leaf write per edit, and the tree stays packed.
      */

@@ -60,6 +60,26 @@ class BufferedIoTest {
             return Mapping.of(unwritten.contains(b) ? MappingType.UNWRITTEN : MappingType.MAPPED, b * BS, BS, map.get(b) * BS, seq);
         }
 
+        /** Files whose large writes may go straight to the device (mapForDirectWrite): holes become written blocks. */
+        final java.util.Set<Long> direct = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        @Override public Mapping mapForDirectWrite(CachedFile f, long pos, long len, long newSize) {
+            if (!direct.contains(f.id())) return null;
+            long b = pos / BS, n = len / BS;
+            if (delayed.contains(b) || unwritten.contains(b)) return null;
+            Long p = map.get(b);
+            if (p != null) {                                  // the run of written blocks contiguous on the device
+                long k = b + 1;
+                while (k < b + n && Long.valueOf(p + (k - b)).equals(map.get(k)) && !unwritten.contains(k)) k++;
+                return Mapping.of(MappingType.MAPPED, b * BS, (k - b) * BS, p * BS, seq);
+            }
+            long k = b;
+            for (; k < b + n && !map.containsKey(k) && !delayed.contains(k); k++) map.put(k, nextFree + (k - b));
+            nextFree += k - b;
+            seq++;
+            return Mapping.of(MappingType.MAPPED, b * BS, (k - b) * BS, map.get(b) * BS, seq);
+        }
+
         @Override public void ioCompleted(CachedFile f, long pos, long len, MappingType type) {
             long sizeLimit = f.safeSize(diskSize);
             for (long b = pos / BS; b < (pos + len) / BS; b++) unwritten.remove(b);

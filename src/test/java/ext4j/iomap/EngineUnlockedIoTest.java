@@ -198,4 +198,66 @@ class EngineUnlockedIoTest {
             assertArrayEquals(fill(BS, 0x66), Arrays.copyOfRange(got, 0, BS), "a block nobody wrote");
         }
     }
+    /** A large aligned write goes from the caller's buffer to the device: nothing cached, and the engine free while it is in the device. */
+    @Test
+    void streamingWriteDoesNotHoldTheEngine() throws Exception {
+        try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
+            CachedFile a = fileA(io);
+            CachedFile b = io.file(2, BS, 0);
+            ops.direct.add(b.id());                                // A's write in othersGoOn stays buffered
+            dev.stallFrom = 0; dev.stallTo = Long.MAX_VALUE; dev.stallWrites = true;
+            CompletableFuture<Long> big = CompletableFuture.supplyAsync(() -> {
+                try { return io.write(b, 0, ByteBuffer.wrap(fill(128 * BS, 0x44))); } catch (IOException e) { throw new RuntimeException(e); }
+            }, pool);
+            othersGoOn(io, a, big);
+            assertEquals(128 * BS, big.get(20, TimeUnit.SECONDS));
+            dev.stallWrites = false;
+            assertEquals(0, b.foliosIn(0, 128 * BS).size(), "a streamed write caches nothing");
+            assertFalse(b.hasPending(0, 128 * BS), "nothing is left to write back");
+            assertEquals(128 * BS, b.size());
+            for (long k = 0; k < 128; k += 17) {
+                ByteBuffer on = ByteBuffer.allocate(BS);
+                dev.dev.read(ops.map.get(k) * BS, on);
+                assertArrayEquals(fill(BS, 0x44), on.array(), "block " + k + " on the device");
+            }
+            assertArrayEquals(fill(128 * BS, 0x44), read(io, b, 0, 128 * BS));
+        }
+    }
+
+    /**
+     * A read of blocks a streaming write has in the device waits for it and returns the new bytes,
+     * never the old ones (cached or on the device); an unaligned write streams its whole blocks and
+     * buffers its edges.
+     */
+    @Test
+    void aReadDuringAStreamingWriteSeesTheNewBytes() throws Exception {
+        try (BufferedIo io = new BufferedIo(dev, ops, 4 << 20, 64 * 1024)) {
+            mapOnDevice(0, 200, 7000, k -> 0x66);
+            CachedFile b = io.file(2, BS, 200 * BS);
+            assertArrayEquals(fill(8 * BS, 0x66), read(io, b, 40 * BS, 8 * BS), "old bytes, now cached");
+            ops.direct.add(b.id());
+            dev.stallFrom = 7000L * BS; dev.stallTo = 7200L * BS; dev.stallWrites = true;
+            long from = 10 * BS + 100, len = 100 * BS;               // blocks 11..109 stream, the edges go to the cache
+            CompletableFuture<Long> w = CompletableFuture.supplyAsync(() -> {
+                try { return io.write(b, from, ByteBuffer.wrap(fill((int) len, 0x77))); } catch (IOException e) { throw new RuntimeException(e); }
+            }, pool);
+            assertTrue(dev.stalled.await(20, TimeUnit.SECONDS), "the streaming write reached the device");
+            CompletableFuture<byte[]> cachedRange = CompletableFuture.supplyAsync(() -> read(io, b, 40 * BS, 8 * BS), pool);
+            CompletableFuture<byte[]> coldRange = CompletableFuture.supplyAsync(() -> read(io, b, 60 * BS, 2 * BS), pool);
+            assertThrows(TimeoutException.class, () -> cachedRange.get(300, TimeUnit.MILLISECONDS), "the read waits for the write in the device");
+            dev.stallWrites = false;
+            dev.release.countDown();
+            assertEquals(len, w.get(20, TimeUnit.SECONDS));
+            assertArrayEquals(fill(8 * BS, 0x77), cachedRange.get(20, TimeUnit.SECONDS), "the cached old bytes were dropped");
+            assertArrayEquals(fill(2 * BS, 0x77), coldRange.get(20, TimeUnit.SECONDS));
+            byte[] all = read(io, b, 0, 200 * BS);
+            for (int i = 0; i < 200 * BS; i++) assertEquals(i >= from && i < from + len ? 0x77 : 0x66, all[i], "byte " + i);
+            assertTrue(b.hasPending(10 * BS, 11 * BS) && b.hasPending(110 * BS, 111 * BS), "the partial edge blocks are buffered");
+            assertFalse(b.hasPending(11 * BS, 110 * BS), "the whole blocks were streamed");
+            io.writeback(b, 0, Long.MAX_VALUE);
+            io.dropAll();
+            all = read(io, b, 0, 200 * BS);
+            for (int i = 0; i < 200 * BS; i++) assertEquals(i >= from && i < from + len ? 0x77 : 0x66, all[i], "byte " + i + " from the device");
+        }
+    }
 }
