@@ -202,15 +202,16 @@ public final class Ext4Vfs implements Closeable {
         return t;
     }
 
-    /** A write or truncate by a caller without CAP_FSETID drops S_ISUID, and S_ISGID if the group may execute (file_remove_privs). */
-    private void dropPrivileges(Inode i, Caller who) throws IOException {
-        if (who.privileged() || !i.isRegular()) return;
+    /** A write or truncate by a caller without CAP_FSETID drops S_ISUID, and S_ISGID if the group may execute (file_remove_privs); returns whether the inode changed. */
+    private boolean dropPrivileges(Inode i, Caller who) throws IOException {
+        if (who.privileged() || !i.isRegular()) return false;
         int mode = i.mode(), keep = mode;
         if ((mode & Attr.S_ISUID) != 0) mode &= ~Attr.S_ISUID;
         if ((mode & Attr.S_ISGID) != 0 && ((mode & 0010) != 0 || !who.inGroup(i.gid()))) mode &= ~Attr.S_ISGID;
-        if (mode == keep) return;
+        if (mode == keep) return false;
         int m = mode;
         fs.setattr(i, e -> e.mode(m).ctime(FsWriter.now()));
+        return true;
     }
 
     // ---- names ----
@@ -439,15 +440,15 @@ public final class Ext4Vfs implements Closeable {
             if (n == 0) return 0;
             long max = i.isRegular() ? fs.maxFileSize(i) : Long.MAX_VALUE;
             if (pos >= max) throw new FsException(Errno.EFBIG, "inode " + f.ino() + ": offset " + pos + " at or past the largest size " + max);
-            dropPrivileges(i, who);
+            if (dropPrivileges(i, who)) i = fs.inode(f.ino());
             if (pos + n > max) {                      // a short write up to the limit, as Linux's generic_write_check_limits
                 int fits = (int) (max - pos);
                 ByteBuffer part = src.duplicate().limit(src.position() + fits);
-                fs.write(fs.inode(f.ino()), pos, part);
+                fs.write(i, pos, part);
                 src.position(src.position() + fits);
                 return fits;
             }
-            fs.write(fs.inode(f.ino()), pos, src);
+            fs.write(i, pos, src);
             return n;
         }
     }

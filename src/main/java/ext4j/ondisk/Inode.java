@@ -308,6 +308,15 @@ public final class Inode {
             return Inode.parse(ino, b.duplicate().clear(), sb, "inode " + ino + " (being written)");
         }
 
+        /**
+         * The edited inode as an in-memory view, for callers to read (a regular file's size and
+         * mtime while its data is cached): no checksum computed, so never to be stored as it is
+         * (an edit of it is sealed, which computes one). Ends this editor's use.
+         */
+        public Inode view(Superblock sb) {
+            return new Inode(ino, b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN), sb.hasRoCompat(Features.RO_HUGE_FILE));
+        }
+
         /** The raw bytes (call {@link #seal} first). */
         public ByteBuffer bytes() { return b.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN); }
     }
