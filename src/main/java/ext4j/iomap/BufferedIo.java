@@ -1049,22 +1049,27 @@ public final class BufferedIo implements AutoCloseable {
         }
     }
 
-    /** Completion side: the blocks of [from, to) are no longer in flight. */
-    void finishWriteback(CachedFile f, long from, long to) {
+    /** Completion side: the blocks of each range are no longer in flight. */
+    void finishWriteback(CachedFile f, List<CompletionQueue.IoEnd> ranges) {
         lock.lock();
         try {
             LockOrder.enter(LockOrder.Level.FOLIO);
             try {
-                int bs = f.blockSize;
-                for (Folio fo : f.foliosIn(from, to)) {
-                    int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
-                    fo.endWriteback(off / bs, stop / bs);
-                }
+                for (CompletionQueue.IoEnd e : ranges) finishWriteback(f, e.pos(), e.end());
             } finally {
                 LockOrder.exit(LockOrder.Level.FOLIO);
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** The blocks of [from, to) are no longer in flight (the engine lock held). */
+    private void finishWriteback(CachedFile f, long from, long to) {
+        int bs = f.blockSize;
+        for (Folio fo : f.foliosIn(from, to)) {
+            int off = (int) Math.max(0, from - fo.offset()), stop = (int) Math.min(fo.size(), to - fo.offset());
+            fo.endWriteback(off / bs, stop / bs);
         }
     }
 

@@ -80,7 +80,7 @@ final class CompletionQueue implements AutoCloseable {
      */
     private void complete(List<IoEnd> group, int count) {
         CachedFile f = group.get(0).file();
-        for (IoEnd e : group) if (!e.streamed()) engine.finishWriteback(f, e.pos(), e.end());
+        if (!group.get(0).streamed()) engine.finishWriteback(f, group);   // one lock for the lot (scattered 4 KiB runs are many)
         IOException failure = null;
         try {
             if (group.size() == 1) ops.ioCompleted(f, group.get(0).pos(), group.get(0).len(), group.get(0).type());
