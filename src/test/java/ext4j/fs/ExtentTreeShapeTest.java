@@ -112,12 +112,17 @@ class ExtentTreeShapeTest {
             fs.fsync("/sparse");
         }
         Tools.assertFsckClean(img);
+        assertBlocks(img, "/sparse", written.keySet(), ExtentTreeShapeTest::block);
+    }
+
+    /** Each of the blocks of the file at path, read from the image, holds want(block). */
+    private static void assertBlocks(Path img, String path, Iterable<Long> blocks, java.util.function.LongFunction<byte[]> want) throws Exception {
         try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
-            Inode f = fs.resolve("/sparse", true);
-            for (long b : written.keySet()) {
+            Inode f = fs.resolve(path, true);
+            for (long b : blocks) {
                 ByteBuffer got = ByteBuffer.allocate(1024);
                 fs.read(f, b * 1024, got);
-                assertArrayEquals(block(b), got.array(), "block " + b);
+                assertArrayEquals(want.apply(b), got.array(), "block " + b);
             }
         }
     }
@@ -241,16 +246,7 @@ class ExtentTreeShapeTest {
             fs.fsync("/k");
         }
         Tools.assertFsckClean(img);
-        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
-            Inode f = fs.resolve("/k", true);
-            for (var e : model.entrySet()) {
-                ByteBuffer got = ByteBuffer.allocate(1024);
-                fs.read(f, e.getKey() * 1024, got);
-                byte[] want = new byte[1024];
-                Arrays.fill(want, e.getValue());
-                assertArrayEquals(want, got.array(), "block " + e.getKey());
-            }
-        }
+        assertBlocks(img, "/k", model.keySet(), b -> { byte[] want = new byte[1024]; Arrays.fill(want, model.get(b)); return want; });
     }
 
     private void phase(Ext4FileSystem fs, Path img, byte[] model, String when) throws Exception {
