@@ -334,6 +334,24 @@ final class Ext4MappingOps implements MappingOps {
         w.journal().abort(stop);
     }
 
+    /** Blocks just allocated for a streaming write that failed: unmapped in a handle of their own before the held commit goes. */
+    @Override
+    public void directWriteFailed(CachedFile f, Mapping m, IOException e) throws IOException {
+        if (!m.fresh()) return;                            // an overwrite in place: the old bytes stay, as after a failed writeback
+        int bs = f.blockSize();
+        try {
+            w.unmapFailedWrite(f.id(), m.offset() / bs, m.end() / bs);
+        } catch (IOException | RuntimeException x) {
+            // the commit would map someone's old bytes into the file: stop the journal first (data_err=abort)
+            FsException stop = new FsException(Errno.EIO, f + ": blocks of a failed write could not be unmapped (" + x.getMessage() + ")");
+            stop.initCause(e);
+            w.journal().abort(stop);
+            throw x;
+        } finally {
+            changed(f);
+        }
+    }
+
     /** Most delayed ranges one writeback allocation takes on (one handle, one extent tree store). */
     static final int ALLOCATION_BATCH = 64;
 

@@ -185,6 +185,7 @@ final class FsWriter {
 
     // ---- writeback ----
     Extent allocateForWriteback(long ino, long lblk, long n, boolean fromReservation) throws IOException { return writeback.allocateForWriteback(ino, lblk, n, fromReservation); }
+    void unmapFailedWrite(long ino, long from, long to) throws IOException { writeback.unmapFailedWrite(ino, from, to); }
     Extent allocateWritten(long ino, long lblk, long n, long newSize) throws IOException { return writeback.allocateWritten(ino, lblk, n, newSize); }
     List<Extent> allocateDelayedForWriteback(long ino, List<long[]> ranges) throws IOException { return writeback.allocateDelayedForWriteback(ino, ranges); }
     void completeWriteback(ext4j.iomap.CachedFile f, List<long[]> ranges, boolean convert, Inode.Timestamp mtime) throws IOException { writeback.completeWriteback(f, ranges, convert, mtime); }

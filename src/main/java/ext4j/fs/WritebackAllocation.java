@@ -52,6 +52,22 @@ final class WritebackAllocation extends WriterPart {
         return allocate(ino, lblk, n, false, newSize);
     }
 
+    /**
+     * Blocks [from, to) allocated for a streaming write whose data did not reach the device: freed,
+     * so the commit its allocation held back publishes a hole, not someone's old bytes.
+     */
+    void unmapFailedWrite(long ino, long from, long to) throws IOException {
+        txn("failed streaming write inode " + ino, OP_CREDITS, h -> {
+            InodeUpdate u = update(fs.diskInode(ino));
+            for (BlockAllocator.Range r : u.tree().remove(from, to)) {
+                balloc.free(h, r.start(), r.length());
+                u.addBlocks(-r.length());
+            }
+            u.save(h, balloc);
+            return null;
+        });
+    }
+
     /** written: -1 for the usual (unwritten where the file can have it), else written blocks and the size they may raise i_size to. */
     private Extent allocate(long ino, long lblk, long n, boolean fromReservation, long written) throws IOException {
         return txn("writeback allocation inode " + ino, OP_CREDITS, h -> {

@@ -579,8 +579,9 @@ public final class BufferedIo implements AutoCloseable {
      * maps its blocks meanwhile; the size rises when the bytes are on the device. The on-disk size
      * rises with the allocation when nothing of the file below is dirty or in flight (so it never
      * covers data still in the cache; else only holes inside it are streamed), otherwise at the
-     * completion, which also stores the mtime. A device error fails the write (as direct I/O does;
-     * data in newly mapped blocks not written aborts the journal, writeFailed). Returns the bytes
+     * completion, which also stores the mtime. A device error is handled as a failed writeback's:
+     * the bytes are lost, blocks allocated for them unmapped (directWriteFailed), and the error
+     * reported by the next fsync, so callers see one contract whether a write streamed or not. Returns the bytes
      * written this way, from src's position (the rest, if any, is for the cache).
      */
     private long writeStreaming(CachedFile f, long pos, ByteBuffer src, long len) throws IOException {
@@ -621,20 +622,26 @@ public final class BufferedIo implements AutoCloseable {
                     lock.signalAll();
                 }
                 if (failed != null) {
+                    // lost, as a failed writeback's bytes are: the write is done, the next fsync (and sync) reports it
+                    noteError(f, failed);
                     f.inFlight--;
                     f.streamedInFlight--;
-                    try { ops.writeFailed(f, m, failed); } finally { ops.submitted(f, m); }
-                    throw failed;
                 }
-                ops.submitted(f, m);
-                deviceWrites++;
-                streamedWrites.increment();
+                try {
+                    if (failed != null) ops.directWriteFailed(f, m, failed);
+                } finally {
+                    ops.submitted(f, m);
+                }
+                if (failed == null) {
+                    deviceWrites++;
+                    streamedWrites.increment();
+                }
                 src.position(src.position() + n);
                 done += n;
                 if (p + n > f.size) f.size = p + n;
                 f.nextWritePos = p + n;
                 ops.end(f, p, n, n, MappingOps.WRITE, m);   // the mtime, stored with the on-disk size at the completion
-                completions.submit(List.of(new CompletionQueue.IoEnd(f, p, n, MappingType.MAPPED, true)));
+                if (failed == null) completions.submit(List.of(new CompletionQueue.IoEnd(f, p, n, MappingType.MAPPED, true)));
             }
             return done;
         } finally {

@@ -52,6 +52,14 @@ public interface MappingOps {
      */
     default void submitted(CachedFile f, Mapping m) throws IOException {}
 
+    /**
+     * A streaming write into m (from {@link #mapForDirectWrite}) failed: its bytes are lost, as a
+     * failed writeback's are, and the error waits for the file's next fsync. Blocks allocated for
+     * it hold someone's old bytes: the filesystem unmaps them before its held commit goes (the
+     * range then reads as a hole). Called before {@link #submitted}.
+     */
+    default void directWriteFailed(CachedFile f, Mapping m, IOException e) throws IOException { writeFailed(f, m, e); }
+
     /** A write of file data into m failed (the error also waits for the file's next fsync); called before {@link #submitted}. */
     default void writeFailed(CachedFile f, Mapping m, IOException e) {}
 

@@ -133,6 +133,51 @@ class FaultInjectionTest {
         }
     }
 
+    /**
+     * A large write streams straight to newly allocated blocks; when that device write fails, the
+     * blocks are unmapped before the commit their allocation held back, so the file reads zeros
+     * there, never the old bytes of the file that had the blocks before; the next fsync reports the
+     * error once and the filesystem stays writable, as after a failed writeback.
+     */
+    @Test
+    void aFailedStreamingWriteIntoNewBlocksLeavesAHoleNotStaleBytes() throws Exception {
+        long seed = seed();
+        Random rnd = new Random(seed);
+        Effect effect = Effect.values()[rnd.nextInt(Effect.values().length)];
+        Path img = image("stream", 4096);
+        FaultyBlockDevice.Faults faults = dataFaults(rnd, img, 4096).writeEffects(effect);
+        byte[] old = new byte[400_000], a = new byte[400_000];
+        java.util.Arrays.fill(old, (byte) 0x5A);
+        rnd.nextBytes(a);
+        try (Ext4Vfs v = Ext4Vfs.open(img, options(faults))) {
+            OpenFile fo = v.open(v.create(Ext4Vfs.ROOT, name("old"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+            v.write(fo, 0, ByteBuffer.wrap(old), ROOT);
+            v.fsync(fo, false);
+            v.release(fo);
+            v.unlink(Ext4Vfs.ROOT, name("old"));
+            v.sync();                                              // its blocks free for the next allocation
+            OpenFile fa = v.open(v.create(Ext4Vfs.ROOT, name("a"), 0644, 022, ROOT).ino(), Ext4Vfs.O_RDWR, ROOT);
+            faults.start();
+            faults.at(Kind.WRITE, 1);
+            assertEquals(a.length, v.write(fa, 0, ByteBuffer.wrap(a), ROOT), "the write is acknowledged, as a buffered one");
+            assertEquals(1, faults.injected().size(), "seed " + seed + ": the streamed data write failed");
+            Errno first = call("fsync a", () -> v.fsync(fa, false));
+            assertEquals(Faults.errnoOf(faults.injected().get(0)), first, "seed " + seed + " " + effect + ": the fsync after a failed streaming write");
+            assertNull(call("fsync a again", () -> v.fsync(fa, false)), "the error is reported once");
+            assertFalse(v.isReadOnly(), "a data write error leaves the filesystem writable");
+            byte[] got = readAll(v, fa);
+            assertEquals(a.length, got.length);
+            for (int i = 0; i < got.length; i++)                   // lost (zeros) or written, never the deleted file's bytes
+                if (got[i] != 0 && got[i] != a[i]) fail("seed " + seed + " " + effect + ": byte " + i + " is " + got[i] + ", neither written nor zero");
+            v.write(fa, 0, ByteBuffer.wrap(a), ROOT);
+            assertNull(call("fsync a rewritten", () -> v.fsync(fa, false)));
+            v.release(fa);
+        }
+        faults.stop();
+        recoverAndCheck(img);
+        assertArrayEquals(a, readAll(img, "a"), "seed " + seed + ": a after recovery");
+    }
+
     /** Faults from rnd's next seed on img's data (everything but the journal), not injecting until started. */
     private static FaultyBlockDevice.Faults dataFaults(Random rnd, Path img, int bs) throws Exception {
         FaultyBlockDevice.Faults faults = new FaultyBlockDevice.Faults(rnd.nextLong()).region(Faults.outside(Faults.journal(img, bs)));
