@@ -281,8 +281,15 @@ final class Ext4MappingOps implements MappingOps {
         }
         Mapping m = Mapping.fresh(lblk * bs, (long) x.len() * bs, x.pblk() * bs, status(f).seq);
         orderedHolds.add(m);
+        if (written > 0) settled.add(m);
         return m;
     }
+
+    /** Streaming-write allocations whose handle stored the new on-disk size and the mtime (guarded by the engine lock). */
+    private final java.util.Set<Mapping> settled = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+    @Override
+    public boolean directWriteNeedsCompletion(CachedFile f, Mapping m) { return !settled.remove(m); }
 
     /**
      * Streaming writes: written blocks are overwritten in place; a hole gets written blocks now,
@@ -337,6 +344,7 @@ final class Ext4MappingOps implements MappingOps {
     /** Blocks just allocated for a streaming write that failed: unmapped in a handle of their own before the held commit goes. */
     @Override
     public void directWriteFailed(CachedFile f, Mapping m, IOException e) throws IOException {
+        settled.remove(m);
         if (!m.fresh()) return;                            // an overwrite in place: the old bytes stay, as after a failed writeback
         int bs = f.blockSize();
         try {

@@ -46,7 +46,8 @@ final class WritebackAllocation extends WriterPart {
      * Blocks for a streaming write, mapped as written (in extent files too): the caller holds
      * commits back until the data is on the device, so no commit publishes them before it. The
      * on-disk size rises in the same handle to cover them, up to newSize (0: it stays; the caller
-     * then asks only inside it), as e2fsck wants no written block past i_size.
+     * then asks only inside it), as e2fsck wants no written block past i_size; with a newSize the
+     * mtime and ctime are stored too, so the write needs no completion.
      */
     Extent allocateWritten(long ino, long lblk, long n, long newSize) throws IOException {
         return allocate(ino, lblk, n, false, newSize);
@@ -76,6 +77,7 @@ final class WritebackAllocation extends WriterPart {
             Extent x = allocateOne(h, u, lblk, n, fromReservation, written >= 0);
             long covered = Math.min(written, x.end() * vol.blockSize());
             if (covered > u.ed.size()) u.ed.size(covered);
+            if (written > 0) { Inode.Timestamp now = now(); u.ed.mtime(now).ctime(now); } // the write's own times: it needs no completion
             u.save(h, balloc);
             return x;
         });

@@ -640,8 +640,15 @@ public final class BufferedIo implements AutoCloseable {
                 done += n;
                 if (p + n > f.size) f.size = p + n;
                 f.nextWritePos = p + n;
-                ops.end(f, p, n, n, MappingOps.WRITE, m);   // the mtime, stored with the on-disk size at the completion
-                if (failed == null) completions.submit(List.of(new CompletionQueue.IoEnd(f, p, n, MappingType.MAPPED, true)));
+                if (failed != null) continue;
+                if (ops.directWriteNeedsCompletion(f, m)) {
+                    ops.end(f, p, n, n, MappingOps.WRITE, m);   // the mtime, stored with the on-disk size at the completion
+                    completions.submit(List.of(new CompletionQueue.IoEnd(f, p, n, MappingType.MAPPED, true)));
+                } else {                                    // the allocation's handle stored the size and the mtime
+                    f.inFlight--;
+                    f.streamedInFlight--;
+                    lock.signalAll();
+                }
             }
             return done;
         } finally {

@@ -53,6 +53,13 @@ public interface MappingOps {
     default void submitted(CachedFile f, Mapping m) throws IOException {}
 
     /**
+     * A streaming write's bytes for m (from {@link #mapForDirectWrite}) are on the device: whether
+     * the filesystem still needs a MAPPED completion for them ({@link #end}, then ioCompleted: the
+     * on-disk size, the mtime), or stored all of that with the allocation already. Default: it does.
+     */
+    default boolean directWriteNeedsCompletion(CachedFile f, Mapping m) { return true; }
+
+    /**
      * A streaming write into m (from {@link #mapForDirectWrite}) failed: its bytes are lost, as a
      * failed writeback's are, and the error waits for the file's next fsync. Blocks allocated for
      * it hold someone's old bytes: the filesystem unmaps them before its held commit goes (the

@@ -174,6 +174,47 @@ class BufferedWriteTest {
         }
     }
 
+    /**
+     * A large append streams from the caller's buffer to new blocks whose handle also stores the
+     * size and the mtime: nothing is cached and no completion runs for it, yet the size and mtime
+     * are visible at once and on disk after close, and the kernel reads the same bytes.
+     */
+    @Test
+    void streamedAppendStoresSizeAndMtimeWithItsAllocation() throws Exception {
+        Path img = tmp.resolve("stream.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", "4096");
+        byte[] d = new byte[3 << 20];
+        new Random(7).nextBytes(d);
+        Inode.Timestamp before;
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, Options.defaults())) {
+            fs.createFile("/big", 0644, 0, 0);
+            before = fs.resolve("/big", true).mtime();
+            Thread.sleep(20);
+            for (int at = 0; at < d.length; at += 1 << 20) fs.write("/big", at, ByteBuffer.wrap(d, at, 1 << 20));
+            Inode live = fs.resolve("/big", true);
+            assertEquals(d.length, live.size());
+            assertTrue(live.mtime().toInstant().isAfter(before.toInstant()), "mtime moved: " + before + " -> " + live.mtime());
+            String stats = fs.ioStats();
+            assertTrue(stats.contains(" 0 completions") && stats.contains("0 KiB cached"), stats);
+            fs.fsync("/big");
+        }
+        Tools.assertFsckClean(img);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            Inode f = fs.resolve("/big", true);
+            assertEquals(d.length, f.size());
+            assertTrue(f.mtime().toInstant().isAfter(before.toInstant()), "mtime on disk");
+            assertArrayEquals(d, readAll(fs, "/big"));
+        }
+        Tools.requireMount();
+        Path mnt = java.nio.file.Files.createDirectories(tmp.resolve("mnt"));
+        Tools.mount(img, mnt, "ro");
+        try {
+            assertArrayEquals(d, java.nio.file.Files.readAllBytes(mnt.resolve("big")), "the kernel's bytes");
+        } finally {
+            Tools.umount(mnt);
+        }
+    }
+
     /** A device whose writes can be made to fail, counting the writes tried. */
     static class FailingDevice implements BlockDevice {
         final BlockDevice inner;
