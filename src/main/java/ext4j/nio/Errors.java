@@ -16,7 +16,13 @@ import java.nio.file.NotLinkException;
 final class Errors {
     private Errors() {}
 
+    /**
+     * Damage (a CorruptException) met under a path of an open image turns that filesystem
+     * read-only first, as ext4's errors=remount-ro and the FUSE server do; the caller gets the
+     * damage itself (Linux's EIO), later changes ReadOnlyFileSystem-style failures.
+     */
     static IOException of(IOException e, Object path, Object other) {
+        if (e instanceof ext4j.base.CorruptException damage && path instanceof ImagePath p) p.getFileSystem().damaged(damage);
         if (!(e instanceof FsException f)) return e;
         String p = String.valueOf(path), o = other == null ? null : String.valueOf(other);
         IOException r = switch (f.errno()) {

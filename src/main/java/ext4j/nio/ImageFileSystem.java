@@ -61,6 +61,11 @@ public final class ImageFileSystem extends FileSystem {
     }
 
     Ext4Vfs vfs() { checkOpen(); return vfs; }
+
+    /** Damage found while open: what was written is committed, then the filesystem is read-only (errors=remount-ro). */
+    void damaged(ext4j.base.CorruptException damage) {
+        if (isOpen() && !vfs.isReadOnly()) vfs.reportCorruption(damage);
+    }
     Resolver resolver() { checkOpen(); return resolver; }
     Caller caller() { return caller; }
     /** The image file (or block device) this filesystem lives in. */

@@ -128,4 +128,36 @@ class NioFaultTest {
         }
         Tools.assertFsckClean(img);
     }
+    /**
+     * Damage met through the provider (a directory block zeroed behind its back) fails that call
+     * and turns the filesystem read-only (isReadOnly true, changes ReadOnlyFileSystemException), as the kernel's errors=remount-ro and the FUSE server
+     * do: the rest reads on, a later write is refused as read-only, and what was written before
+     * the damage was found is kept.
+     */
+    @Test
+    void damageFoundWhileOpenFailsTheCallAndTurnsTheFileSystemReadOnly() throws Exception {
+        Path img = tmp.resolve("damage.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4", "-b", "4096");
+        try (FileSystem fs = FileSystems.newFileSystem(img, Map.of())) {
+            Files.createDirectories(fs.getPath("/victim"));
+            for (int i = 0; i < 5; i++) Files.writeString(fs.getPath("/victim/f" + i), "x");
+            Files.writeString(fs.getPath("/safe"), "kept");
+        }
+        long block = Long.parseLong(Tools.debugfs(img, "bmap /victim 0").lines().reduce((a, b) -> b).orElseThrow().trim());
+        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) { ch.write(ByteBuffer.wrap(new byte[64]), block * 4096 + 24); }
+        try (FileSystem fs = FileSystems.newFileSystem(img, Map.of())) {
+            Files.writeString(fs.getPath("/before-damage"), "acknowledged");
+            IOException e = assertThrows(IOException.class, () -> {
+                try (var s = Files.list(fs.getPath("/victim"))) { s.count(); } catch (java.io.UncheckedIOException u) { throw u.getCause(); }
+            });
+            assertTrue(String.valueOf(e.getMessage()).contains("physical " + block), "the error names the damaged block: " + e);
+            assertEquals("kept", Files.readString(fs.getPath("/safe")), "the rest reads on");
+            assertThrows(java.nio.file.ReadOnlyFileSystemException.class, () -> Files.writeString(fs.getPath("/after-damage"), "x"), "NIO's failure for a read-only filesystem");
+            assertTrue(fs.isReadOnly(), "the filesystem says it is read-only");
+        } catch (IOException closing) {
+            assertTrue(String.valueOf(closing.getMessage()).toLowerCase().contains("read-only"), closing.toString());
+        }
+        Tools.run("e2fsck", "-fy", img.toString());             // replays what was committed and repairs the damaged block
+        assertTrue(Tools.debugfs(img, "cat /before-damage").contains("acknowledged"), "a write acknowledged before the damage was found is kept");
+    }
 }
