@@ -8,6 +8,7 @@ public enum Errno {
     ENXIO(6, "No such device or address"),
     E2BIG(7, "Argument list too long"),
     EBADF(9, "Bad file descriptor"),
+    ENOMEM(12, "Cannot allocate memory"),
     ETXTBSY(26, "Text file busy"),
     EACCES(13, "Permission denied"),
     EBUSY(16, "Device or resource busy"),

@@ -89,12 +89,15 @@ final class Recovery {
         return blk;
     }
 
-    JournalRecovery.Result scan() throws IOException {
+    JournalRecovery.Result scan() throws IOException { return scan(Runtime.getRuntime().maxMemory() / 2); }
+
+    /** The scan, holding at most memoryBudget bytes of replayed blocks (else ENOMEM, JournalRecovery.scan). */
+    JournalRecovery.Result scan(long memoryBudget) throws IOException {
         long[] jmap = journalBlockMap();
         return JournalRecovery.scan(vol.device(), vol.blockSize(), sb().blocksCount(), new JournalRecovery.JournalMap() {
             @Override public long physical(long l) { return l >= 0 && l < jmap.length ? jmap[(int) l] : -1; }
             @Override public long length() { return jmap.length; }
-        }, sb().inodeSize());
+        }, sb().inodeSize(), memoryBudget);
     }
 
     /** Writes the replayed blocks home, empties the log, then clears needs_recovery. */

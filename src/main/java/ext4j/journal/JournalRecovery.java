@@ -1,5 +1,8 @@
 package ext4j.journal;
 
+import ext4j.base.Errno;
+import ext4j.base.FsException;
+
 import ext4j.block.BlockDevice;
 import ext4j.base.CorruptException;
 import ext4j.base.Crc32c;
@@ -99,11 +102,24 @@ public final class JournalRecovery {
 
     /** As {@link #scan(BlockDevice, int, long, JournalMap)}; inodeSize (s_inode_size) bounds fast-commit INODE records. */
     public static Result scan(BlockDevice dev, int blockSize, long fsBlocks, JournalMap map, int inodeSize) throws IOException {
+        return scan(dev, blockSize, fsBlocks, map, inodeSize, Runtime.getRuntime().maxMemory() / 2);
+    }
+
+    /**
+     * As above, holding at most memoryBudget bytes of replayed block contents: a journal whose
+     * replay needs more (a hostile one can log a gigabyte of distinct blocks) is refused with
+     * ENOMEM naming what it needs, instead of exhausting the heap (the FUSE server runs with a
+     * bounded one). By default half the JVM's maximum heap.
+     */
+    public static Result scan(BlockDevice dev, int blockSize, long fsBlocks, JournalMap map, int inodeSize, long memoryBudget) throws IOException {
         ByteBuffer jsb = ByteBuffer.allocate(blockSize).order(ByteOrder.BIG_ENDIAN);
         dev.read(map.physical(0) * blockSize, jsb);
         JournalRecovery r = new JournalRecovery(dev, map, blockSize, fsBlocks, jsb.clear(), inodeSize);
+        r.memoryBudget = memoryBudget;
         return r.run();
     }
+
+    private long memoryBudget = Long.MAX_VALUE;
 
     private ByteBuffer read(long logical) throws IOException {
         long p = map.physical(logical);
@@ -232,6 +248,10 @@ public final class JournalRecovery {
                         throw new CorruptException("journal transaction " + t.tid() + ": descriptor block " + dp + " logs block " + tag.block() + ", outside the filesystem (" + fsBlocks + " blocks)");
                     Long rt = revoked.get(tag.block());
                     if (rt != null && rt >= t.tid()) continue;
+                    if (!blocks.containsKey(tag.block()) && (long) (blocks.size() + 1) * bs > memoryBudget)
+                        throw new FsException(Errno.ENOMEM, "journal transaction " + t.tid() + ": replaying the journal needs more than "
+                                + (memoryBudget >> 20) + " MiB for the blocks it logs (" + (blocks.size() + 1) + " distinct blocks so far, " + txns.size()
+                                + " transactions); give the JVM a larger heap (-Xmx) to recover this journal");
                     ByteBuffer data = read(dataPos);
                     byte[] bytes = new byte[bs];
                     data.get(0, bytes);
