@@ -217,7 +217,7 @@ final class InodeReader {
 
     private List<Xattr> inInodeXattrs(Inode inode) throws IOException {
         List<Xattr> out = new ArrayList<>();
-        XattrReader.readInInode(inode.inlineXattrArea(), inode.number(), this::eaInodeValue, out);
+        XattrReader.readInInode(inode.inlineXattrArea(), inode.number(), (ino, size, name, hash) -> checkedEaInodeValue(inode, ino, size, name, hash), out);
         return out;
     }
 
@@ -227,10 +227,30 @@ final class InodeReader {
         long blk = inode.fileAcl();
         if (blk != 0) {
             ByteBuffer b = vol.readMetaBlock(blk, "inode " + inode.number() + " xattr block");
-            XattrReader.readBlock(b, blk, sb().hasMetadataCsum() ? sb().checksumSeed() : null, inode.number(), this::eaInodeValue, out);
+            XattrReader.readBlock(b, blk, sb().hasMetadataCsum() ? sb().checksumSeed() : null, inode.number(), (ino, size, name, hash) -> checkedEaInodeValue(inode, ino, size, name, hash), out);
         }
         out.removeIf(x -> x.name().equals("system.data"));
         return out;
+    }
+
+    /**
+     * An EA inode's value for owner's xattr, its hashes checked as Linux's ext4_xattr_inode_get does:
+     * the EA inode keeps crc32c(checksum seed, value) in i_atime, and the entry's e_hash is made
+     * from its name and that hash; a value or an entry that does not match is damage. EA inodes in
+     * the older Lustre style (i_mtime holding the owner's number and the generation the owner's)
+     * carry no such hashes and are not checked, as in Linux.
+     */
+    private byte[] checkedEaInodeValue(Inode owner, long ino, int size, byte[] name, int entryHash) throws IOException {
+        byte[] v = eaInodeValue(ino, size);
+        Inode ea = fs.diskInode(ino);
+        if (ea.mtime().seconds() == owner.number() && ea.generation() == owner.generation()) return v;
+        int hash = ext4j.base.Crc32c.update(sb().checksumSeed(), v);
+        String at = "inode " + owner.number() + ": xattr value inode " + ino;
+        if (hash != ea.eaValueHash())
+            throw new CorruptException(String.format("%s: value hash 0x%08x does not match the stored 0x%08x", at, hash, ea.eaValueHash()));
+        if (ext4j.xattr.XattrCodec.eaEntryHash(name, hash) != entryHash && ext4j.xattr.XattrCodec.eaEntryHashSigned(name, hash) != entryHash)
+            throw new CorruptException(String.format("%s: the entry's hash 0x%08x does not match its name and value (0x%08x)", at, entryHash, ext4j.xattr.XattrCodec.eaEntryHash(name, hash)));
+        return v;
     }
 
     /** An EA inode's value, read from the device: EA inodes are not files, their bytes never pass through the page cache. */

@@ -179,11 +179,16 @@ public final class XattrCodec {
     }
 
     /** The entry hash of a value kept in an EA inode: the name, then the value's crc32c as the one value word. */
-    public static int eaEntryHash(byte[] name, int valueHash) { return valueWord(nameHash(name), valueHash); }
+    public static int eaEntryHash(byte[] name, int valueHash) { return valueWord(nameHash(name, false), valueHash); }
 
-    private static int nameHash(byte[] name) {
+    /** The same hash as kernels built with a signed char made it for names with bytes over 0x7F (Linux accepts both on read). */
+    public static int eaEntryHashSigned(byte[] name, int valueHash) { return valueWord(nameHash(name, true), valueHash); }
+
+    private static int nameHash(byte[] name) { return nameHash(name, false); }
+
+    private static int nameHash(byte[] name, boolean signedChars) {
         int h = 0;
-        for (byte c : name) h = (h << 5) ^ (h >>> 27) ^ (c & 0xFF);
+        for (byte c : name) h = (h << 5) ^ (h >>> 27) ^ (signedChars ? c : c & 0xFF);
         return h;
     }
 

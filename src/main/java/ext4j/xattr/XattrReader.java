@@ -27,9 +27,13 @@ public final class XattrReader {
     private static final String[] PREFIX = {"", "user.", "system.posix_acl_access", "system.posix_acl_default",
             "trusted.", null, "security.", "system.", "system.richacl"};
 
-    /** Reads the value of an attribute stored in inode ino (ea_inode feature). */
+    /**
+     * Reads the value of an attribute stored in inode ino (ea_inode feature); name (the entry's
+     * on-disk name, without its prefix) and entryHash (its e_hash) let the source check the entry
+     * against the value's hash.
+     */
     @FunctionalInterface
-    public interface EaInodeSource { byte[] read(long ino, int size) throws IOException; }
+    public interface EaInodeSource { byte[] read(long ino, int size, byte[] name, int entryHash) throws IOException; }
 
     private XattrReader() {}
 
@@ -84,7 +88,7 @@ public final class XattrReader {
             if (valueInum != 0) {
                 if (valueSize == 0) throw new CorruptException(at + ": xattr " + name + " names EA inode " + valueInum + " for an empty value");
                 if (valueSize > 64L << 20) throw new CorruptException(at + ": xattr " + name + " value size " + valueSize + " too large");
-                value = ea.read(valueInum, (int) valueSize);
+                value = ea.read(valueInum, (int) valueSize, nameBytes, r.getInt(off + 12));
             } else {
                 long vstart = (long) valueBase + valueOffs;
                 if (vstart + valueSize > end)

@@ -78,7 +78,7 @@ class OnDiskFuzzTest {
         Contract.check("in-inode xattrs", () -> {
             ByteBuffer area = ByteBuffer.wrap(in).order(ByteOrder.LITTLE_ENDIAN);
             List<Xattr> out = new ArrayList<>();
-            XattrReader.readInInode(area, 12, (ino, size) -> new byte[Math.min(size, 1 << 16)], out);
+            XattrReader.readInInode(area, 12, (ino, size, name, hash) -> new byte[Math.min(size, 1 << 16)], out);
             XattrCodec.decodeInInode(area, "fuzz inode");
         });
     }
@@ -92,7 +92,7 @@ class OnDiskFuzzTest {
             List<Xattr> out = new ArrayList<>();
             ByteBuffer b = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN);
             try {
-                XattrReader.readBlock(b, 99, seed, 12, (ino, size) -> new byte[Math.min(size, 1 << 16)], out);
+                XattrReader.readBlock(b, 99, seed, 12, (ino, size, name, hash) -> new byte[Math.min(size, 1 << 16)], out);
             } finally {
                 XattrCodec.decodeBlock(b, "fuzz xattr block");
             }

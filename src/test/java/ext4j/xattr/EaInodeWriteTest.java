@@ -678,4 +678,30 @@ class EaInodeWriteTest {
         Tools.assertFsckCleanAfterKernel(img);
         return mnt;
     }
+    /** A value whose EA inode's data was damaged is refused by the value hash the EA inode keeps (as Linux's ext4_xattr_inode_get), naming both inodes. */
+    @Test
+    void aDamagedEaInodeValueIsRefusedByItsHash() throws Exception {
+        Path img = fresh(tmp.resolve("dmg.img"), "-b", "4096");
+        byte[] v = bytes(new Random(5), 10_000);
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadWrite(img, false)) {
+            fs.createFile("/f", 0644, 0, 0);
+            fs.setXattr("/f", "user.big", v, 0, false);
+        }
+        long owner = Long.parseLong(Tools.debugfs(img, "stat /f").replaceAll("(?s).*Inode: (\\d+).*", "$1"));
+        long ea = -1;
+        for (long ino = owner + 1; ino < owner + 10 && ea < 0; ino++)
+            if ((Long.parseLong(Tools.debugfs(img, "stat <" + ino + ">").replaceAll("(?s).*Flags: 0x([0-9a-f]+).*", "$1"), 16) & 0x200000) != 0) ea = ino;
+        assertTrue(ea > 0, "the value went to an EA inode");
+        long block = Long.parseLong(Tools.debugfs(img, "bmap <" + ea + "> 0").lines().reduce((a, b) -> b).orElseThrow().trim());
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            assertArrayEquals(v, fs.xattrs(fs.resolve("/f", false)).stream().filter(x -> x.name().equals("user.big")).findFirst().orElseThrow().value(), "the value reads back before the damage");
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) (v[100] ^ 0x40)}), block * 4096 + 100);
+        }
+        try (Ext4FileSystem fs = Ext4FileSystem.openReadOnly(img)) {
+            ext4j.base.CorruptException e = assertThrows(ext4j.base.CorruptException.class, () -> fs.xattrs(fs.resolve("/f", false)));
+            assertTrue(e.getMessage().contains("xattr value inode " + ea) && e.getMessage().contains("inode " + owner), e.getMessage());
+        }
+    }
 }
