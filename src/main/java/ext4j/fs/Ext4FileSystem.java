@@ -111,6 +111,7 @@ public final class Ext4FileSystem implements Closeable {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
             fs.vol.deferFreeCounts();                 // close's superblock update writes them
+            fs.vol.cacheInodeViews();
             fs.enableWrites(false, false);
             fs.writer.copier = new DataCopier(fs.vol.device());
             return fs;
