@@ -75,7 +75,11 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Opens an image or device read-only, applying the feature policy (a dirty journal is replayed in memory). */
     public static Ext4FileSystem openReadOnly(Path image) throws IOException {
-        return openPath(image, true, Ext4FileSystem::open);
+        return openPath(image, true, dev -> {
+            Ext4FileSystem fs = open(dev);
+            fs.vol.cacheInodeViews();   // nothing writes inodes from here on (a dirty journal was replayed in memory by open)
+            return fs;
+        });
     }
 
     /** Opens read-only exactly as on disk: a journal that needs recovery is reported, not replayed (`ext4j info`). */

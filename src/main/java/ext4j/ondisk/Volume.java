@@ -164,38 +164,41 @@ public final class Volume implements Closeable {
     /** Parses inode number ino (1-based) from its inode table. */
     public Inode readInode(long ino) throws IOException {
         checkIno(ino);
-        var views = this.views;
+        Inode[] views = this.views;
+        int slot = (int) (ino & (VIEWS - 1));
         if (views != null) {
-            Inode v = views.get(ino);
-            if (v != null) return v;
+            Inode v = views[slot];
+            if (v != null && v.number() == ino) return v;
         }
         long block = inodeBlock(ino);
         if (!validBlock(block)) readMetaBlock(block, "inode " + ino); // throws, naming the inode
         ByteBuffer b = cache.read(block);
         Inode v = Inode.parse(ino, b.position(inodeOffset(ino)), sb, block);
-        if (views != null) views.put(ino, v);
+        if (views != null) views[slot] = v;
         return v;
     }
 
     /** Back to parsing every read: handles edit private copies again and other threads read (see cacheInodeViews). */
     public void stopCachingInodeViews() { views = null; }
 
-    /** Recently read or written inodes (see {@link #cacheInodeViews}); null: every read parses. */
-    private volatile java.util.Map<Long, Inode> views;
+    /**
+     * Recently read or written inodes by number, direct-mapped (see {@link #cacheInodeViews}); null:
+     * every read parses. Views are immutable, so a reader on any thread may take one.
+     */
+    private volatile Inode[] views;
+    private static final int VIEWS = 4096;
 
     /**
-     * For a filesystem being filled by one thread (mkfs -d: handles edit the cache's blocks in
-     * place, nobody else reads): the last 1024 inodes read or written are kept parsed, so the
-     * directory that gains an entry per file is not copied out and checksummed again two or three
-     * times per file (Inode.parse: 8% of mkfs -d's samples). Only writeInode writes inode table
-     * blocks, and it replaces the entry; an undone handle clears them all. Ends with
-     * {@link #stopCachingInodeViews}, before a second thread may read.
+     * Inodes read or written stay parsed (4,096, direct-mapped by number), so an inode read again is
+     * not copied out and checksummed again. Only where no other thread can see a handle's changes
+     * before they are published: a read-only open (get -r reads each inode three times: getattr,
+     * copy, xattrs), and a filesystem being filled by one thread (mkfs -d: handles edit the
+     * published blocks in place; the directory that gains an entry per file was parsed two or
+     * three times per file, Inode.parse 8% of its samples). Only writeInode writes inode table
+     * blocks, and it replaces the entry; an undone handle clears them all. A filling open ends it
+     * with {@link #stopCachingInodeViews} before a second thread reads.
      */
-    public void cacheInodeViews() {
-        views = new java.util.LinkedHashMap<>(2048, 0.75f, true) {
-            @Override protected boolean removeEldestEntry(java.util.Map.Entry<Long, Inode> e) { return size() > 1024; }
-        };
-    }
+    public void cacheInodeViews() { views = new Inode[VIEWS]; }
 
     /** Seals (checksums) the edited inode and stores it in its inode table block; returns the new view. */
     public Inode writeInode(Handle h, Inode.Editor e) throws IOException {
@@ -203,8 +206,8 @@ public final class Volume implements Closeable {
         Inode view = e.seal(sb);
         ByteBuffer blk = h.getWriteAccess(inodeBlock(e.number()));
         blk.put(inodeOffset(e.number()), e.bytes(), 0, sb.inodeSize());
-        var views = this.views;
-        if (views != null) views.put(e.number(), view);
+        Inode[] views = this.views;
+        if (views != null) views[(int) (e.number() & (VIEWS - 1))] = view;
         return view;
     }
 
@@ -285,8 +288,8 @@ public final class Volume implements Closeable {
      * cannot fail.
      */
     public void reloadViews() {
-        var views = this.views;
-        if (views != null) views.clear();
+        Inode[] views = this.views;
+        if (views != null) java.util.Arrays.fill(views, null);
         try {
             ByteBuffer blk = cache.read(sbBlock);
             Superblock fresh = Superblock.parse(blk.position(sbOffset), dev.name());
