@@ -133,8 +133,8 @@ public final class Populator {
         int mode = st.mode();
         long uid = st.uid(), gid = st.gid();
         int type = mode & Attr.S_IFMT;
-        String key = st.dev() + ":" + st.ino();
         boolean linked = type != Attr.S_IFDIR && st.nlink() > 1;
+        String key = linked ? st.dev() + ":" + st.ino() : null; // only hard-linked files are looked up
         if (linked) {
             Long first = hardLinks.get(key);
             if (first != null) {

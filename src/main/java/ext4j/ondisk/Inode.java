@@ -62,7 +62,7 @@ public final class Inode {
         if (size > GOOD_OLD_SIZE) {
             int extra = inode.extraIsize();
             if (extra != 0 && (GOOD_OLD_SIZE + extra > size || (extra & 3) != 0)) {
-                throw new CorruptException("inode " + ino + ": i_extra_isize " + extra + " exceeds inode size " + size + " at " + where);
+                throw new CorruptException("inode " + ino + ": i_extra_isize " + extra + " exceeds inode size " + size + (where == null && !verify ? " (being written)" : " at " + where));
             }
         }
         if (verify && sb.hasMetadataCsum() && !inode.isAllZero()) {
@@ -310,7 +310,7 @@ public final class Inode {
                 b.putShort(0x7C, (short) c);
                 if (hi) b.putShort(0x82, (short) (c >>> 16));
             }
-            return Inode.parse(ino, b.duplicate().clear(), sb, "inode " + ino + " (being written)", false);
+            return Inode.parse(ino, b.duplicate().clear(), sb, null, false);   // a message names it "being written"
         }
 
         /** The raw bytes (call {@link #seal} first). */

@@ -136,6 +136,11 @@ public final class Volume implements Closeable {
         return cache.read(block);
     }
 
+    /** readMetaBlock with the name made only for the error (the hot paths: each block allocation, directory block read). */
+    public ByteBuffer readMetaBlock(long block, java.util.function.Supplier<String> what) throws IOException {
+        return validBlock(block) ? cache.read(block) : readMetaBlock(block, what.get());
+    }
+
     /** Reads count data blocks starting at block into dst (uncached; for file contents). */
     public void readBlocks(long block, ByteBuffer dst) throws IOException {
         long blocks = (dst.remaining() + blockSize - 1L) / blockSize;
