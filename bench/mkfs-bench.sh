@@ -44,11 +44,15 @@ export -f e4j base_run; export work JAVA_HOME bin jvm_extra base_opts
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-once() {   # once CMD... : seconds of one fresh run (image removed first, page cache warm for the source)
+once() {   # once CMD... : seconds of one fresh run (image removed first, page cache warm for the source);
+  # its CPU time (user + system, children included) is appended to $work/cpu.log under the tag $CPU_TAG
+  # (through bash -c: CMD may be one of the exported functions e4j, base_run)
   rm -f "$img"; sync
-  local s e; s=$(now); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; "$@" 2>&1 | tail -5 >&2; exit 1; }; e=$(now)
+  local s e; s=$(now); /usr/bin/time -o "$work/cpu1" -f '%U %S' bash -c '"$@"' once "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; "$@" 2>&1 | tail -5 >&2; exit 1; }; e=$(now)
+  echo "${CPU_TAG:-untagged} $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu1")" >> "$work/cpu.log"
   echo "$e - $s" | bc
 }
+cpu() { awk -v t="$1" '$1 == t { print $2 }' "$work/cpu.log" | median; }   # cpu TAG : median CPU seconds of TAG's runs
 measure() {   # measure CMD... : median seconds over RUNS fresh runs
   local t=()
   for _ in $(seq "$runs"); do t+=("$(once "$@")"); done
@@ -59,8 +63,8 @@ measure() {   # measure CMD... : median seconds over RUNS fresh runs
 measure2() {
   local t=() b=()
   for _ in $(seq "$runs"); do
-    [ -n "${BASE:-}" ] && b+=("$(base_run once "$@")")
-    t+=("$(once "$@")")
+    [ -n "${BASE:-}" ] && b+=("$(CPU_TAG=${CPU_TAG:-x}-base base_run once "$@")")
+    t+=("$(CPU_TAG=${CPU_TAG:-x} once "$@")")
   done
   m_new=$(printf '%s\n' "${t[@]}" | median)
   m_old=""; [ -n "${BASE:-}" ] && m_old=$(printf '%s\n' "${b[@]}" | median)
@@ -72,9 +76,9 @@ find "$work/src" -type f -exec cat {} + >/dev/null   # warm the source in the pa
 # mke2fs -d, BASE's ext4j and this ext4j in turn, so load drifting during the run moves all alike
 tm=(); tb=(); tn=()
 for _ in $(seq "$runs"); do
-  tm+=("$(once mke2fs -q -F -t ext4 -d "$work/src" "$img" "${size_mb}M")")
-  [ -n "${BASE:-}" ] && tb+=("$(base_run once e4j mkfs -t ext4 -d "$work/src" "$img" "${size_mb}M")")
-  tn+=("$(once e4j mkfs -t ext4 -d "$work/src" "$img" "${size_mb}M")")
+  tm+=("$(CPU_TAG=mke2fs once mke2fs -q -F -t ext4 -d "$work/src" "$img" "${size_mb}M")")
+  [ -n "${BASE:-}" ] && tb+=("$(CPU_TAG=mkfs-base base_run once e4j mkfs -t ext4 -d "$work/src" "$img" "${size_mb}M")")
+  tn+=("$(CPU_TAG=mkfs once e4j mkfs -t ext4 -d "$work/src" "$img" "${size_mb}M")")
 done
 check "ext4j mkfs -d"
 once mke2fs -q -F -t ext4 -d "$work/src" "$img" "${size_mb}M" >/dev/null; check "mke2fs -d"
@@ -86,19 +90,20 @@ rm -rf "$work/out"; e4j get -r "$img" / "$work/out" >/dev/null
 diff -r "$work/src" "$work/out" --exclude=lost+found >/dev/null && echo "  ext4j image read back equals the source" || { echo "  ext4j image DIFFERS from the source"; exit 1; }
 rm -rf "$work/out"
 
-measure2 bash -c "e4j mkfs -t ext4 -N $(( empties * 2 )) '$img' ${size_mb}M && e4j put -r '$img' '$work/empty' /e"; t_put=$m_new; t_put_old=$m_old
+CPU_TAG=put measure2 bash -c "e4j mkfs -t ext4 -N $(( empties * 2 )) '$img' ${size_mb}M && e4j put -r '$img' '$work/empty' /e"; t_put=$m_new; t_put_old=$m_old
 check "ext4j put -r of $empties empty files"
-measure2 e4j mkfs -t ext4 -N $(( empties * 2 )) "$img" "${size_mb}M"; t_mkfs_only=$m_new; t_mkfs_only_old=$m_old
-t_mke2fs_empty=$(measure mke2fs -q -F -t ext4 -N $(( empties * 2 )) -d "$work/empty" "$img" "${size_mb}M")
+CPU_TAG=mkfs-only measure2 e4j mkfs -t ext4 -N $(( empties * 2 )) "$img" "${size_mb}M"; t_mkfs_only=$m_new; t_mkfs_only_old=$m_old
+t_mke2fs_empty=$(CPU_TAG=mke2fs-empty measure mke2fs -q -F -t ext4 -N $(( empties * 2 )) -d "$work/empty" "$img" "${size_mb}M")
 
-echo "== images on $where, ${size_mb} MiB, median of $runs runs"
-printf '%-34s %7.2f s\n' "mke2fs -t ext4 -d (~$total_mb MB)" "$t_mke2fs"
-[ -n "$t_ext4j_old" ] && printf '%-34s %7.2f s   mke2fs/ext4j = %.2f\n' "ext4j mkfs -d (before: BASE)" "$t_ext4j_old" "$(echo "$t_mke2fs / $t_ext4j_old" | bc -l)"
-printf '%-34s %7.2f s   mke2fs/ext4j = %.2f (goal: at least 1.5)\n' "ext4j mkfs -d" "$t_ext4j" "$(echo "$t_mke2fs / $t_ext4j" | bc -l)"
+echo "== images on $where, ${size_mb} MiB, median of $runs runs (wall; CPU = user + system)"
+c_mke2fs=$(cpu mke2fs); c_ext4j=$(cpu mkfs)
+printf '%-34s %7.2f s, CPU %5.2f s\n' "mke2fs -t ext4 -d (~$total_mb MB)" "$t_mke2fs" "$c_mke2fs"
+[ -n "$t_ext4j_old" ] && printf '%-34s %7.2f s, CPU %5.2f s   mke2fs/ext4j = %.2f wall, %.2f CPU\n' "ext4j mkfs -d (before: BASE)" "$t_ext4j_old" "$(cpu mkfs-base)" "$(echo "$t_mke2fs / $t_ext4j_old" | bc -l)" "$(echo "$c_mke2fs / $(cpu mkfs-base)" | bc -l)"
+printf '%-34s %7.2f s, CPU %5.2f s   mke2fs/ext4j = %.2f wall (goal: at least 1.5), %.2f CPU\n' "ext4j mkfs -d" "$t_ext4j" "$c_ext4j" "$(echo "$t_mke2fs / $t_ext4j" | bc -l)" "$(echo "$c_mke2fs / $c_ext4j" | bc -l)"
 if [ -n "$t_put_old" ]; then
   t_put_net_old=$(echo "$t_put_old - $t_mkfs_only_old" | bc -l)
-  printf '%-34s %7.2f s   (%.2f s without the mkfs) = %.0f files/s\n' "put -r $empties empty (before: BASE)" "$t_put_old" "$t_put_net_old" "$(echo "$empties / $t_put_net_old" | bc -l)"
+  printf '%-34s %7.2f s   (%.2f s without the mkfs) = %.0f files/s, CPU %.2f s (mkfs alone %.2f s)\n' "put -r $empties empty (before: BASE)" "$t_put_old" "$t_put_net_old" "$(echo "$empties / $t_put_net_old" | bc -l)" "$(cpu put-base)" "$(cpu mkfs-only-base)"
 fi
 t_put_net=$(echo "$t_put - $t_mkfs_only" | bc -l)
-printf '%-34s %7.2f s   (%.2f s without the mkfs) = %.0f files/s\n' "ext4j put -r $empties empty files" "$t_put" "$t_put_net" "$(echo "$empties / $t_put_net" | bc -l)"
-printf '%-34s %7.2f s   = %.0f files/s (reference)\n' "mke2fs -d $empties empty files" "$t_mke2fs_empty" "$(echo "$empties / $t_mke2fs_empty" | bc -l)"
+printf '%-34s %7.2f s   (%.2f s without the mkfs) = %.0f files/s, CPU %.2f s (mkfs alone %.2f s)\n' "ext4j put -r $empties empty files" "$t_put" "$t_put_net" "$(echo "$empties / $t_put_net" | bc -l)" "$(cpu put)" "$(cpu mkfs-only)"
+printf '%-34s %7.2f s   = %.0f files/s, CPU %.2f s (reference)\n' "mke2fs -d $empties empty files" "$t_mke2fs_empty" "$(echo "$empties / $t_mke2fs_empty" | bc -l)" "$(cpu mke2fs-empty)"

@@ -151,7 +151,7 @@ public final class BlockAllocator {
         GroupDesc gd = vol.group(g);
         byte[] bm = new byte[vol.blockSize()];
         if (gd.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) GroupLayout.initBlockBitmap(vol, g, bm);
-        else vol.readMetaBlock(gd.blockBitmap(), "group " + g + " block bitmap").get(0, bm);
+        else vol.readMetaBlock(gd.blockBitmap(), () -> "group " + g + " block bitmap").get(0, bm);
         return bm;
     }
 

@@ -46,7 +46,17 @@ final class GetCommand implements Callable<Integer> {
                 target = dest.resolve(base);
             }
             boolean tty = ProgressBar.onTerminal();
-            ProgressBar bar = new ProgressBar(err, tty ? totalBytes(fs, inode, 0) : 0, tty);
+            ProgressBar bar = new ProgressBar(err, 0, tty);
+            // the bar's total from a walk of its own, alongside the copy (which does not wait for it), as put -r's
+            if (tty) Thread.ofPlatform().daemon().name("ext4j-tree-size").start(() -> {
+                long[] sum = new long[2];
+                try {
+                    treeSize(fs, inode, 0, sum);
+                    bar.total(sum[0], sum[1]);
+                } catch (IOException | RuntimeException e) {
+                    // no total: the bar shows no percentage
+                }
+            });
             Extractor x = new Extractor(vfs, err, Posix.isRoot(), bar, threads);
             x.extract(inode, path, target);
             bar.finish();
@@ -59,12 +69,10 @@ final class GetCommand implements Callable<Integer> {
         return s.substring(s.lastIndexOf('/') + 1);
     }
 
-    /** Bytes a tree's regular files hold, for the progress bar's total; bounded like the extraction walk. */
-    private static long totalBytes(Ext4Paths fs, Attr i, int depth) throws IOException {
-        if (i.isRegular()) return i.size();
-        if (!i.isDirectory() || depth > 64) return 0;
-        long sum = 0;
-        for (Dirent e : fs.list(i.ino())) if (!RmCommand.isDot(e.name())) sum += totalBytes(fs, fs.vfs().getattr(e.ino()), depth + 1);
-        return sum;
+    /** Adds the bytes and the number of a tree's regular files to sum, for the progress bar's total; bounded like the extraction walk. */
+    private static void treeSize(Ext4Paths fs, Attr i, int depth, long[] sum) throws IOException {
+        if (i.isRegular()) { sum[0] += i.size(); sum[1]++; }
+        if (!i.isDirectory() || depth > 64) return;
+        for (Dirent e : fs.list(i.ino())) if (!RmCommand.isDot(e.name())) treeSize(fs, fs.vfs().getattr(e.ino()), depth + 1, sum);
     }
 }

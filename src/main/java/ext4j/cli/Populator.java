@@ -57,7 +57,7 @@ public final class Populator {
 
     /** Copies every entry of srcDir into the existing image directory dir, shown as destDir (mke2fs -d). */
     public static long populate(Ext4Vfs vfs, Path srcDir, long dir, String destDir, PrintWriter err, boolean progress) throws IOException {
-        return run(vfs, srcDir, true, err, progress, (p, t) -> p.copyChildren(t, dir, destDir));
+        return run(vfs, srcDir, true, err, progress, (p, t) -> p.copyChildren(t, dir, destDir, false));
     }
 
     /** Copies src (a file, a special file, or with its contents a directory) to the new image name at. */
@@ -65,7 +65,7 @@ public final class Populator {
         return run(vfs, src, false, err, progress, (p, t) -> {
             HostTree.Node n = t.next();
             if (n == null || n == HostTree.END) throw new IOException(src + ": nothing to copy");
-            p.copy(t, n, at);
+            p.copy(t, n, at, false);
         });
     }
 
@@ -102,23 +102,31 @@ public final class Populator {
         }
     }
 
-    /** Copies the walk's entries up to the END of the directory being walked into the image directory dir. */
-    void copyChildren(HostTree t, long dir, String destDir) throws IOException {
+    /**
+     * Copies the walk's entries up to the END of the directory being walked into the image directory
+     * dir. made: this copy created dir, so only the names it adds are in it: each name seen for the
+     * first time is created without an EEXIST lookup (a second one, two host names that read as the
+     * same bytes, is looked up and refused).
+     */
+    void copyChildren(HostTree t, long dir, String destDir, boolean made) throws IOException {
+        java.util.Set<ByteBuffer> names = made ? new java.util.HashSet<>() : null;
         for (HostTree.Node k; (k = t.next()) != HostTree.END; ) {
             if (k == null) throw new IOException(destDir + ": the host tree walk ended early");
             if (k.st() == null && k.error() != null) throw k.error(); // a directory that could not be listed, or an entry not lstat'ed
-            copy(t, k, new Ext4Paths.Parent(dir, k.name().getBytes(StandardCharsets.UTF_8), ImagePaths.child(destDir, k.name())));
+            byte[] name = k.name().getBytes(StandardCharsets.UTF_8);
+            boolean newName = names != null && names.add(ByteBuffer.wrap(name));
+            copy(t, k, new Ext4Paths.Parent(dir, name, ImagePaths.child(destDir, k.name())), newName);
         }
     }
 
-    /** Copies one host entry (a tree if it is a directory: its entries follow in the walk) to the image name at. */
-    void copy(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
+    /** Copies one host entry (a tree if it is a directory: its entries follow in the walk) to the image name at (newName: see copyChildren). */
+    void copy(HostTree t, HostTree.Node n, Ext4Paths.Parent at, boolean newName) throws IOException {
         FileChannel ch = n.ch();
         if (ch != null) t.taken(n);
         handedOver = false;
         try {
             if (n.error() != null) throw n.error();
-            copyNode(t, n, at);
+            copyNode(t, n, at, newName);
         } finally {
             if (ch != null && !handedOver) ch.close();
         }
@@ -127,14 +135,14 @@ public final class Populator {
     /** Whether the current entry's open host file went to the image with its data (writeFromTaking closes it). */
     private boolean handedOver;
 
-    private void copyNode(HostTree t, HostTree.Node n, Ext4Paths.Parent at) throws IOException {
+    private void copyNode(HostTree t, HostTree.Node n, Ext4Paths.Parent at, boolean newName) throws IOException {
         Posix.Stat st = n.st();
         Path src = n.path();
         int mode = st.mode();
         long uid = st.uid(), gid = st.gid();
         int type = mode & Attr.S_IFMT;
-        String key = st.dev() + ":" + st.ino();
         boolean linked = type != Attr.S_IFDIR && st.nlink() > 1;
+        String key = linked ? st.dev() + ":" + st.ino() : null; // only hard-linked files are looked up
         if (linked) {
             Long first = hardLinks.get(key);
             if (first != null) {
@@ -148,8 +156,8 @@ public final class Populator {
         boolean timesKept = false;
         switch (type) {
             case Attr.S_IFDIR -> {
-                made = create(at, NodeSpec.directory(mode, uid, gid));
-                copyChildren(t, made.ino(), at.path());
+                made = create(at, NodeSpec.directory(mode, uid, gid), newName);
+                copyChildren(t, made.ino(), at.path(), true);
             }
             case Attr.S_IFREG -> {
                 NodeSpec spec = NodeSpec.file(mode, uid, gid, atime, mtime);
@@ -163,11 +171,11 @@ public final class Populator {
                     FileChannel data = ch;
                     long len = size;
                     handedOver = true;
-                    made = Ext4Paths.at(at, () -> vfs.createAsIsTaking(at.dir(), at.name(), spec, data, len));
+                    made = Ext4Paths.at(at, () -> vfs.createAsIsTaking(at.dir(), at.name(), spec, data, len, newName));
                     bar.advance(len);
                     timesKept = true;
                 } else {
-                    Entry f = create(at, spec);
+                    Entry f = create(at, spec, newName);
                     made = f;
                     if (ch != null && ch != n.ch()) ch.close(); // opened here: holes to keep, copied the slow way
                     timesKept = st.size() == 0 || Ext4Paths.at(at.path(), f.ino(), () -> copyData(n, f.ino()));
@@ -175,8 +183,8 @@ public final class Populator {
                 files++;
                 bar.fileDone();
             }
-            case Attr.S_IFLNK -> made = create(at, NodeSpec.symlink(n.link(), uid, gid));
-            default -> made = create(at, NodeSpec.special(mode, st.rdev(), uid, gid));
+            case Attr.S_IFLNK -> made = create(at, NodeSpec.symlink(n.link(), uid, gid), newName);
+            default -> made = create(at, NodeSpec.special(mode, st.rdev(), uid, gid), newName);
         }
         long ino = made.ino();
         if (linked) hardLinks.put(key, ino);
@@ -185,8 +193,8 @@ public final class Populator {
             Ext4Paths.at(at.path(), ino, () -> vfs.setattr(ino, SetAttr.NONE.atime(atime).mtime(mtime), AS_ROOT));
     }
 
-    private Entry create(Ext4Paths.Parent at, NodeSpec what) throws IOException {
-        return Ext4Paths.at(at, () -> vfs.createAsIs(at.dir(), at.name(), what));
+    private Entry create(Ext4Paths.Parent at, NodeSpec what, boolean newName) throws IOException {
+        return Ext4Paths.at(at, () -> vfs.createAsIs(at.dir(), at.name(), what, newName));
     }
 
     private static Time ts(FileTime t) { return Time.of(t.toInstant()); }

@@ -26,24 +26,24 @@ public final class Posix {
     private static final MemoryLayout CAPTURE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-    private static final MethodHandle LSETXATTR = fn("lsetxattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle LCHOWN = fn("lchown", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle CHMOD = fn("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle UTIMENSAT = fn("utimensat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    private static final MethodHandle MKNOD = fn("mknod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle LLISTXATTR = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle LGETXATTR = fn("lgetxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-    private static final MethodHandle GETEUID = LINKER.downcallHandle(LINKER.defaultLookup().find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
-
-    private static final MethodHandle GETEGID = LINKER.downcallHandle(LINKER.defaultLookup().find("getegid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
-
-    private static final MethodHandle LSTAT = fn("lstat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-
-    private static final MethodHandle ISATTY = LINKER.downcallHandle(LINKER.defaultLookup().find("isatty").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    // Each downcall handle is made on first use, in a holder class of its own: making one spins
+    // method-handle classes (several ms each, which the AOT cache does not keep), and a command
+    // uses only a few of these (get -r: chown, chmod, utimensat; put -r and mkfs -d: lstat and xattrs).
+    private static final class Lsetxattr { static final MethodHandle H = fn("lsetxattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT)); }
+    private static final class Lchown { static final MethodHandle H = fn("lchown", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)); }
+    private static final class Chmod { static final MethodHandle H = fn("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT)); }
+    private static final class Utimensat { static final MethodHandle H = fn("utimensat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT)); }
+    private static final class Mknod { static final MethodHandle H = fn("mknod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)); }
+    private static final class Llistxattr { static final MethodHandle H = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG)); }
+    private static final class Lgetxattr { static final MethodHandle H = fn("lgetxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)); }
+    private static final class Lstat { static final MethodHandle H = fn("lstat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS)); }
+    private static final class Geteuid { static final MethodHandle H = plain("geteuid", FunctionDescriptor.of(JAVA_INT)); }
+    private static final class Getegid { static final MethodHandle H = plain("getegid", FunctionDescriptor.of(JAVA_INT)); }
+    private static final class Isatty { static final MethodHandle H = plain("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT)); }
 
     /** Whether the file descriptor is a terminal. */
     public static boolean isatty(int fd) {
-        try { return (int) ISATTY.invokeExact(fd) == 1; } catch (Throwable t) { return false; }
+        try { return (int) Isatty.H.invokeExact(fd) == 1; } catch (Throwable t) { return false; }
     }
 
     private Posix() {}
@@ -56,7 +56,7 @@ public final class Posix {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(256, 8);
             MemorySegment state = a.allocate(CAPTURE);
-            int r = (int) LSTAT.invokeExact(state, str(a, p), st);
+            int r = (int) Lstat.H.invokeExact(state, str(a, p), st);
             return r == 0 ? st.get(JAVA_LONG, 64) * 512 : -1;
         } catch (Throwable t) {
             return -1;
@@ -81,7 +81,7 @@ public final class Posix {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(256, 8);
             MemorySegment state = a.allocate(CAPTURE);
-            int r = (int) LSTAT.invokeExact(state, str(a, p), st);
+            int r = (int) Lstat.H.invokeExact(state, str(a, p), st);
             if (r != 0) {
                 int errno = (int) ERRNO.get(state, 0L);
                 if (errno == 2) throw new java.nio.file.NoSuchFileException(p.toString());
@@ -100,22 +100,40 @@ public final class Posix {
 
     /** The effective uid and gid of this process: the owner of files the CLI creates, as the kernel would make them. */
     public static long euid() {
-        try { return Integer.toUnsignedLong((int) GETEUID.invokeExact()); } catch (Throwable t) { return 0; }
+        try { return Integer.toUnsignedLong((int) Geteuid.H.invokeExact()); } catch (Throwable t) { return 0; }
     }
 
     public static long egid() {
-        try { return Integer.toUnsignedLong((int) GETEGID.invokeExact()); } catch (Throwable t) { return 0; }
+        try { return Integer.toUnsignedLong((int) Getegid.H.invokeExact()); } catch (Throwable t) { return 0; }
     }
 
     private static MethodHandle fn(String name, FunctionDescriptor d) {
         return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d, Linker.Option.captureCallState("errno"));
     }
 
+    private static MethodHandle plain(String name, FunctionDescriptor d) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d);
+    }
+
+    /**
+     * The process's umask, from /proc/self/status (Linux 4.7 and later: read without changing it,
+     * as umask(2) cannot), or -1 if unknown.
+     */
+    public static int umask() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status")))
+                if (line.startsWith("Umask:")) return Integer.parseInt(line.substring(6).trim(), 8);
+        } catch (IOException | RuntimeException e) {
+            // unknown
+        }
+        return -1;
+    }
+
     /** The caller the CLI's changes are made as: the effective uid and gid (uid 0 has every privilege, as root). */
     public static ext4j.fs.Caller caller() { return new ext4j.fs.Caller(euid(), egid(), new long[0]); }
 
     public static boolean isRoot() {
-        try { return (int) GETEUID.invokeExact() == 0; } catch (Throwable t) { return false; }
+        try { return (int) Geteuid.H.invokeExact() == 0; } catch (Throwable t) { return false; }
     }
 
     public static void lsetxattr(Path p, String name, byte[] value) throws IOException {
@@ -123,7 +141,7 @@ public final class Posix {
             MemorySegment v = a.allocate(Math.max(1, value.length));
             MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) LSETXATTR.invokeExact(st, str(a, p), a.allocateFrom(name), v, (long) value.length, 0);
+            int rc = (int) Lsetxattr.H.invokeExact(st, str(a, p), a.allocateFrom(name), v, (long) value.length, 0);
             check(rc, st, "setxattr " + name, p);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
@@ -132,10 +150,10 @@ public final class Posix {
     public static java.util.List<String> llistxattr(Path p) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            long n = (long) LLISTXATTR.invokeExact(st, str(a, p), MemorySegment.NULL, 0L);
+            long n = (long) Llistxattr.H.invokeExact(st, str(a, p), MemorySegment.NULL, 0L);
             if (n <= 0) return java.util.List.of();
             MemorySegment buf = a.allocate(n);
-            n = (long) LLISTXATTR.invokeExact(st, str(a, p), buf, n);
+            n = (long) Llistxattr.H.invokeExact(st, str(a, p), buf, n);
             if (n < 0) throw new IOException(p + ": llistxattr failed: errno " + (int) ERRNO.get(st, 0L));
             byte[] raw = buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
             java.util.List<String> out = new java.util.ArrayList<>();
@@ -150,10 +168,10 @@ public final class Posix {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             MemorySegment nm = a.allocateFrom(name);
-            long n = (long) LGETXATTR.invokeExact(st, str(a, p), nm, MemorySegment.NULL, 0L);
+            long n = (long) Lgetxattr.H.invokeExact(st, str(a, p), nm, MemorySegment.NULL, 0L);
             if (n < 0) throw new IOException(p + ": getxattr " + name + " failed: errno " + (int) ERRNO.get(st, 0L));
             MemorySegment buf = a.allocate(Math.max(1, n));
-            n = (long) LGETXATTR.invokeExact(st, str(a, p), nm, buf, n);
+            n = (long) Lgetxattr.H.invokeExact(st, str(a, p), nm, buf, n);
             if (n < 0) throw new IOException(p + ": getxattr " + name + " failed: errno " + (int) ERRNO.get(st, 0L));
             return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
@@ -162,7 +180,7 @@ public final class Posix {
     public static void lchown(Path p, long uid, long gid) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            check((int) LCHOWN.invokeExact(st, str(a, p), (int) uid, (int) gid), st, "chown", p);
+            check((int) Lchown.H.invokeExact(st, str(a, p), (int) uid, (int) gid), st, "chown", p);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 
@@ -170,7 +188,7 @@ public final class Posix {
     public static void chmod(Path p, int mode) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            check((int) CHMOD.invokeExact(st, str(a, p), mode & 07777), st, "chmod", p);
+            check((int) Chmod.H.invokeExact(st, str(a, p), mode & 07777), st, "chmod", p);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 
@@ -183,7 +201,7 @@ public final class Posix {
             ts.setAtIndex(JAVA_LONG, 2, mSec);
             ts.setAtIndex(JAVA_LONG, 3, mNsec);
             MemorySegment st = a.allocate(CAPTURE);
-            check((int) UTIMENSAT.invokeExact(st, AT_FDCWD, str(a, p), ts, AT_SYMLINK_NOFOLLOW), st, "utimensat", p);
+            check((int) Utimensat.H.invokeExact(st, AT_FDCWD, str(a, p), ts, AT_SYMLINK_NOFOLLOW), st, "utimensat", p);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 
@@ -192,7 +210,7 @@ public final class Posix {
         long dev = ((major & 0xFFFFF000L) << 32) | ((major & 0xFFFL) << 8) | ((minor & 0xFFFFFF00L) << 12) | (minor & 0xFFL);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            check((int) MKNOD.invokeExact(st, str(a, p), mode, dev), st, "mknod", p);
+            check((int) Mknod.H.invokeExact(st, str(a, p), mode, dev), st, "mknod", p);
         } catch (IOException e) { throw e; } catch (Throwable t) { throw new IOException(t); }
     }
 

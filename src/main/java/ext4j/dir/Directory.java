@@ -161,7 +161,7 @@ public final class Directory {
     private ByteBuffer leafBlock(long lblk, long limit) throws IOException {
         if (lblk >= limit) throw new CorruptException("directory inode " + inode.number() + ": htree points to block " + lblk + " past the directory end " + limit);
         long p = physical(lblk);
-        ByteBuffer leaf = vol.readMetaBlock(p, where(lblk, p));
+        ByteBuffer leaf = vol.readMetaBlock(p, () -> where(lblk, p));
         verifyLeaf(leaf, lblk, p);
         return leaf;
     }
@@ -238,7 +238,7 @@ public final class Directory {
     /** Reads a directory block; returns null for an htree index node (which holds no entries), after checking it. */
     private ByteBuffer leafOrNode(long lblk) throws IOException {
         long p = physical(lblk);
-        ByteBuffer b = vol.readMetaBlock(p, where(lblk, p));
+        ByteBuffer b = vol.readMetaBlock(p, () -> where(lblk, p));
         if (indexed()) {
             if (lblk == 0) { dxRoot(b, p); return rootAsLeaf(b); }
             if (isDxNode(b)) { dxNode(b, lblk, p, -1); return null; }
@@ -369,7 +369,7 @@ public final class Directory {
     private DxNode readDxNode(long lblk) throws IOException {
         if (lblk >= blockCount()) throw new CorruptException("directory inode " + inode.number() + ": htree points to block " + lblk + " past the directory end");
         long p = physical(lblk);
-        ByteBuffer b = vol.readMetaBlock(p, where(lblk, p));
+        ByteBuffer b = vol.readMetaBlock(p, () -> where(lblk, p));
         if (!isDxNode(b)) throw new CorruptException(where(lblk, p) + ": expected an htree index node");
         return dxNode(b, lblk, p, -1);
     }

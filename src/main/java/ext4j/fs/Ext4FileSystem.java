@@ -75,7 +75,11 @@ public final class Ext4FileSystem implements Closeable {
 
     /** Opens an image or device read-only, applying the feature policy (a dirty journal is replayed in memory). */
     public static Ext4FileSystem openReadOnly(Path image) throws IOException {
-        return openPath(image, true, Ext4FileSystem::open);
+        return openPath(image, true, dev -> {
+            Ext4FileSystem fs = open(dev);
+            fs.vol.cacheInodeViews();   // nothing writes inodes from here on (a dirty journal was replayed in memory by open)
+            return fs;
+        });
     }
 
     /** Opens read-only exactly as on disk: a journal that needs recovery is reported, not replayed (`ext4j info`). */
@@ -110,6 +114,8 @@ public final class Ext4FileSystem implements Closeable {
         return openPath(image, false, dev -> {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
+            fs.vol.deferFreeCounts();                 // close's superblock update writes them
+            fs.vol.cacheInodeViews();
             fs.enableWrites(false, false);
             fs.writer.copier = new DataCopier(fs.vol.device());
             return fs;
@@ -417,18 +423,22 @@ public final class Ext4FileSystem implements Closeable {
 
     // ---- the inode API's namespace calls (Ext4Vfs takes the inode locks; each is one handle) ----
 
-    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException {
+    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException { return create(parent, name, what, false); }
+
+    /** absent: the caller knows name is not in parent (see Namespace.Target). */
+    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what, boolean absent) throws IOException {
         FsWriter wr = w();
-        return wr.create(wr.target(parent, name, shown(parent, name)), what);
+        Namespace.Target t = wr.target(parent, name, shown(parent, name));
+        return wr.create(absent ? t.knownAbsent() : t, what);
     }
 
     /** create of a regular file with the first len bytes of src as its data (see FileSpace.createFilled); src is this call's to close. */
-    synchronized Inode createFilled(Inode parent, byte[] name, Namespace.NewInode what, FileChannel src, long len) throws IOException {
+    synchronized Inode createFilled(Inode parent, byte[] name, Namespace.NewInode what, FileChannel src, long len, boolean absent) throws IOException {
         FsWriter wr;
         try { wr = w(); } catch (IOException | RuntimeException e) { src.close(); throw e; }
         Namespace.Target t;
         try { t = wr.target(parent, name, shown(parent, name)); } catch (IOException | RuntimeException e) { src.close(); throw e; }
-        return wr.createFilled(t, what, src, len);
+        return wr.createFilled(absent ? t.knownAbsent() : t, what, src, len);
     }
 
     synchronized void link(Inode src, Inode parent, byte[] name) throws IOException {

@@ -755,7 +755,14 @@ public final class Ext4Vfs implements Closeable {
      * mode, owner, device and times as given, in one handle; no umask, inherited ACL or setgid
      * directory rule applies. The errnos of create, mknod and symlink.
      */
-    public Entry createAsIs(long dir, byte[] name, NodeSpec n) throws IOException {
+    public Entry createAsIs(long dir, byte[] name, NodeSpec n) throws IOException { return createAsIs(dir, name, n, false); }
+
+    /**
+     * {@link #createAsIs}; newName: the caller guarantees dir has no entry called name (a bulk copy
+     * filling a directory it made, each name once), so it is not looked up first. A wrong
+     * guarantee makes a duplicate entry: only for names the caller has checked itself.
+     */
+    public Entry createAsIs(long dir, byte[] name, NodeSpec n, boolean newName) throws IOException {
         int type = n.mode() & Inode.S_IFMT;
         if (type != Inode.S_IFREG && type != Inode.S_IFDIR && type != Inode.S_IFLNK && type != Inode.S_IFCHR && type != Inode.S_IFBLK
                 && type != Inode.S_IFIFO && type != Inode.S_IFSOCK)
@@ -764,7 +771,7 @@ public final class Ext4Vfs implements Closeable {
         try (var _ = locks.write(dir)) {
             Inode d = liveDir(dir);
             Inode made = fs.create(d, name, new Namespace.NewInode(n.mode(), n.uid(), n.gid(), n.rdev(), n.symlinkTarget(),
-                    n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()));
+                    n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()), newName);
             return entry(fs.inode(made.number()));
         }
     }
@@ -774,8 +781,9 @@ public final class Ext4Vfs implements Closeable {
      * holes, copied device-side as {@link #writeFrom} does): the inode, its name and its first run
      * of blocks in one handle. src is this call's to close, whatever happens; on a filesystem opened
      * for populating the bytes may move after this returns (see {@link #writeFromTaking}).
+     * newName as in {@link #createAsIs(long, byte[], NodeSpec, boolean)}.
      */
-    public Entry createAsIsTaking(long dir, byte[] name, NodeSpec n, java.nio.channels.FileChannel src, long len) throws IOException {
+    public Entry createAsIsTaking(long dir, byte[] name, NodeSpec n, java.nio.channels.FileChannel src, long len, boolean newName) throws IOException {
         boolean passed = false;
         try {
             if ((n.mode() & Inode.S_IFMT) != Inode.S_IFREG) throw new FsException(Errno.EINVAL, "data for a regular file only");
@@ -783,7 +791,7 @@ public final class Ext4Vfs implements Closeable {
                 Inode d = liveDir(dir);
                 passed = true;
                 Inode made = fs.createFilled(d, name, new Namespace.NewInode(n.mode(), n.uid(), n.gid(), 0, null,
-                        n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()), src, len);
+                        n.atime() == null ? null : n.atime().toTimestamp(), n.mtime() == null ? null : n.mtime().toTimestamp()), src, len, newName);
                 return entry(made);
             }
         } finally {

@@ -56,7 +56,7 @@ final class FileIo {
             if (!src.hasRemaining()) return;
             // the engine's completion worker reads metadata without this lock: from the first buffered
             // write on, a filesystem being populated copies blocks for each handle again
-            if (fs.populating()) vol.cache().editInPlace(false);
+            if (fs.populating()) { vol.cache().editInPlace(false); vol.stopCachingInodeViews(); }
             CachedFile c = io.lookup(file.number());
             if ((c == null || c.size() == file.size()) && wr.writeInline(file, pos, src)) { inlineChanged(file.number()); return; }
             boolean wasInline = vol.superblock().hasIncompat(ext4j.ondisk.Features.INCOMPAT_INLINE_DATA) && vol.readInode(file.number()).hasFlag(Inode.FL_INLINE_DATA);

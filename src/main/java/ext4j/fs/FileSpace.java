@@ -239,10 +239,11 @@ final class FileSpace extends WriterPart {
                 }
                 if (len > 0) next[0] = fillRun(h, u, src, len, 0, runs);
             });
-            if (next[0] == Long.MAX_VALUE) return fs.diskInode(made.number());
+            if (next[0] == Long.MAX_VALUE) return made;   // the create's handle stored all of it
+            boolean more = next[0] * vol.blockSize() < len;
             fillFrom(made.number(), src, len, next[0], runs);
             if (copier != null) { handedOver = true; copier.submit(src, runs); }
-            return fs.diskInode(made.number());
+            return more ? fs.diskInode(made.number()) : made; // re-read only if later handles changed it
         } finally {
             if (!handedOver) src.close();
         }

@@ -35,7 +35,7 @@ final class InodeDirStorage implements DirStorage {
         return e.pblk() + (lblk - e.lblk());
     }
 
-    @Override public ByteBuffer read(long lblk) throws IOException { return vol.readMetaBlock(physical(lblk), "directory inode " + dir.number() + " block " + lblk); }
+    @Override public ByteBuffer read(long lblk) throws IOException { return vol.readMetaBlock(physical(lblk), () -> "directory inode " + dir.number() + " block " + lblk); }
     @Override public ByteBuffer write(long lblk) throws IOException { return h.getWriteAccess(physical(lblk)); }
 
     @Override

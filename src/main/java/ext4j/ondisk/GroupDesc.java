@@ -57,7 +57,10 @@ public final class GroupDesc {
     public int size() { return b.capacity(); }
 
     /** The checksum this descriptor should carry (metadata_csum: crc32c; gdt_csum: crc16), or -1 if none. */
-    public int computeChecksum(Superblock sb) {
+    public int computeChecksum(Superblock sb) { return checksumOf(b, group, sb); }
+
+    /** computeChecksum of the descriptor bytes b (the whole buffer) of group. */
+    private static int checksumOf(ByteBuffer b, long group, Superblock sb) {
         byte[] d = new byte[b.capacity()];
         b.get(0, d);
         d[CHECKSUM_OFFSET] = 0;
@@ -115,8 +118,7 @@ public final class GroupDesc {
 
         /** Stores the descriptor checksum (if the filesystem has one) and returns the new view. */
         public GroupDesc seal(Superblock sb, long group) {
-            GroupDesc gd = GroupDesc.of(b.duplicate().clear(), b.capacity(), group);
-            int c = gd.computeChecksum(sb);
+            int c = checksumOf(b, group, sb);   // of the editor's bytes: no view copied for it
             if (c >= 0) b.putShort(CHECKSUM_OFFSET, (short) c);
             return GroupDesc.of(b.duplicate().clear(), b.capacity(), group);
         }

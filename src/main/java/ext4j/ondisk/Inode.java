@@ -50,6 +50,11 @@ public final class Inode {
      * {@code where} names the inode table block for messages.
      */
     public static Inode parse(long ino, ByteBuffer src, Superblock sb, String where) throws CorruptException {
+        return parse(ino, src, sb, where, true);
+    }
+
+    /** verify false: for bytes whose checksum this process has just computed (Editor.seal), checked again for nothing. */
+    private static Inode parse(long ino, ByteBuffer src, Superblock sb, String where, boolean verify) throws CorruptException {
         int size = sb.inodeSize();
         ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         b.put(src.duplicate().limit(src.position() + size)).flip();
@@ -57,10 +62,10 @@ public final class Inode {
         if (size > GOOD_OLD_SIZE) {
             int extra = inode.extraIsize();
             if (extra != 0 && (GOOD_OLD_SIZE + extra > size || (extra & 3) != 0)) {
-                throw new CorruptException("inode " + ino + ": i_extra_isize " + extra + " exceeds inode size " + size + " at " + where);
+                throw new CorruptException("inode " + ino + ": i_extra_isize " + extra + " exceeds inode size " + size + (where == null && !verify ? " (being written)" : " at " + where));
             }
         }
-        if (sb.hasMetadataCsum() && !inode.isAllZero()) {
+        if (verify && sb.hasMetadataCsum() && !inode.isAllZero()) {
             int want = inode.computeChecksum(sb);
             int have = inode.storedChecksum();
             if (!inode.hasChecksumHi()) want &= 0xFFFF;
@@ -305,7 +310,7 @@ public final class Inode {
                 b.putShort(0x7C, (short) c);
                 if (hi) b.putShort(0x82, (short) (c >>> 16));
             }
-            return Inode.parse(ino, b.duplicate().clear(), sb, "inode " + ino + " (being written)");
+            return Inode.parse(ino, b.duplicate().clear(), sb, null, false);   // a message names it "being written"
         }
 
         /**

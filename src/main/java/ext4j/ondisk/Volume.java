@@ -136,6 +136,11 @@ public final class Volume implements Closeable {
         return cache.read(block);
     }
 
+    /** readMetaBlock with the name made only for the error (the hot paths: each block allocation, directory block read). */
+    public ByteBuffer readMetaBlock(long block, java.util.function.Supplier<String> what) throws IOException {
+        return validBlock(block) ? cache.read(block) : readMetaBlock(block, what.get());
+    }
+
     /** Reads count data blocks starting at block into dst (uncached; for file contents). */
     public void readBlocks(long block, ByteBuffer dst) throws IOException {
         long blocks = (dst.remaining() + blockSize - 1L) / blockSize;
@@ -164,11 +169,41 @@ public final class Volume implements Closeable {
     /** Parses inode number ino (1-based) from its inode table. */
     public Inode readInode(long ino) throws IOException {
         checkIno(ino);
+        Inode[] views = this.views;
+        int slot = (int) (ino & (VIEWS - 1));
+        if (views != null) {
+            Inode v = views[slot];
+            if (v != null && v.number() == ino) return v;
+        }
         long block = inodeBlock(ino);
         if (!validBlock(block)) readMetaBlock(block, "inode " + ino); // throws, naming the inode
         ByteBuffer b = cache.read(block);
-        return Inode.parse(ino, b.position(inodeOffset(ino)), sb, block);
+        Inode v = Inode.parse(ino, b.position(inodeOffset(ino)), sb, block);
+        if (views != null) views[slot] = v;
+        return v;
     }
+
+    /** Back to parsing every read: handles edit private copies again and other threads read (see cacheInodeViews). */
+    public void stopCachingInodeViews() { views = null; }
+
+    /**
+     * Recently read or written inodes by number, direct-mapped (see {@link #cacheInodeViews}); null:
+     * every read parses. Views are immutable, so a reader on any thread may take one.
+     */
+    private volatile Inode[] views;
+    private static final int VIEWS = 4096;
+
+    /**
+     * Inodes read or written stay parsed (4,096, direct-mapped by number), so an inode read again is
+     * not copied out and checksummed again. Only where no other thread can see a handle's changes
+     * before they are published: a read-only open (get -r reads each inode three times: getattr,
+     * copy, xattrs), and a filesystem being filled by one thread (mkfs -d: handles edit the
+     * published blocks in place; the directory that gains an entry per file was parsed two or
+     * three times per file, Inode.parse 8% of its samples). Only writeInode writes inode table
+     * blocks, and it replaces the entry; an undone handle clears them all. A filling open ends it
+     * with {@link #stopCachingInodeViews} before a second thread reads.
+     */
+    public void cacheInodeViews() { views = new Inode[VIEWS]; }
 
     /** Seals (checksums) the edited inode and stores it in its inode table block; returns the new view. */
     public Inode writeInode(Handle h, Inode.Editor e) throws IOException {
@@ -176,6 +211,8 @@ public final class Volume implements Closeable {
         Inode view = e.seal(sb);
         ByteBuffer blk = h.getWriteAccess(inodeBlock(e.number()));
         blk.put(inodeOffset(e.number()), e.bytes(), 0, sb.inodeSize());
+        Inode[] views = this.views;
+        if (views != null) views[(int) (e.number() & (VIEWS - 1))] = view;
         return view;
     }
 
@@ -186,6 +223,10 @@ public final class Volume implements Closeable {
         ByteBuffer blk = h.getWriteAccess(sbBlock);
         ByteBuffer raw = blk.duplicate().position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
         Superblock.Editor e = new Superblock.Editor(raw);
+        if (pendingFreeBlocks != 0 || pendingFreeInodes != 0) { // the counts gathered while filling (see deferFreeCounts)
+            e.freeBlocks(e.freeBlocks() + pendingFreeBlocks).freeInodes(e.freeInodes() + pendingFreeInodes);
+            pendingFreeBlocks = pendingFreeInodes = 0;
+        }
         edit.accept(e);
         e.seal();
         sb = Superblock.parseSealed(raw.duplicate().clear());
@@ -213,8 +254,25 @@ public final class Volume implements Closeable {
 
     /** Adds delta to the superblock's free block (cluster) and free inode counts. */
     public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
+        if (deferFreeCounts) {
+            pendingFreeBlocks += dBlocks;
+            pendingFreeInodes += dInodes;
+            return;
+        }
         updateSuperblock(h, e -> e.freeBlocks(e.freeBlocks() + dBlocks).freeInodes(e.freeInodes() + dInodes));
     }
+
+    private boolean deferFreeCounts;
+    private long pendingFreeBlocks, pendingFreeInodes;
+
+    /**
+     * For a filesystem being filled by one thread (mkfs -d), which nobody reads until it is closed:
+     * the superblock's free counts gather in memory and reach the superblock with its next change
+     * (the close's), as Linux keeps them in per-CPU counters and writes them at commit. Each
+     * allocation then re-checksums its group descriptor only, not also the 1 KiB superblock
+     * (about 5% of a mkfs -d of small files). {@link #superblock()}'s free counts lag meanwhile.
+     */
+    public void deferFreeCounts() { deferFreeCounts = true; }
 
     /** Edits group g's descriptor in its table block and re-seals its checksum. */
     public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) throws IOException {
@@ -235,6 +293,8 @@ public final class Volume implements Closeable {
      * cannot fail.
      */
     public void reloadViews() {
+        Inode[] views = this.views;
+        if (views != null) java.util.Arrays.fill(views, null);
         try {
             ByteBuffer blk = cache.read(sbBlock);
             Superblock fresh = Superblock.parse(blk.position(sbOffset), dev.name());
