@@ -73,7 +73,7 @@ public final class BlockAllocator {
         public long end() { return start + length; }
     }
 
-    public long freeBlocks() { return vol.superblock().freeBlocksCount(); }
+    public long freeBlocks() { return vol.freeBlocks(); }
 
     /** Blocks promised to delayed allocations (dirty cached data not yet allocated): ordinary allocation leaves them alone. */
     private long reserved;
@@ -284,7 +284,7 @@ public final class BlockAllocator {
         if (free < 0 || free > GroupLayout.blocksInGroup(sb, g))
             throw new CorruptException("group " + g + " free block count would become " + free + " (block " + near + ")");
         vol.updateGroup(h, g, e -> {
-            e.freeBlocks(free).flags(gd.flags() & ~GroupDesc.FLAG_BLOCK_UNINIT);
+            e.freeBlocks(free).clearFlags(GroupDesc.FLAG_BLOCK_UNINIT);
             if (csum) e.blockBitmapCsum(c);
         });
         vol.adjustFreeCounts(h, delta, 0);

@@ -174,7 +174,7 @@ public final class InodeAllocator {
         long free = gd.freeInodes() + dFree, dirs = gd.usedDirs() + dDirs;
         if (free < 0 || free > sb.inodesPerGroup() || dirs < 0) throw new CorruptException("group " + g + " inode counts would become free " + free + ", dirs " + dirs);
         vol.updateGroup(h, g, e -> {
-            e.freeInodes(free).usedDirs(dirs).flags(gd.flags() & ~GroupDesc.FLAG_INODE_UNINIT);
+            e.freeInodes(free).usedDirs(dirs).clearFlags(GroupDesc.FLAG_INODE_UNINIT);
             if (groupCsum()) e.itableUnused(itableUnused);
             if (csum) e.inodeBitmapCsum(c);
         });

@@ -86,6 +86,7 @@ final class FsWriter {
         journal.onAbort(ialloc::aborted);
         journal.onAbort(orphans::aborted);
         journal.onCommit(balloc::sealFrees);
+        journal.onClose(vol::writeCounts);
     }
 
     /** The cached extent tree of an inode (tests: its cost counters), or null. */

@@ -30,6 +30,8 @@ public final class Handle implements AutoCloseable {
     private final Map<Long, byte[]> before = new HashMap<>();
     private static final byte[] UNCHANGED = new byte[0];
     private boolean aborted;
+    /** Changes this handle made outside the cache (in-memory counters), undone by an abort, last first. */
+    private java.util.ArrayList<Runnable> undoActions;
 
     /** The journal side of a handle: told when the outermost stop happens, or that the handle was undone. */
     interface HandleOwner {
@@ -53,6 +55,15 @@ public final class Handle implements AutoCloseable {
     }
 
     void nest(int moreCredits) { depth++; credits += moreCredits; }
+
+    /**
+     * Records how to undo a change this handle made in memory rather than in a block (the volume's
+     * free counters, for instance): an abort runs these, last first, before the journal is told.
+     */
+    public void onAbort(Runnable undo) {
+        if (undoActions == null) undoActions = new java.util.ArrayList<>();
+        undoActions.add(undo);
+    }
 
     public String what() { return what; }
 
@@ -115,6 +126,7 @@ public final class Handle implements AutoCloseable {
         if (aborted) return;
         aborted = true;
         cache.discard();
+        if (undoActions != null) for (int i = undoActions.size() - 1; i >= 0; i--) undoActions.get(i).run();
         if (!undo) { // nothing to restore: the caller's operation fails and the filesystem being filled is given up
             depth = 0;
             owner.aborted(this);

@@ -181,6 +181,29 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     @Override public void onAbort(Runnable r) { abortListeners.add(r); }
 
+    private final List<CloseWork> closeWork = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onClose(CloseWork work) { closeWork.add(work); }
+
+    /** The close work's handles join the closing transaction and nothing else. */
+    private final Handle.HandleOwner closing = new Handle.HandleOwner() {
+        @Override public void stopped(Handle h) { running.addAll(h.touched()); }
+        @Override public void aborted(Handle h) { for (long b : h.touched()) if (cache.contains(b)) running.add(b); }
+    };
+
+    /** Runs the close work (under the lock, no handle running) in handles of its own that join the running transaction. */
+    private void runCloseWork() throws IOException {
+        for (CloseWork work : closeWork) {
+            Handle h = new Handle(closing, cache, "transaction close", Integer.MAX_VALUE);
+            try {
+                work.run(h);
+            } catch (IOException | RuntimeException e) {
+                h.abort();
+                throw e;
+            }
+            h.stop();
+        }
+    }
+
     private final List<java.util.function.Supplier<Runnable>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     @Override public void onCommit(java.util.function.Supplier<Runnable> sealer) { commitListeners.add(sealer); }
 
@@ -277,8 +300,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         notifyAll();
     }
 
-    /** Closes the running transaction (no handle running): copies its blocks, reserves its log space. */
-    private Closed closeRunning() {
+    /** Closes the running transaction (no handle running): the close work, then copies of its blocks, its log space reserved. */
+    private Closed closeRunning() throws IOException {
+        runCloseWork();
         List<Long> blocks = new ArrayList<>(running);
         Map<Long, byte[]> copies = new HashMap<>();
         for (long blk : blocks) {

@@ -23,6 +23,18 @@ public interface Journal extends Closeable {
      */
     void onCommit(java.util.function.Supplier<Runnable> sealer);
 
+    /** Work done in a handle of its own as each transaction closes (see {@link #onClose}). */
+    interface CloseWork { void run(Handle h) throws IOException; }
+
+    /**
+     * Registers work run as each transaction closes for commit, with no other handle running, in a
+     * handle of its own that joins the closing transaction: the volume writes its in-memory free
+     * counts into the superblock and group descriptors there, so handles never touch those blocks
+     * for counts (Linux keeps them in percpu counters) and each commit carries the counts of
+     * exactly the handles in it.
+     */
+    void onClose(CloseWork work);
+
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;
 

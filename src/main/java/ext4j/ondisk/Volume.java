@@ -211,37 +211,110 @@ public final class Volume implements Closeable {
         return sb;
     }
 
-    /** Adds delta to the superblock's free block (cluster) and free inode counts. */
-    public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
-        updateSuperblock(h, e -> e.freeBlocks(e.freeBlocks() + dBlocks).freeInodes(e.freeInodes() + dInodes));
+    // ---- free counts: in memory, written into their blocks as each transaction closes ----
+
+    /*
+     * The descriptors in groups[] and the two superblock counts below are the live state: handles
+     * change them here (undone by an abort), never in the descriptor or superblock blocks, so
+     * handles in different groups share no block for counts. writeCounts, run by the journal as
+     * each transaction closes (no handle running), puts them into their blocks, so every commit
+     * carries the counts of exactly its handles, as Linux's percpu counters reach the superblock.
+     */
+    private final Object countsLock = new Object();
+    private long freeBlocks, freeInodes;          // the superblock's, live
+    private boolean countsChanged;                // since the last writeCounts
+    private final java.util.BitSet changedGroups = new java.util.BitSet();
+    private boolean countsLoaded;
+
+    private void loadCounts() {
+        if (countsLoaded) return;
+        freeBlocks = sb.freeBlocksCount();
+        freeInodes = sb.freeInodesCount();
+        countsLoaded = true;
     }
 
-    /** Edits group g's descriptor in its table block and re-seals its checksum. */
-    public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) throws IOException {
-        int ds = sb.descSize(), perBlock = blockSize / ds;
-        ByteBuffer blk = h.getWriteAccess(descBlock(sb, g / perBlock));
-        int off = (int) (g % perBlock) * ds;
-        GroupDesc.Editor e = new GroupDesc.Editor(blk.duplicate().position(off).limit(off + ds).slice());
-        edit.accept(e);
-        GroupDesc gd = e.seal(sb, g);
-        groups[(int) g] = gd;
-        return gd;
+    /** The filesystem's free blocks (clusters) now, changes of running handles included. */
+    public long freeBlocks() { synchronized (countsLock) { loadCounts(); return freeBlocks; } }
+
+    /** The filesystem's free inodes now, changes of running handles included. */
+    public long freeInodes() { synchronized (countsLock) { loadCounts(); return freeInodes; } }
+
+    /** Adds delta to the filesystem's free block (cluster) and free inode counts (in memory; an abort of h undoes it). */
+    public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) {
+        synchronized (countsLock) {
+            loadCounts();
+            freeBlocks += dBlocks;
+            freeInodes += dInodes;
+            countsChanged = true;
+        }
+        h.onAbort(() -> { synchronized (countsLock) { freeBlocks -= dBlocks; freeInodes -= dInodes; countsChanged = true; } });
     }
 
     /**
-     * Re-reads the superblock and descriptors from the cache (after a handle was undone). If they no
-     * longer parse (damage met while writing: the journal is aborting anyway), the last good views
-     * stay and the damage is listed in {@link #problems()}; it runs as an abort listener, which
-     * cannot fail.
+     * Edits group g's descriptor (in memory) and re-seals its checksum; the edit starts from the
+     * descriptor as it is now, so edits of different fields by different handles both stay. An
+     * abort of h puts back exactly the bits this edit changed: each field has one owner at a time
+     * (the counts and flags of a bitmap go with the handle that has that bitmap block), so no
+     * other handle changed them meanwhile.
+     */
+    public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) {
+        GroupDesc before, after;
+        synchronized (countsLock) {
+            before = groups[(int) g];
+            GroupDesc.Editor e = new GroupDesc.Editor(before.copy());
+            edit.accept(e);
+            after = e.seal(sb, g);
+            groups[(int) g] = after;
+            changedGroups.set((int) g);
+        }
+        byte[] was = before.bytes(), now = after.bytes();
+        h.onAbort(() -> {
+            synchronized (countsLock) {
+                byte[] cur = groups[(int) g].bytes();
+                for (int i = 0; i < cur.length; i++) cur[i] = (byte) ((cur[i] & ~(was[i] ^ now[i])) | (was[i] & (was[i] ^ now[i])));
+                GroupDesc.Editor e = new GroupDesc.Editor(ByteBuffer.wrap(cur));
+                groups[(int) g] = e.seal(sb, g);
+                changedGroups.set((int) g);
+            }
+        });
+        return after;
+    }
+
+    /**
+     * Writes the live counts into the superblock and the changed group descriptors, in handle h
+     * (the journal's close work: no other handle is running). Nothing when nothing changed.
+     */
+    public void writeCounts(Handle h) throws IOException {
+        long blocks, inodes;
+        boolean sbChanged;
+        java.util.List<GroupDesc> descs = new ArrayList<>();
+        synchronized (countsLock) {
+            sbChanged = countsChanged;
+            blocks = freeBlocks;
+            inodes = freeInodes;
+            for (int g = changedGroups.nextSetBit(0); g >= 0; g = changedGroups.nextSetBit(g + 1)) descs.add(groups[g]);
+            changedGroups.clear();
+            countsChanged = false;
+        }
+        int ds = sb.descSize(), perBlock = blockSize / ds;
+        for (GroupDesc gd : descs) {
+            ByteBuffer blk = h.getWriteAccess(descBlock(sb, gd.group() / perBlock));
+            blk.put((int) (gd.group() % perBlock) * ds, gd.bytes());
+        }
+        if (sbChanged) updateSuperblock(h, e -> e.freeBlocks(blocks).freeInodes(inodes));
+    }
+
+    /**
+     * Re-reads the superblock view from the cache (after a handle was undone: its edits of the
+     * superblock block are gone). The descriptors and free counts live in memory and are undone by
+     * the handle itself. If the block no longer parses (damage met while writing: the journal is
+     * aborting anyway), the last good view stays and the damage is listed in {@link #problems()};
+     * it runs as an abort listener, which cannot fail.
      */
     public void reloadViews() {
         try {
             ByteBuffer blk = cache.read(sbBlock);
-            Superblock fresh = Superblock.parse(blk.position(sbOffset), dev.name());
-            GroupDesc[] descs = readGroupDescs(cache, fresh, new ArrayList<>());
-            if (descs.length != groups.length) throw new CorruptException("group count changed from " + groups.length + " to " + descs.length);
-            sb = fresh;
-            System.arraycopy(descs, 0, groups, 0, groups.length);
+            sb = Superblock.parse(blk.position(sbOffset), dev.name());
         } catch (IOException e) {
             synchronized (problems) { problems.add("after an undone change: " + e.getMessage()); }
         }
