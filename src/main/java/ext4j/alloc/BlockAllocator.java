@@ -168,8 +168,19 @@ public final class BlockAllocator {
         return c;
     }
 
-    /** Finds a free run of at least minLen starting at or after bit from; takes up to max blocks. */
+    /**
+     * Finds a free run of at least minLen starting at or after bit from; takes up to max blocks.
+     * Looked for in the bitmap as readers see it, then, once the handle has the bitmap block (no
+     * other handle can change it until this one stops), again in its latest bytes, which are taken.
+     */
     private Range allocateInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
+        if (findInGroup(null, g, from, max, minLen) == null) return null;
+        h.getWriteAccess(vol.group(g).blockBitmap());
+        return findInGroup(h, g, from, max, minLen);
+    }
+
+    /** The run allocateInGroup looks for; taken in handle h (null: only looked for). */
+    private Range findInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
         Superblock sb = vol.superblock();
         int n = GroupLayout.blocksInGroup(sb, g);
         byte[] bm = bitmap(g);
@@ -188,6 +199,7 @@ public final class BlockAllocator {
             while (end < n && end - bit < max && !GroupLayout.test(avail, end)) end++;
             if (end - bit >= minLen) {
                 long start = GroupLayout.firstBlock(sb, g) + bit;
+                if (h == null) return new Range(start, (int) (end - bit));
                 checkNotFixedMetadata(g, start, end - bit);
                 for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
                 store(h, g, bm, -(end - bit), start);
@@ -249,7 +261,7 @@ public final class BlockAllocator {
         changeRange(h, start, len, false);
     }
 
-    private void changeRange(Handle h, long start, long len, boolean use) throws IOException {
+    private synchronized void changeRange(Handle h, long start, long len, boolean use) throws IOException {
         Superblock sb = vol.superblock();
         if (start < sb.firstDataBlock() || start + len > sb.blocksCount() || len < 0)
             throw new CorruptException("freeing blocks " + start + "+" + len + " outside the filesystem");
@@ -259,6 +271,7 @@ public final class BlockAllocator {
             long g = (b - sb.firstDataBlock()) / bpg;
             long gStart = GroupLayout.firstBlock(sb, g);
             long end = Math.min(start + len, gStart + GroupLayout.blocksInGroup(sb, g));
+            h.getWriteAccess(vol.group(g).blockBitmap());     // the bitmap read next is then the latest, and stays this handle's
             byte[] bm = bitmap(g);
             for (long x = b; x < end; x++) {
                 boolean was = GroupLayout.test(bm, x - gStart);

@@ -83,7 +83,7 @@ public final class InodeAllocator {
     }
 
     /** Per group, an inode index below which all are in use: allocation scans from there. */
-    private final java.util.Map<Long, Long> usedBelow = new java.util.HashMap<>();
+    private final java.util.Map<Long, Long> usedBelow = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A handle was aborted: inodes it took are free again. */
     public synchronized void aborted() { usedBelow.clear(); }
@@ -100,20 +100,21 @@ public final class InodeAllocator {
             view = vol.validBlock(at) ? vol.cache().read(at) : vol.readMetaBlock(at, "group " + g + " inode bitmap");
         }
         long first = g == 0 ? sb.firstInode() - 1 : 0; // reserved inodes 1..first_ino-1 are never handed out
+        ByteBuffer blk = null;     // the handle's copy of the bitmap, once it has it
         for (long i = Math.max(first, usedBelow.getOrDefault(g, 0L)); i < ipg; i++) {
             if (view != null) {
                 int by = view.get((int) (i >>> 3));
                 if ((i & 7) == 0 && i + 8 <= ipg && by == (byte) 0xFF) { i += 7; continue; } // a full byte
                 if ((by & (1 << (i & 7))) != 0) continue;
             }
-            usedBelow.put(g, i + 1);
-            ByteBuffer blk;
-            if (uninit) {
+            if (blk == null) {
+                // from here no other handle changes the bitmap: the scan goes on in its latest bytes
                 blk = h.getWriteAccess(gd0.inodeBitmap());
-                blk.put(0, bitmap(g)); // what an uninitialized group's bitmap is: the padding past ipg set
-            } else {
-                blk = h.getWriteAccess(gd0.inodeBitmap());
+                if (vol.group(g).hasFlag(GroupDesc.FLAG_INODE_UNINIT)) blk.put(0, bitmap(g)); // the padding past ipg set
+                view = blk;
+                if ((blk.get((int) (i >>> 3)) & (1 << (i & 7))) != 0) continue;   // taken meanwhile by a handle now stopped
             }
+            usedBelow.put(g, i + 1);
             int byteAt = (int) (i >>> 3);
             blk.put(byteAt, (byte) (blk.get(byteAt) | (1 << (i & 7))));
             GroupDesc gd = vol.group(g);
@@ -133,6 +134,7 @@ public final class InodeAllocator {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
         long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
+        h.getWriteAccess(vol.group(g).inodeBitmap());       // the bitmap read next is then the latest, and stays this handle's
         byte[] bm = bitmap(g);
         if (GroupLayout.test(bm, i)) return false;
         GroupLayout.set(bm, i);
@@ -152,6 +154,7 @@ public final class InodeAllocator {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
         long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
+        h.getWriteAccess(vol.group(g).inodeBitmap());       // the bitmap read next is then the latest, and stays this handle's
         byte[] bm = bitmap(g);
         if (!GroupLayout.test(bm, i)) throw new CorruptException("inode " + ino + " is already free in group " + g + "'s inode bitmap (double free)");
         GroupLayout.clear(bm, i);

@@ -25,13 +25,19 @@ final class FileIo {
     private final Volume vol;
     private final InodeReader reader;
     private FsWriter writer;        // null when read-only
-    private BufferedIo io;          // the engine (read-write opens), else null
+    private volatile BufferedIo io; // the engine (read-write opens), else null
     private Ext4MappingOps iops;
 
     FileIo(Ext4FileSystem fs, Volume vol, InodeReader reader) {
         this.fs = fs;
         this.vol = vol;
         this.reader = reader;
+    }
+
+    /** Whether the engine holds anything of the inode (its file table takes no lock). */
+    boolean holds(long ino) {
+        BufferedIo e = io;
+        return e != null && e.lookup(ino) != null;
     }
 
     /** A read-write open's writer and engine. */

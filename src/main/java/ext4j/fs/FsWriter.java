@@ -61,7 +61,7 @@ final class FsWriter {
      * first write may store them inline (Linux's in-memory EXT4_STATE_MAY_INLINE_DATA; a file
      * created empty in an earlier mount gets blocks).
      */
-    final java.util.Set<Long> mayInline = new java.util.HashSet<>();
+    final java.util.Set<Long> mayInline = java.util.concurrent.ConcurrentHashMap.newKeySet(); // shared creates add to it
     /**
      * Files a buffered write moved out of the inode that have not been written back since. With
      * delalloc Linux keeps such a file inline on disk until writeback, so a truncate to 0 before
@@ -81,7 +81,6 @@ final class FsWriter {
         this.orphans = new Orphans(this);
         this.xattrs = new XattrWrites(this);
         this.writeback = new WritebackAllocation(this);
-        journal.onAbort(vol::reloadViews);
         journal.onAbort(balloc::aborted);
         journal.onAbort(ialloc::aborted);
         journal.onAbort(orphans::aborted);

@@ -35,7 +35,7 @@ final class Orphans extends WriterPart {
     /** Extents freed per handle by multi-step truncates and deletes. */
     static final int EXTENTS_PER_HANDLE = 256;
 
-    private final java.util.Map<Long, Integer> pins = new java.util.HashMap<>();
+    private final java.util.Map<Long, Integer> pins = new java.util.concurrent.ConcurrentHashMap<>(); // read by shared unlinks
 
     boolean isBig(InodeUpdate v) throws IOException {
         return (v.ed.flags() & Inode.FL_EXTENTS) != 0 && v.tree().extents().size() > EXTENTS_PER_HANDLE;
@@ -186,15 +186,24 @@ final class Orphans extends WriterPart {
     private final List<Long> released = new java.util.ArrayList<>();
 
     List<Long> takeReleased() {
-        if (released.isEmpty()) return List.of();
-        List<Long> r = List.copyOf(released);
-        released.clear();
-        return r;
+        synchronized (released) {
+            if (released.isEmpty()) return List.of();
+            List<Long> r = List.copyOf(released);
+            released.clear();
+            return r;
+        }
     }
 
+    /** Whether ino was freed and its cached state not dropped yet (a shared create of that number must wait for it). */
+    boolean releasePending(long ino) { synchronized (released) { return released.contains(ino); } }
+
     /** Frees an inode whose last link is gone: its blocks, xattr block, the EA inodes its xattrs name, and bitmap bit. */
-    void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
-        released.add(v.number());
+    void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException { release(h, v, now, true); }
+
+    /** release; cached false: the engine holds nothing of the inode (a shared unlink), so nothing of it is left to drop. */
+    void release(Handle h, InodeUpdate v, Inode.Timestamp now, boolean cached) throws IOException {
+        if (cached) synchronized (released) { released.add(v.number()); }
+        else { w.mayInline.remove(v.number()); w.conversionPending.remove(v.number()); }
         freeBlocksFrom(h, v, 0);
         w.xattrs.releaseAll(h, v);                // xattr block, EA inode references
         v.ed.dtime(now.seconds()).size(0);

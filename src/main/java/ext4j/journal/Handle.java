@@ -42,6 +42,8 @@ public final class Handle implements AutoCloseable {
     }
 
     private final boolean undo;
+    /** The thread that started the handle: only it edits through it. */
+    final Thread thread = Thread.currentThread();
 
     Handle(HandleOwner owner, BufferCache cache, String what, int credits) { this(owner, cache, what, credits, true); }
 
@@ -66,6 +68,11 @@ public final class Handle implements AutoCloseable {
     }
 
     public String what() { return what; }
+
+    /** Whether a nested start joined this handle (so an outer level will stop or abort it). */
+    public boolean isNested() { return depth > 1; }
+
+    int credits() { return credits; }
 
     /** Writable little-endian buffer of an existing metadata block; the block is dirty from now on. */
     public ByteBuffer getWriteAccess(long block) throws IOException {

@@ -13,6 +13,17 @@ public interface Journal extends Closeable {
     /** Starts a handle that may dirty up to credits metadata blocks (nested starts join the outer handle). */
     Handle start(String what, int credits) throws IOException;
 
+    /**
+     * Starts a handle that may run at the same time as other threads' shared handles (an exclusive
+     * one, from {@link #start}, runs alone). Its body must be safe to run again: a shared handle
+     * that asks for a block another handle edits gets {@link ext4j.block.BlockBusyException} and
+     * is undone. Journals that run one handle at a time start an exclusive one.
+     */
+    default Handle startShared(String what, int credits) throws IOException { return start(what, credits); }
+
+    /** Waits until the handle the thread runs now (if any) has stopped or been undone. */
+    default void awaitHandleOf(Thread t) throws IOException {}
+
     /** Registers a callback run after a handle is aborted (views parsed from metadata are re-read). */
     void onAbort(Runnable r);
 

@@ -184,6 +184,7 @@ public final class Volume implements Closeable {
     /** Applies edit to the primary superblock's 1024 bytes, re-checksums and re-parses it. */
     public Superblock updateSuperblock(Handle h, Consumer<Superblock.Editor> edit) throws IOException {
         ByteBuffer blk = h.getWriteAccess(sbBlock);
+        h.onAbort(this::reloadViews);           // the handle's copy of the block is gone: the view is read again
         ByteBuffer raw = blk.duplicate().position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
         Superblock.Editor e = new Superblock.Editor(raw);
         edit.accept(e);

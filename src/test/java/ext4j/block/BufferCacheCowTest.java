@@ -43,15 +43,31 @@ class BufferCacheCowTest {
         assertEquals(7, c.copyOf(3)[10]);
     }
 
+    /** Two threads' handles edit different blocks at once; a block another thread's handle edits is refused until that handle stops. */
     @Test
-    void aSecondThreadCannotEditWhileAHandleRuns() throws Exception {
+    void aBlockHasOneEditingHandleAtATime() throws Exception {
         BufferCache c = new BufferCache(new MemoryBlockDevice(new byte[1024 * 16], "mem", false), 1024, 16);
-        c.writable(1, false);
-        var f = CompletableFuture.runAsync(() -> {
-            try { c.writable(2, false); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
-        });
-        var e = assertThrows(java.util.concurrent.ExecutionException.class, f::get);
-        assertInstanceOf(IllegalStateException.class, e.getCause());
+        c.writable(1, false).put(0, (byte) 1);
+        CompletableFuture.runAsync(() -> {                      // another thread's handle: its own block, then mine
+            try {
+                c.writable(2, false).put(0, (byte) 2);
+                var busy = assertThrows(BlockBusyException.class, () -> c.writable(1, false));
+                assertEquals(1, busy.block());
+                assertEquals(0, c.read(1).get(0), "it sees my block as published");
+                assertThrows(BlockBusyException.class, () -> c.forget(1));
+                c.publish();
+            } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+        }).get();
+        assertEquals(2, c.read(2).get(0), "its handle stopped: published");
+        assertEquals(1, c.read(1).get(0), "mine still is mine");
+        assertEquals(0, other(c, 1, 0));
         c.publish();
+        CompletableFuture.runAsync(() -> {                      // now free again for another thread's handle
+            try {
+                assertEquals(1, c.writable(1, false).get(0));
+                c.discard();
+            } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+        }).get();
+        assertEquals(1, other(c, 1, 0));
     }
 }
