@@ -81,6 +81,26 @@ public final class Handle implements AutoCloseable {
         return cache.writable(block, false);
     }
 
+    /**
+     * Write access shared with other handles that change other bits of the same block (bitmaps,
+     * inode tables; see {@link BufferCache#writableMerged}): the handle's stop publishes only the
+     * bits it changed. The caller must hold what makes its bits its own (an allocation claim, an
+     * inode it changes).
+     */
+    public ByteBuffer getMergedAccess(long block) throws IOException {
+        charge(block);
+        if (undo) before.putIfAbsent(block, UNCHANGED);
+        return cache.writableMerged(block);
+    }
+
+    /** Runs after the handle's blocks are published at its stop (an allocation claim is let go then). */
+    public void onStop(Runnable r) {
+        if (stopActions == null) stopActions = new java.util.ArrayList<>();
+        stopActions.add(r);
+    }
+
+    private java.util.ArrayList<Runnable> stopActions;
+
     /** A zero-filled writable buffer for a newly allocated metadata block (not read from disk). */
     public ByteBuffer getCreateAccess(long block) throws IOException {
         charge(block);
@@ -120,6 +140,7 @@ public final class Handle implements AutoCloseable {
         if (aborted) throw new IllegalStateException("handle '" + what + "' was aborted");
         if (--depth == 0) {
             cache.publish();                    // before the journal has it: a commit copies published bytes
+            if (stopActions != null) for (Runnable r : stopActions) r.run();
             for (long b : forgotten) owner.revoke(b);
             owner.stopped(this);
         }

@@ -174,7 +174,8 @@ public final class Volume implements Closeable {
     public Inode writeInode(Handle h, Inode.Editor e) throws IOException {
         checkIno(e.number());
         Inode view = e.seal(sb);
-        ByteBuffer blk = h.getWriteAccess(inodeBlock(e.number()));
+        // merged: handles changing other inodes of the block run beside this one (each holds its inodes)
+        ByteBuffer blk = h.getMergedAccess(inodeBlock(e.number()));
         blk.put(inodeOffset(e.number()), e.bytes(), 0, sb.inodeSize());
         return view;
     }
@@ -282,6 +283,45 @@ public final class Volume implements Closeable {
     }
 
     /**
+     * Adds to group g's free block, free inode and directory counts (in memory). Several handles
+     * may change the counts of one group at once (they share its bitmaps, each with its own bits):
+     * an abort takes back exactly its deltas.
+     */
+    public void adjustGroup(Handle h, long g, long dBlocks, long dInodes, long dDirs) {
+        synchronized (countsLock) { addToGroup(g, dBlocks, dInodes, dDirs); }
+        h.onAbort(() -> { synchronized (countsLock) { addToGroup(g, -dBlocks, -dInodes, -dDirs); } });
+    }
+
+    private void addToGroup(long g, long dBlocks, long dInodes, long dDirs) {
+        GroupDesc d = groups[(int) g];
+        GroupDesc.Editor e = new GroupDesc.Editor(d.copy());
+        e.freeBlocks(d.freeBlocks() + dBlocks).freeInodes(d.freeInodes() + dInodes).usedDirs(d.usedDirs() + dDirs);
+        groups[(int) g] = e.seal(sb, g);
+        changedGroups.set((int) g);
+    }
+
+    /**
+     * Lowers group g's itable_unused to at most v (an inode past the unused part was taken). Not
+     * undone by an abort: a smaller count only means more of the table counts as used, which is
+     * always true of the inodes in it, and another handle may rely on it meanwhile.
+     */
+    public void lowerItableUnused(long g, long v) {
+        synchronized (countsLock) {
+            GroupDesc d = groups[(int) g];
+            if (d.itableUnused() <= v) return;
+            groups[(int) g] = new GroupDesc.Editor(d.copy()).itableUnused(v).seal(sb, g);
+            changedGroups.set((int) g);
+        }
+    }
+
+    /** Group g's bitmaps changed: their checksums are computed from the published blocks as the transaction closes. */
+    public void bitmapsChanged(long g) {
+        synchronized (countsLock) { changedBitmaps.set((int) g); changedGroups.set((int) g); }
+    }
+
+    private final java.util.BitSet changedBitmaps = new java.util.BitSet();
+
+    /**
      * Writes the live counts into the superblock and the changed group descriptors, in handle h
      * (the journal's close work: no other handle is running). Nothing when nothing changed.
      */
@@ -290,6 +330,16 @@ public final class Volume implements Closeable {
         boolean sbChanged;
         java.util.List<GroupDesc> descs = new ArrayList<>();
         synchronized (countsLock) {
+            // the bitmaps' checksums, from their published bytes (no handle runs: those are the transaction's)
+            for (int g = changedBitmaps.nextSetBit(0); g >= 0; g = changedBitmaps.nextSetBit(g + 1)) {
+                if (!sb.hasMetadataCsum()) break;
+                GroupDesc d = groups[g];
+                GroupDesc.Editor e = new GroupDesc.Editor(d.copy());
+                if (!d.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) e.blockBitmapCsum(bitmapChecksum(cache.read(d.blockBitmap()), sb.clustersPerGroup() / 8));
+                if (!d.hasFlag(GroupDesc.FLAG_INODE_UNINIT)) e.inodeBitmapCsum(bitmapChecksum(cache.read(d.inodeBitmap()), sb.inodesPerGroup() / 8));
+                groups[g] = e.seal(sb, g);
+            }
+            changedBitmaps.clear();
             sbChanged = countsChanged;
             blocks = freeBlocks;
             inodes = freeInodes;

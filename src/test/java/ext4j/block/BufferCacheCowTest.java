@@ -70,4 +70,43 @@ class BufferCacheCowTest {
         }).get();
         assertEquals(1, other(c, 1, 0));
     }
+    /**
+     * Merged access (bitmaps, inode tables): two threads' handles change different bits of one
+     * block at once; each sees the other's only once published, each stop publishes only its own
+     * bits over the latest bytes, an abort drops only its own; editing alone is refused while
+     * another handle edits merged, and the reverse.
+     */
+    @Test
+    void mergedEditsKeepEachHandlesBits() throws Exception {
+        BufferCache c = new BufferCache(new MemoryBlockDevice(new byte[1024 * 16], "mem", false), 1024, 16);
+        c.writableMerged(5).put(0, (byte) 0x01);
+        CompletableFuture.runAsync(() -> {
+            try {
+                ByteBuffer o = c.writableMerged(5);
+                assertEquals(0, o.get(0), "my unpublished bit is not in its copy");
+                o.put(0, (byte) 0x02).put(100, (byte) 7);
+                assertThrows(BlockBusyException.class, () -> c.writable(5, false));
+                c.publish();
+            } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+        }).get();
+        assertEquals(0x03, c.read(5).get(0), "my copy has its published bit beside mine");
+        assertEquals(7, c.read(5).get(100));
+        assertEquals(0x02, other(c, 5, 0), "readers: only what was published");
+        c.publish();
+        assertEquals(0x03, other(c, 5, 0), "mine published over its");
+        assertEquals(7, other(c, 5, 100));
+
+        c.writableMerged(5).put(0, (byte) 0x07);
+        CompletableFuture.runAsync(() -> {
+            try { c.writableMerged(5).put(1, (byte) 9); c.publish(); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+        }).get();
+        c.discard();                                             // my handle aborted: its bit goes, the other's stays
+        assertEquals(0x03, other(c, 5, 0));
+        assertEquals(9, other(c, 5, 1));
+
+        c.writable(6, false).put(0, (byte) 1);
+        CompletableFuture.runAsync(() -> assertThrows(BlockBusyException.class, () -> c.writableMerged(6))).get();
+        c.publish();
+        assertEquals(1, other(c, 6, 0));
+    }
 }

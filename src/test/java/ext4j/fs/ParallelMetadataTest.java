@@ -247,6 +247,45 @@ class ParallelMetadataTest {
     }
 
     /**
+     * Create+unlink storms, one thread per directory, every answer checked at once: each create
+     * finds no old name, each unlinked name is gone, every inode read back whole (its checksum);
+     * the handles share bitmap and inode table blocks (one group) and must have overlapped. This is
+     * where two handles taking the same inode, or a merged block losing one handle's bits, shows.
+     * -Dext4j.parallelPairs=N sets the pairs per thread.
+     */
+    @Test
+    void createUnlinkStormsKeepEveryInodeWhole() throws Exception {
+        int pairs = Integer.getInteger("ext4j.parallelPairs", 15000);
+        Path img = tmp.resolve("s.img");
+        Tools.mke2fs(img, null, "64M", "-t", "ext4", "-N", "16384");
+        JbdJournal.Stats stats;
+        try (Ext4Vfs v = Ext4Vfs.open(img, Options.defaults())) {
+            long[] dir = new long[THREADS];
+            for (int t = 0; t < THREADS; t++) dir[t] = v.mkdir(Ext4Vfs.ROOT, b("storm" + t), 0755, 022, ROOT).ino();
+            List<ThrowingRunnable> bodies = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                long d = dir[t];
+                bodies.add(() -> {
+                    for (int i = 0; i < pairs; i++) {
+                        byte[] nm = b("f" + (i % 50));
+                        Entry e = v.create(d, nm, 0644, 022, ROOT);
+                        assertEquals(e.ino(), v.lookup(d, nm).ino(), "created " + new String(nm));
+                        assertEquals(1, v.getattr(e.ino()).nlink());
+                        v.unlink(d, nm);
+                        assertThrows(FsException.class, () -> v.lookup(d, nm), "unlinked " + new String(nm));
+                        v.getattr(d);                                   // the directory's inode, whole
+                    }
+                });
+            }
+            runThreads(bodies);
+            stats = ((JbdJournal) v.pathView().journalForTest()).handleStats();
+            System.out.println("  " + THREADS + " threads x " + pairs + " pairs: " + stats);
+        }
+        assertTrue(stats.peakHandles() >= 2, "shared handles never overlapped (" + stats + ")");
+        Tools.assertFsckClean(img);
+    }
+
+    /**
      * Power cuts of a parallel run: three threads, each in its own directory and the shared one,
      * with 1 ms timed commits and fsyncs; every cut recovered by ext4j is e2fsck -fn clean (free
      * counts written at each transaction's close included) and the tree can be walked and read.
