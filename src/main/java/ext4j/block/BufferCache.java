@@ -120,7 +120,8 @@ public final class BufferCache {
 
     /** A read-only little-endian view of the block, positioned at 0. Cached blocks are found without the lock. */
     public ByteBuffer read(long block) throws IOException {
-        if (mine() == null) {
+        Map<Long, ByteBuffer> m = mine();    // only this thread changes its map: read without the lock
+        if (m == null || !m.containsKey(block)) {
             Buf b = index.get(block);
             if (b != null) {
                 if (!b.referenced) b.referenced = true;

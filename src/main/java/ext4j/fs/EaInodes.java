@@ -73,7 +73,7 @@ final class EaInodes extends WriterPart {
         Inode.Timestamp now = now();
         Inode.Editor e = Inode.Editor.blank(ino, sb())
                 .mode(Inode.S_IFREG | 0600).uid(owner.original.uid()).gid(owner.original.gid()).links(1)
-                .mtime(now).crtime(now).generation(w.random.nextInt())
+                .mtime(now).crtime(now).generation(w.newGeneration())
                 .eaValueHash(hash).eaRefCount(1);
         if (sb().hasIncompat(Features.INCOMPAT_EXTENTS)) {
             e.flags(Inode.FL_EA_INODE | Inode.FL_EXTENTS);

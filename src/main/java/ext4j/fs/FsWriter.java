@@ -45,7 +45,9 @@ final class FsWriter {
     final Volume vol;
     final BlockAllocator balloc;
     final InodeAllocator ialloc;
-    final SecureRandom random = new SecureRandom();
+    /** i_generation of new inodes; one generator per thread (SecureRandom locks: shared creates would meet there). */
+    private final ThreadLocal<SecureRandom> randoms = ThreadLocal.withInitial(SecureRandom::new);
+    int newGeneration() { return randoms.get().nextInt(); }
     /** Extent trees as last stored, reused by the next edit of the same inode (see ExtentTreeCache). */
     final ExtentTreeCache trees = new ExtentTreeCache(256);
     final Transactions tx;

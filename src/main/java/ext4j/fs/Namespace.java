@@ -166,7 +166,7 @@ final class Namespace extends WriterPart {
             Inode.Editor e = Inode.Editor.blank(ino, sb())
                     .mode(what.mode).uid(what.uid).gid(what.gid).links(isDir ? 2 : 1)
                     .atime(what.atime() != null ? what.atime() : now).ctime(now).mtime(what.mtime() != null ? what.mtime() : now)
-                    .crtime(now).generation(w.random.nextInt());
+                    .crtime(now).generation(w.newGeneration());
             InodeUpdate child = update(e);
             int type = what.mode & Inode.S_IFMT;
             if (type == Inode.S_IFREG || type == Inode.S_IFDIR || (type == Inode.S_IFLNK && what.symlinkTarget.length >= Inode.I_BLOCK_SIZE)) {
