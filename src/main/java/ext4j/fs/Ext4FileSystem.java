@@ -468,15 +468,17 @@ public final class Ext4FileSystem implements Closeable {
 
     void unlink(Inode parent, byte[] name) throws IOException {
         Inode victim = null;
+        FsWriter shared = null;
         sharedChanges.readLock().lock();
         try {
-            FsWriter wr = sharedWriter();
+            FsWriter wr = shared = sharedWriter();
             victim = wr.ns.unlinkShared(wr.target(parent, name, shown(parent, name)), files::holds);
         } catch (Transactions.ExclusiveNeeded e) {
             // undone: run under the writer lock below
         } finally {
             sharedChanges.readLock().unlock();
         }
+        if (victim != null && !shared.orphans.mayHaveOrphans()) return;      // it cannot have been an orphan already
         synchronized (this) {
             FsWriter wr = w();
             if (victim != null) { wr.orphans.finishOrphan(victim.number()); return; } // it was one already: finished as unlink does

@@ -64,11 +64,21 @@ final class Orphans extends WriterPart {
     }
 
     /**
+     * False only while this open has seen no orphan: none were left at open (processOrphans found
+     * the list and the orphan file empty afterwards) and none was added since. A shared unlink then
+     * needs no orphan check under the writer lock. Set before an orphan is recorded; never cleared again.
+     */
+    private volatile boolean mayHaveOrphans = true;
+
+    boolean mayHaveOrphans() { return mayHaveOrphans; }
+
+    /**
      * Records the inode as an orphan: in a free slot of the orphan file when there is one (as Linux
      * does, i_dtime untouched), else at the head of the superblock's orphan list (i_dtime holds the
      * next one).
      */
     void orphanAdd(Handle h, InodeUpdate v) throws IOException {
+        mayHaveOrphans = true;
         if (isOrphan(v.number())) return;
         OrphanFile f = orphanFile();
         if (f != null && f.add(h, v.number())) return;
@@ -172,8 +182,8 @@ final class Orphans extends WriterPart {
                 throw new ext4j.base.CorruptException("orphan list: inode " + ino + " is also in the orphan file (run e2fsck -f)");
         }
         OrphanFile f = orphanFile();
-        if (f == null) return;
-        for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
+        if (f != null) for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
+        if (noOrphans()) mayHaveOrphans = false;
     }
 
     private void process(long ino) throws IOException {
