@@ -234,7 +234,7 @@ public final class BlockAllocator {
                 checkNotFixedMetadata(g, start, end - bit);
                 for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
                 claim(h, g, start, end - bit);
-                store(h, g, bm, -(end - bit), start);
+                store(h, g, bm, bit, end, true, start);
                 return new Range(start, (int) (end - bit));
             }
             bit = end;
@@ -312,18 +312,32 @@ public final class BlockAllocator {
                     throw new CorruptException("block " + x + " is already " + (use ? "in use" : "free") + " in group " + g + "'s bitmap (double " + (use ? "allocation" : "free") + ")");
                 if (use) GroupLayout.set(bm, x - gStart); else GroupLayout.clear(bm, x - gStart);
             }
-            store(h, g, bm, use ? -(end - b) : end - b, b);
+            store(h, g, bm, b - gStart, end - gStart, use, b);
             if (!use) pendingFree.computeIfAbsent(g, k -> new java.util.ArrayList<>()).add(new long[]{b, end - b});
             b = end;
         }
     }
 
-    /** Writes the bitmap back (through the access the handle has), the group's free count and flags, and the superblock count; its checksum follows as the transaction closes. */
-    private void store(Handle h, long g, byte[] bm, long delta, long near) throws IOException {
+    /**
+     * Writes bits [from, to) of the group's bitmap as used or free into the handle's copy, with the
+     * group's free count and flags and the superblock count; the checksum follows as the
+     * transaction closes. A handle with the bitmap alone (an uninitialized one it built: bm) writes
+     * it whole; a merged copy gets only those bits: it may have taken in other handles' bits since
+     * bm was read, and writing bm whole would take them back out.
+     */
+    private void store(Handle h, long g, byte[] bm, long from, long to, boolean use, long near) throws IOException {
         Superblock sb = vol.superblock();
         GroupDesc gd = vol.group(g);
-        ByteBuffer blk = vol.cache().isEditedAlone(gd.blockBitmap()) ? h.getWriteAccess(gd.blockBitmap()) : h.getMergedAccess(gd.blockBitmap());
-        blk.put(0, bm);
+        long delta = use ? -(to - from) : to - from;
+        if (vol.cache().isEditedAlone(gd.blockBitmap())) {
+            h.getWriteAccess(gd.blockBitmap()).put(0, bm);
+        } else {
+            ByteBuffer blk = h.getMergedAccess(gd.blockBitmap());
+            for (long x = from; x < to; x++) {
+                int at = (int) (x >>> 3), bit = 1 << (x & 7);
+                blk.put(at, (byte) (use ? blk.get(at) | bit : blk.get(at) & ~bit));
+            }
+        }
         long free = gd.freeBlocks() + delta;
         if (free < 0 || free > GroupLayout.blocksInGroup(sb, g))
             throw new CorruptException("group " + g + " free block count would become " + free + " (block " + near + ")");
