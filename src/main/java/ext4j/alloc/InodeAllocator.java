@@ -35,7 +35,7 @@ public final class InodeAllocator {
     }
 
     /** Picks a group and allocates the lowest free inode in it. */
-    public synchronized long allocate(Handle h, long parentIno, boolean dir) throws IOException {
+    public long allocate(Handle h, long parentIno, boolean dir) throws IOException {
         Superblock sb = vol.superblock();
         long groups = vol.groupCount();
         long parentGroup = (parentIno - 1) / sb.inodesPerGroup();
@@ -91,12 +91,12 @@ public final class InodeAllocator {
     /**
      * Inodes taken by running handles, not yet in the published bitmap: no other handle takes them.
      * Handles share a group's bitmap block (merged access), each setting only bits it claimed here.
-     * A claim is let go after its handle published the bit, under this allocator's lock, which an
-     * allocation holds from reading the bitmap to claiming: so it sees either the claim or the bit.
+     * A claim is let go after its handle published the bit; an allocation that got its claim looks
+     * at the bit again in the latest bytes: so it sees either the other's claim or its bit.
      */
     private final java.util.Set<Long> claimed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    private synchronized void unclaim(long ino) { claimed.remove(ino); }
+    private void unclaim(long ino) { claimed.remove(ino); }
 
     private long allocateInGroup(Handle h, long g, boolean dir) throws IOException {
         Superblock sb = vol.superblock();
@@ -116,6 +116,8 @@ public final class InodeAllocator {
             if ((by & (1 << (i & 7))) != 0) continue;
             long ino = g * ipg + i + 1;
             if (!claimed.add(ino)) continue;                  // another running handle took it
+            blk = h.getMergedAccess(vol.group(g).inodeBitmap());   // the latest bits again: one published since the scan shows now
+            if ((blk.get((int) (i >>> 3)) & (1 << (i & 7))) != 0) { claimed.remove(ino); continue; }
             h.onStop(() -> unclaim(ino));                     // published then: the bit shows it
             h.onAbort(() -> unclaim(ino));
             usedBelow.put(g, i + 1);

@@ -45,8 +45,13 @@ final class FsWriter {
     final Volume vol;
     final BlockAllocator balloc;
     final InodeAllocator ialloc;
-    /** i_generation of new inodes; one generator per thread (SecureRandom locks: shared creates would meet there). */
-    private final ThreadLocal<SecureRandom> randoms = ThreadLocal.withInitial(SecureRandom::new);
+    /**
+     * i_generation of new inodes; one DRBG per thread: a SecureRandom locks, and the default
+     * (NativePRNG) reads through one lock for the whole JVM, where shared creates would meet.
+     */
+    private final ThreadLocal<SecureRandom> randoms = ThreadLocal.withInitial(() -> {
+        try { return SecureRandom.getInstance("DRBG"); } catch (java.security.NoSuchAlgorithmException e) { return new SecureRandom(); }
+    });
     int newGeneration() { return randoms.get().nextInt(); }
     /** Extent trees as last stored, reused by the next edit of the same inode (see ExtentTreeCache). */
     final ExtentTreeCache trees = new ExtentTreeCache(256);
@@ -155,12 +160,15 @@ final class FsWriter {
     void unpinAll() throws IOException { orphans.unpinAll(); }
     void processOrphans() throws IOException { orphans.processOrphans(); }
     boolean noOrphans() throws IOException { return orphans.noOrphans(); }
-    List<Long> takeReleased() {
-        List<Long> gone = orphans.takeReleased();
+    /** Inodes freed whose cached state must go (the caller drops it, then calls {@link #releasedDropped}). */
+    List<Long> released() {
+        List<Long> gone = orphans.releasedSoFar();
         mayInline.removeAll(gone);
         conversionPending.removeAll(gone);
         return gone;
     }
+
+    void releasedDropped(List<Long> gone) { orphans.dropped(gone); }
 
     // ---- file space ----
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }

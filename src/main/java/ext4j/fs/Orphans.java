@@ -195,13 +195,18 @@ final class Orphans extends WriterPart {
     /** Inodes freed since the caller last looked: their cached data must go (Ext4FileSystem drains it). */
     private final List<Long> released = new java.util.ArrayList<>();
 
-    List<Long> takeReleased() {
-        synchronized (released) {
-            if (released.isEmpty()) return List.of();
-            List<Long> r = List.copyOf(released);
-            released.clear();
-            return r;
-        }
+    /** The inodes freed whose cached state is still to drop; they stay listed until {@link #dropped}. */
+    List<Long> releasedSoFar() {
+        synchronized (released) { return released.isEmpty() ? List.of() : List.copyOf(released); }
+    }
+
+    /**
+     * Their cached state is gone: off the list. Only then, so a shared create that takes one of
+     * these numbers meanwhile still sees it pending (and runs under the writer lock, after the drop).
+     */
+    void dropped(List<Long> inodes) {
+        if (inodes.isEmpty()) return;
+        synchronized (released) { for (Long ino : inodes) released.remove(ino); }
     }
 
     /** Whether ino was freed and its cached state not dropped yet (a shared create of that number must wait for it). */
