@@ -73,7 +73,7 @@ public final class BlockAllocator {
         public long end() { return start + length; }
     }
 
-    public long freeBlocks() { return vol.superblock().freeBlocksCount(); }
+    public long freeBlocks() { return vol.freeBlocks(); }
 
     /** Blocks promised to delayed allocations (dirty cached data not yet allocated): ordinary allocation leaves them alone. */
     private long reserved;
@@ -155,10 +155,31 @@ public final class BlockAllocator {
         return bm;
     }
 
-    /** The bitmap with blocks freed in the running transaction shown as used: what allocation may take. */
-    private byte[] allocatable(long g, byte[] bm) {
+    /**
+     * Runs taken by running handles, per group, with the handle: not in the published bitmap yet,
+     * and no other handle takes them. Handles share a group's bitmap block (merged access), each
+     * changing only bits it claimed here or blocks it frees.
+     */
+    private final java.util.Map<Long, java.util.List<Claim>> claims = new java.util.HashMap<>();
+    private record Claim(Handle h, long start, long length) {}
+
+    private void claim(Handle h, long g, long start, long length) {
+        Claim c = new Claim(h, start, length);
+        claims.computeIfAbsent(g, k -> new java.util.ArrayList<>()).add(c);
+        Runnable drop = () -> { synchronized (this) { java.util.List<Claim> l = claims.get(g); if (l != null && l.remove(c) && l.isEmpty()) claims.remove(g); } };
+        h.onStop(drop);                         // published then: the bits show it
+        h.onAbort(drop);
+    }
+
+    /** The bitmap with blocks freed in the running transaction, and blocks other handles took, shown as used: what h may take. */
+    private byte[] allocatable(long g, byte[] bm, Handle h) {
         byte[] c = bm;
         long gStart = GroupLayout.firstBlock(vol.superblock(), g);
+        for (Claim cl : claims.getOrDefault(g, java.util.List.of())) {
+            if (cl.h() == h) continue;
+            if (c == bm) c = bm.clone();
+            for (long b = cl.start(); b < cl.start() + cl.length(); b++) GroupLayout.set(c, b - gStart);
+        }
         for (int i = -1; i < committingFree.size(); i++) {
             java.util.List<long[]> pend = (i < 0 ? pendingFree : committingFree.get(i)).get(g);
             if (pend == null) continue;
@@ -168,12 +189,33 @@ public final class BlockAllocator {
         return c;
     }
 
-    /** Finds a free run of at least minLen starting at or after bit from; takes up to max blocks. */
+    /**
+     * Finds a free run of at least minLen starting at or after bit from; takes up to max blocks.
+     * Looked for in the bitmap as readers see it, then, once the handle has the bitmap block (no
+     * other handle can change it until this one stops), again in its latest bytes, which are taken.
+     */
     private Range allocateInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
+        if (findInGroup(null, g, from, max, minLen) == null) return null;
+        access(h, g);
+        return findInGroup(h, g, from, max, minLen);
+    }
+
+    /**
+     * Write access to group g's block bitmap: shared with other handles (merged: each changes its
+     * own bits), except while the bitmap is uninitialized, when the handle that initializes it has
+     * it alone. The bitmap read next is then the latest.
+     */
+    private ByteBuffer access(Handle h, long g) throws IOException {
+        long at = vol.group(g).blockBitmap();
+        return vol.group(g).hasFlag(GroupDesc.FLAG_BLOCK_UNINIT) ? h.getWriteAccess(at) : h.getMergedAccess(at);
+    }
+
+    /** The run allocateInGroup looks for; taken in handle h (null: only looked for). */
+    private Range findInGroup(Handle h, long g, long from, int max, int minLen) throws IOException {
         Superblock sb = vol.superblock();
         int n = GroupLayout.blocksInGroup(sb, g);
         byte[] bm = bitmap(g);
-        byte[] avail = allocatable(g, bm);
+        byte[] avail = allocatable(g, bm, h);
         long hint = usedBelow.getOrDefault(g, 0L);
         boolean fromHint = from <= hint;
         long bit = Math.max(from, hint);
@@ -188,9 +230,11 @@ public final class BlockAllocator {
             while (end < n && end - bit < max && !GroupLayout.test(avail, end)) end++;
             if (end - bit >= minLen) {
                 long start = GroupLayout.firstBlock(sb, g) + bit;
+                if (h == null) return new Range(start, (int) (end - bit));
                 checkNotFixedMetadata(g, start, end - bit);
                 for (long b = bit; b < end; b++) GroupLayout.set(bm, b);
-                store(h, g, bm, -(end - bit), start);
+                claim(h, g, start, end - bit);
+                store(h, g, bm, bit, end, true, start);
                 return new Range(start, (int) (end - bit));
             }
             bit = end;
@@ -249,7 +293,7 @@ public final class BlockAllocator {
         changeRange(h, start, len, false);
     }
 
-    private void changeRange(Handle h, long start, long len, boolean use) throws IOException {
+    private synchronized void changeRange(Handle h, long start, long len, boolean use) throws IOException {
         Superblock sb = vol.superblock();
         if (start < sb.firstDataBlock() || start + len > sb.blocksCount() || len < 0)
             throw new CorruptException("freeing blocks " + start + "+" + len + " outside the filesystem");
@@ -259,6 +303,8 @@ public final class BlockAllocator {
             long g = (b - sb.firstDataBlock()) / bpg;
             long gStart = GroupLayout.firstBlock(sb, g);
             long end = Math.min(start + len, gStart + GroupLayout.blocksInGroup(sb, g));
+            if (use) h.getWriteAccess(vol.group(g).blockBitmap());   // blocks placed exactly (replay, tests): the bitmap alone
+            else access(h, g);                                 // freed blocks are the caller's: their bits are this handle's
             byte[] bm = bitmap(g);
             for (long x = b; x < end; x++) {
                 boolean was = GroupLayout.test(bm, x - gStart);
@@ -266,27 +312,38 @@ public final class BlockAllocator {
                     throw new CorruptException("block " + x + " is already " + (use ? "in use" : "free") + " in group " + g + "'s bitmap (double " + (use ? "allocation" : "free") + ")");
                 if (use) GroupLayout.set(bm, x - gStart); else GroupLayout.clear(bm, x - gStart);
             }
-            store(h, g, bm, use ? -(end - b) : end - b, b);
+            store(h, g, bm, b - gStart, end - gStart, use, b);
             if (!use) pendingFree.computeIfAbsent(g, k -> new java.util.ArrayList<>()).add(new long[]{b, end - b});
             b = end;
         }
     }
 
-    /** Writes the bitmap back, fixes its checksum, the group's free count and flags, and the superblock count. */
-    private void store(Handle h, long g, byte[] bm, long delta, long near) throws IOException {
+    /**
+     * Writes bits [from, to) of the group's bitmap as used or free into the handle's copy, with the
+     * group's free count and flags and the superblock count; the checksum follows as the
+     * transaction closes. A handle with the bitmap alone (an uninitialized one it built: bm) writes
+     * it whole; a merged copy gets only those bits: it may have taken in other handles' bits since
+     * bm was read, and writing bm whole would take them back out.
+     */
+    private void store(Handle h, long g, byte[] bm, long from, long to, boolean use, long near) throws IOException {
         Superblock sb = vol.superblock();
         GroupDesc gd = vol.group(g);
-        ByteBuffer blk = h.getWriteAccess(gd.blockBitmap());
-        blk.put(0, bm);
-        boolean csum = sb.hasMetadataCsum();
-        int c = csum ? vol.bitmapChecksum(blk, sb.clustersPerGroup() / 8) : 0;
+        long delta = use ? -(to - from) : to - from;
+        if (vol.cache().isEditedAlone(gd.blockBitmap())) {
+            h.getWriteAccess(gd.blockBitmap()).put(0, bm);
+        } else {
+            ByteBuffer blk = h.getMergedAccess(gd.blockBitmap());
+            for (long x = from; x < to; x++) {
+                int at = (int) (x >>> 3), bit = 1 << (x & 7);
+                blk.put(at, (byte) (use ? blk.get(at) | bit : blk.get(at) & ~bit));
+            }
+        }
         long free = gd.freeBlocks() + delta;
         if (free < 0 || free > GroupLayout.blocksInGroup(sb, g))
             throw new CorruptException("group " + g + " free block count would become " + free + " (block " + near + ")");
-        vol.updateGroup(h, g, e -> {
-            e.freeBlocks(free).flags(gd.flags() & ~GroupDesc.FLAG_BLOCK_UNINIT);
-            if (csum) e.blockBitmapCsum(c);
-        });
+        if (gd.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) vol.updateGroup(h, g, e -> e.clearFlags(GroupDesc.FLAG_BLOCK_UNINIT)); // this handle has the bitmap alone
+        vol.adjustGroup(h, g, delta, 0, 0);
+        vol.bitmapsChanged(g);
         vol.adjustFreeCounts(h, delta, 0);
     }
 }

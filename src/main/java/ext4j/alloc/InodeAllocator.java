@@ -83,44 +83,48 @@ public final class InodeAllocator {
     }
 
     /** Per group, an inode index below which all are in use: allocation scans from there. */
-    private final java.util.Map<Long, Long> usedBelow = new java.util.HashMap<>();
+    private final java.util.Map<Long, Long> usedBelow = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A handle was aborted: inodes it took are free again. */
     public synchronized void aborted() { usedBelow.clear(); }
 
+    /**
+     * Inodes taken by running handles, not yet in the published bitmap: no other handle takes them.
+     * Handles share a group's bitmap block (merged access), each setting only bits it claimed here.
+     * A claim is let go after its handle published the bit; an allocation that got its claim looks
+     * at the bit again in the latest bytes: so it sees either the other's claim or its bit.
+     */
+    private final java.util.Set<Long> claimed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private void unclaim(long ino) { claimed.remove(ino); }
+
     private long allocateInGroup(Handle h, long g, boolean dir) throws IOException {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
-        GroupDesc gd0 = vol.group(g);
-        boolean uninit = gd0.hasFlag(GroupDesc.FLAG_INODE_UNINIT);
-        // scanned where it is cached (no copy); only the block the bit goes into is copied for the handle
-        ByteBuffer view = null;
-        if (!uninit) {
-            long at = gd0.inodeBitmap();
-            view = vol.validBlock(at) ? vol.cache().read(at) : vol.readMetaBlock(at, "group " + g + " inode bitmap");
+        ByteBuffer blk;
+        if (vol.group(g).hasFlag(GroupDesc.FLAG_INODE_UNINIT)) {
+            // the first inode of a group: the handle has the bitmap alone while it initializes it
+            blk = h.getWriteAccess(vol.group(g).inodeBitmap());
+            if (vol.group(g).hasFlag(GroupDesc.FLAG_INODE_UNINIT)) blk.put(0, bitmap(g)); // the padding past ipg set
+        } else {
+            blk = h.getMergedAccess(vol.group(g).inodeBitmap()); // the latest bits, and this handle's own
         }
         long first = g == 0 ? sb.firstInode() - 1 : 0; // reserved inodes 1..first_ino-1 are never handed out
         for (long i = Math.max(first, usedBelow.getOrDefault(g, 0L)); i < ipg; i++) {
-            if (view != null) {
-                int by = view.get((int) (i >>> 3));
-                if ((i & 7) == 0 && i + 8 <= ipg && by == (byte) 0xFF) { i += 7; continue; } // a full byte
-                if ((by & (1 << (i & 7))) != 0) continue;
-            }
+            int by = blk.get((int) (i >>> 3));
+            if ((i & 7) == 0 && i + 8 <= ipg && by == (byte) 0xFF) { i += 7; continue; } // a full byte
+            if ((by & (1 << (i & 7))) != 0) continue;
+            long ino = g * ipg + i + 1;
+            if (!claimed.add(ino)) continue;                  // another running handle took it
+            blk = h.getMergedAccess(vol.group(g).inodeBitmap());   // the latest bits again: one published since the scan shows now
+            if ((blk.get((int) (i >>> 3)) & (1 << (i & 7))) != 0) { claimed.remove(ino); continue; }
+            h.onStop(() -> unclaim(ino));                     // published then: the bit shows it
+            h.onAbort(() -> unclaim(ino));
             usedBelow.put(g, i + 1);
-            ByteBuffer blk;
-            if (uninit) {
-                blk = h.getWriteAccess(gd0.inodeBitmap());
-                blk.put(0, bitmap(g)); // what an uninitialized group's bitmap is: the padding past ipg set
-            } else {
-                blk = h.getWriteAccess(gd0.inodeBitmap());
-            }
             int byteAt = (int) (i >>> 3);
             blk.put(byteAt, (byte) (blk.get(byteAt) | (1 << (i & 7))));
-            GroupDesc gd = vol.group(g);
-            long unused = gd.itableUnused();
-            long newUnused = groupCsum() && i >= ipg - unused ? ipg - i - 1 : unused;
-            storeCounts(h, g, blk, -1, dir ? 1 : 0, newUnused);
-            return g * ipg + i + 1;
+            storeCounts(h, g, -1, dir ? 1 : 0, i);
+            return ino;
         }
         return 0;
     }
@@ -133,11 +137,12 @@ public final class InodeAllocator {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
         long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
+        ByteBuffer blk = h.getWriteAccess(vol.group(g).inodeBitmap());   // alone: replay runs by itself
         byte[] bm = bitmap(g);
         if (GroupLayout.test(bm, i)) return false;
         GroupLayout.set(bm, i);
-        long unused = vol.group(g).itableUnused();
-        store(h, g, bm, -1, dir ? 1 : 0, groupCsum() && i >= ipg - unused ? ipg - i - 1 : unused);
+        blk.put(0, bm);
+        storeCounts(h, g, -1, dir ? 1 : 0, i);
         return true;
     }
 
@@ -152,32 +157,28 @@ public final class InodeAllocator {
         Superblock sb = vol.superblock();
         int ipg = sb.inodesPerGroup();
         long g = (ino - 1) / ipg, i = (ino - 1) % ipg;
-        byte[] bm = bitmap(g);
-        if (!GroupLayout.test(bm, i)) throw new CorruptException("inode " + ino + " is already free in group " + g + "'s inode bitmap (double free)");
-        GroupLayout.clear(bm, i);
+        if (vol.group(g).hasFlag(GroupDesc.FLAG_INODE_UNINIT)) throw new CorruptException("inode " + ino + " is freed in group " + g + ", whose inode bitmap is uninitialized");
+        ByteBuffer blk = h.getMergedAccess(vol.group(g).inodeBitmap());   // the caller holds the inode: its bit is this handle's
+        int byteAt = (int) (i >>> 3), bit = 1 << (i & 7);
+        if ((blk.get(byteAt) & bit) == 0) throw new CorruptException("inode " + ino + " is already free in group " + g + "'s inode bitmap (double free)");
+        blk.put(byteAt, (byte) (blk.get(byteAt) & ~bit));
         usedBelow.computeIfPresent(g, (k, v) -> Math.min(v, i));
-        store(h, g, bm, 1, dir ? -1 : 0, vol.group(g).itableUnused());
+        storeCounts(h, g, 1, dir ? -1 : 0, -1);
     }
 
-    private void store(Handle h, long g, byte[] bm, long dFree, long dDirs, long itableUnused) throws IOException {
-        ByteBuffer blk = h.getWriteAccess(vol.group(g).inodeBitmap());
-        blk.put(0, bm);
-        storeCounts(h, g, blk, dFree, dDirs, itableUnused);
-    }
-
-    /** The bitmap block blk (the handle's, already edited): its checksum, the group's and the filesystem's counts. */
-    private void storeCounts(Handle h, long g, ByteBuffer blk, long dFree, long dDirs, long itableUnused) throws IOException {
+    /**
+     * The group's and the filesystem's counts after the handle changed one bit of the group's
+     * inode bitmap (taken: index taken, else -1); its checksum is computed as the transaction closes.
+     */
+    private void storeCounts(Handle h, long g, long dFree, long dDirs, long taken) throws IOException {
         Superblock sb = vol.superblock();
         GroupDesc gd = vol.group(g);
-        boolean csum = sb.hasMetadataCsum();
-        int c = csum ? vol.bitmapChecksum(blk, sb.inodesPerGroup() / 8) : 0;
         long free = gd.freeInodes() + dFree, dirs = gd.usedDirs() + dDirs;
         if (free < 0 || free > sb.inodesPerGroup() || dirs < 0) throw new CorruptException("group " + g + " inode counts would become free " + free + ", dirs " + dirs);
-        vol.updateGroup(h, g, e -> {
-            e.freeInodes(free).usedDirs(dirs).flags(gd.flags() & ~GroupDesc.FLAG_INODE_UNINIT);
-            if (groupCsum()) e.itableUnused(itableUnused);
-            if (csum) e.inodeBitmapCsum(c);
-        });
+        if (gd.hasFlag(GroupDesc.FLAG_INODE_UNINIT)) vol.updateGroup(h, g, e -> e.clearFlags(GroupDesc.FLAG_INODE_UNINIT)); // this handle has the bitmap alone
+        vol.adjustGroup(h, g, 0, dFree, dDirs);
+        if (taken >= 0 && groupCsum()) vol.lowerItableUnused(g, sb.inodesPerGroup() - taken - 1);
+        vol.bitmapsChanged(g);
         vol.adjustFreeCounts(h, 0, dFree);
     }
 }

@@ -14,11 +14,14 @@ import java.util.Map;
  * the journal hands writable buffers to a handle and marks them dirty. Dirty blocks are pinned
  * (never evicted) until the journal writes them out. File data does not pass through here.
  *
- * <p>Copy-on-write for the running handle: a handle edits private copies of its blocks (the
+ * <p>Copy-on-write for running handles: a handle edits private copies of its blocks (the
  * "shadows"), which only its own thread sees; other threads, the commit and the checkpoint read
  * the published bytes. The handle's stop publishes all its copies at once (a buffer swap, so a
  * view a reader already holds stays as it was), its abort drops them. So a reader on another
- * thread never sees a block half-edited, and a published buffer is never written again.
+ * thread never sees a block half-edited, and a published buffer is never written again. Several
+ * threads' handles may run at once; a block has one editing handle at a time, from its first
+ * write access until that handle stops: another thread's write access to it throws
+ * {@link BlockBusyException} (the journal undoes that handle and runs it again).
  */
 public final class BufferCache {
     private static final class Buf {
@@ -36,9 +39,16 @@ public final class BufferCache {
     /** The same buffers, for reads that take no lock (a published buffer is never written again). */
     private final java.util.concurrent.ConcurrentHashMap<Long, Buf> index = new java.util.concurrent.ConcurrentHashMap<>();
     private int dirtyCount;
-    /** The running handle's private copies, and the thread that owns them (null: no handle editing). */
-    private final Map<Long, ByteBuffer> shadows = new java.util.HashMap<>();
-    private volatile Thread shadowOwner;
+    /** Each running handle's private copies, by the handle's thread (only that thread reads its map). */
+    private final java.util.concurrent.ConcurrentHashMap<Thread, Map<Long, ByteBuffer>> shadows = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The thread whose handle edits each shadowed block alone. */
+    private final Map<Long, Thread> editor = new java.util.HashMap<>();
+    /**
+     * Merged edits (see {@link #writableMerged}): per thread, the bytes each such shadow started
+     * from; per block, how many threads' handles edit it so.
+     */
+    private final Map<Thread, Map<Long, byte[]>> bases = new java.util.HashMap<>();
+    private final Map<Long, Integer> mergers = new java.util.HashMap<>();
     /**
      * In place: handles edit the published buffers themselves (no private copies, nothing to undo).
      * Only for a filesystem one thread fills that nobody else reads meanwhile (mkfs -d): a reader
@@ -58,7 +68,7 @@ public final class BufferCache {
 
     /** See {@link #inPlace}: for handles without undo on a filesystem being filled by one thread. Switched between handles only. */
     public synchronized void editInPlace(boolean on) {
-        if (!shadows.isEmpty()) throw new IllegalStateException("a handle is running");
+        if (!editor.isEmpty() || !mergers.isEmpty()) throw new IllegalStateException("a handle is running");
         inPlace = on;
     }
     public BlockDevice device() { return dev; }
@@ -90,18 +100,28 @@ public final class BufferCache {
         }
     }
 
+    /** The calling thread's shadows, or null when it runs no handle that edited a block. */
+    private Map<Long, ByteBuffer> mine() { return shadows.isEmpty() ? null : shadows.get(Thread.currentThread()); }
+
     /** The bytes this thread sees: its running handle's copy if it has one, else the published ones. */
     private ByteBuffer visible(long block, Buf b) {
-        if (shadowOwner == Thread.currentThread()) {
-            ByteBuffer s = shadows.get(block);
-            if (s != null) return s;
+        Map<Long, ByteBuffer> m = mine();
+        if (m != null) {
+            ByteBuffer s = m.get(block);
+            if (s != null) {
+                Map<Long, byte[]> myBases = bases.get(Thread.currentThread());
+                byte[] base = myBases == null ? null : myBases.get(block);
+                if (base != null) myBases.put(block, rebase(block, s, base)); // a merged copy: with what others published since
+                return s;
+            }
         }
         return b.data;
     }
 
     /** A read-only little-endian view of the block, positioned at 0. Cached blocks are found without the lock. */
     public ByteBuffer read(long block) throws IOException {
-        if (shadowOwner != Thread.currentThread()) {
+        Map<Long, ByteBuffer> m = mine();    // only this thread changes its map: read without the lock
+        if (m == null || !m.containsKey(block)) {
             Buf b = index.get(block);
             if (b != null) {
                 if (!b.referenced) b.referenced = true;
@@ -119,14 +139,21 @@ public final class BufferCache {
     }
 
     /**
-     * The running handle's writable copy of the block (zero: a new block, zero-filled), marked
-     * dirty. For the journal's handles only, one handle at a time; see {@link #publish}.
+     * The calling thread's running handle's writable copy of the block (zero: a new block,
+     * zero-filled), marked dirty. For the journal's handles only; see {@link #publish}.
+     * @throws BlockBusyException another thread's running handle edits the block
      */
     public synchronized ByteBuffer writable(long block, boolean zero) throws IOException {
         Thread me = Thread.currentThread();
-        if (shadowOwner != null && shadowOwner != me)
-            throw new IllegalStateException("block " + block + ": written by " + me.getName() + " while " + shadowOwner.getName() + "'s handle runs");
-        shadowOwner = me;
+        Thread owner = editor.get(block);
+        if (owner != null && owner != me) throw new BlockBusyException(block, owner);
+        Map<Long, byte[]> myBases = bases.get(me);
+        if (mergers.containsKey(block)) {         // edited merged: by another handle too, or by mine only (made sole editor)
+            if (myBases == null || !myBases.containsKey(block) || mergers.get(block) > 1) throw new BlockBusyException(block, someMerger(block, me));
+            rebase(block, shadows.get(me).get(block), myBases.remove(block));
+            mergers.remove(block);
+            editor.put(block, me);
+        }
         Buf b = load(block, zero);
         if (!b.dirty) { b.dirty = true; dirtyCount++; }
         if (inPlace) {
@@ -134,7 +161,8 @@ public final class BufferCache {
             b.verified = false;
             return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
         }
-        ByteBuffer s = shadows.get(block);
+        Map<Long, ByteBuffer> m = shadows.computeIfAbsent(me, t -> new java.util.HashMap<>());
+        ByteBuffer s = m.get(block);
         if (s == null) {
             if (!zero && b.data.hasArray() && b.data.arrayOffset() == 0) // one pass: a copy of the array, not zeroing then copying
                 s = ByteBuffer.wrap(java.util.Arrays.copyOf(b.data.array(), blockSize)).order(ByteOrder.LITTLE_ENDIAN);
@@ -142,30 +170,107 @@ public final class BufferCache {
                 s = ByteBuffer.allocate(blockSize).order(ByteOrder.LITTLE_ENDIAN);
                 if (!zero) s.put(0, b.data, 0, blockSize);
             }
-            shadows.put(block, s);
+            m.put(block, s);
+            editor.put(block, me);
         } else if (zero) {
             s.put(0, ZEROS, 0, blockSize);
         }
         return s.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** The running handle stopped: its copies become the published blocks, all at once. */
+    /**
+     * Write access that other threads' handles may share: for blocks whose concurrent editors
+     * change disjoint bits (bitmaps, where allocation hands each handle its own bits; inode
+     * tables, where each handle changes only inodes it holds). The handle edits its copy; each
+     * access first brings the copy up to date with what other handles published meanwhile, and
+     * the stop publishes only the bits this handle changed, over the latest published bytes (a
+     * three-way merge, bit by bit). A block another handle edits alone is refused
+     * ({@link BlockBusyException}), and so is a request to edit alone a block others edit merged.
+     */
+    public synchronized ByteBuffer writableMerged(long block) throws IOException {
+        Thread me = Thread.currentThread();
+        Thread owner = editor.get(block);
+        if (owner != null && owner != me) throw new BlockBusyException(block, owner);
+        Buf b = load(block, false);
+        if (!b.dirty) { b.dirty = true; dirtyCount++; }
+        if (inPlace) { b.verified = false; return b.data.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN); }
+        Map<Long, ByteBuffer> m = shadows.computeIfAbsent(me, t -> new java.util.HashMap<>());
+        ByteBuffer s = m.get(block);
+        if (owner == me) return s.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);   // mine alone already
+        Map<Long, byte[]> myBases = bases.computeIfAbsent(me, t -> new java.util.HashMap<>());
+        if (s == null) {
+            byte[] base = published(b);
+            s = ByteBuffer.wrap(base.clone()).order(ByteOrder.LITTLE_ENDIAN);
+            m.put(block, s);
+            myBases.put(block, base);
+            mergers.merge(block, 1, Integer::sum);
+        } else {
+            myBases.put(block, rebase(block, s, myBases.get(block)));
+        }
+        return s.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * The published bytes of a block as an array, not copied where the buffer is one whole array:
+     * a published buffer is never written again, so the array serves as a merged copy's base.
+     */
+    private byte[] published(Buf b) {
+        ByteBuffer d = b.data;
+        return d.hasArray() && d.arrayOffset() == 0 && d.array().length == blockSize ? d.array() : bytes(d);
+    }
+
+    /**
+     * Brings shadow s (started from base) up to the published bytes, keeping the bits it changed;
+     * returns the new base. Nothing to do while nobody else published the block since.
+     */
+    private byte[] rebase(long block, ByteBuffer s, byte[] base) {
+        byte[] cur = published(map.get(block));
+        if (cur == base) return base;
+        byte[] mine = s.array();
+        for (int i = 0; i < blockSize; i++) {
+            int changed = mine[i] ^ base[i];
+            mine[i] = (byte) ((cur[i] & ~changed) | (mine[i] & changed));
+        }
+        return cur;
+    }
+
+    private Thread someMerger(long block, Thread not) {
+        for (Map.Entry<Thread, Map<Long, byte[]>> e : bases.entrySet())
+            if (e.getKey() != not && e.getValue().containsKey(block)) return e.getKey();
+        return not;
+    }
+
+    /** Whether the calling thread's handle edits the block alone (not merged). */
+    public synchronized boolean isEditedAlone(long block) { return editor.get(block) == Thread.currentThread(); }
+
+    /** The calling thread's running handle stopped: its copies become the published blocks, all at once. */
     public synchronized void publish() {
-        for (Map.Entry<Long, ByteBuffer> e : shadows.entrySet()) {
+        Map<Long, ByteBuffer> m = shadows.remove(Thread.currentThread());
+        Map<Long, byte[]> myBases = bases.remove(Thread.currentThread());
+        if (m == null) return;
+        for (Map.Entry<Long, ByteBuffer> e : m.entrySet()) {
+            editor.remove(e.getKey());
             Buf b = map.get(e.getKey());
+            byte[] base = myBases == null ? null : myBases.get(e.getKey());
+            if (base != null) unmerge(e.getKey());
             if (b == null) continue;            // forgotten inside the handle
+            if (base != null) rebase(e.getKey(), e.getValue(), base);   // only the bits this handle changed, over the latest
             Buf n = new Buf(e.getValue());
             n.dirty = b.dirty;
             put(e.getKey(), n);                 // a new Buf: readers holding the old bytes keep them unchanged
         }
-        shadows.clear();
-        shadowOwner = null;
     }
 
-    /** The running handle was undone: its copies are dropped, the published bytes never changed. */
+    /** The calling thread's running handle was undone: its copies are dropped, the published bytes never changed. */
     public synchronized void discard() {
-        shadows.clear();
-        shadowOwner = null;
+        Map<Long, ByteBuffer> m = shadows.remove(Thread.currentThread());
+        Map<Long, byte[]> myBases = bases.remove(Thread.currentThread());
+        if (m != null) for (Long block : m.keySet()) editor.remove(block);
+        if (myBases != null) for (Long block : myBases.keySet()) unmerge(block);
+    }
+
+    private void unmerge(long block) {
+        mergers.computeIfPresent(block, (k, n) -> n > 1 ? n - 1 : null);
     }
 
     /** Whether a reader already checked this cached block's checksum (and nobody wrote it since). */
@@ -179,9 +284,20 @@ public final class BufferCache {
         if (b != null) b.verified = true;
     }
 
-    /** Drops a block from the cache, dirty or not: it was freed and may be reused as file data. */
+    /**
+     * Drops a block from the cache, dirty or not: it was freed and may be reused as file data.
+     * @throws BlockBusyException another thread's running handle edits the block
+     */
     public synchronized void forget(long block) {
-        if (shadowOwner == Thread.currentThread()) shadows.remove(block);
+        Thread me = Thread.currentThread();
+        Thread owner = editor.get(block);
+        if (owner != null && owner != me) throw new BlockBusyException(block, owner);
+        Map<Long, byte[]> myBases = bases.get(me);
+        boolean mineMerged = myBases != null && myBases.containsKey(block);
+        if (mergers.containsKey(block) && (!mineMerged || mergers.get(block) > 1)) throw new BlockBusyException(block, someMerger(block, me));
+        if (mineMerged) { myBases.remove(block); unmerge(block); }
+        Map<Long, ByteBuffer> m = mine();
+        if (m != null && m.remove(block) != null) editor.remove(block);
         Buf b = map.remove(block);
         index.remove(block);
         if (b != null && b.dirty) dirtyCount--;

@@ -47,7 +47,7 @@ public final class Ext4FileSystem implements Closeable {
     private static final int MAX_PATH_COMPONENTS = 4096;
 
     private final Volume vol;
-    private FsWriter writer; // null when read-only
+    private volatile FsWriter writer; // null when read-only
     private final FileIo files;  // file data through the buffered I/O engine
     private final List<String> warnings;
 
@@ -114,7 +114,6 @@ public final class Ext4FileSystem implements Closeable {
         return openPath(image, false, dev -> {
             Ext4FileSystem fs = open(dev, true);
             fs.populating = true;
-            fs.vol.deferFreeCounts();                 // close's superblock update writes them
             fs.vol.cacheInodeViews();
             fs.enableWrites(false, false);
             fs.writer.copier = new DataCopier(fs.vol.device());
@@ -205,7 +204,7 @@ public final class Ext4FileSystem implements Closeable {
     void abandonForTest() throws IOException { writer = null; if (files.engine() != null) files.engine().close(); vol.close(); }
 
     /** Why the filesystem turned read-only while open (a failed journal commit), or null. */
-    private IOException readOnlyCause;
+    private volatile IOException readOnlyCause;
 
     /**
      * A failed commit aborts the journal; like ext4's errors=remount-ro the filesystem then turns
@@ -423,13 +422,44 @@ public final class Ext4FileSystem implements Closeable {
 
     // ---- the inode API's namespace calls (Ext4Vfs takes the inode locks; each is one handle) ----
 
-    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException { return create(parent, name, what, false); }
+    /*
+     * Shared changes: creates and unlinks that qualify (Namespace.mayShare, unlinkShared) run
+     * without the writer lock, in shared journal handles, so two of them in different directories
+     * (each locked by Ext4Vfs) overlap; they hold sharedChanges' read side, which close takes
+     * exclusively. Everything else still runs under the writer lock and in exclusive handles.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock sharedChanges = new java.util.concurrent.locks.ReentrantReadWriteLock();
+
+    /** The writer for a shared change: w()'s checks without the writer lock (the cached state of freed inodes is dropped by the next w()). */
+    private FsWriter sharedWriter() throws IOException {
+        FsWriter wr = writer;
+        if (wr == null) throw new FsException(Errno.EROFS, vol.device().name());
+        IOException cause = readOnlyCause != null ? readOnlyCause : wr.journal().failure();
+        if (cause != null) throw new FsException(Errno.EROFS, vol.device().name() + ": read-only after an error: " + cause.getMessage());
+        return wr;
+    }
+
+    Inode create(Inode parent, byte[] name, Namespace.NewInode what) throws IOException { return create(parent, name, what, false); }
 
     /** absent: the caller knows name is not in parent (see Namespace.Target). */
-    synchronized Inode create(Inode parent, byte[] name, Namespace.NewInode what, boolean absent) throws IOException {
-        FsWriter wr = w();
-        Namespace.Target t = wr.target(parent, name, shown(parent, name));
-        return wr.create(absent ? t.knownAbsent() : t, what);
+    Inode create(Inode parent, byte[] name, Namespace.NewInode what, boolean absent) throws IOException {
+        if (Namespace.mayShare(what) && !populating) {       // a fill has one thread, and its handles edit published blocks in place
+            sharedChanges.readLock().lock();
+            try {
+                FsWriter wr = sharedWriter();
+                Namespace.Target t = wr.target(parent, name, shown(parent, name));
+                return wr.ns.create(absent ? t.knownAbsent() : t, what, null, true);
+            } catch (Transactions.ExclusiveNeeded e) {
+                // undone: run under the writer lock below
+            } finally {
+                sharedChanges.readLock().unlock();
+            }
+        }
+        synchronized (this) {
+            FsWriter wr = w();
+            Namespace.Target t = wr.target(parent, name, shown(parent, name));
+            return wr.create(absent ? t.knownAbsent() : t, what);
+        }
     }
 
     /** create of a regular file with the first len bytes of src as its data (see FileSpace.createFilled); src is this call's to close. */
@@ -446,9 +476,24 @@ public final class Ext4FileSystem implements Closeable {
         wr.link(src, wr.target(parent, name, shown(parent, name)), "inode " + src.number());
     }
 
-    synchronized void unlink(Inode parent, byte[] name) throws IOException {
-        FsWriter wr = w();
-        try { wr.unlink(wr.target(parent, name, shown(parent, name))); } finally { dropReleased(); }
+    void unlink(Inode parent, byte[] name) throws IOException {
+        Inode victim = null;
+        FsWriter shared = null;
+        sharedChanges.readLock().lock();
+        try {
+            FsWriter wr = shared = sharedWriter();
+            victim = wr.ns.unlinkShared(wr.target(parent, name, shown(parent, name)), files::holds);
+        } catch (Transactions.ExclusiveNeeded e) {
+            // undone: run under the writer lock below
+        } finally {
+            sharedChanges.readLock().unlock();
+        }
+        if (victim != null && !shared.orphans.mayHaveOrphans()) return;      // it cannot have been an orphan already
+        synchronized (this) {
+            FsWriter wr = w();
+            if (victim != null) { wr.orphans.finishOrphan(victim.number()); return; } // it was one already: finished as unlink does
+            try { wr.unlink(wr.target(parent, name, shown(parent, name))); } finally { dropReleased(); }
+        }
     }
 
     synchronized void rmdir(Inode parent, byte[] name) throws IOException {
@@ -750,6 +795,7 @@ public final class Ext4FileSystem implements Closeable {
     @Override
     public synchronized void close() throws IOException {
         LockOrder.enter(LockOrder.Level.WRITER);
+        sharedChanges.writeLock().lock();             // no shared change runs from here on
         IOException dataError = null;
         try {
             try {
@@ -796,6 +842,7 @@ public final class Ext4FileSystem implements Closeable {
             }
             if (dataError != null) throw dataError;
         } finally {
+            sharedChanges.writeLock().unlock();
             LockOrder.exit(LockOrder.Level.WRITER);
         }
     }

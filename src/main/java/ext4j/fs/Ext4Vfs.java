@@ -683,7 +683,7 @@ public final class Ext4Vfs implements Closeable {
 
     public StatFs statfs() throws IOException {
         Superblock sb = fs.superblock();
-        long free = Math.max(0, sb.freeBlocksCount() - fs.delayedBlocks());
+        long free = Math.max(0, fs.volume().freeBlocks() - fs.delayedBlocks());
         long pool = ext4j.alloc.BlockAllocator.pool(sb);
         long avail = Math.max(0, free - sb.reservedBlocksCount() - pool);
         long overhead = fs.metadataOverhead(); // Linux (without minixdf) leaves the fixed metadata out of f_blocks
@@ -691,7 +691,7 @@ public final class Ext4Vfs implements Closeable {
         ByteBuffer ub = ByteBuffer.wrap(u).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         long fsid = ub.getLong(0) ^ ub.getLong(8);
         return new StatFs(fs.volume().blockSize(), sb.blocksCount() - overhead, free, avail,
-                Integer.toUnsignedLong(sb.inodesCount()), sb.freeInodesCount(), 255, fsid);
+                Integer.toUnsignedLong(sb.inodesCount()), fs.volume().freeInodes(), 255, fsid);
     }
 
     /** access(2): EACCES unless the caller may do mask (R_OK, W_OK, X_OK; F_OK: exists); EROFS for W_OK on a read-only open. */
@@ -878,8 +878,8 @@ public final class Ext4Vfs implements Closeable {
         int state = sb.state();
         return new FsSummary(sb.kind(), sb.volumeName(), sb.uuid().toString(), (state & Superblock.STATE_VALID) != 0,
                 (state & Superblock.STATE_ERROR) != 0, (state & Superblock.STATE_ORPHANS) != 0,
-                sb.blockSize(), sb.clusterSize(), sb.blocksCount(), sb.freeBlocksCount(), sb.reservedBlocksCount(),
-                Integer.toUnsignedLong(sb.inodesCount()), sb.freeInodesCount(), Integer.toUnsignedLong(sb.firstInode()), sb.inodeSize(),
+                sb.blockSize(), sb.clusterSize(), sb.blocksCount(), fs.volume().freeBlocks(), sb.reservedBlocksCount(),
+                Integer.toUnsignedLong(sb.inodesCount()), fs.volume().freeInodes(), Integer.toUnsignedLong(sb.firstInode()), sb.inodeSize(),
                 sb.groupCount(), Integer.toUnsignedLong(sb.blocksPerGroup()), Integer.toUnsignedLong(sb.inodesPerGroup()),
                 sb.hasIncompat(ext4j.ondisk.Features.INCOMPAT_FLEX_BG) ? 1 << sb.logGroupsPerFlex() : 0, sb.descSize(),
                 List.copyOf(features), hashName(sb.defHashVersion(), (sb.flags() & Superblock.FLAG_UNSIGNED_HASH) != 0),

@@ -11,6 +11,7 @@ import ext4j.ondisk.Volume;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -25,13 +26,19 @@ final class FileIo {
     private final Volume vol;
     private final InodeReader reader;
     private FsWriter writer;        // null when read-only
-    private BufferedIo io;          // the engine (read-write opens), else null
+    private volatile BufferedIo io; // the engine (read-write opens), else null
     private Ext4MappingOps iops;
 
     FileIo(Ext4FileSystem fs, Volume vol, InodeReader reader) {
         this.fs = fs;
         this.vol = vol;
         this.reader = reader;
+    }
+
+    /** Whether the engine holds anything of the inode (its file table takes no lock). */
+    boolean holds(long ino) {
+        BufferedIo e = io;
+        return e != null && e.lookup(ino) != null;
     }
 
     /** A read-write open's writer and engine. */
@@ -242,12 +249,14 @@ final class FileIo {
     /** Inodes freed by the last operation lose their cached data and delayed-allocation reservations. */
     void dropReleased() throws IOException {
         if (writer == null || io == null) return;
-        for (long ino : writer.takeReleased()) {
+        List<Long> gone = writer.released();
+        for (long ino : gone) {
             CachedFile f = io.lookup(ino);
             if (f == null) continue;
             iops.dropDelayed(f, 0, Long.MAX_VALUE);
             io.forget(f);
         }
+        writer.releasedDropped(gone);                 // only now: a shared create of one of them waited for this
     }
 
     /** An explicit mtime (setattr) wins over the one a buffered write left pending. */

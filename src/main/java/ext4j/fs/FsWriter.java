@@ -65,7 +65,7 @@ final class FsWriter {
      * first write may store them inline (Linux's in-memory EXT4_STATE_MAY_INLINE_DATA; a file
      * created empty in an earlier mount gets blocks).
      */
-    final java.util.Set<Long> mayInline = new java.util.HashSet<>();
+    final java.util.Set<Long> mayInline = java.util.concurrent.ConcurrentHashMap.newKeySet(); // shared creates add to it
     /**
      * Files a buffered write moved out of the inode that have not been written back since. With
      * delalloc Linux keeps such a file inline on disk until writeback, so a truncate to 0 before
@@ -85,11 +85,11 @@ final class FsWriter {
         this.orphans = new Orphans(this);
         this.xattrs = new XattrWrites(this);
         this.writeback = new WritebackAllocation(this);
-        journal.onAbort(vol::reloadViews);
         journal.onAbort(balloc::aborted);
         journal.onAbort(ialloc::aborted);
         journal.onAbort(orphans::aborted);
         journal.onCommit(balloc::sealFrees);
+        journal.onClose(vol::writeCounts);
     }
 
     /** The cached extent tree of an inode (tests: its cost counters), or null. */
@@ -157,12 +157,15 @@ final class FsWriter {
     void unpinAll() throws IOException { orphans.unpinAll(); }
     void processOrphans() throws IOException { orphans.processOrphans(); }
     boolean noOrphans() throws IOException { return orphans.noOrphans(); }
-    List<Long> takeReleased() {
-        List<Long> gone = orphans.takeReleased();
+    /** Inodes freed whose cached state must go (the caller drops it, then calls {@link #releasedDropped}). */
+    List<Long> released() {
+        List<Long> gone = orphans.releasedSoFar();
         mayInline.removeAll(gone);
         conversionPending.removeAll(gone);
         return gone;
     }
+
+    void releasedDropped(List<Long> gone) { orphans.dropped(gone); }
 
     // ---- file space ----
     void writeFrom(Inode file, java.nio.channels.FileChannel src, long len) throws IOException { space.writeFrom(file, src, len); }

@@ -138,7 +138,24 @@ final class Namespace extends WriterPart {
 
     Inode create(Target t, NewInode what) throws IOException { return create(t, what, null); }
 
-    Inode create(Target t, NewInode what, InCreate also) throws IOException {
+    Inode create(Target t, NewInode what, InCreate also) throws IOException { return create(t, what, also, false); }
+
+    /**
+     * Whether a create may run as a shared change, beside other directories' creates and unlinks
+     * without the writer lock: it touches only its directory (locked by the caller), the new inode,
+     * bitmaps and counts (each handle's own while it runs); not with xattrs to place (an xattr block
+     * may be shared) or a long symlink's data block.
+     */
+    static boolean mayShare(NewInode what) {
+        int type = what.mode & Inode.S_IFMT;
+        if (!what.xattrs().isEmpty()) return false;
+        if (type == Inode.S_IFLNK) return what.symlinkTarget != null && what.symlinkTarget.length < Inode.I_BLOCK_SIZE;
+        return type == Inode.S_IFREG || type == Inode.S_IFDIR || type == Inode.S_IFCHR || type == Inode.S_IFBLK
+                || type == Inode.S_IFIFO || type == Inode.S_IFSOCK;
+    }
+
+    /** create; shared: a shared handle (see {@link #mayShare}; Transactions.ExclusiveNeeded when it finds it may not). */
+    Inode create(Target t, NewInode what, InCreate also, boolean shared) throws IOException {
         String path = t.path();
         if (isDot(t.name)) throw new FsException(Errno.EEXIST, path);
         if (!t.absent && fs.directory(t.parent).lookup(t.name) != null) throw new FsException(Errno.EEXIST, path);
@@ -147,9 +164,10 @@ final class Namespace extends WriterPart {
             throw new FsException(what.symlinkTarget.length == 0 ? Errno.ENOENT : Errno.ENAMETOOLONG, path);
         if (isDir && t.parent.linksCount() >= FsWriter.LINK_MAX && !sb().hasRoCompat(Features.RO_DIR_NLINK))
             throw new FsException(Errno.EMLINK, "directory inode " + t.parent.number()); // before anything is allocated
-        return txn("create " + path, OP_CREDITS, h -> {
+        Transactions.Body<Inode> body = h -> {
             InodeUpdate parent = update(fs.diskInode(t.parent.number()));
             long ino = ialloc.allocate(h, parent.number(), isDir);
+            if (shared && w.orphans.releasePending(ino)) throw new Transactions.ExclusiveNeeded("inode " + ino + " was freed with cached data still to drop");
             noteData(ino);
             Inode.Timestamp now = now();
             Inode.Editor e = Inode.Editor.blank(ino, sb())
@@ -187,7 +205,8 @@ final class Namespace extends WriterPart {
             parent.ed.mtime(now).ctime(now);
             parent.save(h, balloc);
             return child.save(h, balloc);
-        });
+        };
+        return shared ? w.tx.txnShared("create " + path, OP_CREDITS, body) : txn("create " + path, OP_CREDITS, body);
     }
 
     /** Linux's device encoding: the old 16-bit form in i_block[0] when it fits, else the new form in i_block[1]. */
@@ -264,6 +283,35 @@ final class Namespace extends WriterPart {
             return null;
         });
         w.orphans.finishOrphan(victim.number());
+    }
+
+    /**
+     * unlink as a shared change (see {@link #mayShare}), when the victim allows it: a file the
+     * engine holds nothing of (cached says), not open, without an xattr block or EA inodes,
+     * small enough to free in one handle; it is then never an orphan. Returns the victim's inode,
+     * or null when it does not qualify (nothing done: the caller unlinks under the writer lock).
+     * The caller finishes a victim that was already an orphan, under the writer lock.
+     */
+    Inode unlinkShared(Target t, java.util.function.LongPredicate cached) throws IOException {
+        String path = t.path();
+        Inode victim = victim(t, false);
+        if (cached.test(victim.number()) || w.orphans.isPinned(victim.number()) || victim.fileAcl() != 0
+                || sb().hasIncompat(Features.INCOMPAT_EA_INODE)) return null;
+        w.tx.txnShared("unlink " + path, OP_CREDITS * 4, h -> {
+            InodeUpdate parent = update(fs.diskInode(t.parent.number()));
+            InodeUpdate v = update(fs.diskInode(victim.number()));
+            if (v.ed.links() <= 1 && w.orphans.isBig(v)) throw new Transactions.ExclusiveNeeded("inode " + v.number() + " is freed over several handles");
+            editor(h, parent).remove(t.name);
+            Inode.Timestamp now = now();
+            parent.ed.mtime(now).ctime(now);
+            parent.save(h, balloc);
+            int n = v.ed.links() - 1;
+            v.ed.links(Math.max(0, n)).ctime(now);
+            if (n > 0) v.save(h, balloc);
+            else w.orphans.release(h, v, now, false);
+            return null;
+        });
+        return victim;
     }
 
     void rmdir(String path) throws IOException { rmdir(target(path)); }

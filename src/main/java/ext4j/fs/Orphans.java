@@ -35,7 +35,7 @@ final class Orphans extends WriterPart {
     /** Extents freed per handle by multi-step truncates and deletes. */
     static final int EXTENTS_PER_HANDLE = 256;
 
-    private final java.util.Map<Long, Integer> pins = new java.util.HashMap<>();
+    private final java.util.Map<Long, Integer> pins = new java.util.concurrent.ConcurrentHashMap<>(); // read by shared unlinks
 
     boolean isBig(InodeUpdate v) throws IOException {
         return (v.ed.flags() & Inode.FL_EXTENTS) != 0 && v.tree().extents().size() > EXTENTS_PER_HANDLE;
@@ -64,11 +64,21 @@ final class Orphans extends WriterPart {
     }
 
     /**
+     * False only while this open has seen no orphan: none were left at open (processOrphans found
+     * the list and the orphan file empty afterwards) and none was added since. A shared unlink then
+     * needs no orphan check under the writer lock. Set before an orphan is recorded; never cleared again.
+     */
+    private volatile boolean mayHaveOrphans = true;
+
+    boolean mayHaveOrphans() { return mayHaveOrphans; }
+
+    /**
      * Records the inode as an orphan: in a free slot of the orphan file when there is one (as Linux
      * does, i_dtime untouched), else at the head of the superblock's orphan list (i_dtime holds the
      * next one).
      */
     void orphanAdd(Handle h, InodeUpdate v) throws IOException {
+        mayHaveOrphans = true;
         if (isOrphan(v.number())) return;
         OrphanFile f = orphanFile();
         if (f != null && f.add(h, v.number())) return;
@@ -172,8 +182,8 @@ final class Orphans extends WriterPart {
                 throw new ext4j.base.CorruptException("orphan list: inode " + ino + " is also in the orphan file (run e2fsck -f)");
         }
         OrphanFile f = orphanFile();
-        if (f == null) return;
-        for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
+        if (f != null) for (long ino : f.inodes()) if (f.contains(ino)) process(ino);
+        if (noOrphans()) mayHaveOrphans = false;
     }
 
     private void process(long ino) throws IOException {
@@ -185,16 +195,30 @@ final class Orphans extends WriterPart {
     /** Inodes freed since the caller last looked: their cached data must go (Ext4FileSystem drains it). */
     private final List<Long> released = new java.util.ArrayList<>();
 
-    List<Long> takeReleased() {
-        if (released.isEmpty()) return List.of();
-        List<Long> r = List.copyOf(released);
-        released.clear();
-        return r;
+    /** The inodes freed whose cached state is still to drop; they stay listed until {@link #dropped}. */
+    List<Long> releasedSoFar() {
+        synchronized (released) { return released.isEmpty() ? List.of() : List.copyOf(released); }
     }
 
+    /**
+     * Their cached state is gone: off the list. Only then, so a shared create that takes one of
+     * these numbers meanwhile still sees it pending (and runs under the writer lock, after the drop).
+     */
+    void dropped(List<Long> inodes) {
+        if (inodes.isEmpty()) return;
+        synchronized (released) { for (Long ino : inodes) released.remove(ino); }
+    }
+
+    /** Whether ino was freed and its cached state not dropped yet (a shared create of that number must wait for it). */
+    boolean releasePending(long ino) { synchronized (released) { return released.contains(ino); } }
+
     /** Frees an inode whose last link is gone: its blocks, xattr block, the EA inodes its xattrs name, and bitmap bit. */
-    void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException {
-        released.add(v.number());
+    void release(Handle h, InodeUpdate v, Inode.Timestamp now) throws IOException { release(h, v, now, true); }
+
+    /** release; cached false: the engine holds nothing of the inode (a shared unlink), so nothing of it is left to drop. */
+    void release(Handle h, InodeUpdate v, Inode.Timestamp now, boolean cached) throws IOException {
+        if (cached) synchronized (released) { released.add(v.number()); }
+        else { w.mayInline.remove(v.number()); w.conversionPending.remove(v.number()); }
         freeBlocksFrom(h, v, 0);
         w.xattrs.releaseAll(h, v);                // xattr block, EA inode references
         v.ed.dtime(now.seconds()).size(0);

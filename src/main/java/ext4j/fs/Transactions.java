@@ -4,6 +4,7 @@ import ext4j.base.Errno;
 import ext4j.base.FsException;
 
 import ext4j.base.LockOrder;
+import ext4j.block.BlockBusyException;
 import ext4j.alloc.BlockAllocator;
 import ext4j.alloc.InodeAllocator;
 import ext4j.dir.DirEntry;
@@ -49,14 +50,37 @@ final class Transactions {
 
     interface Body<T> { T run(Handle h) throws IOException; }
 
+    /**
+     * Thrown by a shared change's body that finds it needs what only the writer lock gives (an
+     * orphan list entry, an inode number whose cached state is not dropped yet): its handle is
+     * undone and the caller runs the change again under the writer lock.
+     */
+    static final class ExclusiveNeeded extends RuntimeException {
+        ExclusiveNeeded(String why) { super(why, null, false, false); }
+    }
+
     /** Runs once, before the first transaction: marks the filesystem in use on disk (see Ext4FileSystem.enableWrites). */
     interface FirstChange { void run() throws IOException; }
 
-    private FirstChange beforeFirstTxn;
+    private volatile FirstChange beforeFirstTxn;
 
-    private boolean changed;
+    private volatile boolean changed;
 
     void beforeFirstTxn(FirstChange f) { beforeFirstTxn = f; }
+
+    /** Runs the first-change work once, whichever thread's transaction comes first. */
+    private void firstChange() throws IOException {
+        if (beforeFirstTxn == null) return;
+        synchronized (this) {
+            FirstChange f = beforeFirstTxn;
+            if (f == null) return;
+            beforeFirstTxn = null;
+            f.run();
+        }
+    }
+
+    /** Shared handles undone because another handle edited a block they asked for, and run again. */
+    final java.util.concurrent.atomic.LongAdder busyRetries = new java.util.concurrent.atomic.LongAdder();
 
     /** Whether any transaction completed: an open that changed nothing leaves the image bytes as they were. */
     boolean changed() { return changed; }
@@ -81,15 +105,22 @@ final class Transactions {
         else journal.commit();
     }
 
-    /** Runs body in one handle; any failure undoes everything the handle touched. */
-    <T> T txn(String what, int credits, Body<T> body) throws IOException {
-        if (beforeFirstTxn != null) {
-            FirstChange f = beforeFirstTxn;
-            beforeFirstTxn = null;
-            f.run();
-        }
+    /** Runs body in one handle, alone (an exclusive handle); any failure undoes everything the handle touched. */
+    <T> T txn(String what, int credits, Body<T> body) throws IOException { return run(what, credits, body, false); }
+
+    /**
+     * Runs body in a shared handle, beside other threads' shared handles. body must be safe to run
+     * again: when it asks for a block another handle edits, its handle is undone, it waits for that
+     * handle to end and runs again; after two such meetings it runs in an exclusive handle, which
+     * cannot meet another, so it always ends (and two handles never wait for each other).
+     */
+    <T> T txnShared(String what, int credits, Body<T> body) throws IOException { return run(what, credits, body, true); }
+
+    private <T> T run(String what, int credits, Body<T> body, boolean shared) throws IOException {
+        firstChange();
+        int busy = 0;
         for (int attempt = 0; ; attempt++) {
-            Handle h = journal.start(what, credits);
+            Handle h = shared && busy < 2 ? journal.startShared(what, credits) : journal.start(what, credits);
             LockOrder.enter(LockOrder.Level.HANDLE);
             try {
                 T r = body.run(h);
@@ -97,6 +128,15 @@ final class Transactions {
                 h.stop();
                 changed = true;
                 return r;
+            } catch (BlockBusyException e) {
+                boolean nested = h.isNested();
+                LockOrder.exit(LockOrder.Level.HANDLE);
+                h.abort();
+                trees.clear();
+                if (nested) throw e;            // the outermost level runs the body again
+                busy++;
+                busyRetries.increment();
+                journal.awaitHandleOf(e.owner());
             } catch (FsException e) {
                 LockOrder.exit(LockOrder.Level.HANDLE);
                 h.abort();

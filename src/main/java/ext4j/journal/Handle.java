@@ -30,6 +30,8 @@ public final class Handle implements AutoCloseable {
     private final Map<Long, byte[]> before = new HashMap<>();
     private static final byte[] UNCHANGED = new byte[0];
     private boolean aborted;
+    /** Changes this handle made outside the cache (in-memory counters), undone by an abort, last first. */
+    private java.util.ArrayList<Runnable> undoActions;
 
     /** The journal side of a handle: told when the outermost stop happens, or that the handle was undone. */
     interface HandleOwner {
@@ -40,6 +42,8 @@ public final class Handle implements AutoCloseable {
     }
 
     private final boolean undo;
+    /** The thread that started the handle: only it edits through it. */
+    final Thread thread = Thread.currentThread();
 
     Handle(HandleOwner owner, BufferCache cache, String what, int credits) { this(owner, cache, what, credits, true); }
 
@@ -54,7 +58,21 @@ public final class Handle implements AutoCloseable {
 
     void nest(int moreCredits) { depth++; credits += moreCredits; }
 
+    /**
+     * Records how to undo a change this handle made in memory rather than in a block (the volume's
+     * free counters, for instance): an abort runs these, last first, before the journal is told.
+     */
+    public void onAbort(Runnable undo) {
+        if (undoActions == null) undoActions = new java.util.ArrayList<>();
+        undoActions.add(undo);
+    }
+
     public String what() { return what; }
+
+    /** Whether a nested start joined this handle (so an outer level will stop or abort it). */
+    public boolean isNested() { return depth > 1; }
+
+    int credits() { return credits; }
 
     /** Writable little-endian buffer of an existing metadata block; the block is dirty from now on. */
     public ByteBuffer getWriteAccess(long block) throws IOException {
@@ -62,6 +80,26 @@ public final class Handle implements AutoCloseable {
         if (undo) before.putIfAbsent(block, UNCHANGED);     // the handle edits a private copy; an abort drops it
         return cache.writable(block, false);
     }
+
+    /**
+     * Write access shared with other handles that change other bits of the same block (bitmaps,
+     * inode tables; see {@link BufferCache#writableMerged}): the handle's stop publishes only the
+     * bits it changed. The caller must hold what makes its bits its own (an allocation claim, an
+     * inode it changes).
+     */
+    public ByteBuffer getMergedAccess(long block) throws IOException {
+        charge(block);
+        if (undo) before.putIfAbsent(block, UNCHANGED);
+        return cache.writableMerged(block);
+    }
+
+    /** Runs after the handle's blocks are published at its stop (an allocation claim is let go then). */
+    public void onStop(Runnable r) {
+        if (stopActions == null) stopActions = new java.util.ArrayList<>();
+        stopActions.add(r);
+    }
+
+    private java.util.ArrayList<Runnable> stopActions;
 
     /** A zero-filled writable buffer for a newly allocated metadata block (not read from disk). */
     public ByteBuffer getCreateAccess(long block) throws IOException {
@@ -102,6 +140,7 @@ public final class Handle implements AutoCloseable {
         if (aborted) throw new IllegalStateException("handle '" + what + "' was aborted");
         if (--depth == 0) {
             cache.publish();                    // before the journal has it: a commit copies published bytes
+            if (stopActions != null) for (Runnable r : stopActions) r.run();
             for (long b : forgotten) owner.revoke(b);
             owner.stopped(this);
         }
@@ -115,6 +154,7 @@ public final class Handle implements AutoCloseable {
         if (aborted) return;
         aborted = true;
         cache.discard();
+        if (undoActions != null) for (int i = undoActions.size() - 1; i >= 0; i--) undoActions.get(i).run();
         if (!undo) { // nothing to restore: the caller's operation fails and the filesystem being filled is given up
             depth = 0;
             owner.aborted(this);

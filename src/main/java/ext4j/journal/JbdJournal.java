@@ -59,8 +59,10 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     private final Set<Long> running = new LinkedHashSet<>();
     private final Set<Long> runningRevokes = new LinkedHashSet<>();
     private final Map<Long, byte[]> checkpoint = new HashMap<>();   // committed copies not yet home
-    private Handle handle;
-    private Thread handleOwner;
+    /** The running handles, by thread: shared ones together, or one exclusive one alone. */
+    private final Map<Thread, Handle> handles = new HashMap<>();
+    private boolean exclusiveRunning;
+    private int exclusiveWaiting, closeWaiting;   // starts waiting for an exclusive turn; commits waiting for the handles to stop
     private final List<Runnable> abortListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private ScheduledExecutorService timer;
     private IOException failed;                // a failed commit turns the journal read-only
@@ -126,26 +128,71 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     // ---- handles ----
 
     @Override
-    public synchronized Handle start(String what, int credits) throws IOException {
+    public Handle start(String what, int credits) throws IOException { return start(what, credits, true); }
+
+    @Override
+    public Handle startShared(String what, int credits) throws IOException { return start(what, credits, false); }
+
+    /**
+     * A nested start joins the thread's running handle. Otherwise the new handle waits for its turn:
+     * an exclusive one until no handle runs (shared starts then wait behind it), a shared one while
+     * an exclusive one runs or waits, and any while a commit waits for the running handles to stop
+     * (but not a thread holding commits back: the commit waits for it). The running and the
+     * reserved credits together are what a transaction may grow to.
+     */
+    private synchronized Handle start(String what, int credits, boolean exclusive) throws IOException {
         if (failed != null) throw abortedError();
-        if (handle != null && handleOwner == Thread.currentThread()) {
-            handle.nest(credits);
-            return handle;
+        Thread me = Thread.currentThread();
+        Handle mine = handles.get(me);
+        if (mine != null) {
+            mine.nest(credits);
+            return mine;
         }
-        if (handle != null) LockOrder.beforeWait("another thread's journal handle");
-        for (;;) {
-            if (failed != null) throw abortedError();
-            if (handle != null) { await(); continue; }
-            boolean full = running.size() + credits > maxTransaction();
-            boolean logFull = logUsed() + credits + overhead(credits) > (maxLen - first) / 2;
-            if ((full || logFull) && committing) { await(); continue; } // the commit in flight ends before another one or a checkpoint
-            break;
+        boolean counted = false;
+        try {
+            for (;;) {
+                if (failed != null) throw abortedError();
+                boolean turn = !exclusiveRunning && (exclusive ? handles.isEmpty() : exclusiveWaiting == 0)
+                        && (closeWaiting == 0 || commitHolds.containsKey(me));
+                if (!turn) {
+                    if (exclusive && !counted) { exclusiveWaiting++; counted = true; }
+                    LockOrder.beforeWait("another thread's journal handle");
+                    await();
+                    continue;
+                }
+                long reserved = reservedCredits() + credits;
+                boolean full = running.size() + reserved > maxTransaction();
+                boolean logFull = logUsed() + reserved + overhead(reserved) > (maxLen - first) / 2;
+                if (full || logFull) {
+                    if (committing || !handles.isEmpty()) { await(); continue; } // the handles stop, the commit in flight ends
+                    if (full) commitLocked();
+                    if (logFull) { commitLocked(); checkpointLocked(); }
+                }
+                break;                            // a handle bigger than a transaction still runs, alone in its own
+            }
+        } finally {
+            if (counted) { exclusiveWaiting--; notifyAll(); }
         }
-        if (running.size() + credits > maxTransaction()) commitLocked();
-        if (logUsed() + credits + overhead(credits) > (maxLen - first) / 2) { commitLocked(); checkpointLocked(); }
-        handle = new Handle(this, cache, what, credits);
-        handleOwner = Thread.currentThread();
-        return handle;
+        Handle h = new Handle(this, cache, what, credits);
+        handles.put(me, h);
+        if (exclusive) { exclusiveRunning = true; exclusiveStarted++; } else sharedStarted++;
+        peakHandles = Math.max(peakHandles, handles.size());
+        return h;
+    }
+
+    /** Credits the running handles reserved. */
+    private long reservedCredits() {
+        long n = 0;
+        for (Handle h : handles.values()) n += h.credits();
+        return n;
+    }
+
+    @Override
+    public synchronized void awaitHandleOf(Thread t) throws IOException {
+        Handle h = handles.get(t);
+        if (h == null || t == Thread.currentThread()) return;
+        LockOrder.beforeWait("another thread's journal handle");
+        while (handles.get(t) == h) await();
     }
 
     private long logUsed() { return head - first + running.size() + overhead(running.size()); }
@@ -154,18 +201,19 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     @Override
     public synchronized void stopped(Handle h) {
         running.addAll(h.touched());
-        handle = null;
-        handleOwner = null;
-        notifyAll();
+        ended(h);
     }
 
     @Override
     public synchronized void aborted(Handle h) {
         // restored to their previous bytes (logging them again is harmless); blocks the handle created are gone
         for (long b : h.touched()) if (cache.contains(b)) running.add(b);
-        handle = null;
-        handleOwner = null;
+        ended(h);
         for (Runnable r : abortListeners) r.run();
+    }
+
+    private void ended(Handle h) {
+        if (handles.remove(h.thread, h) && exclusiveRunning) exclusiveRunning = false;
         notifyAll();
     }
 
@@ -180,6 +228,29 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
     }
 
     @Override public void onAbort(Runnable r) { abortListeners.add(r); }
+
+    private final List<CloseWork> closeWork = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onClose(CloseWork work) { closeWork.add(work); }
+
+    /** The close work's handles join the closing transaction and nothing else. */
+    private final Handle.HandleOwner closing = new Handle.HandleOwner() {
+        @Override public void stopped(Handle h) { running.addAll(h.touched()); }
+        @Override public void aborted(Handle h) { for (long b : h.touched()) if (cache.contains(b)) running.add(b); }
+    };
+
+    /** Runs the close work (under the lock, no handle running) in handles of its own that join the running transaction. */
+    private void runCloseWork() throws IOException {
+        for (CloseWork work : closeWork) {
+            Handle h = new Handle(closing, cache, "transaction close", Integer.MAX_VALUE);
+            try {
+                work.run(h);
+            } catch (IOException | RuntimeException e) {
+                h.abort();
+                throw e;
+            }
+            h.stop();
+        }
+    }
 
     private final List<java.util.function.Supplier<Runnable>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     @Override public void onCommit(java.util.function.Supplier<Runnable> sealer) { commitListeners.add(sealer); }
@@ -225,11 +296,18 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         Closed c = null;
         synchronized (this) {
             long want = running.isEmpty() && runningRevokes.isEmpty() ? runningSeq - 1 : runningSeq;
-            while (committedSeq < want) {
-                if (failed != null) throw abortedError();
-                if (committing || handle != null || heldByOthers()) { await(); continue; }
-                c = closeRunning();
-                break;
+            boolean draining = false;                     // new handles wait while this commit waits for the running ones to stop
+            try {
+                while (committedSeq < want) {
+                    if (failed != null) throw abortedError();
+                    boolean drain = !committing && !heldByOthers() && !handles.isEmpty();
+                    if (drain != draining) { closeWaiting += drain ? 1 : -1; draining = drain; notifyAll(); }
+                    if (committing || !handles.isEmpty() || heldByOthers()) { await(); continue; }
+                    c = closeRunning();
+                    break;
+                }
+            } finally {
+                if (draining) { closeWaiting--; notifyAll(); }
             }
         }
         if (c == null) { dev.flush(); return; }           // a commit that finished meanwhile carried our changes; data still needs the flush
@@ -245,7 +323,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     private void timedCommit() {
         synchronized (this) {
-            if (handle != null || failed != null || committing || !commitHolds.isEmpty() || (running.isEmpty() && runningRevokes.isEmpty())) return;
+            if (!handles.isEmpty() || failed != null || committing || !commitHolds.isEmpty() || (running.isEmpty() && runningRevokes.isEmpty())) return;
         }
         try { commit(); } catch (IOException e) { /* the journal is aborted: the next start or commit reports it */ }
     }
@@ -277,8 +355,9 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         notifyAll();
     }
 
-    /** Closes the running transaction (no handle running): copies its blocks, reserves its log space. */
-    private Closed closeRunning() {
+    /** Closes the running transaction (no handle running): the close work, then copies of its blocks, its log space reserved. */
+    private Closed closeRunning() throws IOException {
+        runCloseWork();
         List<Long> blocks = new ArrayList<>(running);
         Map<Long, byte[]> copies = new HashMap<>();
         for (long blk : blocks) {
@@ -474,6 +553,16 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
         if (failed != null) throw abortedError();
         checkpointAll();
     }
+
+    /** Handles started, shared and exclusive, and the most that ran at once: how much metadata work overlapped. */
+    public record Stats(long shared, long exclusive, int peakHandles) {
+        @Override public String toString() { return shared + " shared and " + exclusive + " exclusive handles, at most " + peakHandles + " at once"; }
+    }
+
+    private long sharedStarted, exclusiveStarted;
+    private int peakHandles;
+
+    public synchronized Stats handleStats() { return new Stats(sharedStarted, exclusiveStarted, peakHandles); }
 
     /** Commits written so far. */
     public synchronized long commits() { return commits; }

@@ -13,6 +13,17 @@ public interface Journal extends Closeable {
     /** Starts a handle that may dirty up to credits metadata blocks (nested starts join the outer handle). */
     Handle start(String what, int credits) throws IOException;
 
+    /**
+     * Starts a handle that may run at the same time as other threads' shared handles (an exclusive
+     * one, from {@link #start}, runs alone). Its body must be safe to run again: a shared handle
+     * that asks for a block another handle edits gets {@link ext4j.block.BlockBusyException} and
+     * is undone. Journals that run one handle at a time start an exclusive one.
+     */
+    default Handle startShared(String what, int credits) throws IOException { return start(what, credits); }
+
+    /** Waits until the handle the thread runs now (if any) has stopped or been undone. */
+    default void awaitHandleOf(Thread t) throws IOException {}
+
     /** Registers a callback run after a handle is aborted (views parsed from metadata are re-read). */
     void onAbort(Runnable r);
 
@@ -22,6 +33,18 @@ public interface Journal extends Closeable {
      * the transaction become reusable then, not before).
      */
     void onCommit(java.util.function.Supplier<Runnable> sealer);
+
+    /** Work done in a handle of its own as each transaction closes (see {@link #onClose}). */
+    interface CloseWork { void run(Handle h) throws IOException; }
+
+    /**
+     * Registers work run as each transaction closes for commit, with no other handle running, in a
+     * handle of its own that joins the closing transaction: the volume writes its in-memory free
+     * counts into the superblock and group descriptors there, so handles never touch those blocks
+     * for counts (Linux keeps them in percpu counters) and each commit carries the counts of
+     * exactly the handles in it.
+     */
+    void onClose(CloseWork work);
 
     /** Makes every stopped handle's changes durable (fsync of metadata). */
     void commit() throws IOException;

@@ -52,7 +52,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
         running = null;
         owner = null;
         notifyAll();
-        if (cache.dirtyCount() > maxDirty) cache.writeAllHome();
+        if (cache.dirtyCount() > maxDirty) writeAllHome();
         for (var sealer : commitListeners) sealer.get().run(); // no log: nothing to protect, freed blocks are reusable at once
     }
 
@@ -72,9 +72,33 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
     /** Called after a handle is undone, so holders of parsed views re-read them. */
     @Override public void onAbort(Runnable r) { abortListeners.add(r); }
 
+    private final java.util.List<CloseWork> closeWork = new java.util.concurrent.CopyOnWriteArrayList<>();
+    @Override public void onClose(CloseWork work) { closeWork.add(work); }
+
+    /** The close work's handles only leave their blocks dirty. */
+    private static final Handle.HandleOwner QUIET = new Handle.HandleOwner() {
+        @Override public void stopped(Handle h) { }
+        @Override public void aborted(Handle h) { }
+    };
+
+    /** The close work (the volume's counts into their blocks), then every dirty block home. */
+    private void writeAllHome() throws IOException {
+        for (CloseWork work : closeWork) {
+            Handle h = new Handle(QUIET, cache, "write home", Integer.MAX_VALUE, undo);
+            try {
+                work.run(h);
+            } catch (IOException | RuntimeException e) {
+                h.abort();
+                throw e;
+            }
+            h.stop();
+        }
+        cache.writeAllHome();
+    }
+
     @Override
     public synchronized void commit() throws IOException {
-        cache.writeAllHome();
+        writeAllHome();
         cache.device().flush();
     }
 

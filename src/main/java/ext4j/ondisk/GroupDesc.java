@@ -42,6 +42,12 @@ public final class GroupDesc {
     }
 
     public long group() { return group; }
+
+    /** A copy of the descriptor's bytes. */
+    public byte[] bytes() { byte[] d = new byte[b.capacity()]; b.get(0, d); return d; }
+
+    /** A writable copy of the descriptor's bytes, for an {@link Editor}. */
+    public ByteBuffer copy() { return ByteBuffer.wrap(bytes()).order(ByteOrder.LITTLE_ENDIAN); }
     public long blockBitmap() { return lohi(0x0, 0x20); }
     public long inodeBitmap() { return lohi(0x4, 0x24); }
     public long inodeTable() { return lohi(0x8, 0x28); }
@@ -112,6 +118,8 @@ public final class GroupDesc {
         public Editor freeInodes(long v) { lohi16(0xE, 0x2E, v); return this; }
         public Editor usedDirs(long v) { lohi16(0x10, 0x30, v); return this; }
         public Editor flags(int v) { b.putShort(0x12, (short) v); return this; }
+        /** Clears flag bits, keeping the others as they are now (each bitmap's UNINIT flag has its own owner). */
+        public Editor clearFlags(int f) { return flags((b.getShort(0x12) & 0xFFFF) & ~f); }
         public Editor itableUnused(long v) { lohi16(0x1C, 0x32, v); return this; }
         public Editor blockBitmapCsum(int v) { lohi16(0x18, 0x38, v & 0xFFFFFFFFL); return this; }
         public Editor inodeBitmapCsum(int v) { lohi16(0x1A, 0x3A, v & 0xFFFFFFFFL); return this; }

@@ -209,7 +209,8 @@ public final class Volume implements Closeable {
     public Inode writeInode(Handle h, Inode.Editor e) throws IOException {
         checkIno(e.number());
         Inode view = e.seal(sb);
-        ByteBuffer blk = h.getWriteAccess(inodeBlock(e.number()));
+        // merged: handles changing other inodes of the block run beside this one (each holds its inodes)
+        ByteBuffer blk = h.getMergedAccess(inodeBlock(e.number()));
         blk.put(inodeOffset(e.number()), e.bytes(), 0, sb.inodeSize());
         Inode[] views = this.views;
         if (views != null) views[(int) (e.number() & (VIEWS - 1))] = view;
@@ -221,12 +222,9 @@ public final class Volume implements Closeable {
     /** Applies edit to the primary superblock's 1024 bytes, re-checksums and re-parses it. */
     public Superblock updateSuperblock(Handle h, Consumer<Superblock.Editor> edit) throws IOException {
         ByteBuffer blk = h.getWriteAccess(sbBlock);
+        h.onAbort(this::reloadViews);           // the handle's copy of the block is gone: the view is read again
         ByteBuffer raw = blk.duplicate().position(sbOffset).limit(sbOffset + Superblock.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
         Superblock.Editor e = new Superblock.Editor(raw);
-        if (pendingFreeBlocks != 0 || pendingFreeInodes != 0) { // the counts gathered while filling (see deferFreeCounts)
-            e.freeBlocks(e.freeBlocks() + pendingFreeBlocks).freeInodes(e.freeInodes() + pendingFreeInodes);
-            pendingFreeBlocks = pendingFreeInodes = 0;
-        }
         edit.accept(e);
         e.seal();
         sb = Superblock.parseSealed(raw.duplicate().clear());
@@ -252,56 +250,161 @@ public final class Volume implements Closeable {
         return sb;
     }
 
-    /** Adds delta to the superblock's free block (cluster) and free inode counts. */
-    public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) throws IOException {
-        if (deferFreeCounts) {
-            pendingFreeBlocks += dBlocks;
-            pendingFreeInodes += dInodes;
-            return;
-        }
-        updateSuperblock(h, e -> e.freeBlocks(e.freeBlocks() + dBlocks).freeInodes(e.freeInodes() + dInodes));
-    }
+    // ---- free counts: in memory, written into their blocks as each transaction closes ----
 
-    private boolean deferFreeCounts;
-    private long pendingFreeBlocks, pendingFreeInodes;
-
-    /**
-     * For a filesystem being filled by one thread (mkfs -d), which nobody reads until it is closed:
-     * the superblock's free counts gather in memory and reach the superblock with its next change
-     * (the close's), as Linux keeps them in per-CPU counters and writes them at commit. Each
-     * allocation then re-checksums its group descriptor only, not also the 1 KiB superblock
-     * (about 5% of a mkfs -d of small files). {@link #superblock()}'s free counts lag meanwhile.
+    /*
+     * The descriptors in groups[] and the two superblock counts below are the live state: handles
+     * change them here (undone by an abort), never in the descriptor or superblock blocks, so
+     * handles in different groups share no block for counts. writeCounts, run by the journal as
+     * each transaction closes (no handle running), puts them into their blocks, so every commit
+     * carries the counts of exactly its handles, as Linux's percpu counters reach the superblock.
      */
-    public void deferFreeCounts() { deferFreeCounts = true; }
+    private final Object countsLock = new Object();
+    private long freeBlocks, freeInodes;          // the superblock's, live
+    private boolean countsChanged;                // since the last writeCounts
+    private final java.util.BitSet changedGroups = new java.util.BitSet();
+    private boolean countsLoaded;
 
-    /** Edits group g's descriptor in its table block and re-seals its checksum. */
-    public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) throws IOException {
-        int ds = sb.descSize(), perBlock = blockSize / ds;
-        ByteBuffer blk = h.getWriteAccess(descBlock(sb, g / perBlock));
-        int off = (int) (g % perBlock) * ds;
-        GroupDesc.Editor e = new GroupDesc.Editor(blk.duplicate().position(off).limit(off + ds).slice());
-        edit.accept(e);
-        GroupDesc gd = e.seal(sb, g);
-        groups[(int) g] = gd;
-        return gd;
+    private void loadCounts() {
+        if (countsLoaded) return;
+        freeBlocks = sb.freeBlocksCount();
+        freeInodes = sb.freeInodesCount();
+        countsLoaded = true;
+    }
+
+    /** The filesystem's free blocks (clusters) now, changes of running handles included. */
+    public long freeBlocks() { synchronized (countsLock) { loadCounts(); return freeBlocks; } }
+
+    /** The filesystem's free inodes now, changes of running handles included. */
+    public long freeInodes() { synchronized (countsLock) { loadCounts(); return freeInodes; } }
+
+    /** Adds delta to the filesystem's free block (cluster) and free inode counts (in memory; an abort of h undoes it). */
+    public void adjustFreeCounts(Handle h, long dBlocks, long dInodes) {
+        synchronized (countsLock) {
+            loadCounts();
+            freeBlocks += dBlocks;
+            freeInodes += dInodes;
+            countsChanged = true;
+        }
+        h.onAbort(() -> { synchronized (countsLock) { freeBlocks -= dBlocks; freeInodes -= dInodes; countsChanged = true; } });
     }
 
     /**
-     * Re-reads the superblock and descriptors from the cache (after a handle was undone). If they no
-     * longer parse (damage met while writing: the journal is aborting anyway), the last good views
-     * stay and the damage is listed in {@link #problems()}; it runs as an abort listener, which
-     * cannot fail.
+     * Edits group g's descriptor (in memory) and re-seals its checksum; the edit starts from the
+     * descriptor as it is now, so edits of different fields by different handles both stay. An
+     * abort of h puts back exactly the bits this edit changed: each field has one owner at a time
+     * (the counts and flags of a bitmap go with the handle that has that bitmap block), so no
+     * other handle changed them meanwhile.
+     */
+    public GroupDesc updateGroup(Handle h, long g, Consumer<GroupDesc.Editor> edit) {
+        GroupDesc before, after;
+        synchronized (countsLock) {
+            before = groups[(int) g];
+            GroupDesc.Editor e = new GroupDesc.Editor(before.copy());
+            edit.accept(e);
+            after = e.seal(sb, g);
+            groups[(int) g] = after;
+            changedGroups.set((int) g);
+        }
+        byte[] was = before.bytes(), now = after.bytes();
+        h.onAbort(() -> {
+            synchronized (countsLock) {
+                byte[] cur = groups[(int) g].bytes();
+                for (int i = 0; i < cur.length; i++) cur[i] = (byte) ((cur[i] & ~(was[i] ^ now[i])) | (was[i] & (was[i] ^ now[i])));
+                GroupDesc.Editor e = new GroupDesc.Editor(ByteBuffer.wrap(cur));
+                groups[(int) g] = e.seal(sb, g);
+                changedGroups.set((int) g);
+            }
+        });
+        return after;
+    }
+
+    /**
+     * Adds to group g's free block, free inode and directory counts (in memory). Several handles
+     * may change the counts of one group at once (they share its bitmaps, each with its own bits):
+     * an abort takes back exactly its deltas.
+     */
+    public void adjustGroup(Handle h, long g, long dBlocks, long dInodes, long dDirs) {
+        synchronized (countsLock) { addToGroup(g, dBlocks, dInodes, dDirs); }
+        h.onAbort(() -> { synchronized (countsLock) { addToGroup(g, -dBlocks, -dInodes, -dDirs); } });
+    }
+
+    private void addToGroup(long g, long dBlocks, long dInodes, long dDirs) {
+        GroupDesc d = groups[(int) g];
+        GroupDesc.Editor e = new GroupDesc.Editor(d.copy());
+        e.freeBlocks(d.freeBlocks() + dBlocks).freeInodes(d.freeInodes() + dInodes).usedDirs(d.usedDirs() + dDirs);
+        groups[(int) g] = e.seal(sb, g);
+        changedGroups.set((int) g);
+    }
+
+    /**
+     * Lowers group g's itable_unused to at most v (an inode past the unused part was taken). Not
+     * undone by an abort: a smaller count only means more of the table counts as used, which is
+     * always true of the inodes in it, and another handle may rely on it meanwhile.
+     */
+    public void lowerItableUnused(long g, long v) {
+        synchronized (countsLock) {
+            GroupDesc d = groups[(int) g];
+            if (d.itableUnused() <= v) return;
+            groups[(int) g] = new GroupDesc.Editor(d.copy()).itableUnused(v).seal(sb, g);
+            changedGroups.set((int) g);
+        }
+    }
+
+    /** Group g's bitmaps changed: their checksums are computed from the published blocks as the transaction closes. */
+    public void bitmapsChanged(long g) {
+        synchronized (countsLock) { changedBitmaps.set((int) g); changedGroups.set((int) g); }
+    }
+
+    private final java.util.BitSet changedBitmaps = new java.util.BitSet();
+
+    /**
+     * Writes the live counts into the superblock and the changed group descriptors, in handle h
+     * (the journal's close work: no other handle is running). Nothing when nothing changed.
+     */
+    public void writeCounts(Handle h) throws IOException {
+        long blocks, inodes;
+        boolean sbChanged;
+        java.util.List<GroupDesc> descs = new ArrayList<>();
+        synchronized (countsLock) {
+            // the bitmaps' checksums, from their published bytes (no handle runs: those are the transaction's)
+            for (int g = changedBitmaps.nextSetBit(0); g >= 0; g = changedBitmaps.nextSetBit(g + 1)) {
+                if (!sb.hasMetadataCsum()) break;
+                GroupDesc d = groups[g];
+                GroupDesc.Editor e = new GroupDesc.Editor(d.copy());
+                if (!d.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT)) e.blockBitmapCsum(bitmapChecksum(cache.read(d.blockBitmap()), sb.clustersPerGroup() / 8));
+                if (!d.hasFlag(GroupDesc.FLAG_INODE_UNINIT)) e.inodeBitmapCsum(bitmapChecksum(cache.read(d.inodeBitmap()), sb.inodesPerGroup() / 8));
+                groups[g] = e.seal(sb, g);
+            }
+            changedBitmaps.clear();
+            sbChanged = countsChanged;
+            blocks = freeBlocks;
+            inodes = freeInodes;
+            for (int g = changedGroups.nextSetBit(0); g >= 0; g = changedGroups.nextSetBit(g + 1)) descs.add(groups[g]);
+            changedGroups.clear();
+            countsChanged = false;
+        }
+        int ds = sb.descSize(), perBlock = blockSize / ds;
+        for (GroupDesc gd : descs) {
+            ByteBuffer blk = h.getWriteAccess(descBlock(sb, gd.group() / perBlock));
+            blk.put((int) (gd.group() % perBlock) * ds, gd.bytes());
+        }
+        if (sbChanged) updateSuperblock(h, e -> e.freeBlocks(blocks).freeInodes(inodes));
+    }
+
+    /**
+     * Re-reads the superblock view from the cache (after a handle was undone: its edits of the
+     * superblock block are gone). The descriptors and free counts live in memory and are undone by
+     * the handle itself. If the block no longer parses (damage met while writing: the journal is
+     * aborting anyway), the last good view stays and the damage is listed in {@link #problems()};
+     * it runs as an abort listener, which cannot fail.
      */
     public void reloadViews() {
         Inode[] views = this.views;
         if (views != null) java.util.Arrays.fill(views, null);
         try {
             ByteBuffer blk = cache.read(sbBlock);
-            Superblock fresh = Superblock.parse(blk.position(sbOffset), dev.name());
-            GroupDesc[] descs = readGroupDescs(cache, fresh, new ArrayList<>());
-            if (descs.length != groups.length) throw new CorruptException("group count changed from " + groups.length + " to " + descs.length);
-            sb = fresh;
-            System.arraycopy(descs, 0, groups, 0, groups.length);
+            sb = Superblock.parse(blk.position(sbOffset), dev.name());
         } catch (IOException e) {
             synchronized (problems) { problems.add("after an undone change: " + e.getMessage()); }
         }
