@@ -329,7 +329,9 @@ public final class BlockAllocator {
         Superblock sb = vol.superblock();
         GroupDesc gd = vol.group(g);
         long delta = use ? -(to - from) : to - from;
-        if (vol.cache().isEditedAlone(gd.blockBitmap())) {
+        // an uninitialized group's bitmap was built here whole (its metadata bits too) and is this handle's alone, also when
+        // handles edit published blocks in place (a fill), where no copy says so
+        if (gd.hasFlag(GroupDesc.FLAG_BLOCK_UNINIT) || vol.cache().isEditedAlone(gd.blockBitmap())) {
             h.getWriteAccess(gd.blockBitmap()).put(0, bm);
         } else {
             ByteBuffer blk = h.getMergedAccess(gd.blockBitmap());
