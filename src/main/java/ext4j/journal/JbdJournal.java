@@ -240,16 +240,7 @@ public final class JbdJournal implements Journal, Handle.HandleOwner {
 
     /** Runs the close work (under the lock, no handle running) in handles of its own that join the running transaction. */
     private void runCloseWork() throws IOException {
-        for (CloseWork work : closeWork) {
-            Handle h = new Handle(closing, cache, "transaction close", Integer.MAX_VALUE);
-            try {
-                work.run(h);
-            } catch (IOException | RuntimeException e) {
-                h.abort();
-                throw e;
-            }
-            h.stop();
-        }
+        CloseWork.runAll(closeWork, () -> new Handle(closing, cache, "transaction close", Integer.MAX_VALUE));
     }
 
     private final List<java.util.function.Supplier<Runnable>> commitListeners = new java.util.concurrent.CopyOnWriteArrayList<>();

@@ -35,7 +35,23 @@ public interface Journal extends Closeable {
     void onCommit(java.util.function.Supplier<Runnable> sealer);
 
     /** Work done in a handle of its own as each transaction closes (see {@link #onClose}). */
-    interface CloseWork { void run(Handle h) throws IOException; }
+    interface CloseWork {
+        void run(Handle h) throws IOException;
+
+        /** Runs each work in a handle of its own from handles, stopped after it, aborted if it fails. */
+        static void runAll(java.util.List<CloseWork> works, java.util.function.Supplier<Handle> handles) throws IOException {
+            for (CloseWork work : works) {
+                Handle h = handles.get();
+                try {
+                    work.run(h);
+                } catch (IOException | RuntimeException e) {
+                    h.abort();
+                    throw e;
+                }
+                h.stop();
+            }
+        }
+    }
 
     /**
      * Registers work run as each transaction closes for commit, with no other handle running, in a

@@ -83,16 +83,7 @@ public final class WriteThroughJournal implements Journal, Handle.HandleOwner {
 
     /** The close work (the volume's counts into their blocks), then every dirty block home. */
     private void writeAllHome() throws IOException {
-        for (CloseWork work : closeWork) {
-            Handle h = new Handle(QUIET, cache, "write home", Integer.MAX_VALUE, undo);
-            try {
-                work.run(h);
-            } catch (IOException | RuntimeException e) {
-                h.abort();
-                throw e;
-            }
-            h.stop();
-        }
+        CloseWork.runAll(closeWork, () -> new Handle(QUIET, cache, "write home", Integer.MAX_VALUE, undo));
         cache.writeAllHome();
     }
 
