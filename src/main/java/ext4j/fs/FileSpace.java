@@ -592,12 +592,7 @@ final class FileSpace extends WriterPart {
             long firstFull = (off + bs - 1) / bs, lastFull = end / bs; // [firstFull, lastFull)
             zeroRange(u, off, Math.min(end, firstFull * bs));
             if (lastFull * bs >= off) zeroRange(u, Math.max(off, lastFull * bs), end);
-            if (firstFull < lastFull) {
-                for (BlockAllocator.Range r : u.tree().remove(firstFull, lastFull)) {
-                    balloc.free(h, r.start(), r.length());
-                    u.addBlocks(-r.length());
-                }
-            }
+            if (firstFull < lastFull) unmapData(h, u, firstFull, lastFull);
             Inode.Timestamp now = now();
             u.ed.mtime(now).ctime(now);
             u.save(h, balloc);

@@ -60,10 +60,7 @@ final class WritebackAllocation extends WriterPart {
     void unmapFailedWrite(long ino, long from, long to) throws IOException {
         txn("failed streaming write inode " + ino, OP_CREDITS, h -> {
             InodeUpdate u = update(fs.diskInode(ino));
-            for (BlockAllocator.Range r : u.tree().remove(from, to)) {
-                balloc.free(h, r.start(), r.length());
-                u.addBlocks(-r.length());
-            }
+            unmapData(h, u, from, to);
             u.save(h, balloc);
             return null;
         });

@@ -35,4 +35,12 @@ abstract class WriterPart {
     static long goalForInode(Volume vol, long ino) { return FsWriter.goalForInode(vol, ino); }
     <T> T txn(String what, int credits, Transactions.Body<T> body) throws IOException { return w.tx.txn(what, credits, body); }
     void noteData(long ino) { w.tx.noteData(ino); }
+
+    /** Unmaps a file's blocks [from, to) in h and frees them (data blocks: never logged, so not forgotten). */
+    void unmapData(ext4j.journal.Handle h, InodeUpdate u, long from, long to) throws IOException {
+        for (BlockAllocator.Range r : u.tree().remove(from, to)) {
+            balloc.free(h, r.start(), r.length());
+            u.addBlocks(-r.length());
+        }
+    }
 }

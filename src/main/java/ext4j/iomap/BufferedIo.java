@@ -590,8 +590,8 @@ public final class BufferedIo implements AutoCloseable {
         LockOrder.enter(LockOrder.Level.FOLIO);
         try {
             while (done < len) {
-                awaitStreaming(f);
-                while (f.writing > 0) { LockOrder.beforeWait("another thread's writeback of the file"); awaitChange(); }
+                // one device write of the file at a time (a streaming write counts in writing too)
+                while (f.writing > 0) { LockOrder.beforeWait("another thread's writeback or streaming write of the file"); awaitChange(); }
                 long p = pos + done, end = pos + len;
                 if (readOnly || f.mappingChanges > 0 || f.firstPending(p) < end) return done;
                 if (p > f.size) zeroEofTail(f);
