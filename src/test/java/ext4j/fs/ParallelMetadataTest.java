@@ -394,12 +394,7 @@ class ParallelMetadataTest {
         Path cut = tmp.resolve("cut.img");
         for (int n : points) {
             CutMode mode = modes[rnd.nextInt(modes.length)];
-            Files.write(cut, dev.stateAt(n, mode, new Random(seed ^ n)));
-            String where = "seed=" + seed + " cut after device op " + n + " of " + total + " (" + mode + ")";
-            Ext4FileSystem.recover(cut);
-            Tools.Result fsck = Tools.run("e2fsck", "-fn", cut.toString());
-            assertEquals(0, fsck.exit(), where + ": e2fsck -fn after recovery:\n" + fsck.out());
-            assertNull(Tools.fsckFinding(fsck.out()), where + ": e2fsck -fn after recovery:\n" + fsck.out());
+            String where = ext4j.testutil.PowerCuts.recoverClean(dev, n, total, mode, seed, cut);
             try (Ext4Vfs r = Ext4Vfs.open(cut, Options.defaults().withReadOnly(true))) {
                 walk(r, Ext4Vfs.ROOT, 0);
             }

@@ -81,12 +81,7 @@ class ConcurrentPowerCutTest {
         Path cut = tmp.resolve("cut.img");
         for (int n : points) {
             CutMode mode = modes[rnd.nextInt(modes.length)];
-            Files.write(cut, dev.stateAt(n, mode, new Random(seed ^ n)));
-            String where = "seed=" + seed + " cut after device op " + n + " of " + total + " (" + mode + ")";
-            Ext4FileSystem.recover(cut);
-            Tools.Result fsck = Tools.run("e2fsck", "-fn", cut.toString());
-            assertEquals(0, fsck.exit(), where + ": e2fsck -fn after recovery:\n" + fsck.out());
-            assertNull(Tools.fsckFinding(fsck.out()), where + ": e2fsck -fn after recovery:\n" + fsck.out());
+            String where = ext4j.testutil.PowerCuts.recoverClean(dev, n, total, mode, seed, cut);
             try (Ext4FileSystem r = Ext4FileSystem.openReadOnly(cut)) {
                 for (Synced s : new ArrayList<>(synced)) {
                     if (s.durableAt() > n) continue;
